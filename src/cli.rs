@@ -1,0 +1,320 @@
+//! The command line: serve, migrate, and the administration an installer needs before anyone can
+//! log in. Exit status 0 on success, 1 on a refused or failed command, 2 on wrong usage.
+
+use crate::accounts::{self, NewUser};
+use crate::auth::password::Passwords;
+use crate::config::{Overrides, Settings};
+use crate::db::queries::{devices, organisations, refresh_tokens, users};
+use crate::db::{self, DatabaseTarget, DbConnection};
+use crate::domain::FieldError;
+use crate::domain::identity::{DeviceId, Name, NewPassword, Role, Slug, TimeZone, Username};
+use crate::startup::Application;
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use std::io::{IsTerminal, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// lagesbild: the shared situational picture for municipal safety work.
+///
+/// Field staff report observations and activities from their phones, even offline; coordinators
+/// see the picture area by area and export the counts for follow-up. With no command, `serve`.
+#[derive(Parser, Debug)]
+#[command(name = "lagesbild", version, propagate_version = true)]
+pub struct Cli {
+    /// Directory for the SQLite database and the generated signing key.
+    #[arg(long, global = true, env = "LAGESBILD_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the API and the web clients (the default). DATABASE_URL=postgres://… selects PostgreSQL.
+    Serve {
+        /// Address and port to listen on [default: 127.0.0.1:8080].
+        #[arg(long, env = "LAGESBILD_LISTEN", value_name = "ADDR:PORT")]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations, report them, and exit.
+    Migrate {
+        /// Only list pending migrations; change nothing.
+        #[arg(long)]
+        status: bool,
+    },
+    /// Manage organisations (municipalities).
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage units (field assistants, guards, the summer café…).
+    #[command(subcommand)]
+    Unit(UnitCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage devices (phones and browsers).
+    #[command(subcommand)]
+    Device(DeviceCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum OrgCommand {
+    /// Add an organisation.
+    Add {
+        /// Short stable identifier used at login, e.g. `tyreso`.
+        #[arg(long)]
+        slug: String,
+        /// The organisation's name, e.g. "Tyresö kommun".
+        #[arg(long)]
+        name: String,
+        /// IANA time zone for periods and reports.
+        #[arg(long, default_value = "Europe/Stockholm")]
+        time_zone: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UnitCommand {
+    /// Add a unit to an organisation.
+    Add {
+        /// The organisation's slug.
+        #[arg(long)]
+        org: String,
+        /// Short stable identifier, e.g. `falt`.
+        #[arg(long)]
+        slug: String,
+        /// The unit's name, e.g. "Fältassistenter".
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct UserRef {
+    /// The organisation's slug.
+    #[arg(long)]
+    org: String,
+    /// The username.
+    #[arg(long)]
+    username: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Add a user. The password is read from standard input (prompted on a terminal) or from the
+    /// environment variable named by --password-env; never from the command line.
+    Add {
+        #[command(flatten)]
+        who: UserRef,
+        /// field, coordinator, partner or admin.
+        #[arg(long)]
+        role: String,
+        /// The slug of the user's unit.
+        #[arg(long)]
+        unit: Option<String>,
+        /// The name shown in the dashboard (default: the username).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from this environment variable instead of standard input.
+        #[arg(long, value_name = "VAR")]
+        password_env: Option<String>,
+    },
+    /// Disable a user: their tokens stop working on the next request.
+    Disable {
+        #[command(flatten)]
+        who: UserRef,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        #[command(flatten)]
+        who: UserRef,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DeviceCommand {
+    /// Revoke a device (a lost phone): its tokens stop working on the next request.
+    Revoke {
+        /// The organisation's slug.
+        #[arg(long)]
+        org: String,
+        /// The device id, as listed by GET /api/v1/devices.
+        #[arg(long)]
+        device: String,
+    },
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let listen = match &cli.command {
+        Some(Command::Serve { listen }) => *listen,
+        _ => None,
+    };
+    let overrides = Overrides { data_dir: cli.data_dir.clone(), listen };
+    let settings = match Settings::load(&overrides) {
+        Ok(settings) => settings,
+        Err(error) => return fail(&error),
+    };
+    crate::telemetry::init(settings.log_format);
+    let result = match cli.command {
+        None => serve(settings),
+        Some(Command::Serve { .. }) => serve(settings),
+        Some(Command::Migrate { status }) => migrate(&settings, status),
+        Some(command) => administer(&settings, command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+fn fail(error: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {error:#}");
+    ExitCode::FAILURE
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let application = Application::build(settings)?;
+        application.run_until_stopped().await.context("the server stopped with an error")
+    })
+}
+
+fn connect(settings: &Settings) -> anyhow::Result<DbConnection> {
+    let target = DatabaseTarget::from_settings(settings)?;
+    let mut conn = target.connect()?;
+    db::run_migrations(&mut conn)?;
+    Ok(conn)
+}
+
+fn migrate(settings: &Settings, status_only: bool) -> anyhow::Result<()> {
+    let target = DatabaseTarget::from_settings(settings)?;
+    let mut conn = target.connect()?;
+    if status_only {
+        let pending = db::pending_migrations(&mut conn)?;
+        if pending.is_empty() {
+            println!("{}: up to date", target.describe());
+        } else {
+            println!("{}: {} pending", target.describe(), pending.len());
+            for name in pending {
+                println!("  {name}");
+            }
+        }
+        return Ok(());
+    }
+    let applied = db::run_migrations(&mut conn)?;
+    if applied.is_empty() {
+        println!("{}: up to date, nothing to apply", target.describe());
+    } else {
+        println!("{}: applied {} migration(s)", target.describe(), applied.len());
+        for name in applied {
+            println!("  {name}");
+        }
+    }
+    Ok(())
+}
+
+fn parsed<T>(result: Result<T, FieldError>, flag: &str) -> anyhow::Result<T> {
+    result.map_err(|error| anyhow::anyhow!("--{flag}: {}", error.message))
+}
+
+fn organisation_id(conn: &mut DbConnection, slug: &str) -> anyhow::Result<String> {
+    organisations::by_slug(conn, slug)?.map(|org| org.id).with_context(|| format!("there is no organisation `{slug}`"))
+}
+
+fn administer(settings: &Settings, command: Command) -> anyhow::Result<()> {
+    let mut conn = connect(settings)?;
+    let conn = &mut conn;
+    match command {
+        Command::Org(OrgCommand::Add { slug, name, time_zone }) => {
+            let slug = parsed(Slug::parse("slug", &slug), "slug")?;
+            let name = parsed(Name::parse("name", &name), "name")?;
+            let zone = parsed(TimeZone::parse("time-zone", &time_zone), "time-zone")?;
+            let org = accounts::create_organisation(conn, &slug, &name, zone)?;
+            println!("created organisation {} ({}) with id {}", org.slug, org.name, org.id);
+        }
+        Command::Unit(UnitCommand::Add { org, slug, name }) => {
+            let organisation_id = organisation_id(conn, &org)?;
+            let slug = parsed(Slug::parse("slug", &slug), "slug")?;
+            let name = parsed(Name::parse("name", &name), "name")?;
+            let unit = accounts::create_unit(conn, &organisation_id, &slug, &name)?;
+            println!("created unit {} ({}) in {org} with id {}", unit.slug, unit.name, unit.id);
+        }
+        Command::User(UserCommand::Add { who, role, unit, display_name, password_env }) => {
+            let organisation_id = organisation_id(conn, &who.org)?;
+            let username = parsed(Username::parse("username", &who.username), "username")?;
+            let role = parsed(Role::parse("role", &role), "role")?;
+            let unit = unit.map(|slug| parsed(Slug::parse("unit", &slug), "unit")).transpose()?;
+            let display_name =
+                display_name.map(|name| parsed(Name::parse("display-name", &name), "display-name")).transpose()?;
+            let password = read_password(password_env.as_deref())?;
+            let password = parsed(NewPassword::parse("password", &password), "password")?;
+            let passwords =
+                Passwords::new(settings.argon2_memory_kib, settings.argon2_iterations, settings.argon2_parallelism)?;
+            let user = accounts::create_user(
+                conn,
+                &passwords,
+                &organisation_id,
+                NewUser { username, display_name, password, role, unit },
+            )?;
+            println!("created user {} ({}) in {} with id {}", user.username, user.role, who.org, user.id);
+        }
+        Command::User(UserCommand::Disable { who }) => set_disabled(conn, &who, true)?,
+        Command::User(UserCommand::Enable { who }) => set_disabled(conn, &who, false)?,
+        Command::Device(DeviceCommand::Revoke { org, device }) => {
+            let organisation_id = organisation_id(conn, &org)?;
+            let device = parsed(DeviceId::parse("device", &device), "device")?;
+            anyhow::ensure!(
+                devices::revoke(conn, &organisation_id, device.as_str(), db::now())?,
+                "there is no device `{}` in {org}",
+                device.as_str()
+            );
+            println!("revoked device {} in {org}", device.as_str());
+        }
+        Command::Serve { .. } | Command::Migrate { .. } => unreachable!("handled by run"),
+    }
+    Ok(())
+}
+
+fn set_disabled(conn: &mut DbConnection, who: &UserRef, disabled: bool) -> anyhow::Result<()> {
+    let organisation_id = organisation_id(conn, &who.org)?;
+    let username = parsed(Username::parse("username", &who.username), "username")?;
+    let user = users::by_username(conn, &organisation_id, username.as_str())?
+        .with_context(|| format!("there is no user `{username}` in {}", who.org))?;
+    let now = db::now();
+    let changes = users::UserChanges {
+        disabled_at: Some(disabled.then_some(user.disabled_at.unwrap_or(now))),
+        updated_at: Some(now),
+        ..Default::default()
+    };
+    diesel::Connection::transaction(conn, |conn| {
+        users::update(conn, &organisation_id, &user.id, &changes, true)?;
+        if disabled {
+            refresh_tokens::revoke_for_user(conn, &user.id, now)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    })?;
+    println!("{} user {username} in {}", if disabled { "disabled" } else { "enabled" }, who.org);
+    Ok(())
+}
+
+/// The new password: from the named environment variable, a prompt on a terminal, or standard
+/// input (one trailing newline removed).
+fn read_password(env_var: Option<&str>) -> anyhow::Result<String> {
+    if let Some(name) = env_var {
+        return std::env::var(name).with_context(|| format!("the environment variable {name} is not set"));
+    }
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").context("cannot read the password")?;
+        let second = rpassword::prompt_password("Password again: ").context("cannot read the password")?;
+        anyhow::ensure!(first == second, "the passwords differ");
+        return Ok(first);
+    }
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).context("cannot read the password from standard input")?;
+    let trimmed = text.strip_suffix('\n').unwrap_or(&text);
+    Ok(trimmed.strip_suffix('\r').unwrap_or(trimmed).to_owned())
+}

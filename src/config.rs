@@ -1,0 +1,182 @@
+//! Settings: defaults, then an optional TOML file, then `LAGESBILD_*` environment variables,
+//! then `DATABASE_URL`, then command-line flags. Secrets never appear in `Debug` output.
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Whether the server may invent what it lacks (development) or must be told (production).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// The embedded default: a signing key is generated on first run.
+    Development,
+    /// Every secret must come from configuration.
+    Production,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON when standard error is not a terminal, readable text when it is.
+    Auto,
+    /// One JSON object per line.
+    Json,
+    /// Readable text.
+    Pretty,
+}
+
+/// A secret string that never prints.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Everything the server and the command line can be configured with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Where the SQLite database and the generated signing key live.
+    pub data_dir: PathBuf,
+    /// `postgres://…` for PostgreSQL; empty means SQLite in `data_dir`.
+    pub database_url: Option<Secret>,
+    /// `development` (default) or `production`.
+    pub env: Environment,
+    /// The token signing key (at least 32 bytes); required in production unless a file is given.
+    pub jwt_secret: Option<Secret>,
+    /// A file holding the token signing key.
+    pub jwt_secret_file: Option<PathBuf>,
+    /// The `iss` claim of access tokens.
+    pub jwt_issuer: String,
+    /// The `aud` claim of access tokens.
+    pub jwt_audience: String,
+    /// Lifetime of an access token.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of a refresh token.
+    pub refresh_token_ttl_days: u64,
+    /// Login attempts one account may make per `login_window_secs`.
+    pub login_attempts_per_account: u32,
+    /// Login attempts one client address may make per `login_window_secs`.
+    pub login_attempts_per_address: u32,
+    /// The window of the two login limits.
+    pub login_window_secs: u64,
+    /// Largest request body accepted by the JSON API.
+    pub max_body_bytes: usize,
+    /// Database connections in the pool (default: 8 on SQLite, 16 on PostgreSQL).
+    pub db_pool_size: Option<u32>,
+    /// How often each process looks for revocations made by other processes.
+    pub revocation_poll_ms: u64,
+    /// argon2id memory cost in KiB.
+    pub argon2_memory_kib: u32,
+    /// argon2id passes.
+    pub argon2_iterations: u32,
+    /// argon2id lanes.
+    pub argon2_parallelism: u32,
+    /// HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_timeout_secs: u64,
+    /// `auto`, `json` or `pretty`.
+    pub log_format: LogFormat,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            env: Environment::Development,
+            jwt_secret: None,
+            jwt_secret_file: None,
+            jwt_issuer: "lagesbild".to_owned(),
+            jwt_audience: "lagesbild-api".to_owned(),
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_days: 60,
+            login_attempts_per_account: 10,
+            login_attempts_per_address: 30,
+            login_window_secs: 300,
+            max_body_bytes: 1024 * 1024,
+            db_pool_size: None,
+            revocation_poll_ms: 1000,
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            workers: None,
+            shutdown_timeout_secs: 30,
+            log_format: LogFormat::Auto,
+        }
+    }
+}
+
+/// Values given on the command line, which win over every other source.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--data-dir`
+    pub data_dir: Option<PathBuf>,
+    /// `--listen`
+    pub listen: Option<SocketAddr>,
+}
+
+impl Settings {
+    /// Reads the settings from `lagesbild.toml` (or the file named by `LAGESBILD_CONFIG`), the
+    /// environment and the command line.
+    pub fn load(overrides: &Overrides) -> anyhow::Result<Self> {
+        let file =
+            std::env::var_os("LAGESBILD_CONFIG").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("lagesbild.toml"));
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("LAGESBILD_").ignore(&["config"]));
+        if let Some(url) = std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty()) {
+            figment = figment.merge(Serialized::default("database_url", url));
+        }
+        if let Some(dir) = &overrides.data_dir {
+            figment = figment.merge(Serialized::default("data_dir", dir));
+        }
+        if let Some(listen) = overrides.listen {
+            figment = figment.merge(Serialized::default("listen", listen));
+        }
+        let settings: Settings = figment.extract().context("invalid configuration")?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Refuses combinations that cannot work.
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.access_token_ttl_secs >= 30, "access_token_ttl_secs must be at least 30");
+        anyhow::ensure!(self.refresh_token_ttl_days >= 1, "refresh_token_ttl_days must be at least 1");
+        anyhow::ensure!(self.login_window_secs >= 1, "login_window_secs must be at least 1");
+        anyhow::ensure!(
+            self.login_attempts_per_account >= 1 && self.login_attempts_per_address >= 1,
+            "login attempt limits must be at least 1"
+        );
+        anyhow::ensure!(self.max_body_bytes >= 1024, "max_body_bytes must be at least 1024");
+        Ok(())
+    }
+
+    /// The PostgreSQL URL, when one is configured.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.database_url
+            .as_ref()
+            .map(Secret::expose)
+            .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    }
+}

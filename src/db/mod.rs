@@ -1,0 +1,173 @@
+//! The only place that names diesel: connections, the pool, migrations and queries.
+
+pub mod models;
+pub mod queries;
+pub mod schema;
+
+use crate::config::Settings;
+use anyhow::Context;
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, ManageConnection, PooledConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Migrations for the embedded SQLite default.
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+/// Migrations for PostgreSQL; the same directory names as for SQLite.
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// One connection to whichever backend is configured; queries are written once against it.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    /// PostgreSQL, for scale.
+    Postgres(PgConnection),
+    /// SQLite, the embedded default.
+    Sqlite(SqliteConnection),
+}
+
+/// Which database to open, chosen from the URL scheme (never by trial).
+#[derive(Debug, Clone)]
+pub enum DatabaseTarget {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL.
+    Postgres(String),
+}
+
+impl DatabaseTarget {
+    /// The database the settings name: `DATABASE_URL`, or `data.db` in the data directory.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        let Some(url) = settings.database_url.as_ref().map(|url| url.expose()) else {
+            return Ok(Self::Sqlite(settings.data_dir.join("lagesbild.db")));
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_owned()))
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            Ok(Self::Sqlite(PathBuf::from(path)))
+        } else {
+            anyhow::bail!("DATABASE_URL must start with postgres://, postgresql:// or sqlite://")
+        }
+    }
+
+    /// A name for logs and messages that never includes a password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("SQLite at {}", path.display()),
+            Self::Postgres(_) => "PostgreSQL".to_owned(),
+        }
+    }
+
+    /// Opens one connection, with the per-connection settings applied.
+    pub fn connect(&self) -> anyhow::Result<DbConnection> {
+        match self {
+            Self::Sqlite(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+                }
+                let url = path.to_str().context("the SQLite path is not valid UTF-8")?;
+                let mut conn = SqliteConnection::establish(url)
+                    .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
+                // WAL lets readers run beside the writer; synchronous=FULL makes a committed
+                // transaction survive power loss, so a 2xx answer means the data is on disk.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                )
+                .context("cannot configure SQLite")?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            Self::Postgres(url) => {
+                let conn = PgConnection::establish(url)
+                    .map_err(|error| anyhow::anyhow!("cannot connect to PostgreSQL: {error}"))?;
+                Ok(DbConnection::Postgres(conn))
+            }
+        }
+    }
+}
+
+/// Opens connections for the pool to the chosen backend.
+#[derive(Debug)]
+pub struct Manager(DatabaseTarget);
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        self.0
+            .connect()
+            .map_err(|error| r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(format!("{error:#}"))))
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        r2d2::R2D2Connection::is_broken(conn)
+    }
+}
+
+/// The one connection pool.
+pub type Pool = r2d2::Pool<Manager>;
+/// A connection borrowed from the pool.
+pub type PooledConn = PooledConnection<Manager>;
+
+/// Builds the pool, connecting once so that a wrong URL fails here with its real cause.
+pub fn build_pool(target: &DatabaseTarget, size: Option<u32>) -> anyhow::Result<Pool> {
+    let size = size.unwrap_or(match target {
+        DatabaseTarget::Sqlite(_) => 8,
+        DatabaseTarget::Postgres(_) => 16,
+    });
+    // The first connection is opened here so its real error (refused, bad password, no such
+    // database) reaches the operator instead of a pool time-out.
+    drop(target.connect()?);
+    r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(10))
+        .test_on_check_out(false)
+        .build(Manager(target.clone()))
+        .context("cannot build the database pool")
+}
+
+/// Applies pending migrations and returns the names of those applied.
+pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
+    let applied = match conn {
+        DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE_MIGRATIONS),
+        DbConnection::Postgres(conn) => conn.run_pending_migrations(POSTGRES_MIGRATIONS),
+    }
+    .map_err(|error| anyhow::anyhow!("migration failed: {error}"))?;
+    Ok(applied.iter().map(ToString::to_string).collect())
+}
+
+/// Names of migrations not yet applied.
+pub fn pending_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
+    let pending = match conn {
+        DbConnection::Sqlite(conn) => {
+            conn.pending_migrations(SQLITE_MIGRATIONS).map(|list| list.iter().map(|m| m.name().to_string()).collect())
+        }
+        DbConnection::Postgres(conn) => {
+            conn.pending_migrations(POSTGRES_MIGRATIONS).map(|list| list.iter().map(|m| m.name().to_string()).collect())
+        }
+    };
+    pending.map_err(|error| anyhow::anyhow!("cannot read migrations: {error}"))
+}
+
+/// Reverts the most recent migration (used by the migration tests and `lagesbild migrate --down`).
+pub fn revert_last_migration(conn: &mut DbConnection) -> anyhow::Result<String> {
+    let reverted = match conn {
+        DbConnection::Sqlite(conn) => conn.revert_last_migration(SQLITE_MIGRATIONS),
+        DbConnection::Postgres(conn) => conn.revert_last_migration(POSTGRES_MIGRATIONS),
+    }
+    .map_err(|error| anyhow::anyhow!("cannot revert: {error}"))?;
+    Ok(reverted.to_string())
+}
+
+/// The current UTC time at the database's resolution (microseconds), as stored in timestamps.
+pub fn now() -> chrono::NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    chrono::Timelike::with_nanosecond(&now, now.and_utc().timestamp_subsec_micros() * 1000).unwrap_or(now)
+}

@@ -1,0 +1,14 @@
+//! lagesbild: offline field reports, the shared situational picture and follow-up counts for
+//! municipal safety work.
+
+pub mod accounts;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

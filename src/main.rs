@@ -1,0 +1,5 @@
+//! The `lagesbild` binary: a thin wrapper around the command line.
+
+fn main() -> std::process::ExitCode {
+    lagesbild::cli::run()
+}

@@ -1,0 +1,83 @@
+//! Devices: listed with when they were last seen, revoked one by one.
+
+use super::{db, rfc3339};
+use crate::auth::{Auth, Authenticator, Coordinator};
+use crate::db::models::DeviceRow;
+use crate::db::queries::{devices, users};
+use crate::error::{ApiError, ApiResult};
+use crate::startup::AppState;
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// A device as the API shows it.
+#[derive(Serialize)]
+pub struct DeviceView {
+    id: String,
+    name: String,
+    user_id: String,
+    username: Option<String>,
+    revoked: bool,
+    revoked_at: Option<String>,
+    created_at: String,
+    last_seen_at: String,
+}
+
+fn view(row: DeviceRow, usernames: &HashMap<String, String>) -> DeviceView {
+    DeviceView {
+        username: usernames.get(&row.user_id).cloned(),
+        id: row.id,
+        name: row.name,
+        user_id: row.user_id,
+        revoked: row.revoked_at.is_some(),
+        revoked_at: row.revoked_at.map(rfc3339),
+        created_at: rfc3339(row.created_at),
+        last_seen_at: rfc3339(row.last_seen_at),
+    }
+}
+
+/// Every device of the organisation, most recently seen first.
+pub async fn list(
+    state: web::Data<AppState>,
+    authenticator: web::Data<Authenticator>,
+    auth: Auth<Coordinator>,
+) -> ApiResult<HttpResponse> {
+    let organisation_id = auth.organisation_id.clone();
+    let views = db(&state, move |conn, _| {
+        // Write pending last-seen times first so the list is current.
+        let seen = authenticator.activity.drain();
+        if !seen.is_empty() {
+            devices::touch(conn, &seen)?;
+        }
+        let usernames: HashMap<String, String> =
+            users::list(conn, &organisation_id)?.into_iter().map(|user| (user.id, user.username)).collect();
+        let rows = devices::list(conn, &organisation_id)?;
+        Ok(rows.into_iter().map(|row| view(row, &usernames)).collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// Revokes a device: its tokens stop working on the next request.
+pub async fn revoke(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let organisation_id = auth.organisation_id.clone();
+    let view = db(&state, move |conn, state| {
+        if !devices::revoke(conn, &organisation_id, &id, crate::db::now())? {
+            return Err(ApiError::NotFound("no such device".into()));
+        }
+        state.revocations.reload(conn)?;
+        let row =
+            devices::by_id(conn, &organisation_id, &id)?.ok_or_else(|| ApiError::NotFound("no such device".into()))?;
+        let usernames = users::by_id(conn, &organisation_id, &row.user_id)?
+            .map(|user| HashMap::from([(user.id, user.username)]))
+            .unwrap_or_default();
+        Ok(view(row, &usernames))
+    })
+    .await?;
+    tracing::info!(device_id = %view.id, by = %auth.user_id, "device revoked");
+    Ok(HttpResponse::Ok().json(view))
+}

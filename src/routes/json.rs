@@ -1,0 +1,85 @@
+//! `ApiJson<T>`: a JSON body whose every failure is a problem document: 415 for another content
+//! type, 413 over the limit, 400 for malformed JSON, 422 naming the field for a wrong shape.
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+/// A deserialized JSON request body.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        let limit = req.app_data::<web::Data<AppState>>().map_or(1024 * 1024, |state| state.settings.max_body_bytes);
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|error| ApiError::BadRequest {
+                    code: "unreadable_body",
+                    detail: format!("the request body could not be read: {error}"),
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse(&body).map(ApiJson)
+        })
+    }
+}
+
+/// Parses JSON, telling a malformed document (400) from a well-formed one of the wrong shape
+/// (422, naming the field).
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
+    let value = result.map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let message = inner.to_string();
+                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+                let field = missing_field(&message)
+                    .map(|name| if path == "." { name.to_owned() } else { format!("{path}.{name}") })
+                    .unwrap_or(path);
+                let code = if message.starts_with("missing field") { "required" } else { "invalid_type" };
+                ApiError::field(if field.is_empty() { "." } else { &field }, code, message)
+            }
+            _ => {
+                ApiError::BadRequest { code: "malformed_json", detail: format!("the body is not valid JSON: {inner}") }
+            }
+        }
+    })?;
+    deserializer.end().map_err(|error| ApiError::BadRequest {
+        code: "malformed_json",
+        detail: format!("the body is not valid JSON: {error}"),
+    })?;
+    Ok(value)
+}
+
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
+}

@@ -1,0 +1,77 @@
+//! Middleware: the request id and access log, metrics, and the body limit decided from
+//! `Content-Length` before the body is read.
+
+use crate::error::{ApiError, REQUEST_ID};
+use crate::startup::AppState;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, web};
+use std::time::Instant;
+
+/// The header that carries the request id both ways.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Gives every request an id (the caller's, if it is a sane one), logs one line per request,
+/// counts it in the metrics, and returns the id in `X-Request-Id`.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| {
+            (1..=64).contains(&value.len())
+                && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let mut response = REQUEST_ID.scope(request_id.clone(), next.call(req)).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    if let Some(state) = state {
+        state.metrics.observe(&method, &route, status, seconds);
+    }
+    tracing::info!(
+        request_id = %request_id,
+        method = %method,
+        route = %route,
+        path = %path,
+        status,
+        latency_ms = (seconds * 1000.0 * 100.0).round() / 100.0,
+        "request"
+    );
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    Ok(response)
+}
+
+/// Answers 413 from `Content-Length` alone, before a byte of an oversized body is read, so the
+/// client gets a readable answer instead of a reset connection.
+pub async fn limit_body(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let limit = req.app_data::<web::Data<AppState>>().map_or(1024 * 1024, |state| state.settings.max_body_bytes);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        let mut response = req.error_response(ApiError::PayloadTooLarge { limit });
+        // The unread body cannot be reused as the next request: close after answering.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return Ok(response.map_into_right_body());
+    }
+    next.call(req).await.map(ServiceResponse::map_into_left_body)
+}

@@ -1,0 +1,107 @@
+//! The only place that names actix: the route table, middleware and handlers, a file per resource.
+
+pub mod auth;
+pub mod devices;
+pub mod health;
+pub mod json;
+pub mod me;
+pub mod middleware;
+pub mod spec;
+pub mod units;
+pub mod users;
+
+use crate::db::DbConnection;
+use crate::error::{ApiError, ApiResult};
+use crate::startup::AppState;
+use actix_web::http::Method;
+use actix_web::{HttpRequest, web};
+
+/// Declares the route table once: it registers the handlers and lists itself in `ROUTES`, which
+/// the fallback uses for 405 answers and the tests compare with `api-spec/openapi.yaml`.
+macro_rules! route_table {
+    ($( $method:ident $path:literal => $handler:path ),* $(,)?) => {
+        /// Every route as (method, path pattern).
+        pub const ROUTES: &[(&str, &str)] = &[ $( (stringify!($method), $path) ),* ];
+
+        fn register(cfg: &mut web::ServiceConfig) {
+            $( cfg.route($path, web::method(Method::$method).to($handler)); )*
+        }
+    };
+}
+
+route_table! {
+    GET "/healthz" => health::healthz,
+    GET "/readyz" => health::readyz,
+    GET "/metrics" => health::metrics,
+    GET "/api-spec/openapi.yaml" => spec::openapi,
+    GET "/api-docs" => spec::reference,
+
+    POST "/api/v1/auth/login" => auth::login,
+    POST "/api/v1/auth/refresh" => auth::refresh,
+    POST "/api/v1/auth/logout" => auth::logout,
+    GET "/api/v1/me" => me::get,
+
+    GET "/api/v1/users" => users::list,
+    POST "/api/v1/users" => users::create,
+    GET "/api/v1/users/{id}" => users::get,
+    PATCH "/api/v1/users/{id}" => users::update,
+
+    GET "/api/v1/units" => units::list,
+    POST "/api/v1/units" => units::create,
+    GET "/api/v1/units/{id}" => units::get,
+    PATCH "/api/v1/units/{id}" => units::update,
+
+    GET "/api/v1/devices" => devices::list,
+    POST "/api/v1/devices/{id}/revoke" => devices::revoke,
+}
+
+/// Registers every route and the fallback for unknown routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    register(cfg);
+    cfg.default_service(web::to(fallback));
+}
+
+/// Unknown routes get 404 `route_not_found`, known routes with another method 405, with or
+/// without a token.
+async fn fallback(req: HttpRequest) -> ApiResult<actix_web::HttpResponse> {
+    let allowed: Vec<&str> =
+        ROUTES.iter().filter(|(_, pattern)| path_matches(pattern, req.path())).map(|(method, _)| *method).collect();
+    Err(if allowed.is_empty() {
+        ApiError::RouteNotFound(req.path().to_owned())
+    } else {
+        ApiError::MethodNotAllowed { method: req.method().to_string(), allow: allowed.join(", ") }
+    })
+}
+
+/// Whether a concrete path fits a pattern such as `/api/v1/users/{id}`.
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    let mut pattern_parts = pattern.split('/');
+    let mut path_parts = path.split('/');
+    loop {
+        match (pattern_parts.next(), path_parts.next()) {
+            (None, None) => return true,
+            (Some(p), Some(s)) if p.starts_with('{') && p.ends_with('}') && !s.is_empty() => {}
+            (Some(p), Some(s)) if p == s => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Runs database work on the blocking pool with a pooled connection, never on an async worker.
+pub async fn db<T, F>(state: &web::Data<AppState>, work: F) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection, &AppState) -> ApiResult<T> + Send + 'static,
+{
+    let state = state.clone();
+    web::block(move || {
+        let mut conn = state.conn()?;
+        work(&mut conn, &state)
+    })
+    .await?
+}
+
+/// Formats a stored UTC timestamp as RFC 3339.
+pub fn rfc3339(at: chrono::NaiveDateTime) -> String {
+    at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,0 +1,168 @@
+//! `Application::build`: the pool, migrations, shared state, routes and the listener.
+
+use crate::auth::activity::DeviceActivity;
+use crate::auth::password::Passwords;
+use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::revocation::RevocationCache;
+use crate::auth::tokens::TokenIssuer;
+use crate::auth::{Authenticator, keys};
+use crate::config::Settings;
+use crate::db::{self, DatabaseTarget, Pool};
+use crate::metrics::Metrics;
+use crate::routes;
+use crate::routes::middleware;
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What every handler shares.
+pub struct AppState {
+    /// The one database pool.
+    pub pool: Pool,
+    /// Password hashing.
+    pub passwords: Passwords,
+    /// Login attempt limits.
+    pub login_limiter: LoginLimiter,
+    /// The revocation cache, reloaded at once after a change made here.
+    pub revocations: Arc<RevocationCache>,
+    /// Request and pool metrics.
+    pub metrics: Metrics,
+    /// The settings the server started with.
+    pub settings: Settings,
+}
+
+impl AppState {
+    /// A connection from the pool, counted in the metrics (the only way handlers reach the
+    /// database).
+    pub fn conn(&self) -> Result<db::PooledConn, diesel::r2d2::PoolError> {
+        self.metrics.checkout();
+        self.pool.get()
+    }
+}
+
+/// A built server, bound to its listener, ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens the database, applies migrations, loads keys and binds the listener.
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let target = DatabaseTarget::from_settings(&settings)?;
+        let pool = db::build_pool(&target, settings.db_pool_size)?;
+        {
+            let mut conn = pool.get().context("cannot get a database connection")?;
+            let applied = db::run_migrations(&mut conn)?;
+            for name in &applied {
+                tracing::info!(migration = %name, "applied migration");
+            }
+        }
+        let key = keys::signing_key(&settings)?;
+        let revocations = Arc::new(RevocationCache::default());
+        revocations
+            .reload(&mut *pool.get().context("cannot get a database connection")?)
+            .context("cannot load revocations")?;
+        let activity = Arc::new(DeviceActivity::default());
+        let authenticator = web::Data::new(Authenticator {
+            tokens: TokenIssuer::new(
+                &key,
+                &settings.jwt_issuer,
+                &settings.jwt_audience,
+                settings.access_token_ttl_secs,
+            ),
+            revocations: revocations.clone(),
+            activity: activity.clone(),
+        });
+        let backend = match target {
+            DatabaseTarget::Sqlite(_) => "sqlite",
+            DatabaseTarget::Postgres(_) => "postgres",
+        };
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            passwords: Passwords::new(
+                settings.argon2_memory_kib,
+                settings.argon2_iterations,
+                settings.argon2_parallelism,
+            )?,
+            login_limiter: LoginLimiter::new(
+                settings.login_attempts_per_account,
+                settings.login_attempts_per_address,
+                Duration::from_secs(settings.login_window_secs),
+            ),
+            revocations: revocations.clone(),
+            metrics: Metrics::new(backend),
+            settings: settings.clone(),
+        });
+        spawn_housekeeping(state.clone(), activity);
+
+        let listener =
+            TcpListener::bind(settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let port = listener.local_addr().context("the listener has no address")?.port();
+        tracing::info!(address = %listener.local_addr().context("no address")?, database = %target.describe(), "lagesbild is listening");
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(middleware::limit_body))
+                .wrap(Compress::default())
+                .wrap(from_fn(middleware::observe))
+                .app_data(state.clone())
+                .app_data(authenticator.clone())
+                .configure(routes::configure)
+        })
+        .shutdown_timeout(settings.shutdown_timeout_secs)
+        .listen(listener)
+        .context("cannot serve on the listener")?;
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        Ok(Self { port, server: server.run() })
+    }
+
+    /// The port the server listens on (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until stopped; SIGTERM and SIGINT drain in-flight requests first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Background work each process does on its own: picks up revocations made by other processes,
+/// writes last-seen times, and forgets idle login limits.
+fn spawn_housekeeping(state: web::Data<AppState>, activity: Arc<DeviceActivity>) {
+    let every = Duration::from_millis(state.settings.revocation_poll_ms.max(10));
+    tokio::spawn(async move {
+        let mut ticks: u64 = 0;
+        loop {
+            tokio::time::sleep(every).await;
+            ticks += 1;
+            let state = state.clone();
+            let activity = activity.clone();
+            let flush = ticks % 5 == 0;
+            let result = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                let mut conn = state.conn()?;
+                state.revocations.refresh(&mut conn)?;
+                if flush {
+                    let seen = activity.drain();
+                    if !seen.is_empty() {
+                        db::queries::devices::touch(&mut conn, &seen)?;
+                    }
+                    state.login_limiter.forget_idle();
+                }
+                Ok(())
+            })
+            .await;
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(error = %format!("{error:#}"), "housekeeping failed; will retry"),
+                Err(error) => tracing::warn!(%error, "housekeeping could not run"),
+            }
+        }
+    });
+}

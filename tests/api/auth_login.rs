@@ -1,0 +1,106 @@
+//! Login: tokens, no user enumeration, disabled accounts, rate limits.
+
+use crate::helpers::*;
+use lagesbild::domain::identity::Role;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn login_returns_bearer_tokens_bound_to_the_device() {
+    let app = spawn_app().await;
+    let org = app.seed_org("tyreso");
+    app.seed_user(&org, "anna", Role::Coordinator, None);
+    let response = app.login_response("tyreso", "Anna", PASSWORD, "phone-1").await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    let tokens = tokens_of(body);
+    let me: Value = app.get("/api/v1/me", &tokens.access).await.json().await.unwrap();
+    assert_eq!(me["username"], "anna");
+    assert_eq!(me["role"], "coordinator");
+    assert_eq!(me["device_id"], "phone-1");
+    assert_eq!(me["organisation"]["slug"], "tyreso");
+}
+
+#[tokio::test]
+async fn wrong_password_unknown_user_and_unknown_organisation_look_the_same() {
+    let app = spawn_app().await;
+    let org = app.seed_org("tyreso");
+    app.seed_user(&org, "anna", Role::Field, None);
+    let mut bodies = Vec::new();
+    for (org, user, password) in [("tyreso", "anna", "wrong password!"), ("tyreso", "nobody", PASSWORD), ("nowhere", "anna", PASSWORD)] {
+        let response = app.login_response(org, user, password, "phone-1").await;
+        let mut body = assert_problem(response, 401, "invalid_credentials").await;
+        body.as_object_mut().unwrap().remove("request_id");
+        bodies.push(body);
+    }
+    assert_eq!(bodies[0], bodies[1]);
+    assert_eq!(bodies[1], bodies[2]);
+}
+
+#[tokio::test]
+async fn a_disabled_user_learns_it_only_with_the_right_password() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let patched = app.patch(&format!("/api/v1/users/{}", tenant.field.id), &tenant.admin.tokens.access, &json!({ "disabled": true })).await;
+    assert_eq!(patched.status(), 200);
+    let wrong = app.login_response("tyreso", "field", "not the password", "phone-9").await;
+    assert_problem(wrong, 401, "invalid_credentials").await;
+    let right = app.login_response("tyreso", "field", PASSWORD, "phone-9").await;
+    assert_problem(right, 401, "account_disabled").await;
+}
+
+#[tokio::test]
+async fn login_fields_are_checked() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "organisation": "", "username": "anna", "password": "x", "device_id": "bad device id!" }))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(response, 422, "validation_failed").await;
+    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["organisation", "device_id"]);
+}
+
+#[tokio::test]
+async fn login_is_limited_per_account_with_retry_after() {
+    let app = spawn_app_with(|settings| {
+        settings.login_attempts_per_account = 3;
+        settings.login_window_secs = 60;
+    })
+    .await;
+    let org = app.seed_org("tyreso");
+    app.seed_user(&org, "anna", Role::Field, None);
+    app.seed_user(&org, "bo", Role::Field, None);
+    for _ in 0..3 {
+        let response = app.login_response("tyreso", "anna", "wrong password", "phone-1").await;
+        assert_eq!(response.status(), 401);
+    }
+    let limited = app.login_response("tyreso", "ANNA", PASSWORD, "phone-1").await;
+    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After is {retry_after}");
+    assert_problem(limited, 429, "too_many_requests").await;
+    // Another account from the same address is not locked out by anna's limit.
+    assert_eq!(app.login_response("tyreso", "bo", PASSWORD, "phone-2").await.status(), 200);
+}
+
+#[tokio::test]
+async fn login_is_limited_per_client_address() {
+    let app = spawn_app_with(|settings| {
+        settings.login_attempts_per_address = 4;
+        settings.login_window_secs = 60;
+    })
+    .await;
+    let org = app.seed_org("tyreso");
+    app.seed_user(&org, "anna", Role::Field, None);
+    for n in 0..4 {
+        let response = app.login_response("tyreso", &format!("guess{n}"), "wrong password", "phone-1").await;
+        assert_eq!(response.status(), 401);
+    }
+    let limited = app.login_response("tyreso", "anna", PASSWORD, "phone-1").await;
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_problem(limited, 429, "too_many_requests").await;
+}

@@ -1,0 +1,215 @@
+//! The command line, run as a user would: the built binary, its output and its exit status.
+
+use crate::helpers::*;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary, pointed at the test app's database.
+pub fn lagesbild(app: &TestApp) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lagesbild"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LAGESBILD_DATA_DIR", app.data_dir.path())
+        .env("LAGESBILD_ARGON2_MEMORY_KIB", "1024")
+        .env("LAGESBILD_ARGON2_ITERATIONS", "1")
+        .env("RUST_LOG", "warn");
+    if let Some(url) = app.database_url() {
+        command.env("DATABASE_URL", url);
+    }
+    command
+}
+
+fn run(command: &mut Command, stdin: &str) -> (i32, String, String) {
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn an_installer_sets_up_an_organisation_from_the_command_line() {
+    let app = spawn_app().await;
+    let (code, out, _) = run(lagesbild(&app).args(["org", "add", "--slug", "tyreso", "--name", "Tyresö kommun"]), "");
+    assert_eq!(code, 0);
+    assert!(out.contains("created organisation tyreso"), "{out}");
+    let (code, _, _) = run(lagesbild(&app).args(["unit", "add", "--org", "tyreso", "--slug", "falt", "--name", "Fältassistenter"]), "");
+    assert_eq!(code, 0);
+    let (code, out, err) =
+        run(lagesbild(&app).args(["user", "add", "--org", "tyreso", "--username", "anna", "--role", "coordinator", "--unit", "falt"]), "ett långt lösenord\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("created user anna (coordinator)"), "{out}");
+    let (code, _, err) = run(
+        lagesbild(&app)
+            .args(["user", "add", "--org", "tyreso", "--username", "bo", "--role", "admin", "--password-env", "BO_PASSWORD"])
+            .env("BO_PASSWORD", "bos hemliga lösen"),
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+
+    let anna = app.login("tyreso", "anna", "ett långt lösenord", "phone-a").await;
+    let me: serde_json::Value = app.get("/api/v1/me", &anna.access).await.json().await.unwrap();
+    assert_eq!(me["unit"]["slug"], "falt");
+    assert_eq!(me["organisation"]["name"], "Tyresö kommun");
+    app.login("tyreso", "bo", "bos hemliga lösen", "phone-b").await;
+}
+
+#[tokio::test]
+async fn refused_commands_exit_1_with_a_clear_message() {
+    let app = spawn_app().await;
+    let org = ["org", "add", "--slug", "tyreso", "--name", "Tyresö kommun"];
+    assert_eq!(run(lagesbild(&app).args(org), "").0, 0);
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (org.to_vec(), "", "already exists"),
+        (vec!["org", "add", "--slug", "Bad Slug", "--name", "x"], "", "--slug"),
+        (vec!["org", "add", "--slug", "x", "--name", "x", "--time-zone", "Mars/Olympus"], "", "--time-zone"),
+        (vec!["user", "add", "--org", "nowhere", "--username", "a", "--role", "field"], "long password 1\n", "no organisation `nowhere`"),
+        (vec!["user", "add", "--org", "tyreso", "--username", "a", "--role", "king"], "long password 1\n", "unknown role"),
+        (vec!["user", "add", "--org", "tyreso", "--username", "a", "--role", "field"], "short\n", "at least 10"),
+        (vec!["user", "add", "--org", "tyreso", "--username", "a", "--role", "field", "--unit", "nope"], "long password 1\n", "no unit `nope`"),
+        (vec!["user", "add", "--org", "tyreso", "--username", "a", "--role", "field", "--password-env", "UNSET_VAR"], "", "UNSET_VAR"),
+        (vec!["user", "disable", "--org", "tyreso", "--username", "ghost"], "", "no user `ghost`"),
+        (vec!["device", "revoke", "--org", "tyreso", "--device", "no-such-phone"], "", "no device `no-such-phone`"),
+    ];
+    for (args, stdin, message) in cases {
+        let (code, _, err) = run(lagesbild(&app).args(&args), stdin);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.starts_with("error: ") && err.contains(message), "{args:?}: {err}");
+    }
+    let (code, _, _) = run(lagesbild(&app).args(["user", "add", "--org", "tyreso", "--username", "a", "--role", "field"]), "long password 1\n");
+    assert_eq!(code, 0);
+    let (code, _, err) = run(lagesbild(&app).args(["user", "add", "--org", "tyreso", "--username", "A", "--role", "field"]), "long password 1\n");
+    assert_eq!(code, 1);
+    assert!(err.contains("already taken"), "{err}");
+    assert_eq!(run(lagesbild(&app).args(["org", "frobnicate"]), "").0, 2, "wrong usage is exit 2");
+}
+
+#[tokio::test]
+async fn disabling_from_the_command_line_reaches_the_running_server() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let (code, out, _) = run(lagesbild(&app).args(["user", "disable", "--org", "tyreso", "--username", "field"]), "");
+    assert_eq!(code, 0);
+    assert!(out.contains("disabled user field"), "{out}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.get("/api/v1/me", &tenant.field.tokens.access).await.status() == 200 {
+        assert!(Instant::now() < deadline, "the server never saw the change");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_problem(app.get("/api/v1/me", &tenant.field.tokens.access).await, 401, "account_disabled").await;
+    assert_eq!(run(lagesbild(&app).args(["user", "enable", "--org", "tyreso", "--username", "field"]), "").0, 0);
+    app.login("tyreso", "field", PASSWORD, "phone-new").await;
+}
+
+#[tokio::test]
+async fn migrate_reports_what_it_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lagesbild"));
+    command.env_clear().env("LAGESBILD_DATA_DIR", dir.path()).env("RUST_LOG", "warn");
+    let _drop_afterwards = postgres_admin_url().map(|admin| {
+        let (url, guard) = fresh_postgres(&admin);
+        command.env("DATABASE_URL", url);
+        guard
+    });
+    let (code, out, _) = run(command.args(["migrate", "--status"]), "");
+    assert_eq!(code, 0);
+    assert!(out.contains("pending"), "{out}");
+    let (code, out, _) = run(&mut command_args(&command, &["migrate"]), "");
+    assert_eq!(code, 0);
+    assert!(out.contains("applied 1 migration"), "{out}");
+    let (code, out, _) = run(&mut command_args(&command, &["migrate"]), "");
+    assert_eq!(code, 0);
+    assert!(out.contains("up to date"), "{out}");
+}
+
+fn command_args(template: &Command, args: &[&str]) -> Command {
+    let mut command = Command::new(template.get_program());
+    command.env_clear();
+    for (key, value) in template.get_envs() {
+        if let Some(value) = value {
+            command.env(key, value);
+        }
+    }
+    command.args(args);
+    command
+}
+
+#[test]
+fn production_refuses_to_start_without_a_configured_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_lagesbild"))
+        .env_clear()
+        .env("LAGESBILD_DATA_DIR", dir.path())
+        .env("LAGESBILD_ENV", "production")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("LAGESBILD_JWT_SECRET"), "{err}");
+    assert!(!dir.path().join("signing.key").exists(), "no key is generated in production");
+}
+
+#[tokio::test]
+async fn the_generated_signing_key_is_private_and_survives_a_restart() {
+    let first = spawn_app_with(|settings| settings.jwt_secret = None).await;
+    let key = first.data_dir.path().join("signing.key");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let tenant = first.tenant("tyreso").await;
+    // A second server over the same data sees the same key: the token it did not issue works.
+    let settings = first.settings.clone();
+    let second = lagesbild::startup::Application::build(settings).unwrap();
+    let url = format!("http://127.0.0.1:{}/api/v1/me", second.port());
+    tokio::spawn(second.run_until_stopped());
+    let response = first.client.get(url).bearer_auth(&tenant.field.tokens.access).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_request_finish() {
+    let app = spawn_app().await;
+    app.seed_org("tyreso");
+    // A login for an unknown user verifies the decoy hash at the server's own cost; an expensive
+    // cost keeps the request in flight long enough to signal the server.
+    let mut server = lagesbild(&app)
+        .env("LAGESBILD_JWT_SECRET", TEST_KEY)
+        .env("LAGESBILD_ARGON2_MEMORY_KIB", "1024")
+        .env("LAGESBILD_ARGON2_ITERATIONS", "3000")
+        .env("LAGESBILD_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut lines = stderr.lines();
+    let address = loop {
+        let line = lines.next().expect("the server logs its address").unwrap();
+        if let Some(rest) = line.split("\"address\":\"").nth(1) {
+            break rest.split('"').next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let client = reqwest::Client::new();
+    let login = tokio::spawn(async move {
+        client
+            .post(format!("http://{address}/api/v1/auth/login"))
+            .json(&serde_json::json!({ "organisation": "tyreso", "username": "nobody", "password": PASSWORD, "device_id": "p" }))
+            .send()
+            .await
+            .map(|response| response.status().as_u16())
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = login.await.unwrap().expect("the in-flight request is answered, not dropped");
+    assert_eq!(status, 401);
+    let exit = server.wait().unwrap();
+    assert!(exit.success(), "the server exits cleanly after draining: {exit:?}");
+}

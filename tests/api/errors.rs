@@ -1,0 +1,134 @@
+//! Every error is a problem document with a stable code.
+
+use crate::helpers::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn unknown_routes_are_404_problems_with_or_without_a_token() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let anonymous = app.client.get(app.url("/api/v1/nothing-here")).send().await.unwrap();
+    assert_problem(anonymous, 404, "route_not_found").await;
+    let with_token = app.get("/api/v1/nothing-here", &tenant.admin.tokens.access).await;
+    assert_problem(with_token, 404, "route_not_found").await;
+    let with_bad_token = app.get("/api/v1/nothing-here", "not-a-token").await;
+    assert_problem(with_bad_token, 404, "route_not_found").await;
+}
+
+#[tokio::test]
+async fn a_known_route_with_another_method_is_405_with_allow() {
+    let app = spawn_app().await;
+    let response = app.client.delete(app.url("/api/v1/users/abc")).send().await.unwrap();
+    let allow = response.headers()["allow"].to_str().unwrap().to_owned();
+    assert_problem(response, 405, "method_not_allowed").await;
+    assert_eq!(allow, "GET, PATCH");
+}
+
+#[tokio::test]
+async fn malformed_json_is_400() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body(r#"{"organisation": "tyreso", "#)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 400, "malformed_json").await;
+    let trailing = app
+        .client
+        .post(app.url("/api/v1/auth/refresh"))
+        .header("content-type", "application/json")
+        .body(r#"{"refresh_token": "x"} garbage"#)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(trailing, 400, "malformed_json").await;
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_415() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "text/plain")
+        .body("organisation=tyreso")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 415, "unsupported_media_type").await;
+    let missing = app.client.post(app.url("/api/v1/auth/login")).body("{}").send().await.unwrap();
+    assert_problem(missing, 415, "unsupported_media_type").await;
+}
+
+#[tokio::test]
+async fn a_body_of_the_wrong_shape_names_the_field() {
+    let app = spawn_app().await;
+    let missing = app.client.post(app.url("/api/v1/auth/login")).json(&json!({ "organisation": "tyreso" })).send().await.unwrap();
+    let body = assert_problem(missing, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "username");
+    assert_eq!(body["errors"][0]["code"], "required");
+
+    let wrong_type = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "organisation": "tyreso", "username": 7, "password": "x", "device_id": "d" }))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(wrong_type, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "username");
+    assert_eq!(body["errors"][0]["code"], "invalid_type");
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413_from_content_length_before_it_is_read() {
+    let app = spawn_app_with(|settings| settings.max_body_bytes = 4096).await;
+    let big = format!(r#"{{"refresh_token": "{}"}}"#, "x".repeat(100_000));
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/refresh"))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .expect("the client reads a 413, not a reset connection");
+    let body = assert_problem(response, 413, "payload_too_large").await;
+    assert!(body["detail"].as_str().unwrap().contains("4096"));
+}
+
+#[tokio::test]
+async fn an_oversized_chunked_body_is_413_too() {
+    let app = spawn_app_with(|settings| settings.max_body_bytes = 4096).await;
+    let chunks: Vec<Result<String, std::io::Error>> =
+        vec![Ok(r#"{"refresh_token": ""#.to_owned()), Ok("x".repeat(10_000)), Ok(r#""}"#.to_owned())];
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/refresh"))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 413, "payload_too_large").await;
+}
+
+#[tokio::test]
+async fn validation_names_every_field_at_fault() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let response = app
+        .post(
+            "/api/v1/users",
+            &tenant.admin.tokens.access,
+            &json!({ "username": "bad name", "password": "short", "role": "root" }),
+        )
+        .await;
+    let body = assert_problem(response, 422, "validation_failed").await;
+    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["username", "password", "role"]);
+    let codes: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["invalid_username", "too_short", "unknown_role"]);
+}

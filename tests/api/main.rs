@@ -1,0 +1,13 @@
+//! The API test suite: real HTTP against a real server and a real database.
+
+mod auth_login;
+mod cli;
+mod errors;
+mod health;
+mod helpers;
+mod migrations;
+mod revocation;
+mod spec;
+mod tenancy;
+mod tokens;
+mod users_admin;
