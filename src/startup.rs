@@ -144,7 +144,7 @@ fn spawn_housekeeping(state: web::Data<AppState>, activity: Arc<DeviceActivity>)
             ticks += 1;
             let state = state.clone();
             let activity = activity.clone();
-            let flush = ticks % 5 == 0;
+            let flush = ticks.is_multiple_of(5);
             let result = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                 let mut conn = state.conn()?;
                 state.revocations.refresh(&mut conn)?;

@@ -25,7 +25,7 @@ impl LoginLimiter {
 
     /// Counts an attempt; `Err` carries how long the caller must wait.
     pub fn check(&self, organisation: &str, username: &str, address: &str) -> Result<(), Duration> {
-        let account = format!("{}\u{0}{}", organisation.to_lowercase(), username.trim().to_lowercase());
+        let account = format!("{}\u{0}{}", organisation.trim().to_lowercase(), username.trim().to_lowercase());
         let now = self.clock.now();
         // The address is checked first so that one address cannot lock every account it guesses.
         self.per_address.check_key(&address.to_owned()).map_err(|not_until| not_until.wait_time_from(now))?;

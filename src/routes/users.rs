@@ -186,18 +186,21 @@ pub async fn update(
             Some(password) => Some(state.passwords.hash(password.expose())?),
             None => None,
         };
-        let disabled_at = body.disabled.map(|disabled| disabled.then(|| current.disabled_at.unwrap_or(now)));
-        let ends_refresh = password_hash.is_some() || body.disabled == Some(true);
+        // Only real changes end sessions: sending the current role again ends nothing.
+        let role = role.flatten().filter(|role| role.as_str() != current.role);
+        let unit_id = unit_id.filter(|unit_id| *unit_id != current.unit_id);
+        let disabled = body.disabled.filter(|disabled| *disabled != current.disabled_at.is_some());
+        let disabled_at = disabled.map(|disabled| disabled.then_some(now));
+        let ends_refresh = password_hash.is_some() || disabled == Some(true);
+        let ends_access = ends_refresh || role.is_some() || unit_id.is_some() || disabled.is_some();
         let changes = UserChanges {
             display_name: display_name.flatten().map(|name| name.as_str().to_owned()),
-            role: role.flatten().map(|role| role.as_str().to_owned()),
+            role: role.map(|role| role.as_str().to_owned()),
             unit_id,
             password_hash,
             disabled_at,
             updated_at: Some(now),
         };
-        let ends_access =
-            ends_refresh || changes.role.is_some() || changes.unit_id.is_some() || body.disabled.is_some();
         diesel::Connection::transaction(conn, |conn| {
             users::update(conn, &organisation_id, &id, &changes, ends_access)?;
             if ends_refresh {

@@ -28,7 +28,9 @@ async fn wrong_password_unknown_user_and_unknown_organisation_look_the_same() {
     let org = app.seed_org("tyreso");
     app.seed_user(&org, "anna", Role::Field, None);
     let mut bodies = Vec::new();
-    for (org, user, password) in [("tyreso", "anna", "wrong password!"), ("tyreso", "nobody", PASSWORD), ("nowhere", "anna", PASSWORD)] {
+    for (org, user, password) in
+        [("tyreso", "anna", "wrong password!"), ("tyreso", "nobody", PASSWORD), ("nowhere", "anna", PASSWORD)]
+    {
         let response = app.login_response(org, user, password, "phone-1").await;
         let mut body = assert_problem(response, 401, "invalid_credentials").await;
         body.as_object_mut().unwrap().remove("request_id");
@@ -42,7 +44,9 @@ async fn wrong_password_unknown_user_and_unknown_organisation_look_the_same() {
 async fn a_disabled_user_learns_it_only_with_the_right_password() {
     let app = spawn_app().await;
     let tenant = app.tenant("tyreso").await;
-    let patched = app.patch(&format!("/api/v1/users/{}", tenant.field.id), &tenant.admin.tokens.access, &json!({ "disabled": true })).await;
+    let patched = app
+        .patch(&format!("/api/v1/users/{}", tenant.field.id), &tenant.admin.tokens.access, &json!({ "disabled": true }))
+        .await;
     assert_eq!(patched.status(), 200);
     let wrong = app.login_response("tyreso", "field", "not the password", "phone-9").await;
     assert_problem(wrong, 401, "invalid_credentials").await;

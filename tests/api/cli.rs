@@ -38,15 +38,42 @@ async fn an_installer_sets_up_an_organisation_from_the_command_line() {
     let (code, out, _) = run(lagesbild(&app).args(["org", "add", "--slug", "tyreso", "--name", "Tyresö kommun"]), "");
     assert_eq!(code, 0);
     assert!(out.contains("created organisation tyreso"), "{out}");
-    let (code, _, _) = run(lagesbild(&app).args(["unit", "add", "--org", "tyreso", "--slug", "falt", "--name", "Fältassistenter"]), "");
+    let (code, _, _) = run(
+        lagesbild(&app).args(["unit", "add", "--org", "tyreso", "--slug", "falt", "--name", "Fältassistenter"]),
+        "",
+    );
     assert_eq!(code, 0);
-    let (code, out, err) =
-        run(lagesbild(&app).args(["user", "add", "--org", "tyreso", "--username", "anna", "--role", "coordinator", "--unit", "falt"]), "ett långt lösenord\n");
+    let (code, out, err) = run(
+        lagesbild(&app).args([
+            "user",
+            "add",
+            "--org",
+            "tyreso",
+            "--username",
+            "anna",
+            "--role",
+            "coordinator",
+            "--unit",
+            "falt",
+        ]),
+        "ett långt lösenord\n",
+    );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("created user anna (coordinator)"), "{out}");
     let (code, _, err) = run(
         lagesbild(&app)
-            .args(["user", "add", "--org", "tyreso", "--username", "bo", "--role", "admin", "--password-env", "BO_PASSWORD"])
+            .args([
+                "user",
+                "add",
+                "--org",
+                "tyreso",
+                "--username",
+                "bo",
+                "--role",
+                "admin",
+                "--password-env",
+                "BO_PASSWORD",
+            ])
             .env("BO_PASSWORD", "bos hemliga lösen"),
         "",
     );
@@ -68,11 +95,27 @@ async fn refused_commands_exit_1_with_a_clear_message() {
         (org.to_vec(), "", "already exists"),
         (vec!["org", "add", "--slug", "Bad Slug", "--name", "x"], "", "--slug"),
         (vec!["org", "add", "--slug", "x", "--name", "x", "--time-zone", "Mars/Olympus"], "", "--time-zone"),
-        (vec!["user", "add", "--org", "nowhere", "--username", "a", "--role", "field"], "long password 1\n", "no organisation `nowhere`"),
-        (vec!["user", "add", "--org", "tyreso", "--username", "a", "--role", "king"], "long password 1\n", "unknown role"),
+        (
+            vec!["user", "add", "--org", "nowhere", "--username", "a", "--role", "field"],
+            "long password 1\n",
+            "no organisation `nowhere`",
+        ),
+        (
+            vec!["user", "add", "--org", "tyreso", "--username", "a", "--role", "king"],
+            "long password 1\n",
+            "unknown role",
+        ),
         (vec!["user", "add", "--org", "tyreso", "--username", "a", "--role", "field"], "short\n", "at least 10"),
-        (vec!["user", "add", "--org", "tyreso", "--username", "a", "--role", "field", "--unit", "nope"], "long password 1\n", "no unit `nope`"),
-        (vec!["user", "add", "--org", "tyreso", "--username", "a", "--role", "field", "--password-env", "UNSET_VAR"], "", "UNSET_VAR"),
+        (
+            vec!["user", "add", "--org", "tyreso", "--username", "a", "--role", "field", "--unit", "nope"],
+            "long password 1\n",
+            "no unit `nope`",
+        ),
+        (
+            vec!["user", "add", "--org", "tyreso", "--username", "a", "--role", "field", "--password-env", "UNSET_VAR"],
+            "",
+            "UNSET_VAR",
+        ),
         (vec!["user", "disable", "--org", "tyreso", "--username", "ghost"], "", "no user `ghost`"),
         (vec!["device", "revoke", "--org", "tyreso", "--device", "no-such-phone"], "", "no device `no-such-phone`"),
     ];
@@ -81,9 +124,15 @@ async fn refused_commands_exit_1_with_a_clear_message() {
         assert_eq!(code, 1, "{args:?}: {err}");
         assert!(err.starts_with("error: ") && err.contains(message), "{args:?}: {err}");
     }
-    let (code, _, _) = run(lagesbild(&app).args(["user", "add", "--org", "tyreso", "--username", "a", "--role", "field"]), "long password 1\n");
+    let (code, _, _) = run(
+        lagesbild(&app).args(["user", "add", "--org", "tyreso", "--username", "a", "--role", "field"]),
+        "long password 1\n",
+    );
     assert_eq!(code, 0);
-    let (code, _, err) = run(lagesbild(&app).args(["user", "add", "--org", "tyreso", "--username", "A", "--role", "field"]), "long password 1\n");
+    let (code, _, err) = run(
+        lagesbild(&app).args(["user", "add", "--org", "tyreso", "--username", "A", "--role", "field"]),
+        "long password 1\n",
+    );
     assert_eq!(code, 1);
     assert!(err.contains("already taken"), "{err}");
     assert_eq!(run(lagesbild(&app).args(["org", "frobnicate"]), "").0, 2, "wrong usage is exit 2");

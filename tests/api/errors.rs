@@ -66,7 +66,8 @@ async fn a_body_that_is_not_json_is_415() {
 #[tokio::test]
 async fn a_body_of_the_wrong_shape_names_the_field() {
     let app = spawn_app().await;
-    let missing = app.client.post(app.url("/api/v1/auth/login")).json(&json!({ "organisation": "tyreso" })).send().await.unwrap();
+    let missing =
+        app.client.post(app.url("/api/v1/auth/login")).json(&json!({ "organisation": "tyreso" })).send().await.unwrap();
     let body = assert_problem(missing, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "username");
     assert_eq!(body["errors"][0]["code"], "required");

@@ -33,13 +33,7 @@ async fn every_response_carries_a_request_id_and_a_sane_one_is_echoed() {
     let echoed = app.client.get(app.url("/no/such/route")).header("x-request-id", "abc-123").send().await.unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "abc-123");
 
-    let hostile = app
-        .client
-        .get(app.url("/healthz"))
-        .header("x-request-id", "x".repeat(500))
-        .send()
-        .await
-        .unwrap();
+    let hostile = app.client.get(app.url("/healthz")).header("x-request-id", "x".repeat(500)).send().await.unwrap();
     assert_ne!(hostile.headers()["x-request-id"].to_str().unwrap(), "x".repeat(500));
 }
 
@@ -51,10 +45,7 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
     }
     app.client.get(app.url("/api/v1/users/some-id")).send().await.unwrap();
     let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(
-        text.contains(r#"lagesbild_http_requests_total{method="GET",route="/healthz",status="200"} 3"#),
-        "{text}"
-    );
+    assert!(text.contains(r#"lagesbild_http_requests_total{method="GET",route="/healthz",status="200"} 3"#), "{text}");
     assert!(
         text.contains(r#"lagesbild_http_requests_total{method="GET",route="/api/v1/users/{id}",status="401"} 1"#),
         "requests are labelled by route pattern, not by path: {text}"
@@ -69,13 +60,8 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
 async fn responses_are_compressed_when_the_client_asks() {
     let app = spawn_app().await;
     for encoding in ["gzip", "br", "zstd"] {
-        let response = app
-            .client
-            .get(app.url("/api-spec/openapi.yaml"))
-            .header("accept-encoding", encoding)
-            .send()
-            .await
-            .unwrap();
+        let response =
+            app.client.get(app.url("/api-spec/openapi.yaml")).header("accept-encoding", encoding).send().await.unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-encoding"], encoding);
     }

@@ -39,7 +39,9 @@ impl Drop for PostgresDatabase {
     fn drop(&mut self) {
         match PgConnection::establish(&self.admin_url) {
             Ok(mut conn) => {
-                if let Err(error) = conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)) {
+                if let Err(error) =
+                    conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
+                {
                     eprintln!("could not drop test database {}: {error}", self.name);
                 }
             }
@@ -101,10 +103,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let application = Application::build(settings.clone()).expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("an HTTP client");
+    let client =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("an HTTP client");
     TestApp { address, client, settings, data_dir, postgres }
 }
 
@@ -155,7 +155,9 @@ impl TestApp {
 
     /// A direct connection to the server's database, for arranging what tests need.
     pub fn conn(&self) -> DbConnection {
-        DatabaseTarget::from_settings(&self.settings).and_then(|target| target.connect()).expect("a database connection")
+        DatabaseTarget::from_settings(&self.settings)
+            .and_then(|target| target.connect())
+            .expect("a database connection")
     }
 
     /// Creates an organisation; returns its id.
@@ -209,7 +211,9 @@ impl TestApp {
         let id = self.seed_org(slug);
         let unit_id = self.seed_unit(&id, "falt");
         let mut members = Vec::new();
-        for (username, role) in [("admin", Role::Admin), ("coord", Role::Coordinator), ("field", Role::Field), ("partner", Role::Partner)] {
+        for (username, role) in
+            [("admin", Role::Admin), ("coord", Role::Coordinator), ("field", Role::Field), ("partner", Role::Partner)]
+        {
             let user_id = self.seed_user(&id, username, role, Some("falt"));
             let device = format!("{slug}-{username}-phone");
             let tokens = self.login(slug, username, PASSWORD, &device).await;
@@ -280,12 +284,8 @@ pub fn tokens_of(body: Value) -> Tokens {
 /// Asserts a problem document with the status and code, and returns its body.
 pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status(), status, "unexpected status for expected code {code}");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     assert_eq!(content_type, "application/problem+json");
     let body: Value = response.json().await.expect("a JSON problem");
     assert_eq!(body["code"], code, "problem body: {body}");
@@ -295,4 +295,3 @@ pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str
     }
     body
 }
-

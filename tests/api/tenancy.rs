@@ -16,7 +16,8 @@ async fn another_organisations_ids_are_not_found_everywhere() {
     for path in &reads {
         assert_problem(app.get(path, admin).await, 404, "not_found").await;
     }
-    let user_patch = app.patch(&format!("/api/v1/users/{}", tyreso.field.id), admin, &json!({ "disabled": true })).await;
+    let user_patch =
+        app.patch(&format!("/api/v1/users/{}", tyreso.field.id), admin, &json!({ "disabled": true })).await;
     assert_problem(user_patch, 404, "not_found").await;
     let unit_patch = app.patch(&format!("/api/v1/units/{}", tyreso.unit_id), admin, &json!({ "name": "Taken" })).await;
     assert_problem(unit_patch, 404, "not_found").await;
@@ -33,10 +34,12 @@ async fn another_organisations_ids_are_not_found_everywhere() {
     assert!(units.iter().all(|u| u["id"] != tyreso.unit_id.as_str()));
 
     // Nothing of tyreso changed, and tyreso still works.
-    let field: Value = app.get(&format!("/api/v1/users/{}", tyreso.field.id), &tyreso.admin.tokens.access).await.json().await.unwrap();
+    let field: Value =
+        app.get(&format!("/api/v1/users/{}", tyreso.field.id), &tyreso.admin.tokens.access).await.json().await.unwrap();
     assert_eq!(field["disabled"], false);
     assert_eq!(app.get("/api/v1/me", &tyreso.field.tokens.access).await.status(), 200);
-    let unit: Value = app.get(&format!("/api/v1/units/{}", tyreso.unit_id), &tyreso.admin.tokens.access).await.json().await.unwrap();
+    let unit: Value =
+        app.get(&format!("/api/v1/units/{}", tyreso.unit_id), &tyreso.admin.tokens.access).await.json().await.unwrap();
     assert_eq!(unit["name"], "Unit falt");
 }
 

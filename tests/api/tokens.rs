@@ -36,9 +36,11 @@ async fn forged_and_stale_tokens_are_refused() {
     let resigned = sign(&claims, Algorithm::HS256, TEST_KEY.as_bytes());
     assert_eq!(app.get("/api/v1/me", &resigned).await.status(), 200);
 
-    assert_invalid(&app, &sign(&claims, Algorithm::HS256, b"another-key-of-at-least-32-bytes-long!!"), "bad signature").await;
+    assert_invalid(&app, &sign(&claims, Algorithm::HS256, b"another-key-of-at-least-32-bytes-long!!"), "bad signature")
+        .await;
     assert_invalid(&app, &sign(&claims, Algorithm::HS512, TEST_KEY.as_bytes()), "another algorithm").await;
-    let unsigned = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#), genuine.split('.').nth(1).unwrap());
+    let unsigned =
+        format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#), genuine.split('.').nth(1).unwrap());
     assert_invalid(&app, &unsigned, "alg none").await;
 
     let mut wrong_audience = claims.clone();
@@ -63,7 +65,8 @@ async fn a_missing_token_is_missing_token() {
     let app = spawn_app().await;
     let response = app.client.get(app.url("/api/v1/me")).send().await.unwrap();
     assert_problem(response, 401, "missing_token").await;
-    let wrong_scheme = app.client.get(app.url("/api/v1/me")).header("authorization", "Basic YTpi").send().await.unwrap();
+    let wrong_scheme =
+        app.client.get(app.url("/api/v1/me")).header("authorization", "Basic YTpi").send().await.unwrap();
     assert_problem(wrong_scheme, 401, "invalid_token").await;
 }
 

@@ -64,10 +64,17 @@ async fn duplicates_and_unknown_units_are_refused_clearly() {
     let app = spawn_app().await;
     let tenant = app.tenant("tyreso").await;
     let admin = &tenant.admin.tokens.access;
-    let duplicate = app.post("/api/v1/users", admin, &json!({ "username": "FIELD", "password": "long enough pass", "role": "field" })).await;
+    let duplicate = app
+        .post("/api/v1/users", admin, &json!({ "username": "FIELD", "password": "long enough pass", "role": "field" }))
+        .await;
     assert_problem(duplicate, 409, "already_exists").await;
-    let unknown_unit =
-        app.post("/api/v1/users", admin, &json!({ "username": "eva", "password": "long enough pass", "role": "field", "unit": "vakt" })).await;
+    let unknown_unit = app
+        .post(
+            "/api/v1/users",
+            admin,
+            &json!({ "username": "eva", "password": "long enough pass", "role": "field", "unit": "vakt" }),
+        )
+        .await;
     let body = assert_problem(unknown_unit, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "unit");
     assert_eq!(body["errors"][0]["code"], "unknown_unit");
