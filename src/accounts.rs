@@ -4,8 +4,9 @@
 use crate::auth::password::Passwords;
 use crate::db::DbConnection;
 use crate::db::models::{OrganisationRow, UnitRow, UserRow};
-use crate::db::queries::{is_unique_violation, organisations, units, users};
+use crate::db::queries::{is_unique_violation, organisations, reference, sync_state, units, users};
 use crate::domain::identity::{Name, NewPassword, Role, Slug, TimeZone, Username};
+use diesel::Connection;
 
 /// Why an account could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -37,13 +38,21 @@ pub fn create_organisation(
         name: name.as_str().to_owned(),
         time_zone: zone.name().to_owned(),
         created_at: crate::db::now(),
+        bbox_min_lat: None,
+        bbox_min_lon: None,
+        bbox_max_lat: None,
+        bbox_max_lon: None,
     };
-    match organisations::insert(conn, &row) {
+    conn.transaction(|conn| match organisations::insert(conn, &row) {
         Err(error) if is_unique_violation(&error) => {
             Err(AccountError::Duplicate(format!("an organisation with the slug `{slug}` already exists")))
         }
-        other => other.map(|()| row).map_err(Into::into),
-    }
+        Err(error) => Err(error.into()),
+        Ok(()) => {
+            reference::seed_defaults(conn, &row.id)?;
+            Ok(row)
+        }
+    })
 }
 
 /// Creates a unit in an organisation.
@@ -59,13 +68,18 @@ pub fn create_unit(
         slug: slug.as_str().to_owned(),
         name: name.as_str().to_owned(),
         created_at: crate::db::now(),
+        server_seq: 0,
     };
-    match units::insert(conn, &row) {
-        Err(error) if is_unique_violation(&error) => {
-            Err(AccountError::Duplicate(format!("a unit with the slug `{slug}` already exists")))
+    conn.transaction(|conn| {
+        // Units sync down to phones: a new one takes a sequence number.
+        let row = UnitRow { server_seq: sync_state::take(conn)?, ..row };
+        match units::insert(conn, &row) {
+            Err(error) if is_unique_violation(&error) => {
+                Err(AccountError::Duplicate(format!("a unit with the slug `{slug}` already exists")))
+            }
+            other => other.map(|()| row).map_err(Into::into),
         }
-        other => other.map(|()| row).map_err(Into::into),
-    }
+    })
 }
 
 /// What a new user is made of.
@@ -108,6 +122,7 @@ pub fn create_user(
         disabled_at: None,
         created_at: now,
         updated_at: now,
+        scope_version: 0,
     };
     match users::insert(conn, &row) {
         Err(error) if is_unique_violation(&error) => Err(AccountError::Duplicate(format!(

@@ -80,6 +80,18 @@ pub struct Settings {
     pub login_window_secs: u64,
     /// Largest request body accepted by the JSON API.
     pub max_body_bytes: usize,
+    /// Largest push body accepted (compressed size as sent).
+    pub max_push_bytes: usize,
+    /// Most records accepted in one push.
+    pub max_push_records: usize,
+    /// Largest page a pull may ask for.
+    pub max_pull_limit: i64,
+    /// Page size of a pull that does not ask for one.
+    pub default_pull_limit: i64,
+    /// Days tombstones are kept; a device whose cursor is older gets a replacement snapshot.
+    pub tombstone_horizon_days: u64,
+    /// Device clock differences within this are not corrected.
+    pub clock_skew_tolerance_ms: i64,
     /// Database connections in the pool (default: 8 on SQLite, 16 on PostgreSQL).
     pub db_pool_size: Option<u32>,
     /// How often each process looks for revocations made by other processes.
@@ -115,6 +127,12 @@ impl Default for Settings {
             login_attempts_per_address: 30,
             login_window_secs: 300,
             max_body_bytes: 1024 * 1024,
+            max_push_bytes: 4 * 1024 * 1024,
+            max_push_records: 1000,
+            max_pull_limit: 10_000,
+            default_pull_limit: 5_000,
+            tombstone_horizon_days: 90,
+            clock_skew_tolerance_ms: 120_000,
             db_pool_size: None,
             revocation_poll_ms: 1000,
             argon2_memory_kib: 19 * 1024,
@@ -169,6 +187,12 @@ impl Settings {
             "login attempt limits must be at least 1"
         );
         anyhow::ensure!(self.max_body_bytes >= 1024, "max_body_bytes must be at least 1024");
+        anyhow::ensure!(self.max_push_bytes >= 1024, "max_push_bytes must be at least 1024");
+        anyhow::ensure!(self.max_push_records >= 1, "max_push_records must be at least 1");
+        anyhow::ensure!(
+            (1..=self.max_pull_limit).contains(&self.default_pull_limit),
+            "default_pull_limit must be between 1 and max_pull_limit"
+        );
         Ok(())
     }
 

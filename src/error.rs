@@ -48,9 +48,15 @@ pub enum ApiError {
     /// The body is larger than the route accepts.
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// A push carries more records than accepted.
+    #[error("a push may carry at most {limit} records; this one has {count}: split it")]
+    TooManyRecords { limit: usize, count: usize },
     /// The body is not JSON.
     #[error("send the body as application/json")]
     UnsupportedMediaType,
+    /// The client's schema version is no longer (or not yet) served.
+    #[error("{0}")]
+    UpgradeRequired(String),
     /// Too many attempts; retry after the given time.
     #[error("too many attempts; retry in {} seconds", retry_after.as_secs().max(1))]
     TooManyRequests { retry_after: Duration },
@@ -97,8 +103,10 @@ impl ApiError {
             Self::RouteNotFound(_) => "route_not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::TooManyRecords { .. } => "too_many_records",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooManyRequests { .. } => "too_many_requests",
+            Self::UpgradeRequired(_) => "schema_version_unsupported",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -113,9 +121,10 @@ impl ApiError {
             Self::NotFound(_) | Self::RouteNotFound(_) => "Not found",
             Self::MethodNotAllowed { .. } => "Method not allowed",
             Self::Conflict { .. } => "Conflict",
-            Self::PayloadTooLarge { .. } => "Payload too large",
+            Self::PayloadTooLarge { .. } | Self::TooManyRecords { .. } => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::TooManyRequests { .. } => "Too many requests",
+            Self::UpgradeRequired(_) => "Upgrade required",
             Self::Unavailable(_) => "Service unavailable",
             Self::Internal(_) => "Internal server error",
         }
@@ -150,9 +159,10 @@ impl ResponseError for ApiError {
             Self::NotFound(_) | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge { .. } | Self::TooManyRecords { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::UpgradeRequired(_) => StatusCode::UPGRADE_REQUIRED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

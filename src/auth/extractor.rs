@@ -102,6 +102,15 @@ impl RoleRule for Coordinator {
     }
 }
 
+/// Everyone who records data: field users, coordinators and administrators (not partners, who
+/// see aggregates only).
+pub struct Reporter;
+impl RoleRule for Reporter {
+    fn allows(role: Role) -> bool {
+        role != Role::Partner
+    }
+}
+
 /// The authenticated caller, admitted by the rule `R`.
 pub struct Auth<R: RoleRule = AnyRole> {
     user: AuthUser,

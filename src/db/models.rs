@@ -13,6 +13,10 @@ pub struct OrganisationRow {
     pub name: String,
     pub time_zone: String,
     pub created_at: NaiveDateTime,
+    pub bbox_min_lat: Option<f64>,
+    pub bbox_min_lon: Option<f64>,
+    pub bbox_max_lat: Option<f64>,
+    pub bbox_max_lon: Option<f64>,
 }
 
 /// A unit (a reporting actor such as the field assistants) as stored.
@@ -24,6 +28,7 @@ pub struct UnitRow {
     pub slug: String,
     pub name: String,
     pub created_at: NaiveDateTime,
+    pub server_seq: i64,
 }
 
 /// A user as stored.
@@ -41,6 +46,7 @@ pub struct UserRow {
     pub disabled_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub scope_version: i64,
 }
 
 /// A phone or browser registered at login, as stored.
@@ -55,6 +61,11 @@ pub struct DeviceRow {
     pub revoked_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,
+    pub last_push_at: Option<NaiveDateTime>,
+    pub last_pull_at: Option<NaiveDateTime>,
+    pub clock_skew_ms: Option<i64>,
+    pub pending_count: Option<i64>,
+    pub pulled_scope_version: Option<i64>,
 }
 
 /// A refresh token (its hash only), as stored.
@@ -71,4 +82,215 @@ pub struct RefreshTokenRow {
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// A category or activity type (reference data) as stored; both tables have this shape.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::categories)]
+pub struct ReferenceRow {
+    pub id: String,
+    pub organisation_id: String,
+    pub slug: String,
+    pub label_sv: String,
+    pub label_en: String,
+    pub sort_order: i32,
+    pub active: bool,
+    pub server_seq: i64,
+}
+
+/// An observation as stored.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = super::schema::observations, primary_key(organisation_id, id), treat_none_as_null = true)]
+pub struct ObservationRow {
+    pub organisation_id: String,
+    pub id: String,
+    pub user_id: String,
+    pub device_id: String,
+    pub category: String,
+    pub severity: i32,
+    pub perceived_safety: i32,
+    pub people_count: Option<i32>,
+    pub age_band: Option<String>,
+    pub note: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub accuracy_m: Option<f64>,
+    pub observed_at: i64,
+    pub observed_at_device: i64,
+    pub clock_corrected: bool,
+    pub needs_follow_up: bool,
+    pub status: String,
+    pub review_comment: Option<String>,
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<i64>,
+    pub area_code: Option<String>,
+    pub cell: Option<String>,
+    pub redacted: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+    pub created_seq: i64,
+    pub content_seq: i64,
+    pub review_seq: i64,
+    pub server_seq: i64,
+    /// The device that last changed the reporter's fields.
+    pub content_device_id: String,
+    /// The device that last changed the review fields.
+    pub review_device_id: Option<String>,
+}
+
+/// An activity log as stored.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = super::schema::activity_logs, primary_key(organisation_id, id), treat_none_as_null = true)]
+pub struct ActivityLogRow {
+    pub organisation_id: String,
+    pub id: String,
+    pub user_id: String,
+    pub device_id: String,
+    pub activity_type: String,
+    pub unit: String,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub area_code: Option<String>,
+    pub cell: Option<String>,
+    pub girls: i32,
+    pub boys: i32,
+    pub gender_other: i32,
+    pub gender_unknown: i32,
+    pub age_under_13: i32,
+    pub age_13_15: i32,
+    pub age_16_17: i32,
+    pub age_18_24: i32,
+    pub age_25_plus: i32,
+    pub age_unknown: i32,
+    pub note: String,
+    pub redacted: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+    pub created_seq: i64,
+    pub content_seq: i64,
+    pub server_seq: i64,
+    /// The device that last changed the record.
+    pub content_device_id: String,
+}
+
+/// A pushed record that could not be accepted, as received.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = super::schema::sync_quarantine, primary_key(organisation_id, table_name, record_id), treat_none_as_null = true)]
+pub struct QuarantineRow {
+    pub organisation_id: String,
+    pub table_name: String,
+    pub record_id: String,
+    pub user_id: String,
+    pub device_id: String,
+    pub payload: String,
+    pub errors: String,
+    pub received_at: i64,
+    pub server_seq: i64,
+    pub resolved_at: Option<i64>,
+}
+
+/// A version of a record replaced by a change.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::record_history)]
+pub struct HistoryRow {
+    pub id: String,
+    pub organisation_id: String,
+    pub table_name: String,
+    pub record_id: String,
+    pub server_seq: i64,
+    pub changed_by: String,
+    pub device_id: String,
+    pub changed_at: i64,
+    pub change: String,
+    pub fields: String,
+    pub previous: String,
+}
+
+use serde_json::{Map, Value, json};
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+impl ObservationRow {
+    /// The raw record the sync protocol sends down.
+    pub fn to_raw(&self) -> Map<String, Value> {
+        object(json!({
+            "id": self.id,
+            "category": self.category,
+            "severity": self.severity,
+            "perceived_safety": self.perceived_safety,
+            "people_count": self.people_count,
+            "age_band": self.age_band,
+            "note": self.note,
+            "lat": self.lat,
+            "lon": self.lon,
+            "accuracy_m": self.accuracy_m,
+            "observed_at": self.observed_at,
+            "observed_at_device": self.observed_at_device,
+            "clock_corrected": self.clock_corrected,
+            "needs_follow_up": self.needs_follow_up,
+            "status": self.status,
+            "review_comment": self.review_comment,
+            "area_code": self.area_code,
+            "redacted": self.redacted,
+            "user_id": self.user_id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "sync_error": Value::Null,
+        }))
+    }
+}
+
+impl ActivityLogRow {
+    /// The raw record the sync protocol sends down.
+    pub fn to_raw(&self) -> Map<String, Value> {
+        object(json!({
+            "id": self.id,
+            "activity_type": self.activity_type,
+            "unit": self.unit,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "lat": self.lat,
+            "lon": self.lon,
+            "area_code": self.area_code,
+            "girls": self.girls,
+            "boys": self.boys,
+            "gender_other": self.gender_other,
+            "gender_unknown": self.gender_unknown,
+            "age_under_13": self.age_under_13,
+            "age_13_15": self.age_13_15,
+            "age_16_17": self.age_16_17,
+            "age_18_24": self.age_18_24,
+            "age_25_plus": self.age_25_plus,
+            "age_unknown": self.age_unknown,
+            "note": self.note,
+            "redacted": self.redacted,
+            "user_id": self.user_id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "sync_error": Value::Null,
+        }))
+    }
+}
+
+impl ReferenceRow {
+    /// The raw record the sync protocol sends down.
+    pub fn to_raw(&self) -> Map<String, Value> {
+        object(json!({
+            "id": self.id,
+            "slug": self.slug,
+            "label_sv": self.label_sv,
+            "label_en": self.label_en,
+            "sort_order": self.sort_order,
+            "active": self.active,
+        }))
+    }
 }

@@ -7,6 +7,10 @@ diesel::table! {
         name -> Text,
         time_zone -> Text,
         created_at -> Timestamp,
+        bbox_min_lat -> Nullable<Double>,
+        bbox_min_lon -> Nullable<Double>,
+        bbox_max_lat -> Nullable<Double>,
+        bbox_max_lon -> Nullable<Double>,
     }
 }
 
@@ -17,6 +21,7 @@ diesel::table! {
         slug -> Text,
         name -> Text,
         created_at -> Timestamp,
+        server_seq -> BigInt,
     }
 }
 
@@ -33,6 +38,7 @@ diesel::table! {
         disabled_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        scope_version -> BigInt,
     }
 }
 
@@ -46,6 +52,11 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         last_seen_at -> Timestamp,
+        last_push_at -> Nullable<Timestamp>,
+        last_pull_at -> Nullable<Timestamp>,
+        clock_skew_ms -> Nullable<BigInt>,
+        pending_count -> Nullable<BigInt>,
+        pulled_scope_version -> Nullable<BigInt>,
     }
 }
 
@@ -71,9 +82,162 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sync_state (id) {
+        id -> Integer,
+        seq -> BigInt,
+        purged_through -> BigInt,
+    }
+}
+
+diesel::table! {
+    categories (id) {
+        id -> Text,
+        organisation_id -> Text,
+        slug -> Text,
+        label_sv -> Text,
+        label_en -> Text,
+        sort_order -> Integer,
+        active -> Bool,
+        server_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    activity_types (id) {
+        id -> Text,
+        organisation_id -> Text,
+        slug -> Text,
+        label_sv -> Text,
+        label_en -> Text,
+        sort_order -> Integer,
+        active -> Bool,
+        server_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    observations (organisation_id, id) {
+        organisation_id -> Text,
+        id -> Text,
+        user_id -> Text,
+        device_id -> Text,
+        category -> Text,
+        severity -> Integer,
+        perceived_safety -> Integer,
+        people_count -> Nullable<Integer>,
+        age_band -> Nullable<Text>,
+        note -> Text,
+        lat -> Double,
+        lon -> Double,
+        accuracy_m -> Nullable<Double>,
+        observed_at -> BigInt,
+        observed_at_device -> BigInt,
+        clock_corrected -> Bool,
+        needs_follow_up -> Bool,
+        status -> Text,
+        review_comment -> Nullable<Text>,
+        reviewed_by -> Nullable<Text>,
+        reviewed_at -> Nullable<BigInt>,
+        area_code -> Nullable<Text>,
+        cell -> Nullable<Text>,
+        redacted -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+        created_seq -> BigInt,
+        content_seq -> BigInt,
+        review_seq -> BigInt,
+        server_seq -> BigInt,
+        content_device_id -> Text,
+        review_device_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    activity_logs (organisation_id, id) {
+        organisation_id -> Text,
+        id -> Text,
+        user_id -> Text,
+        device_id -> Text,
+        activity_type -> Text,
+        unit -> Text,
+        started_at -> BigInt,
+        ended_at -> Nullable<BigInt>,
+        lat -> Nullable<Double>,
+        lon -> Nullable<Double>,
+        area_code -> Nullable<Text>,
+        cell -> Nullable<Text>,
+        girls -> Integer,
+        boys -> Integer,
+        gender_other -> Integer,
+        gender_unknown -> Integer,
+        age_under_13 -> Integer,
+        age_13_15 -> Integer,
+        age_16_17 -> Integer,
+        age_18_24 -> Integer,
+        age_25_plus -> Integer,
+        age_unknown -> Integer,
+        note -> Text,
+        redacted -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+        created_seq -> BigInt,
+        content_seq -> BigInt,
+        server_seq -> BigInt,
+        content_device_id -> Text,
+    }
+}
+
+diesel::table! {
+    sync_quarantine (organisation_id, table_name, record_id) {
+        organisation_id -> Text,
+        table_name -> Text,
+        record_id -> Text,
+        user_id -> Text,
+        device_id -> Text,
+        payload -> Text,
+        errors -> Text,
+        received_at -> BigInt,
+        server_seq -> BigInt,
+        resolved_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    record_history (id) {
+        id -> Text,
+        organisation_id -> Text,
+        table_name -> Text,
+        record_id -> Text,
+        server_seq -> BigInt,
+        changed_by -> Text,
+        device_id -> Text,
+        changed_at -> BigInt,
+        change -> Text,
+        fields -> Text,
+        previous -> Text,
+    }
+}
+
 diesel::joinable!(units -> organisations (organisation_id));
 diesel::joinable!(users -> organisations (organisation_id));
 diesel::joinable!(users -> units (unit_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(organisations, units, users, devices, refresh_tokens, auth_state,);
+diesel::allow_tables_to_appear_in_same_query!(
+    organisations,
+    units,
+    users,
+    devices,
+    refresh_tokens,
+    auth_state,
+    sync_state,
+    categories,
+    activity_types,
+    observations,
+    activity_logs,
+    sync_quarantine,
+    record_history,
+);

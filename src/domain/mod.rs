@@ -1,6 +1,10 @@
 //! The domain: pure types and rules, no HTTP and no SQL.
 
 pub mod identity;
+pub mod records;
+pub mod redaction;
+pub mod reference;
+pub mod sync;
 
 use serde::Serialize;
 

@@ -21,6 +21,12 @@ pub struct DeviceView {
     revoked_at: Option<String>,
     created_at: String,
     last_seen_at: String,
+    last_push_at: Option<String>,
+    last_pull_at: Option<String>,
+    /// Server time minus device time at the last sync, ms.
+    clock_skew_ms: Option<i64>,
+    /// Records waiting on the phone at the last sync.
+    pending_count: Option<i64>,
 }
 
 fn view(row: DeviceRow, usernames: &HashMap<String, String>) -> DeviceView {
@@ -33,6 +39,10 @@ fn view(row: DeviceRow, usernames: &HashMap<String, String>) -> DeviceView {
         revoked_at: row.revoked_at.map(rfc3339),
         created_at: rfc3339(row.created_at),
         last_seen_at: rfc3339(row.last_seen_at),
+        last_push_at: row.last_push_at.map(rfc3339),
+        last_pull_at: row.last_pull_at.map(rfc3339),
+        clock_skew_ms: row.clock_skew_ms,
+        pending_count: row.pending_count,
     }
 }
 

@@ -2,7 +2,6 @@
 //! type, 413 over the limit, 400 for malformed JSON, 422 naming the field for a wrong shape.
 
 use crate::error::ApiError;
-use crate::startup::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -28,8 +27,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
             })
             .unwrap_or(false);
-        let limit = req.app_data::<web::Data<AppState>>().map_or(1024 * 1024, |state| state.settings.max_body_bytes);
-        let mut payload = payload.take();
+        let limit = super::middleware::body_limit(req);
+        // Request bodies sent with Content-Encoding gzip, br or zstd are decoded here; the limit
+        // applies to the decoded size too, so a small compressed bomb is refused.
+        let mut payload = actix_web::dev::Decompress::from_headers(payload.take(), req.headers());
         Box::pin(async move {
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType);

@@ -12,8 +12,7 @@ use serde_json::json;
 pub async fn get(state: web::Data<AppState>, auth: Auth<AnyRole>) -> ApiResult<HttpResponse> {
     let caller = (*auth).clone();
     let body = db(&state, move |conn, _| {
-        let user =
-            users::by_id(conn, &caller.organisation_id, &caller.user_id)?.ok_or_else(ApiError::invalid_token)?;
+        let user = users::by_id(conn, &caller.organisation_id, &caller.user_id)?.ok_or_else(ApiError::invalid_token)?;
         let organisation = organisations::by_id(conn, &caller.organisation_id)?;
         let unit = match &user.unit_id {
             Some(id) => units::by_id(conn, &caller.organisation_id, id)?,

@@ -55,13 +55,21 @@ pub async fn observe(
     Ok(response)
 }
 
+/// The largest body a route accepts: pushes may be larger than the rest of the JSON API.
+pub fn body_limit(req: &actix_web::HttpRequest) -> usize {
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return 1024 * 1024;
+    };
+    if req.path() == "/api/v1/sync/push" { state.settings.max_push_bytes } else { state.settings.max_body_bytes }
+}
+
 /// Answers 413 from `Content-Length` alone, before a byte of an oversized body is read, so the
 /// client gets a readable answer instead of a reset connection.
 pub async fn limit_body(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let limit = req.app_data::<web::Data<AppState>>().map_or(1024 * 1024, |state| state.settings.max_body_bytes);
+    let limit = body_limit(req.request());
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)

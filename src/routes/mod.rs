@@ -6,7 +6,9 @@ pub mod health;
 pub mod json;
 pub mod me;
 pub mod middleware;
+pub mod records;
 pub mod spec;
+pub mod sync;
 pub mod units;
 pub mod users;
 
@@ -51,6 +53,19 @@ route_table! {
     GET "/api/v1/units/{id}" => units::get,
     PATCH "/api/v1/units/{id}" => units::update,
 
+    GET "/api/v1/sync/info" => sync::info,
+    GET "/api/v1/sync/pull" => sync::pull,
+    POST "/api/v1/sync/push" => sync::push,
+    GET "/api/v1/sync/quarantine" => sync::quarantine,
+
+    GET "/api/v1/observations" => records::list_observations,
+    GET "/api/v1/observations/{id}" => records::get_observation,
+    PATCH "/api/v1/observations/{id}" => records::review_observation,
+    GET "/api/v1/observations/{id}/history" => records::observation_history,
+    GET "/api/v1/activities" => records::list_activities,
+    GET "/api/v1/activities/{id}" => records::get_activity,
+    GET "/api/v1/activities/{id}/history" => records::activity_history,
+
     GET "/api/v1/devices" => devices::list,
     POST "/api/v1/devices/{id}/revoke" => devices::revoke,
 }
@@ -58,6 +73,10 @@ route_table! {
 /// Registers every route and the fallback for unknown routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     register(cfg);
+    cfg.app_data(web::QueryConfig::default().error_handler(|error, _| {
+        ApiError::BadRequest { code: "invalid_query", detail: format!("the query string cannot be read: {error}") }
+            .into()
+    }));
     cfg.default_service(web::to(fallback));
 }
 

@@ -122,6 +122,7 @@ pub struct Tokens {
 
 /// An organisation with one user of each role, all logged in on their own device.
 pub struct Tenant {
+    pub org_id: String,
     pub unit_id: String,
     pub admin: Member,
     pub coordinator: Member,
@@ -221,7 +222,7 @@ impl TestApp {
         }
         let mut members = members.into_iter();
         let mut next = || members.next().expect("four members");
-        Tenant { unit_id, admin: next(), coordinator: next(), field: next(), partner: next() }
+        Tenant { org_id: id, unit_id, admin: next(), coordinator: next(), field: next(), partner: next() }
     }
 
     /// Posts a login and returns the raw response.

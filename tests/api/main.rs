@@ -8,6 +8,7 @@ mod helpers;
 mod migrations;
 mod revocation;
 mod spec;
+mod sync;
 mod tenancy;
 mod tokens;
 mod users_admin;

@@ -37,6 +37,11 @@ pub fn register(
                     revoked_at: None,
                     created_at: now,
                     last_seen_at: now,
+                    last_push_at: None,
+                    last_pull_at: None,
+                    clock_skew_ms: None,
+                    pending_count: None,
+                    pulled_scope_version: None,
                 };
                 diesel::insert_into(devices::table).values(&row).execute(conn)?;
                 Ok(row)
@@ -106,4 +111,41 @@ pub fn touch(conn: &mut DbConnection, seen: &[((String, String), NaiveDateTime)]
         }
         Ok(())
     })
+}
+
+/// Notes a pull: when, the device's clock skew and queue depth, and, after the last page, the
+/// scope the device now holds.
+pub fn record_pull(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    id: &str,
+    scope_version: Option<i64>,
+    clock_skew_ms: Option<i64>,
+    pending_count: Option<i64>,
+) -> QueryResult<()> {
+    let target = devices::table.find((organisation_id, id));
+    diesel::update(target).set(devices::last_pull_at.eq(crate::db::now())).execute(conn)?;
+    record_headers(conn, organisation_id, id, clock_skew_ms, pending_count)?;
+    if let Some(scope) = scope_version {
+        diesel::update(target).set(devices::pulled_scope_version.eq(scope)).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Keeps what a sync request's headers said about the device; absent headers change nothing.
+pub fn record_headers(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    id: &str,
+    clock_skew_ms: Option<i64>,
+    pending_count: Option<i64>,
+) -> QueryResult<()> {
+    let target = devices::table.find((organisation_id, id));
+    if let Some(skew) = clock_skew_ms {
+        diesel::update(target).set(devices::clock_skew_ms.eq(skew)).execute(conn)?;
+    }
+    if let Some(pending) = pending_count {
+        diesel::update(target).set(devices::pending_count.eq(pending)).execute(conn)?;
+    }
+    Ok(())
 }

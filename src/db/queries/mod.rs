@@ -3,7 +3,12 @@
 pub mod auth_state;
 pub mod devices;
 pub mod organisations;
+pub mod records;
+pub mod reference;
 pub mod refresh_tokens;
+pub mod sync_pull;
+pub mod sync_push;
+pub mod sync_state;
 pub mod units;
 pub mod users;
 

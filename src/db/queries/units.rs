@@ -41,8 +41,11 @@ pub fn by_id(conn: &mut DbConnection, organisation_id: &str, id: &str) -> QueryR
 
 /// Renames a unit; false when it is not in the organisation.
 pub fn rename(conn: &mut DbConnection, organisation_id: &str, id: &str, name: &str) -> QueryResult<bool> {
-    diesel::update(units::table.filter(units::organisation_id.eq(organisation_id)).filter(units::id.eq(id)))
-        .set(units::name.eq(name))
-        .execute(conn)
-        .map(|n| n == 1)
+    conn.transaction(|conn| {
+        let seq = super::sync_state::take(conn)?;
+        diesel::update(units::table.filter(units::organisation_id.eq(organisation_id)).filter(units::id.eq(id)))
+            .set((units::name.eq(name), units::server_seq.eq(seq)))
+            .execute(conn)
+            .map(|n| n == 1)
+    })
 }

@@ -65,10 +65,19 @@ pub fn update(
     conn.transaction(|conn| {
         let target = users::table.filter(users::organisation_id.eq(organisation_id)).filter(users::id.eq(id));
         let updated = diesel::update(target).set(changes).execute(conn)?;
+        if updated == 1 && changes.role.is_some() {
+            // What the user may see changed: their devices get a replacement snapshot.
+            diesel::update(target).set(users::scope_version.eq(users::scope_version + 1)).execute(conn)?;
+        }
         if updated == 1 && end_sessions {
             diesel::update(target).set(users::token_generation.eq(users::token_generation + 1)).execute(conn)?;
             auth_state::bump(conn)?;
         }
         Ok(updated == 1)
     })
+}
+
+/// The user's scope version: raised when what they may see changes.
+pub fn scope_version(conn: &mut DbConnection, id: &str) -> QueryResult<i64> {
+    users::table.find(id).select(users::scope_version).first(conn)
 }

@@ -1,0 +1,18 @@
+DROP TABLE record_history;
+DROP TABLE sync_quarantine;
+DROP TABLE activity_logs;
+DROP TABLE observations;
+DROP TABLE activity_types;
+DROP TABLE categories;
+ALTER TABLE devices DROP COLUMN pulled_scope_version;
+ALTER TABLE devices DROP COLUMN pending_count;
+ALTER TABLE devices DROP COLUMN clock_skew_ms;
+ALTER TABLE devices DROP COLUMN last_pull_at;
+ALTER TABLE devices DROP COLUMN last_push_at;
+ALTER TABLE users DROP COLUMN scope_version;
+ALTER TABLE units DROP COLUMN server_seq;
+ALTER TABLE organisations DROP COLUMN bbox_max_lon;
+ALTER TABLE organisations DROP COLUMN bbox_max_lat;
+ALTER TABLE organisations DROP COLUMN bbox_min_lon;
+ALTER TABLE organisations DROP COLUMN bbox_min_lat;
+DROP TABLE sync_state;

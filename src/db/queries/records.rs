@@ -1,0 +1,228 @@
+//! Observations and activity logs for the dashboard: filtered keyset listing, review, history.
+
+use super::sync_state;
+use crate::db::DbConnection;
+use crate::db::models::{ActivityLogRow, HistoryRow, ObservationRow};
+use crate::db::schema::{activity_logs, observations, record_history, units, users};
+use crate::domain::records::ReviewChange;
+use diesel::prelude::*;
+
+/// Filters shared by the record lists; `None` means "any".
+#[derive(Debug, Default, Clone)]
+pub struct RecordFilter {
+    /// Only this user's records (field users see their own).
+    pub user_id: Option<String>,
+    /// From this time (ms, inclusive).
+    pub from: Option<i64>,
+    /// Until this time (ms, exclusive).
+    pub to: Option<i64>,
+    /// Category or activity type slugs.
+    pub kinds: Vec<String>,
+    /// Review statuses (observations only).
+    pub statuses: Vec<String>,
+    /// Area code.
+    pub area: Option<String>,
+    /// Unit slug: the activity's unit, or the reporter's unit for observations.
+    pub unit: Option<String>,
+    /// Keyset position: records strictly before (time, id), newest first.
+    pub before: Option<(i64, String)>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// A page of observations, newest first; tombstones are left out.
+pub fn list_observations(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    filter: &RecordFilter,
+) -> QueryResult<Vec<ObservationRow>> {
+    let mut query = observations::table
+        .filter(observations::organisation_id.eq(organisation_id))
+        .filter(observations::deleted_at.is_null())
+        .select(ObservationRow::as_select())
+        .order((observations::observed_at.desc(), observations::id.desc()))
+        .limit(filter.limit)
+        .into_boxed();
+    if let Some(user_id) = &filter.user_id {
+        query = query.filter(observations::user_id.eq(user_id.clone()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(observations::observed_at.ge(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(observations::observed_at.lt(to));
+    }
+    if !filter.kinds.is_empty() {
+        query = query.filter(observations::category.eq_any(filter.kinds.clone()));
+    }
+    if !filter.statuses.is_empty() {
+        query = query.filter(observations::status.eq_any(filter.statuses.clone()));
+    }
+    if let Some(area) = &filter.area {
+        query = query.filter(observations::area_code.eq(area.clone()));
+    }
+    if let Some(unit) = &filter.unit {
+        let unit_ids = units::table
+            .filter(units::organisation_id.eq(organisation_id.to_owned()))
+            .filter(units::slug.eq(unit.clone()))
+            .select(units::id.nullable());
+        let members = users::table.filter(users::unit_id.eq_any(unit_ids)).select(users::id);
+        query = query.filter(observations::user_id.eq_any(members));
+    }
+    if let Some((time, id)) = &filter.before {
+        query = query.filter(
+            observations::observed_at
+                .lt(*time)
+                .or(observations::observed_at.eq(*time).and(observations::id.lt(id.clone()))),
+        );
+    }
+    query.load(conn)
+}
+
+/// A page of activity logs, newest first; tombstones are left out.
+pub fn list_activities(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    filter: &RecordFilter,
+) -> QueryResult<Vec<ActivityLogRow>> {
+    let mut query = activity_logs::table
+        .filter(activity_logs::organisation_id.eq(organisation_id))
+        .filter(activity_logs::deleted_at.is_null())
+        .select(ActivityLogRow::as_select())
+        .order((activity_logs::started_at.desc(), activity_logs::id.desc()))
+        .limit(filter.limit)
+        .into_boxed();
+    if let Some(user_id) = &filter.user_id {
+        query = query.filter(activity_logs::user_id.eq(user_id.clone()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(activity_logs::started_at.ge(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(activity_logs::started_at.lt(to));
+    }
+    if !filter.kinds.is_empty() {
+        query = query.filter(activity_logs::activity_type.eq_any(filter.kinds.clone()));
+    }
+    if let Some(area) = &filter.area {
+        query = query.filter(activity_logs::area_code.eq(area.clone()));
+    }
+    if let Some(unit) = &filter.unit {
+        query = query.filter(activity_logs::unit.eq(unit.clone()));
+    }
+    if let Some((time, id)) = &filter.before {
+        query = query.filter(
+            activity_logs::started_at
+                .lt(*time)
+                .or(activity_logs::started_at.eq(*time).and(activity_logs::id.lt(id.clone()))),
+        );
+    }
+    query.load(conn)
+}
+
+/// One observation (not a tombstone).
+pub fn observation(conn: &mut DbConnection, organisation_id: &str, id: &str) -> QueryResult<Option<ObservationRow>> {
+    observations::table
+        .find((organisation_id, id))
+        .filter(observations::deleted_at.is_null())
+        .select(ObservationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// One activity log (not a tombstone).
+pub fn activity(conn: &mut DbConnection, organisation_id: &str, id: &str) -> QueryResult<Option<ActivityLogRow>> {
+    activity_logs::table
+        .find((organisation_id, id))
+        .filter(activity_logs::deleted_at.is_null())
+        .select(ActivityLogRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Who reviews, from which device, when.
+pub struct Reviewer<'a> {
+    pub user_id: &'a str,
+    pub device_id: &'a str,
+    pub now_ms: i64,
+}
+
+/// Applies a coordinator's review; keeps the previous version in the history. The change takes
+/// a sequence number, so the reporter's phone gets it on its next pull.
+pub fn review(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    id: &str,
+    change: &ReviewChange,
+    reviewer: &Reviewer<'_>,
+) -> QueryResult<Option<ObservationRow>> {
+    conn.transaction(|conn| {
+        let seq = sync_state::take(conn)?;
+        let Some(current) = observation(conn, organisation_id, id)? else {
+            return Ok(None);
+        };
+        let mut next = current.clone();
+        if let Some(status) = &change.status {
+            next.status = status.clone();
+        }
+        if let Some(comment) = &change.review_comment {
+            next.review_comment = comment.as_deref().map(|comment| crate::domain::redaction::redact(comment).text);
+        }
+        if (&next.status, &next.review_comment) == (&current.status, &current.review_comment) {
+            return Ok(Some(current));
+        }
+        next.reviewed_by = Some(reviewer.user_id.to_owned());
+        next.reviewed_at = Some(reviewer.now_ms);
+        next.review_seq = seq;
+        next.review_device_id = Some(reviewer.device_id.to_owned());
+        next.server_seq = seq;
+        next.updated_at = reviewer.now_ms;
+        diesel::update(observations::table.find((organisation_id, id))).set(&next).execute(conn)?;
+        let previous = current.to_raw();
+        let now = next.to_raw();
+        let fields: Vec<&String> = previous.keys().filter(|key| previous.get(*key) != now.get(*key)).collect();
+        diesel::insert_into(record_history::table)
+            .values(&HistoryRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                organisation_id: organisation_id.to_owned(),
+                table_name: "observations".to_owned(),
+                record_id: id.to_owned(),
+                server_seq: seq,
+                changed_by: reviewer.user_id.to_owned(),
+                device_id: reviewer.device_id.to_owned(),
+                changed_at: reviewer.now_ms,
+                change: "review".to_owned(),
+                fields: serde_json::to_string(&fields).unwrap_or_default(),
+                previous: serde_json::to_string(&previous).unwrap_or_default(),
+            })
+            .execute(conn)?;
+        Ok(Some(next))
+    })
+}
+
+/// Every earlier version of a record, oldest first, with the username of who replaced it.
+pub fn history(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    table: &str,
+    id: &str,
+) -> QueryResult<Vec<(HistoryRow, Option<String>)>> {
+    record_history::table
+        .left_join(users::table.on(users::id.eq(record_history::changed_by)))
+        .filter(record_history::organisation_id.eq(organisation_id))
+        .filter(record_history::table_name.eq(table))
+        .filter(record_history::record_id.eq(id))
+        .order(record_history::server_seq.asc())
+        .select((HistoryRow::as_select(), users::username.nullable()))
+        .load(conn)
+}
+
+/// Who reported an observation, tombstones included.
+pub fn observation_owner(conn: &mut DbConnection, organisation_id: &str, id: &str) -> QueryResult<Option<String>> {
+    observations::table.find((organisation_id, id)).select(observations::user_id).first(conn).optional()
+}
+
+/// Who logged an activity, tombstones included.
+pub fn activity_owner(conn: &mut DbConnection, organisation_id: &str, id: &str) -> QueryResult<Option<String>> {
+    activity_logs::table.find((organisation_id, id)).select(activity_logs::user_id).first(conn).optional()
+}

@@ -1,0 +1,447 @@
+//! Pull: every change in the caller's scope after the cursor, in pages, from one snapshot.
+
+use super::{reference, sync_state};
+use crate::db::DbConnection;
+use crate::db::models::{ActivityLogRow, ObservationRow, QuarantineRow, ReferenceRow, UnitRow};
+use crate::db::schema::{activity_logs, devices, observations, sync_quarantine, units, users};
+use crate::domain::sync::{Bucket, PageToken, Position, bucket};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+
+/// The tables a pull carries, in their tie-break order within one sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyncedTable {
+    Categories = 0,
+    ActivityTypes = 1,
+    Units = 2,
+    Observations = 3,
+    ActivityLogs = 4,
+}
+
+impl SyncedTable {
+    /// Every table, in order.
+    pub const ALL: [SyncedTable; 5] =
+        [Self::Categories, Self::ActivityTypes, Self::Units, Self::Observations, Self::ActivityLogs];
+
+    /// The table's name in the protocol.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Categories => "categories",
+            Self::ActivityTypes => "activity_types",
+            Self::Units => "units",
+            Self::Observations => "observations",
+            Self::ActivityLogs => "activity_logs",
+        }
+    }
+
+    /// The table a protocol name means.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|table| table.name() == name)
+    }
+
+    fn rank(self) -> u8 {
+        self as u8
+    }
+}
+
+/// Rows a table may send in this page: after the position, not above the high-water mark.
+pub struct Range {
+    pub high_water: i64,
+    pub after: Position,
+    /// A first sync or replacement: tombstones are not sent.
+    pub snapshot: bool,
+}
+
+/// The lower bound of one table's rows, given the position of the last row sent.
+pub enum After {
+    /// Rows with a greater sequence number.
+    Seq(i64),
+    /// Rows with this or a greater sequence number.
+    SeqOrEqual(i64),
+    /// Rows after (sequence, id).
+    Key(i64, String),
+}
+
+impl Range {
+    /// The bound for `table`: rows ordered by (seq, table, id) after the position.
+    pub fn after_for(&self, table: SyncedTable) -> After {
+        let rank = table.rank();
+        match rank.cmp(&self.after.table) {
+            std::cmp::Ordering::Greater => After::SeqOrEqual(self.after.seq),
+            std::cmp::Ordering::Less => After::Seq(self.after.seq),
+            std::cmp::Ordering::Equal => After::Key(self.after.seq, self.after.id.clone()),
+        }
+    }
+}
+
+/// Filters a boxed query to the rows after a position.
+#[macro_export]
+macro_rules! after_position {
+    ($query:expr, $after:expr, $seq:expr, $id:expr) => {
+        match $after {
+            $crate::db::queries::sync_pull::After::Seq(seq) => $query.filter($seq.gt(seq)),
+            $crate::db::queries::sync_pull::After::SeqOrEqual(seq) => $query.filter($seq.ge(seq)),
+            $crate::db::queries::sync_pull::After::Key(seq, id) => {
+                $query.filter($seq.gt(seq).or($seq.eq(seq).and($id.gt(id))))
+            }
+        }
+    };
+}
+
+/// Who is pulling, from where, and from which cursor.
+pub struct PullRequest {
+    pub organisation_id: String,
+    pub user_id: String,
+    /// Whether the caller sees every record of the organisation (coordinators, admins).
+    pub sees_all: bool,
+    /// Whether the caller receives records at all (partners do not).
+    pub receives_records: bool,
+    pub device_id: String,
+    pub cursor: Option<i64>,
+    pub limit: i64,
+    pub token: Option<PageToken>,
+}
+
+/// One page of a pull.
+pub struct PullPage {
+    pub changes: Map<String, Value>,
+    pub timestamp: i64,
+    pub has_more: bool,
+    pub page_token: Option<String>,
+    pub replacement: bool,
+}
+
+enum Entry {
+    Reference(SyncedTable, ReferenceRow),
+    Unit(UnitRow),
+    Observation(ObservationRow),
+    Activity(ActivityLogRow),
+    Quarantine(SyncedTable, QuarantineRow),
+}
+
+impl Entry {
+    fn table(&self) -> SyncedTable {
+        match self {
+            Entry::Reference(table, _) | Entry::Quarantine(table, _) => *table,
+            Entry::Unit(_) => SyncedTable::Units,
+            Entry::Observation(_) => SyncedTable::Observations,
+            Entry::Activity(_) => SyncedTable::ActivityLogs,
+        }
+    }
+
+    fn position(&self) -> Position {
+        let (seq, id) = match self {
+            Entry::Reference(_, row) => (row.server_seq, row.id.clone()),
+            Entry::Unit(row) => (row.server_seq, row.id.clone()),
+            Entry::Observation(row) => (row.server_seq, row.id.clone()),
+            Entry::Activity(row) => (row.server_seq, row.id.clone()),
+            // A quarantined version sorts just after a stored version of the same id.
+            Entry::Quarantine(_, row) => (row.server_seq, format!("{}~", row.record_id)),
+        };
+        Position { seq, table: self.table().rank(), id }
+    }
+}
+
+/// Reads one page in one snapshot.
+pub fn pull(
+    conn: &mut DbConnection,
+    request: &PullRequest,
+    purged_or_rescoped: impl FnOnce(&mut DbConnection, i64, i64) -> QueryResult<bool>,
+) -> QueryResult<PullPage> {
+    conn.transaction(|conn| {
+        if let DbConnection::Postgres(pg) = conn {
+            // The high-water mark and the rows must come from one snapshot.
+            pg.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+        }
+        let token = match &request.token {
+            Some(token) => token.clone(),
+            None => {
+                let (high_water, purged_through) = sync_state::read(conn)?;
+                let stale = match request.cursor {
+                    Some(cursor) => cursor > high_water || purged_or_rescoped(conn, cursor, purged_through)?,
+                    None => false,
+                };
+                let cursor = if stale { None } else { request.cursor };
+                PageToken {
+                    high_water,
+                    cursor,
+                    replacement: stale,
+                    after: Position { seq: cursor.unwrap_or(0), table: u8::MAX, id: String::new() },
+                }
+            }
+        };
+        let range =
+            Range { high_water: token.high_water, after: token.after.clone(), snapshot: token.cursor.is_none() };
+        let fetch = request.limit + 1;
+        let mut entries: Vec<Entry> = Vec::new();
+        for kind in [reference::Kind::Categories, reference::Kind::ActivityTypes] {
+            let table = match kind {
+                reference::Kind::Categories => SyncedTable::Categories,
+                reference::Kind::ActivityTypes => SyncedTable::ActivityTypes,
+            };
+            let rows = reference::changed(conn, kind, &request.organisation_id, &range, fetch)?;
+            entries.extend(rows.into_iter().map(|row| Entry::Reference(table, row)));
+        }
+        entries.extend(changed_units(conn, request, &range, fetch)?.into_iter().map(Entry::Unit));
+        if request.receives_records {
+            entries.extend(changed_observations(conn, request, &range, fetch)?.into_iter().map(Entry::Observation));
+            entries.extend(changed_activities(conn, request, &range, fetch)?.into_iter().map(Entry::Activity));
+            entries.extend(changed_quarantine(conn, request, &range, fetch)?);
+        }
+        let mut keyed: Vec<(Position, Entry)> = entries.into_iter().map(|entry| (entry.position(), entry)).collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
+        let has_more = keyed.len() > limit;
+        keyed.truncate(limit);
+        let next = keyed.last().map(|(position, _)| position.clone());
+        let changes = assemble(keyed.into_iter().map(|(_, entry)| entry), &token, &request.device_id);
+        let page_token = match (has_more, next) {
+            (true, Some(after)) => Some(PageToken { after, ..token.clone() }.encode()),
+            _ => None,
+        };
+        Ok(PullPage {
+            changes,
+            timestamp: token.high_water.max(1),
+            has_more,
+            page_token,
+            replacement: token.replacement,
+        })
+    })
+}
+
+fn assemble(entries: impl Iterator<Item = Entry>, token: &PageToken, device_id: &str) -> Map<String, Value> {
+    let mut tables: HashMap<SyncedTable, (Vec<Value>, Vec<Value>, Vec<Value>)> = HashMap::new();
+    // A later entry for the same record (a quarantined version after a stored one) replaces the
+    // earlier one.
+    let mut latest: HashMap<(SyncedTable, String), (Bucket, Map<String, Value>)> = HashMap::new();
+    let mut order: Vec<(SyncedTable, String)> = Vec::new();
+    let mut deleted: Vec<(SyncedTable, String)> = Vec::new();
+    for entry in entries {
+        let table = entry.table();
+        let (id, item) = match entry {
+            Entry::Reference(_, row) => {
+                let kind = if token.cursor.is_none() { Bucket::Created } else { Bucket::Updated };
+                (row.id.clone(), Some((kind, row.to_raw())))
+            }
+            Entry::Unit(row) => {
+                let kind = if token.cursor.is_none() { Bucket::Created } else { Bucket::Updated };
+                let raw = json!({ "id": row.id, "slug": row.slug, "name": row.name });
+                (row.id, Some((kind, raw.as_object().cloned().unwrap_or_default())))
+            }
+            Entry::Observation(row) => {
+                let item = (row.deleted_at.is_none())
+                    .then(|| (bucket(row.created_seq, &row.device_id, token.cursor, device_id), row.to_raw()));
+                (row.id, item)
+            }
+            Entry::Activity(row) => {
+                let item = (row.deleted_at.is_none())
+                    .then(|| (bucket(row.created_seq, &row.device_id, token.cursor, device_id), row.to_raw()));
+                (row.id, item)
+            }
+            Entry::Quarantine(_, row) => {
+                let kind = bucket(row.server_seq, &row.device_id, token.cursor, device_id);
+                (row.record_id.clone(), Some((kind, quarantined_raw(&row))))
+            }
+        };
+        let key = (table, id);
+        match item {
+            Some(item) => {
+                if latest.insert(key.clone(), item).is_none() {
+                    order.push(key);
+                }
+            }
+            None => {
+                latest.remove(&key);
+                if token.cursor.is_some() {
+                    deleted.push(key);
+                }
+            }
+        }
+    }
+    for key in order {
+        if let Some((kind, raw)) = latest.remove(&key) {
+            let lists = tables.entry(key.0).or_default();
+            match kind {
+                Bucket::Created => lists.0.push(Value::Object(raw)),
+                Bucket::Updated => lists.1.push(Value::Object(raw)),
+            }
+        }
+    }
+    for (table, id) in deleted {
+        tables.entry(table).or_default().2.push(Value::String(id));
+    }
+    let mut changes = Map::new();
+    for table in SyncedTable::ALL {
+        let (created, updated, deleted) = tables.remove(&table).unwrap_or_default();
+        changes.insert(table.name().to_owned(), json!({ "created": created, "updated": updated, "deleted": deleted }));
+    }
+    changes
+}
+
+/// A quarantined record as its author's devices get it back: the columns as pushed, the id, and
+/// `sync_error` saying what to fix.
+fn quarantined_raw(row: &QuarantineRow) -> Map<String, Value> {
+    let mut raw: Map<String, Value> = serde_json::from_str(&row.payload).unwrap_or_default();
+    raw.remove("_status");
+    raw.remove("_changed");
+    raw.insert("id".to_owned(), Value::String(row.record_id.clone()));
+    let errors: Vec<crate::domain::FieldError> = serde_json::from_str::<Vec<Value>>(&row.errors)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|error| {
+            Some(crate::domain::FieldError::new(
+                error["field"].as_str()?,
+                error["code"].as_str()?,
+                error["message"].as_str()?,
+            ))
+        })
+        .collect();
+    let message = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+    raw.insert(
+        "sync_error".to_owned(),
+        Value::String(if message.is_empty() { "rejected".to_owned() } else { message }),
+    );
+    raw
+}
+
+fn changed_units(
+    conn: &mut DbConnection,
+    request: &PullRequest,
+    range: &Range,
+    limit: i64,
+) -> QueryResult<Vec<UnitRow>> {
+    let mut query = units::table
+        .filter(units::organisation_id.eq(&request.organisation_id))
+        .filter(units::server_seq.le(range.high_water))
+        .select(UnitRow::as_select())
+        .order((units::server_seq.asc(), units::id.asc()))
+        .limit(limit)
+        .into_boxed();
+    query = crate::after_position!(query, range.after_for(SyncedTable::Units), units::server_seq, units::id);
+    query.load(conn)
+}
+
+fn changed_observations(
+    conn: &mut DbConnection,
+    request: &PullRequest,
+    range: &Range,
+    limit: i64,
+) -> QueryResult<Vec<ObservationRow>> {
+    let mut query = observations::table
+        .filter(observations::organisation_id.eq(&request.organisation_id))
+        .filter(observations::server_seq.le(range.high_water))
+        .select(ObservationRow::as_select())
+        .order((observations::server_seq.asc(), observations::id.asc()))
+        .limit(limit)
+        .into_boxed();
+    if !request.sees_all {
+        query = query.filter(observations::user_id.eq(&request.user_id));
+    }
+    if range.snapshot {
+        query = query.filter(observations::deleted_at.is_null());
+    }
+    query = crate::after_position!(
+        query,
+        range.after_for(SyncedTable::Observations),
+        observations::server_seq,
+        observations::id
+    );
+    query.load(conn)
+}
+
+fn changed_activities(
+    conn: &mut DbConnection,
+    request: &PullRequest,
+    range: &Range,
+    limit: i64,
+) -> QueryResult<Vec<ActivityLogRow>> {
+    let mut query = activity_logs::table
+        .filter(activity_logs::organisation_id.eq(&request.organisation_id))
+        .filter(activity_logs::server_seq.le(range.high_water))
+        .select(ActivityLogRow::as_select())
+        .order((activity_logs::server_seq.asc(), activity_logs::id.asc()))
+        .limit(limit)
+        .into_boxed();
+    if !request.sees_all {
+        query = query.filter(activity_logs::user_id.eq(&request.user_id));
+    }
+    if range.snapshot {
+        query = query.filter(activity_logs::deleted_at.is_null());
+    }
+    query = crate::after_position!(
+        query,
+        range.after_for(SyncedTable::ActivityLogs),
+        activity_logs::server_seq,
+        activity_logs::id
+    );
+    query.load(conn)
+}
+
+/// The caller's own unresolved quarantined records. They sort with their table, after a stored
+/// version of the same id and sequence.
+fn changed_quarantine(
+    conn: &mut DbConnection,
+    request: &PullRequest,
+    range: &Range,
+    limit: i64,
+) -> QueryResult<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for table in [SyncedTable::Observations, SyncedTable::ActivityLogs] {
+        let after = range.after_for(table);
+        let mut query = sync_quarantine::table
+            .filter(sync_quarantine::organisation_id.eq(&request.organisation_id))
+            .filter(sync_quarantine::table_name.eq(table.name()))
+            .filter(sync_quarantine::user_id.eq(&request.user_id))
+            .filter(sync_quarantine::resolved_at.is_null())
+            .filter(sync_quarantine::server_seq.le(range.high_water))
+            .select(QuarantineRow::as_select())
+            .order((sync_quarantine::server_seq.asc(), sync_quarantine::record_id.asc()))
+            .limit(limit)
+            .into_boxed();
+        // Quarantine positions carry the id with a `~` suffix (see `Entry::position`).
+        let after = match after {
+            After::Key(seq, id) => After::Key(seq, id.strip_suffix('~').map_or(id.clone(), str::to_owned)),
+            other => other,
+        };
+        query = match after {
+            After::Seq(seq) => query.filter(sync_quarantine::server_seq.gt(seq)),
+            After::SeqOrEqual(seq) => query.filter(sync_quarantine::server_seq.ge(seq)),
+            After::Key(seq, id) => query.filter(
+                sync_quarantine::server_seq
+                    .gt(seq)
+                    .or(sync_quarantine::server_seq.eq(seq).and(sync_quarantine::record_id.ge(id))),
+            ),
+        };
+        let rows: Vec<QuarantineRow> = query.load(conn)?;
+        entries.extend(rows.into_iter().map(|row| Entry::Quarantine(table, row)));
+    }
+    // `ge` above may re-read the last quarantined row sent; the caller's sort and position
+    // filter happen on positions, so drop anything not strictly after the position.
+    entries.retain(|entry| entry.position() > range.after);
+    Ok(entries)
+}
+
+/// Whether the device must get a replacement snapshot: tombstones it has not seen were purged,
+/// or the user's scope changed since the device's last pull.
+pub fn needs_replacement(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    user_id: &str,
+    device_id: &str,
+    cursor: i64,
+    purged_through: i64,
+) -> QueryResult<bool> {
+    if cursor < purged_through {
+        return Ok(true);
+    }
+    let scope: i64 = users::table.find(user_id).select(users::scope_version).first(conn)?;
+    let pulled: Option<i64> = devices::table
+        .find((organisation_id, device_id))
+        .select(devices::pulled_scope_version)
+        .first(conn)
+        .optional()?
+        .flatten();
+    Ok(pulled.is_some_and(|pulled| pulled != scope))
+}

@@ -1,0 +1,615 @@
+//! Push: a batch of changes applied in one transaction, each record answered on its own.
+//! Idempotency comes from the record id: a replayed change finds itself stored and is `unchanged`.
+
+use super::{reference, sync_state};
+use crate::db::DbConnection;
+use crate::db::models::{ActivityLogRow, HistoryRow, ObservationRow, QuarantineRow};
+use crate::db::schema::{activity_logs, devices, observations, record_history, sync_quarantine, units};
+use crate::domain::FieldError;
+use crate::domain::identity::Role;
+use crate::domain::records::{self, BoundingBox, Context, Instant};
+use crate::domain::redaction::redact;
+use crate::domain::sync::{Decision, decide};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+
+/// Who pushes, from where, and what they had seen.
+pub struct PushContext {
+    pub organisation_id: String,
+    pub user_id: String,
+    pub role: Role,
+    pub device_id: String,
+    pub cursor: Option<i64>,
+    pub now_ms: i64,
+    pub clock_skew_ms: Option<i64>,
+    pub skew_tolerance_ms: i64,
+    pub bbox: Option<BoundingBox>,
+    pub pending_count: Option<i64>,
+}
+
+/// The changes of one table in a push.
+#[derive(Debug, Default)]
+pub struct TableChanges {
+    pub created: Vec<Value>,
+    pub updated: Vec<Value>,
+    pub deleted: Vec<Value>,
+}
+
+/// The outcome of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Applied,
+    Unchanged,
+    Conflict,
+    Quarantined,
+    Forbidden,
+}
+
+/// One record's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordResult {
+    pub table: String,
+    pub id: String,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_seq: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+struct Batch<'a> {
+    context: &'a PushContext,
+    seq: i64,
+    categories: HashSet<String>,
+    activity_types: HashSet<String>,
+    units: HashSet<String>,
+    results: Vec<RecordResult>,
+}
+
+/// Applies a push. Every record gets a result; the transaction either commits all of them or
+/// none (then the client retries the whole push).
+pub fn push(
+    conn: &mut DbConnection,
+    context: &PushContext,
+    tables: &[(String, TableChanges)],
+) -> QueryResult<Vec<RecordResult>> {
+    conn.transaction(|conn| {
+        // First write: serializes writers so that commit order is sequence order.
+        let seq = sync_state::take(conn)?;
+        let slugs =
+            |rows: Vec<crate::db::models::ReferenceRow>| rows.into_iter().map(|row| row.slug).collect::<HashSet<_>>();
+        let mut batch = Batch {
+            context,
+            seq,
+            categories: slugs(reference::list(conn, reference::Kind::Categories, &context.organisation_id)?),
+            activity_types: slugs(reference::list(conn, reference::Kind::ActivityTypes, &context.organisation_id)?),
+            units: units::table
+                .filter(units::organisation_id.eq(&context.organisation_id))
+                .select(units::slug)
+                .load::<String>(conn)?
+                .into_iter()
+                .collect(),
+            results: Vec::new(),
+        };
+        for (table, changes) in tables {
+            for raw in changes.created.iter().chain(&changes.updated) {
+                batch.upsert(conn, table, raw)?;
+            }
+            for id in &changes.deleted {
+                batch.delete(conn, table, id)?;
+            }
+        }
+        diesel::update(devices::table.find((&context.organisation_id, &context.device_id)))
+            .set(devices::last_push_at.eq(crate::db::now()))
+            .execute(conn)?;
+        super::devices::record_headers(
+            conn,
+            &context.organisation_id,
+            &context.device_id,
+            context.clock_skew_ms,
+            context.pending_count,
+        )?;
+        Ok(batch.results)
+    })
+}
+
+fn record_id(raw: &Value) -> Option<String> {
+    let id = raw.as_str().or_else(|| raw.get("id").and_then(Value::as_str))?;
+    let ok = (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    ok.then(|| id.to_owned())
+}
+
+fn same_owner_or_new(existing_owner: Option<&str>, user_id: &str) -> bool {
+    existing_owner.is_none_or(|owner| owner == user_id)
+}
+
+impl Batch<'_> {
+    fn answer(&mut self, table: &str, id: &str, status: Status, server_seq: Option<i64>) {
+        self.results.push(RecordResult {
+            table: table.to_owned(),
+            id: id.to_owned(),
+            status,
+            server_seq,
+            error: None,
+            errors: None,
+        });
+    }
+
+    fn refuse(&mut self, table: &str, id: &str, status: Status, error: &str) {
+        self.results.push(RecordResult {
+            table: table.to_owned(),
+            id: id.to_owned(),
+            status,
+            server_seq: None,
+            error: Some(error.to_owned()),
+            errors: None,
+        });
+    }
+
+    fn context(&self) -> Context<'_> {
+        Context {
+            now_ms: self.context.now_ms,
+            clock_skew_ms: self.context.clock_skew_ms,
+            skew_tolerance_ms: self.context.skew_tolerance_ms,
+            bbox: self.context.bbox,
+            categories: &self.categories,
+            activity_types: &self.activity_types,
+            units: &self.units,
+        }
+    }
+
+    fn upsert(&mut self, conn: &mut DbConnection, table: &str, raw: &Value) -> QueryResult<()> {
+        let Some(id) = record_id(raw) else {
+            self.refuse(table, "", Status::Forbidden, "a record needs an `id` of 1–64 letters, digits, `-` or `_`");
+            return Ok(());
+        };
+        let Some(fields) = raw.as_object() else {
+            self.refuse(table, &id, Status::Forbidden, "a record must be a JSON object");
+            return Ok(());
+        };
+        if self.context.role == Role::Partner {
+            self.refuse(table, &id, Status::Forbidden, "partners do not record data");
+            return Ok(());
+        }
+        match table {
+            "observations" => self.upsert_observation(conn, &id, fields),
+            "activity_logs" => self.upsert_activity(conn, &id, fields),
+            other => {
+                self.refuse(
+                    other,
+                    &id,
+                    Status::Forbidden,
+                    "this table is not pushed: it syncs down only, or is unknown",
+                );
+                Ok(())
+            }
+        }
+    }
+
+    fn quarantine(
+        &mut self,
+        conn: &mut DbConnection,
+        table: &str,
+        id: &str,
+        raw: &Map<String, Value>,
+        errors: Vec<FieldError>,
+    ) -> QueryResult<()> {
+        let row = QuarantineRow {
+            organisation_id: self.context.organisation_id.clone(),
+            table_name: table.to_owned(),
+            record_id: id.to_owned(),
+            user_id: self.context.user_id.clone(),
+            device_id: self.context.device_id.clone(),
+            payload: serde_json::to_string(raw).unwrap_or_default(),
+            errors: serde_json::to_string(&errors).unwrap_or_default(),
+            received_at: self.context.now_ms,
+            server_seq: self.seq,
+            resolved_at: None,
+        };
+        let key = sync_quarantine::table.find((&row.organisation_id, &row.table_name, &row.record_id));
+        let updated = diesel::update(key).set(&row).execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(sync_quarantine::table).values(&row).execute(conn)?;
+        }
+        self.results.push(RecordResult {
+            table: table.to_owned(),
+            id: id.to_owned(),
+            status: Status::Quarantined,
+            server_seq: Some(self.seq),
+            error: Some(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")),
+            errors: Some(errors),
+        });
+        Ok(())
+    }
+
+    /// Marks the caller's quarantined version of a record as resolved; true if there was one.
+    fn resolve_quarantine(&mut self, conn: &mut DbConnection, table: &str, id: &str) -> QueryResult<bool> {
+        diesel::update(
+            sync_quarantine::table
+                .find((&self.context.organisation_id, table, id))
+                .filter(sync_quarantine::resolved_at.is_null()),
+        )
+        .set((sync_quarantine::resolved_at.eq(self.context.now_ms), sync_quarantine::server_seq.eq(self.seq)))
+        .execute(conn)
+        .map(|n| n > 0)
+    }
+
+    fn history(
+        &mut self,
+        conn: &mut DbConnection,
+        table: &str,
+        id: &str,
+        change: &str,
+        previous: Map<String, Value>,
+        current: &Map<String, Value>,
+    ) -> QueryResult<()> {
+        let fields: Vec<&String> = previous.keys().filter(|key| previous.get(*key) != current.get(*key)).collect();
+        let row = HistoryRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            organisation_id: self.context.organisation_id.clone(),
+            table_name: table.to_owned(),
+            record_id: id.to_owned(),
+            server_seq: self.seq,
+            changed_by: self.context.user_id.clone(),
+            device_id: self.context.device_id.clone(),
+            changed_at: self.context.now_ms,
+            change: change.to_owned(),
+            fields: serde_json::to_string(&fields).unwrap_or_default(),
+            previous: serde_json::to_string(&previous).unwrap_or_default(),
+        };
+        diesel::insert_into(record_history::table).values(&row).execute(conn).map(drop)
+    }
+
+    fn upsert_observation(&mut self, conn: &mut DbConnection, id: &str, raw: &Map<String, Value>) -> QueryResult<()> {
+        const TABLE: &str = "observations";
+        let existing: Option<ObservationRow> = observations::table
+            .find((&self.context.organisation_id, id))
+            .select(ObservationRow::as_select())
+            .first(conn)
+            .optional()?;
+        let is_owner = same_owner_or_new(existing.as_ref().map(|row| row.user_id.as_str()), &self.context.user_id);
+        let reviews = matches!(self.context.role, Role::Coordinator | Role::Admin);
+        if !is_owner && !reviews {
+            self.refuse(TABLE, id, Status::Forbidden, "this observation belongs to someone else");
+            return Ok(());
+        }
+        let mut candidate = match &existing {
+            Some(row) => row.clone(),
+            None => ObservationRow {
+                organisation_id: self.context.organisation_id.clone(),
+                id: id.to_owned(),
+                user_id: self.context.user_id.clone(),
+                device_id: self.context.device_id.clone(),
+                category: String::new(),
+                severity: 0,
+                perceived_safety: 0,
+                people_count: None,
+                age_band: None,
+                note: String::new(),
+                lat: 0.0,
+                lon: 0.0,
+                accuracy_m: None,
+                observed_at: 0,
+                observed_at_device: 0,
+                clock_corrected: false,
+                needs_follow_up: false,
+                status: "new".to_owned(),
+                review_comment: None,
+                reviewed_by: None,
+                reviewed_at: None,
+                area_code: None,
+                cell: None,
+                redacted: false,
+                created_at: self.context.now_ms,
+                updated_at: self.context.now_ms,
+                deleted_at: None,
+                created_seq: self.seq,
+                content_seq: self.seq,
+                review_seq: self.seq,
+                server_seq: self.seq,
+                content_device_id: self.context.device_id.clone(),
+                review_device_id: None,
+            },
+        };
+        if is_owner {
+            let known = existing.as_ref().map(|row| Instant {
+                corrected: row.observed_at,
+                device: row.observed_at_device,
+                corrected_for_skew: row.clock_corrected,
+            });
+            let parsed = records::parse_observation(raw, &self.context());
+            let content = match parsed {
+                Ok(content) => content,
+                Err(errors) => return self.quarantine(conn, TABLE, id, raw, errors),
+            };
+            let note = redact(&content.note);
+            // A time the device sends back unchanged keeps its earlier correction.
+            let observed_at = match known {
+                Some(known)
+                    if raw_i64(raw, "observed_at").is_some_and(|t| t == known.corrected || t == known.device) =>
+                {
+                    known
+                }
+                _ => content.observed_at,
+            };
+            candidate.category = content.category;
+            candidate.severity = content.severity;
+            candidate.perceived_safety = content.perceived_safety;
+            candidate.people_count = content.people_count;
+            candidate.age_band = content.age_band;
+            candidate.redacted =
+                note.redacted() || (existing.as_ref().is_some_and(|row| row.redacted) && note.text == candidate.note);
+            candidate.note = note.text;
+            candidate.lat = content.lat;
+            candidate.lon = content.lon;
+            candidate.accuracy_m = content.accuracy_m;
+            candidate.observed_at = observed_at.corrected;
+            candidate.observed_at_device = observed_at.device;
+            candidate.clock_corrected = observed_at.corrected_for_skew;
+            candidate.needs_follow_up = content.needs_follow_up;
+        }
+        if reviews && existing.is_some() {
+            let review = match records::parse_review(raw) {
+                Ok(review) => review,
+                Err(errors) => return self.quarantine(conn, TABLE, id, raw, errors),
+            };
+            let before = (candidate.status.clone(), candidate.review_comment.clone());
+            if let Some(status) = review.status {
+                candidate.status = status;
+            }
+            if let Some(comment) = review.review_comment {
+                candidate.review_comment = comment.map(|comment| redact(&comment).text);
+            }
+            if before != (candidate.status.clone(), candidate.review_comment.clone()) {
+                candidate.reviewed_by = Some(self.context.user_id.clone());
+                candidate.reviewed_at = Some(self.context.now_ms);
+            }
+        }
+        let Some(existing) = existing else {
+            diesel::insert_into(observations::table).values(&candidate).execute(conn)?;
+            self.resolve_quarantine(conn, TABLE, id)?;
+            self.answer(TABLE, id, Status::Applied, Some(self.seq));
+            return Ok(());
+        };
+        let content_changed = is_owner && content_of(&candidate) != content_of(&existing);
+        let review_changed =
+            reviews && (&candidate.status, &candidate.review_comment) != (&existing.status, &existing.review_comment);
+        if existing.deleted_at.is_some() {
+            let status = if content_changed || review_changed { Status::Conflict } else { Status::Unchanged };
+            self.answer(TABLE, id, status, None);
+            return Ok(());
+        }
+        let device = &self.context.device_id;
+        let content = if is_owner {
+            decide(existing.content_seq, existing.content_device_id == *device, self.context.cursor, !content_changed)
+        } else {
+            Decision::Unchanged
+        };
+        let review = if reviews {
+            let by_this_device = existing.review_device_id.as_ref() == Some(device);
+            decide(existing.review_seq, by_this_device, self.context.cursor, !review_changed)
+        } else {
+            Decision::Unchanged
+        };
+        if content == Decision::Conflict || review == Decision::Conflict {
+            self.answer(TABLE, id, Status::Conflict, None);
+            return Ok(());
+        }
+        if content == Decision::Unchanged && review == Decision::Unchanged {
+            if self.resolve_quarantine(conn, TABLE, id)? {
+                // The device's copy carries a sync error: send the stored version back down.
+                diesel::update(observations::table.find((&existing.organisation_id, id)))
+                    .set(observations::server_seq.eq(self.seq))
+                    .execute(conn)?;
+            }
+            self.answer(TABLE, id, Status::Unchanged, None);
+            return Ok(());
+        }
+        if content == Decision::Apply {
+            candidate.content_seq = self.seq;
+            candidate.content_device_id = self.context.device_id.clone();
+        }
+        if review == Decision::Apply {
+            candidate.review_seq = self.seq;
+            candidate.review_device_id = Some(self.context.device_id.clone());
+        }
+        candidate.server_seq = self.seq;
+        candidate.updated_at = self.context.now_ms;
+        diesel::update(observations::table.find((&existing.organisation_id, id))).set(&candidate).execute(conn)?;
+        let change = if content == Decision::Apply { "update" } else { "review" };
+        self.history(conn, TABLE, id, change, existing.to_raw(), &candidate.to_raw())?;
+        self.resolve_quarantine(conn, TABLE, id)?;
+        self.answer(TABLE, id, Status::Applied, Some(self.seq));
+        Ok(())
+    }
+
+    fn upsert_activity(&mut self, conn: &mut DbConnection, id: &str, raw: &Map<String, Value>) -> QueryResult<()> {
+        const TABLE: &str = "activity_logs";
+        let existing: Option<ActivityLogRow> = activity_logs::table
+            .find((&self.context.organisation_id, id))
+            .select(ActivityLogRow::as_select())
+            .first(conn)
+            .optional()?;
+        if !same_owner_or_new(existing.as_ref().map(|row| row.user_id.as_str()), &self.context.user_id) {
+            self.refuse(TABLE, id, Status::Forbidden, "this activity belongs to someone else");
+            return Ok(());
+        }
+        let content = match records::parse_activity(raw, &self.context()) {
+            Ok(content) => content,
+            Err(errors) => return self.quarantine(conn, TABLE, id, raw, errors),
+        };
+        let keep = |field: &str, parsed: Instant, known: Option<(i64, i64)>| match known {
+            Some((corrected, device)) if raw_i64(raw, field).is_some_and(|t| t == corrected || t == device) => {
+                (corrected, device)
+            }
+            _ => (parsed.corrected, parsed.device),
+        };
+        let note = redact(&content.note);
+        let started_at =
+            keep("started_at", content.started_at, existing.as_ref().map(|row| (row.started_at, row.started_at)));
+        let ended_at = content
+            .ended_at
+            .map(|ended| keep("ended_at", ended, existing.as_ref().and_then(|row| row.ended_at).map(|t| (t, t))).0);
+        let counts = content.counts;
+        let mut candidate = ActivityLogRow {
+            organisation_id: self.context.organisation_id.clone(),
+            id: id.to_owned(),
+            user_id: self.context.user_id.clone(),
+            device_id: existing.as_ref().map_or_else(|| self.context.device_id.clone(), |row| row.device_id.clone()),
+            activity_type: content.activity_type,
+            unit: content.unit,
+            started_at: started_at.0,
+            ended_at,
+            lat: content.lat,
+            lon: content.lon,
+            area_code: content.area_code,
+            cell: existing.as_ref().and_then(|row| row.cell.clone()),
+            girls: counts.girls,
+            boys: counts.boys,
+            gender_other: counts.gender_other,
+            gender_unknown: counts.gender_unknown,
+            age_under_13: counts.age_under_13,
+            age_13_15: counts.age_13_15,
+            age_16_17: counts.age_16_17,
+            age_18_24: counts.age_18_24,
+            age_25_plus: counts.age_25_plus,
+            age_unknown: counts.age_unknown,
+            redacted: note.redacted() || (existing.as_ref().is_some_and(|row| row.redacted && row.note == note.text)),
+            note: note.text,
+            created_at: existing.as_ref().map_or(self.context.now_ms, |row| row.created_at),
+            updated_at: existing.as_ref().map_or(self.context.now_ms, |row| row.updated_at),
+            deleted_at: existing.as_ref().and_then(|row| row.deleted_at),
+            created_seq: existing.as_ref().map_or(self.seq, |row| row.created_seq),
+            content_seq: existing.as_ref().map_or(self.seq, |row| row.content_seq),
+            server_seq: existing.as_ref().map_or(self.seq, |row| row.server_seq),
+            content_device_id: existing
+                .as_ref()
+                .map_or_else(|| self.context.device_id.clone(), |row| row.content_device_id.clone()),
+        };
+        let Some(existing) = existing else {
+            diesel::insert_into(activity_logs::table).values(&candidate).execute(conn)?;
+            self.resolve_quarantine(conn, TABLE, id)?;
+            self.answer(TABLE, id, Status::Applied, Some(self.seq));
+            return Ok(());
+        };
+        let changed = candidate != existing;
+        if existing.deleted_at.is_some() {
+            self.answer(TABLE, id, if changed { Status::Conflict } else { Status::Unchanged }, None);
+            return Ok(());
+        }
+        let by_this_device = existing.content_device_id == self.context.device_id;
+        match decide(existing.content_seq, by_this_device, self.context.cursor, !changed) {
+            Decision::Conflict => self.answer(TABLE, id, Status::Conflict, None),
+            Decision::Unchanged => {
+                if self.resolve_quarantine(conn, TABLE, id)? {
+                    diesel::update(activity_logs::table.find((&existing.organisation_id, id)))
+                        .set(activity_logs::server_seq.eq(self.seq))
+                        .execute(conn)?;
+                }
+                self.answer(TABLE, id, Status::Unchanged, None);
+            }
+            Decision::Apply => {
+                candidate.content_seq = self.seq;
+                candidate.content_device_id = self.context.device_id.clone();
+                candidate.server_seq = self.seq;
+                candidate.updated_at = self.context.now_ms;
+                diesel::update(activity_logs::table.find((&existing.organisation_id, id)))
+                    .set(&candidate)
+                    .execute(conn)?;
+                self.history(conn, TABLE, id, "update", existing.to_raw(), &candidate.to_raw())?;
+                self.resolve_quarantine(conn, TABLE, id)?;
+                self.answer(TABLE, id, Status::Applied, Some(self.seq));
+            }
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, conn: &mut DbConnection, table: &str, raw_id: &Value) -> QueryResult<()> {
+        let Some(id) = record_id(raw_id) else {
+            self.refuse(table, raw_id.as_str().unwrap_or(""), Status::Forbidden, "not a record id");
+            return Ok(());
+        };
+        let deletes_any = matches!(self.context.role, Role::Coordinator | Role::Admin);
+        let organisation_id = self.context.organisation_id.clone();
+        let owner_and_deleted: Option<(String, Option<i64>, Map<String, Value>)> = match table {
+            "observations" => observations::table
+                .find((&organisation_id, &id))
+                .select(ObservationRow::as_select())
+                .first(conn)
+                .optional()?
+                .map(|row| (row.user_id.clone(), row.deleted_at, row.to_raw())),
+            "activity_logs" => activity_logs::table
+                .find((&organisation_id, &id))
+                .select(ActivityLogRow::as_select())
+                .first(conn)
+                .optional()?
+                .map(|row| (row.user_id.clone(), row.deleted_at, row.to_raw())),
+            other => {
+                self.refuse(
+                    other,
+                    &id,
+                    Status::Forbidden,
+                    "this table is not pushed: it syncs down only, or is unknown",
+                );
+                return Ok(());
+            }
+        };
+        if self.context.role == Role::Partner {
+            self.refuse(table, &id, Status::Forbidden, "partners do not record data");
+            return Ok(());
+        }
+        match owner_and_deleted {
+            None => {
+                let resolved = self.resolve_quarantine(conn, table, &id)?;
+                self.answer(
+                    table,
+                    &id,
+                    if resolved { Status::Applied } else { Status::Unchanged },
+                    resolved.then_some(self.seq),
+                );
+            }
+            Some((_, Some(_), _)) => self.answer(table, &id, Status::Unchanged, None),
+            Some((owner, None, previous)) if owner == self.context.user_id || deletes_any => {
+                let now = self.context.now_ms;
+                match table {
+                    "observations" => diesel::update(observations::table.find((&organisation_id, &id)))
+                        .set((
+                            observations::deleted_at.eq(now),
+                            observations::server_seq.eq(self.seq),
+                            observations::updated_at.eq(now),
+                        ))
+                        .execute(conn)?,
+                    _ => diesel::update(activity_logs::table.find((&organisation_id, &id)))
+                        .set((
+                            activity_logs::deleted_at.eq(now),
+                            activity_logs::server_seq.eq(self.seq),
+                            activity_logs::updated_at.eq(now),
+                        ))
+                        .execute(conn)?,
+                };
+                self.history(conn, table, &id, "delete", previous, &Map::new())?;
+                self.resolve_quarantine(conn, table, &id)?;
+                self.answer(table, &id, Status::Applied, Some(self.seq));
+            }
+            Some(_) => self.refuse(table, &id, Status::Forbidden, "this record belongs to someone else"),
+        }
+        Ok(())
+    }
+}
+
+fn raw_i64(raw: &Map<String, Value>, field: &str) -> Option<i64> {
+    raw.get(field).and_then(|value| value.as_i64().or_else(|| value.as_f64().map(|n| n as i64)))
+}
+
+/// The reporter-owned part of an observation, for telling a real edit from a replay.
+fn content_of(row: &ObservationRow) -> impl PartialEq + '_ {
+    (
+        (&row.category, row.severity, row.perceived_safety, row.people_count, &row.age_band, &row.note),
+        (row.lat.to_bits(), row.lon.to_bits(), row.accuracy_m.map(f64::to_bits), row.observed_at, row.needs_follow_up),
+    )
+}

@@ -1,0 +1,276 @@
+//! Observations and activity logs for the dashboard: lists with filters and keyset pages, one
+//! record, its history, and a coordinator's review.
+
+use super::db;
+use super::json::ApiJson;
+use crate::auth::{Auth, Coordinator, Reporter};
+use crate::db::models::HistoryRow;
+use crate::db::queries::records::{self, RecordFilter, Reviewer};
+use crate::domain::identity::Role;
+use crate::domain::records::parse_review;
+use crate::error::{ApiError, ApiResult};
+use crate::startup::AppState;
+use actix_web::{HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// Filters of `GET /api/v1/observations` and `GET /api/v1/activities`.
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    /// From this time: RFC 3339, a date (`2024-05-01`, UTC) or ms since the epoch.
+    from: Option<String>,
+    /// Until this time, exclusive; same forms.
+    to: Option<String>,
+    /// Category slugs, comma-separated (observations).
+    category: Option<String>,
+    /// Activity type slugs, comma-separated (activities).
+    activity_type: Option<String>,
+    /// Review statuses, comma-separated (observations).
+    status: Option<String>,
+    /// Area code.
+    area: Option<String>,
+    /// Unit slug.
+    unit: Option<String>,
+    /// Page size, 1–1000 (default 100).
+    limit: Option<String>,
+    /// The `next` value of the previous page.
+    after: Option<String>,
+}
+
+fn instant(field: &str, text: &str) -> ApiResult<i64> {
+    let text = text.trim();
+    if let Ok(ms) = text.parse::<i64>() {
+        return Ok(ms);
+    }
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.timestamp_millis());
+    }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis());
+    }
+    Err(ApiError::field(
+        field,
+        "invalid_time",
+        "use RFC 3339 (2024-05-01T18:00:00+02:00), a date (2024-05-01) or ms since the epoch",
+    ))
+}
+
+fn list(text: Option<&str>) -> Vec<String> {
+    text.map(|t| t.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
+}
+
+impl ListQuery {
+    fn filter(&self, caller_is_field: bool, user_id: &str, kinds: Option<&str>) -> ApiResult<RecordFilter> {
+        let limit = match self.limit.as_deref() {
+            None | Some("") => 100,
+            Some(text) => text
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| ApiError::field("limit", "out_of_range", "must be between 1 and 1000"))?,
+        };
+        let before = match self.after.as_deref().filter(|a| !a.is_empty()) {
+            Some(token) => Some(
+                decode_after(token)
+                    .ok_or_else(|| ApiError::field("after", "invalid_cursor", "not a `next` value of this list"))?,
+            ),
+            None => None,
+        };
+        Ok(RecordFilter {
+            user_id: caller_is_field.then(|| user_id.to_owned()),
+            from: self.from.as_deref().map(|t| instant("from", t)).transpose()?,
+            to: self.to.as_deref().map(|t| instant("to", t)).transpose()?,
+            kinds: list(kinds),
+            statuses: list(self.status.as_deref()),
+            area: self.area.clone().filter(|a| !a.is_empty()),
+            unit: self.unit.clone().filter(|u| !u.is_empty()),
+            before,
+            limit,
+        })
+    }
+}
+
+fn encode_after(time: i64, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(time, id)).unwrap_or_default())
+}
+
+fn decode_after(token: &str) -> Option<(i64, String)> {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token).ok()?).ok()
+}
+
+fn page(
+    items: Vec<Map<String, Value>>,
+    limit: i64,
+    key: impl Fn(&Map<String, Value>) -> (i64, String),
+) -> HttpResponse {
+    let next = (items.len() as i64 == limit)
+        .then(|| {
+            items.last().map(|last| {
+                let (t, id) = key(last);
+                encode_after(t, &id)
+            })
+        })
+        .flatten();
+    HttpResponse::Ok().json(json!({ "items": items, "next": next }))
+}
+
+fn observation_view(row: &crate::db::models::ObservationRow) -> Map<String, Value> {
+    let mut raw = row.to_raw();
+    raw.remove("sync_error");
+    raw.insert("reviewed_by".into(), json!(row.reviewed_by));
+    raw.insert("reviewed_at".into(), json!(row.reviewed_at));
+    raw.insert("device_id".into(), json!(row.device_id));
+    raw
+}
+
+fn activity_view(row: &crate::db::models::ActivityLogRow) -> Map<String, Value> {
+    let mut raw = row.to_raw();
+    raw.remove("sync_error");
+    raw.insert("device_id".into(), json!(row.device_id));
+    raw
+}
+
+fn key_of(time_field: &'static str) -> impl Fn(&Map<String, Value>) -> (i64, String) {
+    move |item| (item[time_field].as_i64().unwrap_or_default(), item["id"].as_str().unwrap_or_default().to_owned())
+}
+
+/// `GET /api/v1/observations`
+pub async fn list_observations(
+    state: web::Data<AppState>,
+    auth: Auth<Reporter>,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let filter = query.filter(auth.role == Role::Field, &auth.user_id, query.category.as_deref())?;
+    let organisation_id = auth.organisation_id.clone();
+    let limit = filter.limit;
+    let rows = db(&state, move |conn, _| Ok(records::list_observations(conn, &organisation_id, &filter)?)).await?;
+    Ok(page(rows.iter().map(observation_view).collect(), limit, key_of("observed_at")))
+}
+
+/// `GET /api/v1/activities`
+pub async fn list_activities(
+    state: web::Data<AppState>,
+    auth: Auth<Reporter>,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let filter = query.filter(auth.role == Role::Field, &auth.user_id, query.activity_type.as_deref())?;
+    let organisation_id = auth.organisation_id.clone();
+    let limit = filter.limit;
+    let rows = db(&state, move |conn, _| Ok(records::list_activities(conn, &organisation_id, &filter)?)).await?;
+    Ok(page(rows.iter().map(activity_view).collect(), limit, key_of("started_at")))
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("no such record".into())
+}
+
+/// `GET /api/v1/observations/{id}`
+pub async fn get_observation(
+    state: web::Data<AppState>,
+    auth: Auth<Reporter>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let caller = (*auth).clone();
+    let row = db(&state, move |conn, _| {
+        records::observation(conn, &caller.organisation_id, &id)?
+            .filter(|row| caller.role != Role::Field || row.user_id == caller.user_id)
+            .ok_or_else(not_found)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(observation_view(&row)))
+}
+
+/// `GET /api/v1/activities/{id}`
+pub async fn get_activity(
+    state: web::Data<AppState>,
+    auth: Auth<Reporter>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let caller = (*auth).clone();
+    let row = db(&state, move |conn, _| {
+        records::activity(conn, &caller.organisation_id, &id)?
+            .filter(|row| caller.role != Role::Field || row.user_id == caller.user_id)
+            .ok_or_else(not_found)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(activity_view(&row)))
+}
+
+/// `PATCH /api/v1/observations/{id}`: a coordinator sets the review status and comment.
+pub async fn review_observation(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    id: web::Path<String>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    let change = parse_review(&body).map_err(ApiError::Validation)?;
+    let caller = (*auth).clone();
+    let row = db(&state, move |conn, _| {
+        let reviewer = Reviewer {
+            user_id: &caller.user_id,
+            device_id: &caller.device_id,
+            now_ms: chrono::Utc::now().timestamp_millis(),
+        };
+        records::review(conn, &caller.organisation_id, &id, &change, &reviewer)?.ok_or_else(not_found)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(observation_view(&row)))
+}
+
+fn history_view((row, username): (HistoryRow, Option<String>)) -> Value {
+    json!({
+        "server_seq": row.server_seq,
+        "change": row.change,
+        "changed_by": row.changed_by,
+        "changed_by_username": username,
+        "device_id": row.device_id,
+        "changed_at": row.changed_at,
+        "fields": serde_json::from_str::<Value>(&row.fields).unwrap_or(Value::Null),
+        "previous": serde_json::from_str::<Value>(&row.previous).unwrap_or(Value::Null),
+    })
+}
+
+async fn history(
+    state: web::Data<AppState>,
+    auth: Auth<Reporter>,
+    table: &'static str,
+    id: String,
+) -> ApiResult<HttpResponse> {
+    let caller = (*auth).clone();
+    let versions = db(&state, move |conn, _| {
+        let owner = match table {
+            "observations" => records::observation_owner(conn, &caller.organisation_id, &id)?,
+            _ => records::activity_owner(conn, &caller.organisation_id, &id)?,
+        };
+        match owner {
+            Some(owner) if caller.role != Role::Field || owner == caller.user_id => {}
+            _ => return Err(not_found()),
+        }
+        Ok(records::history(conn, &caller.organisation_id, table, &id)?
+            .into_iter()
+            .map(history_view)
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(versions))
+}
+
+/// `GET /api/v1/observations/{id}/history`: every earlier version, oldest first.
+pub async fn observation_history(
+    state: web::Data<AppState>,
+    auth: Auth<Reporter>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    history(state, auth, "observations", id.into_inner()).await
+}
+
+/// `GET /api/v1/activities/{id}/history`: every earlier version, oldest first.
+pub async fn activity_history(
+    state: web::Data<AppState>,
+    auth: Auth<Reporter>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    history(state, auth, "activity_logs", id.into_inner()).await
+}

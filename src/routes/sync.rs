@@ -1,0 +1,258 @@
+//! The offline-sync protocol: info, pull and push (WatermelonDB's wire format with per-record
+//! results), and the quarantine list for coordinators.
+
+use super::json::ApiJson;
+use super::{db, rfc3339};
+use crate::auth::{AnyRole, Auth, Coordinator};
+use crate::db::queries::sync_pull::{self, PullRequest};
+use crate::db::queries::sync_push::{self, PushContext, Status, TableChanges};
+use crate::db::queries::{devices, organisations, users};
+use crate::db::schema::{sync_quarantine, users as users_table};
+use crate::domain::identity::Role;
+use crate::domain::records::{BoundingBox, EARLIEST_MS};
+use crate::domain::sync::{PROTOCOL_VERSION, PageToken, SCHEMA_VERSION_MAX, SCHEMA_VERSION_MIN};
+use crate::error::{ApiError, ApiResult};
+use crate::startup::AppState;
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// `GET /api/v1/sync/info`: what this server speaks and accepts.
+pub async fn info(state: web::Data<AppState>) -> HttpResponse {
+    let settings = &state.settings;
+    HttpResponse::Ok().json(json!({
+        "protocol_version": PROTOCOL_VERSION,
+        "schema_versions": { "min": SCHEMA_VERSION_MIN, "max": SCHEMA_VERSION_MAX },
+        "max_push_bytes": settings.max_push_bytes,
+        "max_push_records": settings.max_push_records,
+        "max_pull_limit": settings.max_pull_limit,
+        "tombstone_horizon_days": settings.tombstone_horizon_days,
+    }))
+}
+
+/// Query parameters of a pull (all text, parsed here so every failure names its parameter).
+#[derive(Deserialize)]
+pub struct PullQuery {
+    last_pulled_at: Option<String>,
+    schema_version: Option<String>,
+    limit: Option<String>,
+    page_token: Option<String>,
+}
+
+/// Query parameters of a push.
+#[derive(Deserialize)]
+pub struct PushQuery {
+    last_pulled_at: Option<String>,
+}
+
+/// `null`, empty or absent mean "never pulled"; otherwise a non-negative integer.
+fn cursor(value: Option<&str>) -> ApiResult<Option<i64>> {
+    match value.map(str::trim) {
+        None | Some("") | Some("null") | Some("0") => Ok(None),
+        Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).map(Some).ok_or_else(|| {
+            ApiError::field("last_pulled_at", "invalid_cursor", "must be a timestamp from an earlier pull, or null")
+        }),
+    }
+}
+
+fn check_schema_version(value: Option<&str>) -> ApiResult<()> {
+    let Some(text) = value else { return Ok(()) };
+    let version: i64 =
+        text.trim().parse().map_err(|_| ApiError::field("schema_version", "invalid_type", "must be an integer"))?;
+    if (SCHEMA_VERSION_MIN..=SCHEMA_VERSION_MAX).contains(&version) {
+        Ok(())
+    } else {
+        Err(ApiError::UpgradeRequired(format!(
+            "schema version {version} is not served; this server serves {SCHEMA_VERSION_MIN} to {SCHEMA_VERSION_MAX}: update the app, then sync again"
+        )))
+    }
+}
+
+/// The device's clock (`X-Client-Time`, ms) and queue depth (`X-Pending-Count`).
+fn device_headers(req: &HttpRequest, now_ms: i64) -> (Option<i64>, Option<i64>) {
+    let header =
+        |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
+    let skew = header("x-client-time").filter(|t| *t > EARLIEST_MS).map(|client| now_ms - client);
+    let pending = header("x-pending-count").filter(|n| *n >= 0);
+    (skew, pending)
+}
+
+/// `GET /api/v1/sync/pull`
+pub async fn pull(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth<AnyRole>,
+    query: web::Query<PullQuery>,
+) -> ApiResult<HttpResponse> {
+    check_schema_version(query.schema_version.as_deref())?;
+    let cursor = cursor(query.last_pulled_at.as_deref())?;
+    let settings = &state.settings;
+    let limit = match query.limit.as_deref() {
+        None | Some("") => settings.default_pull_limit,
+        Some(text) => {
+            text.parse::<i64>().ok().filter(|n| (1..=settings.max_pull_limit).contains(n)).ok_or_else(|| {
+                ApiError::field("limit", "out_of_range", format!("must be between 1 and {}", settings.max_pull_limit))
+            })?
+        }
+    };
+    let token = match query.page_token.as_deref().filter(|t| !t.is_empty()) {
+        Some(text) => Some(PageToken::decode(text).ok_or_else(|| {
+            ApiError::field(
+                "page_token",
+                "invalid_page_token",
+                "not a page token from this server; start the pull again",
+            )
+        })?),
+        None => None,
+    };
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let (skew, pending) = device_headers(&req, now_ms);
+    let request = PullRequest {
+        organisation_id: auth.organisation_id.clone(),
+        user_id: auth.user_id.clone(),
+        sees_all: matches!(auth.role, Role::Coordinator | Role::Admin),
+        receives_records: auth.role != Role::Partner,
+        device_id: auth.device_id.clone(),
+        cursor,
+        limit,
+        token,
+    };
+    let page = db(&state, move |conn, _| {
+        let (org, user, device) = (request.organisation_id.clone(), request.user_id.clone(), request.device_id.clone());
+        let page = sync_pull::pull(conn, &request, |conn, cursor, purged| {
+            sync_pull::needs_replacement(conn, &org, &user, &device, cursor, purged)
+        })?;
+        let scope = if page.has_more { None } else { Some(users::scope_version(conn, &request.user_id)?) };
+        devices::record_pull(conn, &request.organisation_id, &request.device_id, scope, skew, pending)?;
+        Ok(page)
+    })
+    .await?;
+    let mut body = json!({
+        "changes": page.changes,
+        "timestamp": page.timestamp,
+        "has_more": page.has_more,
+        "page_token": page.page_token,
+        "server_time_ms": chrono::Utc::now().timestamp_millis(),
+    });
+    if page.replacement {
+        body["experimentalStrategy"] = json!("replacement");
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Reads the push body's tables, refusing a wrong shape by field and too many records by 413.
+fn tables_of(body: Map<String, Value>, max_records: usize) -> ApiResult<Vec<(String, TableChanges)>> {
+    let mut tables = Vec::new();
+    let mut count = 0usize;
+    for (table, changes) in body {
+        let Value::Object(mut changes) = changes else {
+            return Err(ApiError::field(&table, "invalid_type", "must be an object of created, updated and deleted"));
+        };
+        let mut list = |key: &str| -> ApiResult<Vec<Value>> {
+            match changes.remove(key) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Array(items)) => Ok(items),
+                Some(_) => Err(ApiError::field(&format!("{table}.{key}"), "invalid_type", "must be an array")),
+            }
+        };
+        let parsed = TableChanges { created: list("created")?, updated: list("updated")?, deleted: list("deleted")? };
+        count += parsed.created.len() + parsed.updated.len() + parsed.deleted.len();
+        tables.push((table, parsed));
+    }
+    if count > max_records {
+        return Err(ApiError::TooManyRecords { limit: max_records, count });
+    }
+    Ok(tables)
+}
+
+/// `POST /api/v1/sync/push`
+pub async fn push(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth<AnyRole>,
+    query: web::Query<PushQuery>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    let cursor = cursor(query.last_pulled_at.as_deref())?;
+    let tables = tables_of(body, state.settings.max_push_records)?;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let (skew, pending) = device_headers(&req, now_ms);
+    let caller = (*auth).clone();
+    let results = db(&state, move |conn, state| {
+        let org = organisations::by_id(conn, &caller.organisation_id)?;
+        let bbox = match (org.bbox_min_lat, org.bbox_min_lon, org.bbox_max_lat, org.bbox_max_lon) {
+            (Some(min_lat), Some(min_lon), Some(max_lat), Some(max_lon)) => {
+                Some(BoundingBox { min_lat, min_lon, max_lat, max_lon })
+            }
+            _ => None,
+        };
+        let context = PushContext {
+            organisation_id: caller.organisation_id,
+            user_id: caller.user_id,
+            role: caller.role,
+            device_id: caller.device_id,
+            cursor,
+            now_ms,
+            clock_skew_ms: skew,
+            skew_tolerance_ms: state.settings.clock_skew_tolerance_ms,
+            bbox,
+            pending_count: pending,
+        };
+        Ok(sync_push::push(conn, &context, &tables)?)
+    })
+    .await?;
+    let mut rejected: Map<String, Value> = Map::new();
+    for result in results.iter().filter(|result| result.status == Status::Conflict) {
+        if let Value::Array(ids) = rejected.entry(result.table.clone()).or_insert_with(|| json!([])) {
+            ids.push(Value::String(result.id.clone()));
+        }
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "experimentalRejectedIds": rejected,
+        "results": results,
+        "server_time_ms": chrono::Utc::now().timestamp_millis(),
+    })))
+}
+
+/// `GET /api/v1/sync/quarantine`: pushed records that could not be accepted, newest first.
+pub async fn quarantine(state: web::Data<AppState>, auth: Auth<Coordinator>) -> ApiResult<HttpResponse> {
+    let organisation_id = auth.organisation_id.clone();
+    let entries = db(&state, move |conn, _| {
+        let rows: Vec<(String, String, String, String, String, String, i64, Option<i64>, Option<String>)> = sync_quarantine::table
+            .left_join(users_table::table.on(users_table::id.eq(sync_quarantine::user_id)))
+            .filter(sync_quarantine::organisation_id.eq(&organisation_id))
+            .order((sync_quarantine::received_at.desc(), sync_quarantine::record_id.asc()))
+            .limit(1000)
+            .select((
+                sync_quarantine::table_name,
+                sync_quarantine::record_id,
+                sync_quarantine::user_id,
+                sync_quarantine::device_id,
+                sync_quarantine::payload,
+                sync_quarantine::errors,
+                sync_quarantine::received_at,
+                sync_quarantine::resolved_at,
+                users_table::username.nullable(),
+            ))
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(table, id, user_id, device_id, payload, errors, received_at, resolved_at, username)| {
+                json!({
+                    "table": table,
+                    "id": id,
+                    "user_id": user_id,
+                    "username": username,
+                    "device_id": device_id,
+                    "payload": serde_json::from_str::<Value>(&payload).unwrap_or(Value::Null),
+                    "errors": serde_json::from_str::<Value>(&errors).unwrap_or(Value::Null),
+                    "received_at": rfc3339(chrono::DateTime::from_timestamp_millis(received_at).unwrap_or_default().naive_utc()),
+                    "resolved": resolved_at.is_some(),
+                })
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(entries))
+}
