@@ -191,6 +191,8 @@ pub struct QuarantineRow {
     pub received_at: i64,
     pub server_seq: i64,
     pub resolved_at: Option<i64>,
+    /// `stored` or `deleted` once resolved.
+    pub resolution: Option<String>,
 }
 
 /// A version of a record replaced by a change.

@@ -202,6 +202,7 @@ diesel::table! {
         received_at -> BigInt,
         server_seq -> BigInt,
         resolved_at -> Nullable<BigInt>,
+        resolution -> Nullable<Text>,
     }
 }
 

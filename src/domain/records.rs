@@ -288,9 +288,12 @@ pub fn parse_activity(raw: &Map<String, Value>, context: &Context<'_>) -> Result
     context.check_position(&mut errors, lat, lon);
     let area_code = errors.check(optional(raw, "area_code", text)).flatten();
     let mut values = [0i32; 10];
+    let mut counts_valid = true;
     for (slot, field) in values.iter_mut().zip(GENDER_COLUMNS.iter().chain(AGE_COLUMNS.iter())) {
-        if let Some(Some(count)) = errors.check(optional(raw, field, |f, v| integer(f, v, 0, MAX_COUNT))) {
-            *slot = narrow(count);
+        match errors.check(optional(raw, field, |f, v| integer(f, v, 0, MAX_COUNT))) {
+            Some(Some(count)) => *slot = narrow(count),
+            Some(None) => {}
+            None => counts_valid = false,
         }
     }
     let counts = Counts {
@@ -307,7 +310,7 @@ pub fn parse_activity(raw: &Map<String, Value>, context: &Context<'_>) -> Result
     };
     let by_gender: i32 = values[..4].iter().sum();
     let by_age: i32 = values[4..].iter().sum();
-    if by_gender != by_age {
+    if counts_valid && by_gender != by_age {
         errors.0.push(FieldError::new(
             "age_unknown",
             "splits_differ",

@@ -40,12 +40,15 @@ pub enum Decision {
 }
 
 /// Decides a pushed update of a stored record. `owned_seq` is the sequence at which the fields
-/// the pusher owns last changed, `by_this_device` whether this device made that change (it holds
-/// that version even if it has not pulled since); a device that never pulled has seen no version.
-pub fn decide(owned_seq: i64, by_this_device: bool, cursor: Option<i64>, same_as_stored: bool) -> Decision {
+/// the pusher owns last changed; a device that never pulled has seen no version.
+///
+/// A change made since the device's cursor conflicts even when this very device made it: a
+/// delayed or reordered copy of an older push must not overwrite a newer version, and the device
+/// resolves the conflict by pulling (which `synchronize()` does before every push anyway).
+pub fn decide(owned_seq: i64, cursor: Option<i64>, same_as_stored: bool) -> Decision {
     if same_as_stored {
         Decision::Unchanged
-    } else if !by_this_device && cursor.is_none_or(|cursor| owned_seq > cursor) {
+    } else if cursor.is_none_or(|cursor| owned_seq > cursor) {
         Decision::Conflict
     } else {
         Decision::Apply
@@ -106,12 +109,10 @@ mod tests {
 
     #[test]
     fn an_update_conflicts_only_when_owned_fields_moved_since_the_cursor() {
-        assert_eq!(decide(4, false, Some(5), false), Decision::Apply);
-        assert_eq!(decide(6, false, Some(5), false), Decision::Conflict);
-        assert_eq!(decide(6, false, Some(5), true), Decision::Unchanged);
-        assert_eq!(decide(1, false, None, false), Decision::Conflict);
-        // The device's own last change: it builds on it even without having pulled.
-        assert_eq!(decide(6, true, Some(5), false), Decision::Apply);
+        assert_eq!(decide(4, Some(5), false), Decision::Apply);
+        assert_eq!(decide(6, Some(5), false), Decision::Conflict);
+        assert_eq!(decide(6, Some(5), true), Decision::Unchanged);
+        assert_eq!(decide(1, None, false), Decision::Conflict);
     }
 
     proptest! {

@@ -3,9 +3,11 @@
 mod auth_login;
 mod cli;
 mod errors;
+mod fleet;
 mod health;
 mod helpers;
 mod migrations;
+mod records;
 mod revocation;
 mod spec;
 mod sync;

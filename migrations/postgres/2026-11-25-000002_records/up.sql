@@ -143,6 +143,8 @@ CREATE TABLE sync_quarantine (
     received_at BIGINT NOT NULL,
     server_seq BIGINT NOT NULL,
     resolved_at BIGINT,
+    -- How it was resolved: `stored` (a valid version was accepted) or `deleted`.
+    resolution TEXT,
     PRIMARY KEY (organisation_id, table_name, record_id)
 );
 CREATE INDEX sync_quarantine_seq ON sync_quarantine (organisation_id, server_seq);

@@ -240,6 +240,7 @@ fn assemble(entries: impl Iterator<Item = Entry>, token: &PageToken, device_id: 
                     .then(|| (bucket(row.created_seq, &row.device_id, token.cursor, device_id), row.to_raw()));
                 (row.id, item)
             }
+            Entry::Quarantine(_, row) if row.resolution.is_some() => (row.record_id.clone(), None),
             Entry::Quarantine(_, row) => {
                 let kind = bucket(row.server_seq, &row.device_id, token.cursor, device_id);
                 (row.record_id.clone(), Some((kind, quarantined_raw(&row))))
@@ -254,7 +255,7 @@ fn assemble(entries: impl Iterator<Item = Entry>, token: &PageToken, device_id: 
             }
             None => {
                 latest.remove(&key);
-                if token.cursor.is_some() {
+                if token.cursor.is_some() && !deleted.contains(&key) {
                     deleted.push(key);
                 }
             }
@@ -394,7 +395,10 @@ fn changed_quarantine(
             .filter(sync_quarantine::organisation_id.eq(&request.organisation_id))
             .filter(sync_quarantine::table_name.eq(table.name()))
             .filter(sync_quarantine::user_id.eq(&request.user_id))
-            .filter(sync_quarantine::resolved_at.is_null())
+            // Unresolved versions go back to their author; a quarantined record deleted before it
+            // was ever stored goes down as a delete. One resolved by a stored version needs
+            // nothing: the stored version itself is sent.
+            .filter(sync_quarantine::resolution.is_null().or(sync_quarantine::resolution.eq("deleted")))
             .filter(sync_quarantine::server_seq.le(range.high_water))
             .select(QuarantineRow::as_select())
             .order((sync_quarantine::server_seq.asc(), sync_quarantine::record_id.asc()))

@@ -210,6 +210,7 @@ impl Batch<'_> {
             received_at: self.context.now_ms,
             server_seq: self.seq,
             resolved_at: None,
+            resolution: None,
         };
         let key = sync_quarantine::table.find((&row.organisation_id, &row.table_name, &row.record_id));
         let updated = diesel::update(key).set(&row).execute(conn)?;
@@ -227,14 +228,29 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Marks the caller's quarantined version of a record as resolved; true if there was one.
+    /// Marks the quarantined version of a record as resolved (`stored` when a valid version was
+    /// accepted, `deleted` when the record was deleted); true if there was one.
     fn resolve_quarantine(&mut self, conn: &mut DbConnection, table: &str, id: &str) -> QueryResult<bool> {
+        self.resolve_quarantine_as(conn, table, id, "stored")
+    }
+
+    fn resolve_quarantine_as(
+        &mut self,
+        conn: &mut DbConnection,
+        table: &str,
+        id: &str,
+        resolution: &str,
+    ) -> QueryResult<bool> {
         diesel::update(
             sync_quarantine::table
                 .find((&self.context.organisation_id, table, id))
                 .filter(sync_quarantine::resolved_at.is_null()),
         )
-        .set((sync_quarantine::resolved_at.eq(self.context.now_ms), sync_quarantine::server_seq.eq(self.seq)))
+        .set((
+            sync_quarantine::resolved_at.eq(self.context.now_ms),
+            sync_quarantine::server_seq.eq(self.seq),
+            sync_quarantine::resolution.eq(resolution),
+        ))
         .execute(conn)
         .map(|n| n > 0)
     }
@@ -384,15 +400,13 @@ impl Batch<'_> {
             self.answer(TABLE, id, status, None);
             return Ok(());
         }
-        let device = &self.context.device_id;
         let content = if is_owner {
-            decide(existing.content_seq, existing.content_device_id == *device, self.context.cursor, !content_changed)
+            decide(existing.content_seq, self.context.cursor, !content_changed)
         } else {
             Decision::Unchanged
         };
         let review = if reviews {
-            let by_this_device = existing.review_device_id.as_ref() == Some(device);
-            decide(existing.review_seq, by_this_device, self.context.cursor, !review_changed)
+            decide(existing.review_seq, self.context.cursor, !review_changed)
         } else {
             Decision::Unchanged
         };
@@ -502,8 +516,7 @@ impl Batch<'_> {
             self.answer(TABLE, id, if changed { Status::Conflict } else { Status::Unchanged }, None);
             return Ok(());
         }
-        let by_this_device = existing.content_device_id == self.context.device_id;
-        match decide(existing.content_seq, by_this_device, self.context.cursor, !changed) {
+        match decide(existing.content_seq, self.context.cursor, !changed) {
             Decision::Conflict => self.answer(TABLE, id, Status::Conflict, None),
             Decision::Unchanged => {
                 if self.resolve_quarantine(conn, TABLE, id)? {
@@ -565,7 +578,9 @@ impl Batch<'_> {
         }
         match owner_and_deleted {
             None => {
-                let resolved = self.resolve_quarantine(conn, table, &id)?;
+                // Only a quarantined version exists: deleting it resolves the quarantine, and the
+                // author's other devices get the delete on their next pull.
+                let resolved = self.resolve_quarantine_as(conn, table, &id, "deleted")?;
                 self.answer(
                     table,
                     &id,
@@ -593,7 +608,7 @@ impl Batch<'_> {
                         .execute(conn)?,
                 };
                 self.history(conn, table, &id, "delete", previous, &Map::new())?;
-                self.resolve_quarantine(conn, table, &id)?;
+                self.resolve_quarantine_as(conn, table, &id, "deleted")?;
                 self.answer(table, &id, Status::Applied, Some(self.seq));
             }
             Some(_) => self.refuse(table, &id, Status::Forbidden, "this record belongs to someone else"),
