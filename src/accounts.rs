@@ -6,7 +6,6 @@ use crate::db::DbConnection;
 use crate::db::models::{OrganisationRow, UnitRow, UserRow};
 use crate::db::queries::{is_unique_violation, organisations, reference, sync_state, units, users};
 use crate::domain::identity::{Name, NewPassword, Role, Slug, TimeZone, Username};
-use diesel::Connection;
 
 /// Why an account could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +42,7 @@ pub fn create_organisation(
         bbox_max_lat: None,
         bbox_max_lon: None,
     };
-    conn.transaction(|conn| match organisations::insert(conn, &row) {
+    crate::db::write_transaction(conn, |conn| match organisations::insert(conn, &row) {
         Err(error) if is_unique_violation(&error) => {
             Err(AccountError::Duplicate(format!("an organisation with the slug `{slug}` already exists")))
         }
@@ -70,7 +69,7 @@ pub fn create_unit(
         created_at: crate::db::now(),
         server_seq: 0,
     };
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         // Units sync down to phones: a new one takes a sequence number.
         let row = UnitRow { server_seq: sync_state::take(conn)?, ..row };
         match units::insert(conn, &row) {

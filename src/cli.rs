@@ -290,7 +290,7 @@ fn set_disabled(conn: &mut DbConnection, who: &UserRef, disabled: bool) -> anyho
         updated_at: Some(now),
         ..Default::default()
     };
-    diesel::Connection::transaction(conn, |conn| {
+    crate::db::write_transaction(conn, |conn| {
         users::update(conn, &organisation_id, &user.id, &changes, true)?;
         if disabled {
             refresh_tokens::revoke_for_user(conn, &user.id, now)?;

@@ -80,7 +80,7 @@ pub struct Settings {
     pub login_window_secs: u64,
     /// Largest request body accepted by the JSON API.
     pub max_body_bytes: usize,
-    /// Largest push body accepted (compressed size as sent).
+    /// Largest push body accepted, both as sent and once decompressed.
     pub max_push_bytes: usize,
     /// Most records accepted in one push.
     pub max_push_records: usize,
@@ -90,6 +90,8 @@ pub struct Settings {
     pub default_pull_limit: i64,
     /// Days tombstones are kept; a device whose cursor is older gets a replacement snapshot.
     pub tombstone_horizon_days: u64,
+    /// How often tombstones past the horizon are removed.
+    pub tombstone_purge_interval_secs: u64,
     /// Device clock differences within this are not corrected.
     pub clock_skew_tolerance_ms: i64,
     /// Database connections in the pool (default: 8 on SQLite, 16 on PostgreSQL).
@@ -132,6 +134,7 @@ impl Default for Settings {
             max_pull_limit: 10_000,
             default_pull_limit: 5_000,
             tombstone_horizon_days: 90,
+            tombstone_purge_interval_secs: 3600,
             clock_skew_tolerance_ms: 120_000,
             db_pool_size: None,
             revocation_poll_ms: 1000,

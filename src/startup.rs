@@ -139,12 +139,19 @@ fn spawn_housekeeping(state: web::Data<AppState>, activity: Arc<DeviceActivity>)
     let every = Duration::from_millis(state.settings.revocation_poll_ms.max(10));
     tokio::spawn(async move {
         let mut ticks: u64 = 0;
+        let mut last_purge: Option<std::time::Instant> = None;
         loop {
             tokio::time::sleep(every).await;
             ticks += 1;
             let state = state.clone();
             let activity = activity.clone();
             let flush = ticks.is_multiple_of(5);
+            // Tombstones past the horizon go every purge interval (and once soon after start).
+            let interval = Duration::from_secs(state.settings.tombstone_purge_interval_secs);
+            let purge = last_purge.is_none_or(|at| at.elapsed() >= interval);
+            if purge {
+                last_purge = Some(std::time::Instant::now());
+            }
             let result = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                 let mut conn = state.conn()?;
                 state.revocations.refresh(&mut conn)?;
@@ -154,6 +161,15 @@ fn spawn_housekeeping(state: web::Data<AppState>, activity: Arc<DeviceActivity>)
                         db::queries::devices::touch(&mut conn, &seen)?;
                     }
                     state.login_limiter.forget_idle();
+                }
+                if purge {
+                    let horizon_ms =
+                        i64::try_from(state.settings.tombstone_horizon_days).unwrap_or(36_500) * 86_400_000;
+                    let before = chrono::Utc::now().timestamp_millis() - horizon_ms;
+                    let removed = db::queries::sync_state::purge_tombstones(&mut conn, before)?;
+                    if removed > 0 {
+                        tracing::info!(removed, "purged tombstones past the horizon");
+                    }
                 }
                 Ok(())
             })

@@ -1,24 +1,58 @@
-//! When each device was last seen: noted in memory on every request, written in batches.
+//! What each device did lately (last request, last pull, its clock skew and queue depth): noted
+//! in memory on every request, written in batches, so reads never wait for a write.
 
 use chrono::NaiveDateTime;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 
-/// Last-seen times not yet written to the database.
+/// One device's news since the last flush.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// Its latest request.
+    pub last_seen: Option<NaiveDateTime>,
+    /// Its latest pull.
+    pub last_pull: Option<NaiveDateTime>,
+    /// Server time minus device time, ms, from its latest sync request that said.
+    pub clock_skew_ms: Option<i64>,
+    /// Records waiting on the device, from its latest sync request that said.
+    pub pending_count: Option<i64>,
+}
+
+/// News not yet written to the database, by (organisation id, device id).
 #[derive(Default)]
 pub struct DeviceActivity {
-    pending: Mutex<HashMap<(String, String), NaiveDateTime>>,
+    pending: Mutex<HashMap<(String, String), Seen>>,
 }
 
 impl DeviceActivity {
+    fn update(&self, organisation_id: &str, device_id: &str, change: impl FnOnce(&mut Seen)) {
+        let mut pending = self.pending.lock();
+        change(pending.entry((organisation_id.to_owned(), device_id.to_owned())).or_default());
+    }
+
     /// Notes that the device made a request now.
     pub fn seen(&self, organisation_id: &str, device_id: &str, at: NaiveDateTime) {
-        let mut pending = self.pending.lock();
-        pending.insert((organisation_id.to_owned(), device_id.to_owned()), at);
+        self.update(organisation_id, device_id, |seen| seen.last_seen = Some(at));
+    }
+
+    /// Notes a pull and what its headers said.
+    pub fn pulled(
+        &self,
+        organisation_id: &str,
+        device_id: &str,
+        at: NaiveDateTime,
+        clock_skew_ms: Option<i64>,
+        pending_count: Option<i64>,
+    ) {
+        self.update(organisation_id, device_id, |seen| {
+            seen.last_pull = Some(at);
+            seen.clock_skew_ms = clock_skew_ms.or(seen.clock_skew_ms);
+            seen.pending_count = pending_count.or(seen.pending_count);
+        });
     }
 
     /// Takes everything noted so far, for writing.
-    pub fn drain(&self) -> Vec<((String, String), NaiveDateTime)> {
+    pub fn drain(&self) -> Vec<((String, String), Seen)> {
         self.pending.lock().drain().collect()
     }
 }

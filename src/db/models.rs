@@ -66,6 +66,7 @@ pub struct DeviceRow {
     pub clock_skew_ms: Option<i64>,
     pub pending_count: Option<i64>,
     pub pulled_scope_version: Option<i64>,
+    pub pulled_user_id: Option<String>,
 }
 
 /// A refresh token (its hash only), as stored.

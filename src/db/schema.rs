@@ -57,6 +57,7 @@ diesel::table! {
         clock_skew_ms -> Nullable<BigInt>,
         pending_count -> Nullable<BigInt>,
         pulled_scope_version -> Nullable<BigInt>,
+        pulled_user_id -> Nullable<Text>,
     }
 }
 

@@ -41,7 +41,8 @@ pub struct ListQuery {
 
 fn instant(field: &str, text: &str) -> ApiResult<i64> {
     let text = text.trim();
-    if let Ok(ms) = text.parse::<i64>() {
+    // Milliseconds since the epoch; a short number such as `2024` is not taken for one.
+    if let Ok(ms) = text.parse::<i64>().map_err(drop).and_then(|ms| if text.len() >= 12 { Ok(ms) } else { Err(()) }) {
         return Ok(ms);
     }
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {

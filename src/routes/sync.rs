@@ -3,18 +3,16 @@
 
 use super::json::ApiJson;
 use super::{db, rfc3339};
-use crate::auth::{AnyRole, Auth, Coordinator};
+use crate::auth::{AnyRole, Auth, Authenticator, Coordinator};
 use crate::db::queries::sync_pull::{self, PullRequest};
 use crate::db::queries::sync_push::{self, PushContext, Status, TableChanges};
 use crate::db::queries::{devices, organisations, users};
-use crate::db::schema::{sync_quarantine, users as users_table};
 use crate::domain::identity::Role;
 use crate::domain::records::{BoundingBox, EARLIEST_MS};
 use crate::domain::sync::{PROTOCOL_VERSION, PageToken, SCHEMA_VERSION_MAX, SCHEMA_VERSION_MIN};
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -44,6 +42,7 @@ pub struct PullQuery {
 #[derive(Deserialize)]
 pub struct PushQuery {
     last_pulled_at: Option<String>,
+    schema_version: Option<String>,
 }
 
 /// `null`, empty or absent mean "never pulled"; otherwise a non-negative integer.
@@ -82,6 +81,7 @@ fn device_headers(req: &HttpRequest, now_ms: i64) -> (Option<i64>, Option<i64>) 
 pub async fn pull(
     req: HttpRequest,
     state: web::Data<AppState>,
+    authenticator: web::Data<Authenticator>,
     auth: Auth<AnyRole>,
     query: web::Query<PullQuery>,
 ) -> ApiResult<HttpResponse> {
@@ -118,13 +118,16 @@ pub async fn pull(
         limit,
         token,
     };
+    authenticator.activity.pulled(&auth.organisation_id, &auth.device_id, crate::db::now(), skew, pending);
     let page = db(&state, move |conn, _| {
         let (org, user, device) = (request.organisation_id.clone(), request.user_id.clone(), request.device_id.clone());
         let page = sync_pull::pull(conn, &request, |conn, cursor, purged| {
             sync_pull::needs_replacement(conn, &org, &user, &device, cursor, purged)
         })?;
-        let scope = if page.has_more { None } else { Some(users::scope_version(conn, &request.user_id)?) };
-        devices::record_pull(conn, &request.organisation_id, &request.device_id, scope, skew, pending)?;
+        if !page.has_more {
+            let scope = users::scope_version(conn, &request.user_id)?;
+            devices::record_scope(conn, &request.organisation_id, &request.device_id, &request.user_id, scope)?;
+        }
         Ok(page)
     })
     .await?;
@@ -174,6 +177,7 @@ pub async fn push(
     query: web::Query<PushQuery>,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> ApiResult<HttpResponse> {
+    check_schema_version(query.schema_version.as_deref())?;
     let cursor = cursor(query.last_pulled_at.as_deref())?;
     let tables = tables_of(body, state.settings.max_push_records)?;
     let now_ms = chrono::Utc::now().timestamp_millis();
@@ -219,40 +223,30 @@ pub async fn push(
 pub async fn quarantine(state: web::Data<AppState>, auth: Auth<Coordinator>) -> ApiResult<HttpResponse> {
     let organisation_id = auth.organisation_id.clone();
     let entries = db(&state, move |conn, _| {
-        let rows: Vec<(String, String, String, String, String, String, i64, Option<i64>, Option<String>)> = sync_quarantine::table
-            .left_join(users_table::table.on(users_table::id.eq(sync_quarantine::user_id)))
-            .filter(sync_quarantine::organisation_id.eq(&organisation_id))
-            .order((sync_quarantine::received_at.desc(), sync_quarantine::record_id.asc()))
-            .limit(1000)
-            .select((
-                sync_quarantine::table_name,
-                sync_quarantine::record_id,
-                sync_quarantine::user_id,
-                sync_quarantine::device_id,
-                sync_quarantine::payload,
-                sync_quarantine::errors,
-                sync_quarantine::received_at,
-                sync_quarantine::resolved_at,
-                users_table::username.nullable(),
-            ))
-            .load(conn)?;
+        let rows = sync_pull::quarantine_list(conn, &organisation_id, 1000)?;
         Ok(rows
             .into_iter()
-            .map(|(table, id, user_id, device_id, payload, errors, received_at, resolved_at, username)| {
+            .map(|(row, username)| {
                 json!({
-                    "table": table,
-                    "id": id,
-                    "user_id": user_id,
+                    "table": row.table_name,
+                    "id": row.record_id,
+                    "user_id": row.user_id,
                     "username": username,
-                    "device_id": device_id,
-                    "payload": serde_json::from_str::<Value>(&payload).unwrap_or(Value::Null),
-                    "errors": serde_json::from_str::<Value>(&errors).unwrap_or(Value::Null),
-                    "received_at": rfc3339(chrono::DateTime::from_timestamp_millis(received_at).unwrap_or_default().naive_utc()),
-                    "resolved": resolved_at.is_some(),
+                    "device_id": row.device_id,
+                    "payload": serde_json::from_str::<Value>(&row.payload).unwrap_or(Value::Null),
+                    "errors": serde_json::from_str::<Value>(&row.errors).unwrap_or(Value::Null),
+                    "received_at": ms_to_rfc3339(row.received_at),
+                    "resolved": row.resolved_at.is_some(),
+                    "resolved_at": row.resolved_at.map(ms_to_rfc3339),
+                    "resolution": row.resolution,
                 })
             })
             .collect::<Vec<_>>())
     })
     .await?;
     Ok(HttpResponse::Ok().json(entries))
+}
+
+fn ms_to_rfc3339(ms: i64) -> String {
+    rfc3339(chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().naive_utc())
 }

@@ -201,7 +201,7 @@ pub async fn update(
             disabled_at,
             updated_at: Some(now),
         };
-        diesel::Connection::transaction(conn, |conn| {
+        crate::db::write_transaction(conn, |conn| {
             users::update(conn, &organisation_id, &id, &changes, ends_access)?;
             if ends_refresh {
                 refresh_tokens::revoke_for_user(conn, &id, now)?;

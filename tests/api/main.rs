@@ -2,6 +2,7 @@
 
 mod auth_login;
 mod cli;
+mod cursor;
 mod errors;
 mod fleet;
 mod health;

@@ -506,3 +506,70 @@ async fn a_scope_change_brings_a_replacement_snapshot() {
     // The next pull is incremental again.
     assert!(phone.pull().await.get("strategy").is_none());
 }
+
+#[tokio::test]
+async fn a_cursor_older_than_purged_tombstones_gets_a_replacement() {
+    let app = spawn_app_with(|settings| {
+        settings.tombstone_horizon_days = 0;
+        settings.tombstone_purge_interval_secs = 0;
+    })
+    .await;
+    let tenant = app.tenant("tyreso").await;
+    let mut phone = Phone::new(&app, &tenant.field.tokens.access);
+    phone.push(created("observations", vec![observation("00000000-0000-7000-8000-0000000000e7", "x")])).await;
+    phone.pull().await;
+    let tablet_tokens = app.login("tyreso", "field", PASSWORD, "field-tablet").await;
+    let mut tablet = Phone::new(&app, &tablet_tokens.access);
+    tablet.pull().await;
+    let delete = json!({ "observations": { "created": [], "updated": [], "deleted": ["00000000-0000-7000-8000-0000000000e7"] } });
+    assert_eq!(status_of(&phone.push(delete).await, "00000000-0000-7000-8000-0000000000e7"), "applied");
+    // Tombstones older than the horizon (here: all) are purged soon after.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut probe = Phone { app: &app, token: tablet.token.clone(), cursor: tablet.cursor };
+        let changes = probe.pull().await;
+        if changes.get("strategy").is_some() {
+            assert!(ids(&changes, "observations", "created").is_empty());
+            assert!(ids(&changes, "observations", "deleted").is_empty(), "a snapshot carries no deletes");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the tombstone was never purged");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn another_user_on_the_same_phone_gets_a_replacement() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let mut phone = Phone::new(&app, &tenant.field.tokens.access);
+    phone.push(created("observations", vec![observation("00000000-0000-7000-8000-0000000000e8", "x")])).await;
+    phone.pull().await;
+    app.seed_user(&tenant.org_id, "other", lagesbild::domain::identity::Role::Field, None);
+    let other = app.login("tyreso", "other", PASSWORD, &tenant.field.device).await;
+    phone.token = other.access;
+    let changes = phone.pull().await;
+    assert_eq!(changes["strategy"], "replacement");
+    assert!(ids(&changes, "observations", "created").is_empty());
+}
+
+#[tokio::test]
+async fn a_version_of_a_deleted_record_brings_the_delete_again() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let mut phone = Phone::new(&app, &tenant.field.tokens.access);
+    let record = observation("00000000-0000-7000-8000-0000000000e9", "x");
+    phone.push(created("observations", vec![record.clone()])).await;
+    phone.pull().await;
+    let tablet_tokens = app.login("tyreso", "field", PASSWORD, "field-tablet").await;
+    let mut tablet = Phone::new(&app, &tablet_tokens.access);
+    tablet.pull().await;
+    phone.push(json!({ "observations": { "created": [], "updated": [], "deleted": ["00000000-0000-7000-8000-0000000000e9"] } })).await;
+    tablet.pull().await;
+    // The tablet somehow still holds the record, edited (even invalidly), and pushes it.
+    let mut edited = record.clone();
+    edited["severity"] = json!(42);
+    let body = tablet.push(updated("observations", vec![edited])).await;
+    assert_eq!(status_of(&body, "00000000-0000-7000-8000-0000000000e9"), "conflict");
+    assert_eq!(ids(&tablet.pull().await, "observations", "deleted"), ["00000000-0000-7000-8000-0000000000e9"]);
+}

@@ -4,6 +4,7 @@ DROP TABLE activity_logs;
 DROP TABLE observations;
 DROP TABLE activity_types;
 DROP TABLE categories;
+ALTER TABLE devices DROP COLUMN pulled_user_id;
 ALTER TABLE devices DROP COLUMN pulled_scope_version;
 ALTER TABLE devices DROP COLUMN pending_count;
 ALTER TABLE devices DROP COLUMN clock_skew_ms;

@@ -25,6 +25,7 @@ ALTER TABLE devices ADD COLUMN last_pull_at TIMESTAMP;
 ALTER TABLE devices ADD COLUMN clock_skew_ms BIGINT;
 ALTER TABLE devices ADD COLUMN pending_count BIGINT;
 ALTER TABLE devices ADD COLUMN pulled_scope_version BIGINT;
+ALTER TABLE devices ADD COLUMN pulled_user_id TEXT;
 
 CREATE TABLE categories (
     id TEXT PRIMARY KEY NOT NULL,

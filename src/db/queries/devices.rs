@@ -17,7 +17,7 @@ pub fn register(
     name: &str,
     now: NaiveDateTime,
 ) -> QueryResult<DeviceRow> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let existing = by_id(conn, organisation_id, id)?;
         match existing {
             Some(device) if device.revoked_at.is_some() => Ok(device),
@@ -42,6 +42,7 @@ pub fn register(
                     clock_skew_ms: None,
                     pending_count: None,
                     pulled_scope_version: None,
+                    pulled_user_id: None,
                 };
                 diesel::insert_into(devices::table).values(&row).execute(conn)?;
                 Ok(row)
@@ -67,7 +68,7 @@ pub fn list(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Vec<D
 /// Revokes a device for good: its refresh tokens die and its access tokens stop at once.
 /// False when the organisation has no such device.
 pub fn revoke(conn: &mut DbConnection, organisation_id: &str, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let Some(device) = by_id(conn, organisation_id, id)? else {
             return Ok(false);
         };
@@ -84,7 +85,7 @@ pub fn revoke(conn: &mut DbConnection, organisation_id: &str, id: &str, now: Nai
 /// Ends every session of the device (logout, or a stolen refresh token): its refresh tokens are
 /// revoked and its access tokens stop at once. The device may log in again.
 pub fn end_sessions(conn: &mut DbConnection, organisation_id: &str, id: &str, now: NaiveDateTime) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         diesel::update(
             refresh_tokens::table
                 .filter(refresh_tokens::organisation_id.eq(organisation_id))
@@ -100,34 +101,41 @@ pub fn end_sessions(conn: &mut DbConnection, organisation_id: &str, id: &str, no
     })
 }
 
-/// Records when devices were last seen; written in batches, never per request.
-pub fn touch(conn: &mut DbConnection, seen: &[((String, String), NaiveDateTime)]) -> QueryResult<()> {
-    conn.transaction(|conn| {
-        for ((organisation_id, id), at) in seen {
-            diesel::update(devices::table.find((organisation_id, id)))
-                .filter(devices::last_seen_at.lt(at))
-                .set(devices::last_seen_at.eq(at))
-                .execute(conn)?;
+/// Writes what devices did lately; written in batches, never per request.
+pub fn touch(conn: &mut DbConnection, seen: &[((String, String), crate::auth::activity::Seen)]) -> QueryResult<()> {
+    crate::db::write_transaction(conn, |conn| {
+        for ((organisation_id, id), news) in seen {
+            let target = devices::table.find((organisation_id, id));
+            if let Some(at) = news.last_seen {
+                diesel::update(target.filter(devices::last_seen_at.lt(at)))
+                    .set(devices::last_seen_at.eq(at))
+                    .execute(conn)?;
+            }
+            if let Some(at) = news.last_pull {
+                diesel::update(target).set(devices::last_pull_at.eq(at)).execute(conn)?;
+            }
+            record_headers(conn, organisation_id, id, news.clock_skew_ms, news.pending_count)?;
         }
         Ok(())
     })
 }
 
-/// Notes a pull: when, the device's clock skew and queue depth, and, after the last page, the
-/// scope the device now holds.
-pub fn record_pull(
+/// Records whose data, in which scope, the device now holds, after the last page of a pull.
+/// Reads first and writes only on a change, so a pull does not wait for a writer.
+pub fn record_scope(
     conn: &mut DbConnection,
     organisation_id: &str,
     id: &str,
-    scope_version: Option<i64>,
-    clock_skew_ms: Option<i64>,
-    pending_count: Option<i64>,
+    user_id: &str,
+    scope_version: i64,
 ) -> QueryResult<()> {
     let target = devices::table.find((organisation_id, id));
-    diesel::update(target).set(devices::last_pull_at.eq(crate::db::now())).execute(conn)?;
-    record_headers(conn, organisation_id, id, clock_skew_ms, pending_count)?;
-    if let Some(scope) = scope_version {
-        diesel::update(target).set(devices::pulled_scope_version.eq(scope)).execute(conn)?;
+    let held: Option<(Option<i64>, Option<String>)> =
+        target.select((devices::pulled_scope_version, devices::pulled_user_id)).first(conn).optional()?;
+    if held.is_some_and(|held| held != (Some(scope_version), Some(user_id.to_owned()))) {
+        diesel::update(target)
+            .set((devices::pulled_scope_version.eq(scope_version), devices::pulled_user_id.eq(user_id)))
+            .execute(conn)?;
     }
     Ok(())
 }

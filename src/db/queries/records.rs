@@ -156,7 +156,7 @@ pub fn review(
     change: &ReviewChange,
     reviewer: &Reviewer<'_>,
 ) -> QueryResult<Option<ObservationRow>> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let seq = sync_state::take(conn)?;
         let Some(current) = observation(conn, organisation_id, id)? else {
             return Ok(None);
@@ -178,6 +178,7 @@ pub fn review(
         next.server_seq = seq;
         next.updated_at = reviewer.now_ms;
         diesel::update(observations::table.find((organisation_id, id))).set(&next).execute(conn)?;
+        super::sync_push::keep_quarantine_on_top(conn, organisation_id, "observations", id, seq)?;
         let previous = current.to_raw();
         let now = next.to_raw();
         let fields: Vec<&String> = previous.keys().filter(|key| previous.get(*key) != now.get(*key)).collect();

@@ -126,7 +126,7 @@ pub fn update(
     id: &str,
     change: &ReferenceChange,
 ) -> QueryResult<bool> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let Some(current) = by_id(conn, kind, organisation_id, id)? else {
             return Ok(false);
         };

@@ -37,7 +37,7 @@ pub fn claim(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResu
 
 /// Theft response: revokes every token of the family and ends the device's sessions.
 pub fn revoke_family(conn: &mut DbConnection, token: &RefreshTokenRow, now: NaiveDateTime) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         diesel::update(
             refresh_tokens::table
                 .filter(refresh_tokens::family_id.eq(&token.family_id))

@@ -211,8 +211,16 @@ pub fn pull(
     })
 }
 
+/// One table's changes in a pull.
+#[derive(Default)]
+struct Lists {
+    created: Vec<Value>,
+    updated: Vec<Value>,
+    deleted: Vec<Value>,
+}
+
 fn assemble(entries: impl Iterator<Item = Entry>, token: &PageToken, device_id: &str) -> Map<String, Value> {
-    let mut tables: HashMap<SyncedTable, (Vec<Value>, Vec<Value>, Vec<Value>)> = HashMap::new();
+    let mut tables: HashMap<SyncedTable, Lists> = HashMap::new();
     // A later entry for the same record (a quarantined version after a stored one) replaces the
     // earlier one.
     let mut latest: HashMap<(SyncedTable, String), (Bucket, Map<String, Value>)> = HashMap::new();
@@ -265,18 +273,21 @@ fn assemble(entries: impl Iterator<Item = Entry>, token: &PageToken, device_id: 
         if let Some((kind, raw)) = latest.remove(&key) {
             let lists = tables.entry(key.0).or_default();
             match kind {
-                Bucket::Created => lists.0.push(Value::Object(raw)),
-                Bucket::Updated => lists.1.push(Value::Object(raw)),
+                Bucket::Created => lists.created.push(Value::Object(raw)),
+                Bucket::Updated => lists.updated.push(Value::Object(raw)),
             }
         }
     }
     for (table, id) in deleted {
-        tables.entry(table).or_default().2.push(Value::String(id));
+        tables.entry(table).or_default().deleted.push(Value::String(id));
     }
     let mut changes = Map::new();
     for table in SyncedTable::ALL {
-        let (created, updated, deleted) = tables.remove(&table).unwrap_or_default();
-        changes.insert(table.name().to_owned(), json!({ "created": created, "updated": updated, "deleted": deleted }));
+        let lists = tables.remove(&table).unwrap_or_default();
+        changes.insert(
+            table.name().to_owned(),
+            json!({ "created": lists.created, "updated": lists.updated, "deleted": lists.deleted }),
+        );
     }
     changes
 }
@@ -428,7 +439,7 @@ fn changed_quarantine(
 }
 
 /// Whether the device must get a replacement snapshot: tombstones it has not seen were purged,
-/// or the user's scope changed since the device's last pull.
+/// the user's scope changed since the device's last pull, or another user pulled last on it.
 pub fn needs_replacement(
     conn: &mut DbConnection,
     organisation_id: &str,
@@ -441,11 +452,28 @@ pub fn needs_replacement(
         return Ok(true);
     }
     let scope: i64 = users::table.find(user_id).select(users::scope_version).first(conn)?;
-    let pulled: Option<i64> = devices::table
+    let pulled: Option<(Option<i64>, Option<String>)> = devices::table
         .find((organisation_id, device_id))
-        .select(devices::pulled_scope_version)
+        .select((devices::pulled_scope_version, devices::pulled_user_id))
         .first(conn)
-        .optional()?
-        .flatten();
-    Ok(pulled.is_some_and(|pulled| pulled != scope))
+        .optional()?;
+    Ok(match pulled {
+        Some((Some(pulled_scope), pulled_user)) => pulled_scope != scope || pulled_user.is_some_and(|u| u != user_id),
+        _ => false,
+    })
+}
+
+/// The organisation's quarantined records, newest first, with the author's username.
+pub fn quarantine_list(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    limit: i64,
+) -> QueryResult<Vec<(QuarantineRow, Option<String>)>> {
+    sync_quarantine::table
+        .left_join(users::table.on(users::id.eq(sync_quarantine::user_id)))
+        .filter(sync_quarantine::organisation_id.eq(organisation_id))
+        .order((sync_quarantine::received_at.desc(), sync_quarantine::record_id.asc()))
+        .limit(limit)
+        .select((QuarantineRow::as_select(), users::username.nullable()))
+        .load(conn)
 }

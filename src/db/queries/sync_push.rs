@@ -78,7 +78,7 @@ pub fn push(
     context: &PushContext,
     tables: &[(String, TableChanges)],
 ) -> QueryResult<Vec<RecordResult>> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         // First write: serializes writers so that commit order is sequence order.
         let seq = sync_state::take(conn)?;
         let slugs =
@@ -241,18 +241,48 @@ impl Batch<'_> {
         id: &str,
         resolution: &str,
     ) -> QueryResult<bool> {
-        diesel::update(
-            sync_quarantine::table
-                .find((&self.context.organisation_id, table, id))
-                .filter(sync_quarantine::resolved_at.is_null()),
-        )
-        .set((
-            sync_quarantine::resolved_at.eq(self.context.now_ms),
-            sync_quarantine::server_seq.eq(self.seq),
-            sync_quarantine::resolution.eq(resolution),
-        ))
-        .execute(conn)
-        .map(|n| n > 0)
+        // A valid version resolves only its author's quarantined version (a coordinator's review
+        // does not); a deletion resolves it whoever deletes.
+        let target = sync_quarantine::table
+            .find((&self.context.organisation_id, table, id))
+            .filter(sync_quarantine::resolved_at.is_null());
+        if resolution == "stored" {
+            let author: Option<String> = target.select(sync_quarantine::user_id).first(conn).optional()?;
+            if author.is_some_and(|author| author != self.context.user_id) {
+                return Ok(false);
+            }
+        }
+        diesel::update(target)
+            .set((
+                sync_quarantine::resolved_at.eq(self.context.now_ms),
+                sync_quarantine::server_seq.eq(self.seq),
+                sync_quarantine::resolution.eq(resolution),
+            ))
+            .execute(conn)
+            .map(|n| n > 0)
+    }
+
+    /// After the stored version changed under an unresolved quarantined version, moves the
+    /// quarantined version after it, so the author's devices keep the version they must fix.
+    fn keep_quarantine_on_top(&mut self, conn: &mut DbConnection, table: &str, id: &str) -> QueryResult<()> {
+        keep_quarantine_on_top(conn, &self.context.organisation_id, table, id, self.seq)
+    }
+
+    /// The record is deleted on the server, yet a device pushes a version of it: the device
+    /// missed (or undid) the delete. The tombstone is sent again with this push's sequence, and
+    /// the change is a conflict, so the device pulls and removes the record.
+    fn resend_delete(&mut self, conn: &mut DbConnection, table: &str, id: &str) -> QueryResult<()> {
+        let organisation_id = self.context.organisation_id.clone();
+        match table {
+            "observations" => diesel::update(observations::table.find((&organisation_id, id)))
+                .set(observations::server_seq.eq(self.seq))
+                .execute(conn)?,
+            _ => diesel::update(activity_logs::table.find((&organisation_id, id)))
+                .set(activity_logs::server_seq.eq(self.seq))
+                .execute(conn)?,
+        };
+        self.answer(table, id, Status::Conflict, None);
+        Ok(())
     }
 
     fn history(
@@ -293,6 +323,9 @@ impl Batch<'_> {
         if !is_owner && !reviews {
             self.refuse(TABLE, id, Status::Forbidden, "this observation belongs to someone else");
             return Ok(());
+        }
+        if existing.as_ref().is_some_and(|row| row.deleted_at.is_some()) {
+            return self.resend_delete(conn, TABLE, id);
         }
         let mut candidate = match &existing {
             Some(row) => row.clone(),
@@ -395,11 +428,6 @@ impl Batch<'_> {
         let content_changed = is_owner && content_of(&candidate) != content_of(&existing);
         let review_changed =
             reviews && (&candidate.status, &candidate.review_comment) != (&existing.status, &existing.review_comment);
-        if existing.deleted_at.is_some() {
-            let status = if content_changed || review_changed { Status::Conflict } else { Status::Unchanged };
-            self.answer(TABLE, id, status, None);
-            return Ok(());
-        }
         let content = if is_owner {
             decide(existing.content_seq, self.context.cursor, !content_changed)
         } else {
@@ -415,7 +443,7 @@ impl Batch<'_> {
             return Ok(());
         }
         if content == Decision::Unchanged && review == Decision::Unchanged {
-            if self.resolve_quarantine(conn, TABLE, id)? {
+            if is_owner && self.resolve_quarantine(conn, TABLE, id)? {
                 // The device's copy carries a sync error: send the stored version back down.
                 diesel::update(observations::table.find((&existing.organisation_id, id)))
                     .set(observations::server_seq.eq(self.seq))
@@ -437,7 +465,11 @@ impl Batch<'_> {
         diesel::update(observations::table.find((&existing.organisation_id, id))).set(&candidate).execute(conn)?;
         let change = if content == Decision::Apply { "update" } else { "review" };
         self.history(conn, TABLE, id, change, existing.to_raw(), &candidate.to_raw())?;
-        self.resolve_quarantine(conn, TABLE, id)?;
+        if content == Decision::Apply {
+            self.resolve_quarantine(conn, TABLE, id)?;
+        } else {
+            self.keep_quarantine_on_top(conn, TABLE, id)?;
+        }
         self.answer(TABLE, id, Status::Applied, Some(self.seq));
         Ok(())
     }
@@ -452,6 +484,9 @@ impl Batch<'_> {
         if !same_owner_or_new(existing.as_ref().map(|row| row.user_id.as_str()), &self.context.user_id) {
             self.refuse(TABLE, id, Status::Forbidden, "this activity belongs to someone else");
             return Ok(());
+        }
+        if existing.as_ref().is_some_and(|row| row.deleted_at.is_some()) {
+            return self.resend_delete(conn, TABLE, id);
         }
         let content = match records::parse_activity(raw, &self.context()) {
             Ok(content) => content,
@@ -512,10 +547,6 @@ impl Batch<'_> {
             return Ok(());
         };
         let changed = candidate != existing;
-        if existing.deleted_at.is_some() {
-            self.answer(TABLE, id, if changed { Status::Conflict } else { Status::Unchanged }, None);
-            return Ok(());
-        }
         match decide(existing.content_seq, self.context.cursor, !changed) {
             Decision::Conflict => self.answer(TABLE, id, Status::Conflict, None),
             Decision::Unchanged => {
@@ -627,4 +658,21 @@ fn content_of(row: &ObservationRow) -> impl PartialEq + '_ {
         (&row.category, row.severity, row.perceived_safety, row.people_count, &row.age_band, &row.note),
         (row.lat.to_bits(), row.lon.to_bits(), row.accuracy_m.map(f64::to_bits), row.observed_at, row.needs_follow_up),
     )
+}
+
+/// Moves an unresolved quarantined version of a record to `seq`, after the stored version that
+/// just changed under it, so its author's devices keep the version they must fix.
+pub fn keep_quarantine_on_top(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    table: &str,
+    id: &str,
+    seq: i64,
+) -> QueryResult<()> {
+    diesel::update(
+        sync_quarantine::table.find((organisation_id, table, id)).filter(sync_quarantine::resolved_at.is_null()),
+    )
+    .set(sync_quarantine::server_seq.eq(seq))
+    .execute(conn)
+    .map(drop)
 }

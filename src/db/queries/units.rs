@@ -41,7 +41,7 @@ pub fn by_id(conn: &mut DbConnection, organisation_id: &str, id: &str) -> QueryR
 
 /// Renames a unit; false when it is not in the organisation.
 pub fn rename(conn: &mut DbConnection, organisation_id: &str, id: &str, name: &str) -> QueryResult<bool> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let seq = super::sync_state::take(conn)?;
         diesel::update(units::table.filter(units::organisation_id.eq(organisation_id)).filter(units::id.eq(id)))
             .set((units::name.eq(name), units::server_seq.eq(seq)))

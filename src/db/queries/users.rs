@@ -62,7 +62,7 @@ pub fn update(
     changes: &UserChanges,
     end_sessions: bool,
 ) -> QueryResult<bool> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let target = users::table.filter(users::organisation_id.eq(organisation_id)).filter(users::id.eq(id));
         let updated = diesel::update(target).set(changes).execute(conn)?;
         if updated == 1 && changes.role.is_some() {

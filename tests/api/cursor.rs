@@ -1,0 +1,178 @@
+//! The cursor never skips (invariant 2): a transaction held open while others commit and pulls
+//! run, and many writers and pullers at once.
+
+use crate::helpers::*;
+use crate::sync::{Phone, created, observation};
+use diesel::Connection;
+use lagesbild::db::DatabaseTarget;
+use lagesbild::db::queries::sync_push::{self, PushContext, TableChanges};
+use lagesbild::domain::identity::Role;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+fn observation_ids(changes: &Value) -> BTreeSet<String> {
+    ["created", "updated"]
+        .iter()
+        .flat_map(|bucket| changes["observations"][bucket].as_array().cloned().unwrap_or_default())
+        .map(|raw| raw["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_transaction_held_open_is_not_skipped_by_a_pull_that_runs_meanwhile() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let mut dashboard = Phone::new(&app, &tenant.coordinator.tokens.access);
+    dashboard.pull().await;
+    // Logged in beforehand: on SQLite a login writes, and would wait for the held transaction.
+    let second = app.login("tyreso", "coord", PASSWORD, "coord-tablet").await;
+
+    // Writer A: pushes inside a transaction it keeps open.
+    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let settings = app.settings.clone();
+    let (user_id, device_id, org_id) = (tenant.field.id.clone(), tenant.field.device.clone(), tenant.org_id.clone());
+    let writer_a = std::thread::spawn(move || {
+        let mut conn = DatabaseTarget::from_settings(&settings).unwrap().connect().unwrap();
+        let context = PushContext {
+            organisation_id: org_id,
+            user_id,
+            role: Role::Field,
+            device_id,
+            cursor: None,
+            now_ms: chrono::Utc::now().timestamp_millis(),
+            clock_skew_ms: None,
+            skew_tolerance_ms: 120_000,
+            bbox: None,
+            pending_count: None,
+        };
+        let tables = vec![(
+            "observations".to_owned(),
+            TableChanges {
+                created: vec![observation("0000000a-0000-7000-8000-000000000001", "held")],
+                ..TableChanges::default()
+            },
+        )];
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            let results = sync_push::push(conn, &context, &tables)?;
+            assert_eq!(results[0].status, sync_push::Status::Applied);
+            held_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            Ok(())
+        })
+        .unwrap();
+    });
+    held_rx.recv().unwrap();
+
+    // Writer B: another device pushes over HTTP while A is open; it commits after A.
+    let client = app.client.clone();
+    let url = app.url("/api/v1/sync/push?last_pulled_at=null");
+    let writer_b = tokio::spawn(async move {
+        client
+            .post(url)
+            .bearer_auth(&second.access)
+            .json(&created(
+                "observations",
+                vec![observation("0000000b-0000-7000-8000-000000000002", "committed meanwhile")],
+            ))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // A pull now sees neither: A has not committed, and B cannot commit before A.
+    let during = dashboard.pull().await;
+    assert!(observation_ids(&during).is_empty(), "nothing uncommitted or out of order: {during}");
+
+    release_tx.send(()).unwrap();
+    writer_a.join().unwrap();
+    assert_eq!(writer_b.await.unwrap(), 200);
+
+    let after = dashboard.pull().await;
+    let expected: BTreeSet<String> =
+        ["0000000a-0000-7000-8000-000000000001", "0000000b-0000-7000-8000-000000000002"].map(str::to_owned).into();
+    assert_eq!(observation_ids(&after), expected, "the next pull has both rows");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_writers_and_pullers_at_once_never_miss_a_row() {
+    let app = spawn_app_with(|settings| settings.workers = Some(4)).await;
+    let tenant = app.tenant("tyreso").await;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let writers_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for writer in 0..6 {
+        let tokens = app.login("tyreso", "field", PASSWORD, &format!("writer-{writer}")).await;
+        let client = app.client.clone();
+        let url = app.url("/api/v1/sync/push?last_pulled_at=null");
+        writers.push(tokio::spawn(async move {
+            let mut written = BTreeSet::new();
+            let mut batch = 0;
+            while Instant::now() < deadline && batch < 500 {
+                let records: Vec<Value> =
+                    (0..5).map(|n| observation(&format!("w{writer}-{batch:05}-{n}"), "concurrent")).collect();
+                let body: Value = client
+                    .post(&url)
+                    .bearer_auth(&tokens.access)
+                    .json(&created("observations", records))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                for result in body["results"].as_array().unwrap() {
+                    assert_eq!(result["status"], "applied");
+                    written.insert(result["id"].as_str().unwrap().to_owned());
+                }
+                batch += 1;
+            }
+            written
+        }));
+    }
+    let mut pullers = Vec::new();
+    for puller in 0..3 {
+        let tokens = app.login("tyreso", "coord", PASSWORD, &format!("puller-{puller}")).await;
+        let app_url = app.address.clone();
+        let client = app.client.clone();
+        let writers_done = writers_done.clone();
+        pullers.push(tokio::spawn(async move {
+            let mut seen = BTreeSet::new();
+            let mut cursor: Option<i64> = None;
+            let mut pulls = 0;
+            loop {
+                // One last pull after every writer has its answer.
+                let finished = writers_done.load(std::sync::atomic::Ordering::SeqCst);
+                let url = format!(
+                    "{app_url}/api/v1/sync/pull?last_pulled_at={}&limit=10000",
+                    cursor.map_or("null".to_owned(), |c| c.to_string())
+                );
+                let body: Value =
+                    client.get(url).bearer_auth(&tokens.access).send().await.unwrap().json().await.unwrap();
+                assert_eq!(body["has_more"], false);
+                seen.extend(observation_ids(&body["changes"]));
+                cursor = Some(body["timestamp"].as_i64().unwrap());
+                pulls += 1;
+                if finished {
+                    return seen;
+                }
+                assert!(pulls < 100_000, "the pullers are bounded");
+            }
+        }));
+    }
+    let mut written = BTreeSet::new();
+    for writer in writers {
+        written.extend(writer.await.unwrap());
+    }
+    writers_done.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(written.len() > 50, "the writers wrote ({})", written.len());
+    for puller in pullers {
+        let seen = puller.await.unwrap();
+        let missed: Vec<_> = written.difference(&seen).take(5).collect();
+        assert!(missed.is_empty(), "an incremental puller missed rows: {missed:?}");
+    }
+    let _ = tenant;
+}
