@@ -2,6 +2,7 @@
 
 mod auth_login;
 mod cli;
+mod crash;
 mod cursor;
 mod errors;
 mod fleet;

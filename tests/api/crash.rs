@@ -1,0 +1,124 @@
+//! Crash safety: the server is killed (SIGKILL) in the middle of pushes and restarted; the
+//! clients retry, and nothing acknowledged is lost and nothing is stored twice.
+
+use crate::cli::lagesbild;
+use crate::helpers::*;
+use crate::sync::{created, observation};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Starts `lagesbild serve` on a free port over the test app's database; returns it and its address.
+fn start_server(app: &TestApp) -> (Child, String) {
+    let mut child = lagesbild(app)
+        .env("LAGESBILD_JWT_SECRET", TEST_KEY)
+        .env("LAGESBILD_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = loop {
+        let line = lines.next().expect("the server logs its address").unwrap();
+        if let Some(rest) = line.split("\"address\":\"").nth(1) {
+            break rest.split('"').next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, format!("http://{address}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_server_loses_nothing_it_acknowledged_and_stores_nothing_twice() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let (mut server, address) = start_server(&app);
+    let address = Arc::new(Mutex::new(address));
+    let acknowledged = Arc::new(Mutex::new(BTreeSet::<String>::new()));
+    let mut clients = Vec::new();
+    for client_index in 0..4 {
+        let tokens = app.login("tyreso", "field", PASSWORD, &format!("crash-phone-{client_index}")).await;
+        let address = address.clone();
+        let acknowledged = acknowledged.clone();
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+        clients.push(tokio::spawn(async move {
+            let mut pushed = BTreeSet::new();
+            for batch in 0..40 {
+                let records: Vec<Value> =
+                    (0..10).map(|n| observation(&format!("c{client_index}-{batch:03}-{n}"), "crash test")).collect();
+                let body = created("observations", records);
+                // Retry the same push until it is answered, across the crash and restart.
+                let deadline = Instant::now() + Duration::from_secs(60);
+                loop {
+                    let url = format!("{}/api/v1/sync/push?last_pulled_at=null", address.lock().unwrap().clone());
+                    let answer = http.post(url).bearer_auth(&tokens.access).json(&body).send().await;
+                    if let Ok(response) = answer {
+                        if response.status() == 200 {
+                            let result: Value = response.json().await.unwrap();
+                            let mut acknowledged = acknowledged.lock().unwrap();
+                            for item in result["results"].as_array().unwrap() {
+                                let status = item["status"].as_str().unwrap();
+                                assert!(status == "applied" || status == "unchanged", "{item}");
+                                acknowledged.insert(item["id"].as_str().unwrap().to_owned());
+                            }
+                            break;
+                        }
+                    }
+                    assert!(Instant::now() < deadline, "the push never got through");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                for n in 0..10 {
+                    pushed.insert(format!("c{client_index}-{batch:03}-{n}"));
+                }
+            }
+            pushed
+        }));
+    }
+
+    // Let pushes run, then kill the server mid-flight and start it again.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let before_kill = acknowledged.lock().unwrap().clone();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let (mut restarted, new_address) = start_server(&app);
+    *address.lock().unwrap() = new_address.clone();
+
+    let mut pushed = BTreeSet::new();
+    for client in clients {
+        pushed.extend(client.await.unwrap());
+    }
+    assert!(!before_kill.is_empty(), "some pushes were acknowledged before the crash");
+
+    // Everything is stored exactly once: the pushed set, listed without duplicates.
+    let mut listed = Vec::new();
+    let mut url = format!("{new_address}/api/v1/observations?limit=1000");
+    loop {
+        let page: Value = app
+            .client
+            .get(&url)
+            .bearer_auth(&tenant.coordinator.tokens.access)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        listed.extend(page["items"].as_array().unwrap().iter().map(|item| item["id"].as_str().unwrap().to_owned()));
+        match page["next"].as_str() {
+            Some(next) => url = format!("{new_address}/api/v1/observations?limit=1000&after={next}"),
+            None => break,
+        }
+    }
+    let stored: BTreeSet<String> = listed.iter().cloned().collect();
+    assert_eq!(stored.len(), listed.len(), "nothing is stored twice");
+    for id in &before_kill {
+        assert!(stored.contains(id), "{id} was acknowledged before the crash and is lost");
+    }
+    assert_eq!(stored, pushed, "every retried push arrived once");
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
+}
