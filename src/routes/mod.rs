@@ -7,6 +7,7 @@ pub mod json;
 pub mod me;
 pub mod middleware;
 pub mod records;
+pub mod reference;
 pub mod spec;
 pub mod sync;
 pub mod units;
@@ -52,6 +53,13 @@ route_table! {
     POST "/api/v1/units" => units::create,
     GET "/api/v1/units/{id}" => units::get,
     PATCH "/api/v1/units/{id}" => units::update,
+
+    GET "/api/v1/categories" => reference::list_categories,
+    POST "/api/v1/categories" => reference::create_category,
+    PATCH "/api/v1/categories/{id}" => reference::update_category,
+    GET "/api/v1/activity-types" => reference::list_activity_types,
+    POST "/api/v1/activity-types" => reference::create_activity_type,
+    PATCH "/api/v1/activity-types/{id}" => reference::update_activity_type,
 
     GET "/api/v1/sync/info" => sync::info,
     GET "/api/v1/sync/pull" => sync::pull,

@@ -573,3 +573,64 @@ async fn a_version_of_a_deleted_record_brings_the_delete_again() {
     assert_eq!(status_of(&body, "00000000-0000-7000-8000-0000000000e9"), "conflict");
     assert_eq!(ids(&tablet.pull().await, "observations", "deleted"), ["00000000-0000-7000-8000-0000000000e9"]);
 }
+
+#[tokio::test]
+async fn admins_edit_reference_data_and_phones_get_the_change() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let mut phone = Phone::new(&app, &tenant.field.tokens.access);
+    phone.pull().await;
+    let admin = &tenant.admin.tokens.access;
+    let created_entry = app
+        .post(
+            "/api/v1/categories",
+            admin,
+            &json!({ "slug": "e_scooters", "label_sv": "Elsparkcyklar", "label_en": "E-scooters" }),
+        )
+        .await;
+    assert_eq!(created_entry.status(), 201);
+    let entry: Value = created_entry.json().await.unwrap();
+    assert_eq!(entry["sort_order"], 130);
+    let graffiti = app
+        .get("/api/v1/categories", admin)
+        .await
+        .json::<Vec<Value>>()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c["slug"] == "graffiti")
+        .unwrap();
+    let retired = app
+        .patch(&format!("/api/v1/categories/{}", graffiti["id"].as_str().unwrap()), admin, &json!({ "active": false }))
+        .await;
+    assert_eq!(retired.json::<Value>().await.unwrap()["active"], false);
+    let changes = phone.pull().await;
+    let slugs: Vec<&str> = ["created", "updated"]
+        .iter()
+        .flat_map(|b| changes["categories"][b].as_array().unwrap())
+        .map(|c| c["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs.len(), 2);
+    assert!(slugs.contains(&"e_scooters") && slugs.contains(&"graffiti"));
+
+    // The new category can be used at once; the retired one stays valid for records.
+    let mut record = observation("00000000-0000-7000-8000-0000000000c5", "sparkcyklar i diket");
+    record["category"] = json!("e_scooters");
+    assert_eq!(
+        status_of(&phone.push(created("observations", vec![record])).await, "00000000-0000-7000-8000-0000000000c5"),
+        "applied"
+    );
+    let duplicate =
+        app.post("/api/v1/activity-types", admin, &json!({ "slug": "event", "label_sv": "x", "label_en": "x" })).await;
+    assert_problem(duplicate, 409, "already_exists").await;
+    let by_field = app
+        .post(
+            "/api/v1/categories",
+            &tenant.field.tokens.access,
+            &json!({ "slug": "x", "label_sv": "x", "label_en": "x" }),
+        )
+        .await;
+    assert_problem(by_field, 403, "forbidden").await;
+    let types: Vec<Value> = app.get("/api/v1/activity-types", &tenant.field.tokens.access).await.json().await.unwrap();
+    assert_eq!(types.len(), 10);
+}
