@@ -8,6 +8,7 @@ use crate::db::queries::{devices, organisations, refresh_tokens, users};
 use crate::db::{self, DatabaseTarget, DbConnection};
 use crate::domain::FieldError;
 use crate::domain::identity::{DeviceId, Name, NewPassword, Role, Slug, TimeZone, Username};
+use crate::domain::records::BoundingBox;
 use crate::startup::Application;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -72,6 +73,18 @@ enum OrgCommand {
         /// IANA time zone for periods and reports.
         #[arg(long, default_value = "Europe/Stockholm")]
         time_zone: String,
+    },
+    /// Set (or clear) the rectangle every reported position must fall inside.
+    Bbox {
+        /// The organisation's slug.
+        #[arg(long)]
+        org: String,
+        /// `MIN_LAT,MIN_LON,MAX_LAT,MAX_LON` in WGS84 degrees, e.g. `59.15,18.10,59.32,18.45`.
+        #[arg(long, required_unless_present = "clear", conflicts_with = "clear")]
+        bbox: Option<String>,
+        /// Remove the rectangle: positions anywhere in WGS84 are accepted.
+        #[arg(long)]
+        clear: bool,
     },
 }
 
@@ -236,6 +249,17 @@ fn administer(settings: &Settings, command: Command) -> anyhow::Result<()> {
             let org = accounts::create_organisation(conn, &slug, &name, zone)?;
             println!("created organisation {} ({}) with id {}", org.slug, org.name, org.id);
         }
+        Command::Org(OrgCommand::Bbox { org, bbox, clear }) => {
+            let organisation_id = organisation_id(conn, &org)?;
+            let bbox = if clear { None } else { Some(parse_bbox(bbox.as_deref().unwrap_or_default())?) };
+            organisations::set_bbox(conn, &organisation_id, bbox)?;
+            match bbox {
+                Some(b) => {
+                    println!("{org} accepts positions within {},{} – {},{}", b.min_lat, b.min_lon, b.max_lat, b.max_lon)
+                }
+                None => println!("{org} accepts positions anywhere"),
+            }
+        }
         Command::Unit(UnitCommand::Add { org, slug, name }) => {
             let organisation_id = organisation_id(conn, &org)?;
             let slug = parsed(Slug::parse("slug", &slug), "slug")?;
@@ -277,6 +301,26 @@ fn administer(settings: &Settings, command: Command) -> anyhow::Result<()> {
         Command::Serve { .. } | Command::Migrate { .. } => unreachable!("handled by run"),
     }
     Ok(())
+}
+
+fn parse_bbox(text: &str) -> anyhow::Result<BoundingBox> {
+    let numbers: Vec<f64> = text
+        .split(',')
+        .map(|part| part.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| anyhow::anyhow!("--bbox: give four numbers MIN_LAT,MIN_LON,MAX_LAT,MAX_LON"))?;
+    let [min_lat, min_lon, max_lat, max_lon] = numbers[..] else {
+        anyhow::bail!("--bbox: give four numbers MIN_LAT,MIN_LON,MAX_LAT,MAX_LON");
+    };
+    anyhow::ensure!(
+        (-90.0..=90.0).contains(&min_lat) && (-90.0..=90.0).contains(&max_lat) && min_lat < max_lat,
+        "--bbox: latitudes must lie in -90..90 with the minimum first"
+    );
+    anyhow::ensure!(
+        (-180.0..=180.0).contains(&min_lon) && (-180.0..=180.0).contains(&max_lon) && min_lon < max_lon,
+        "--bbox: longitudes must lie in -180..180 with the minimum first"
+    );
+    Ok(BoundingBox { min_lat, min_lon, max_lat, max_lon })
 }
 
 fn set_disabled(conn: &mut DbConnection, who: &UserRef, disabled: bool) -> anyhow::Result<()> {

@@ -634,3 +634,34 @@ async fn admins_edit_reference_data_and_phones_get_the_change() {
     let types: Vec<Value> = app.get("/api/v1/activity-types", &tenant.field.tokens.access).await.json().await.unwrap();
     assert_eq!(types.len(), 10);
 }
+
+#[tokio::test]
+async fn positions_outside_the_organisations_rectangle_are_quarantined_and_refused_notes_are_redacted_too() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let output = crate::cli::lagesbild(&app)
+        .args(["org", "bbox", "--org", "tyreso", "--bbox", "59.15,18.10,59.32,18.45"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let phone = Phone::new(&app, &tenant.field.tokens.access);
+    let inside = observation("00000000-0000-7000-8000-0000000000f7", "inne");
+    let mut outside = observation("00000000-0000-7000-8000-0000000000f8", "Ring mig på 070-123 45 67");
+    outside["lat"] = json!(57.7);
+    outside["lon"] = json!(11.97);
+    let body = phone.push(created("observations", vec![inside, outside])).await;
+    assert_eq!(status_of(&body, "00000000-0000-7000-8000-0000000000f7"), "applied");
+    assert_eq!(status_of(&body, "00000000-0000-7000-8000-0000000000f8"), "quarantined");
+    let result = body["results"].as_array().unwrap().iter().find(|r| r["status"] == "quarantined").unwrap();
+    assert_eq!(result["errors"][0]["field"], "lat");
+    assert_eq!(result["errors"][0]["code"], "outside_organisation");
+    let list: Vec<Value> =
+        app.get("/api/v1/sync/quarantine", &tenant.coordinator.tokens.access).await.json().await.unwrap();
+    let note = list[0]["payload"]["note"].as_str().unwrap();
+    assert!(!note.contains("070"), "a refused record's note is redacted before it is kept: {note}");
+    let bad = crate::cli::lagesbild(&app)
+        .args(["org", "bbox", "--org", "tyreso", "--bbox", "59.3,18,59.1"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+}

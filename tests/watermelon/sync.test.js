@@ -56,6 +56,29 @@ function observationFields(overrides = {}) {
   }
 }
 
+/** The columns a phone fills in for a new activity log (no position). */
+function activityFields(overrides = {}) {
+  const started = Date.now() - 3 * 3_600_000
+  return {
+    activity_type: 'outreach_shift',
+    unit: 'falt',
+    started_at: started,
+    ended_at: started + 2 * 3_600_000,
+    girls: 2,
+    boys: 1,
+    gender_other: 0,
+    gender_unknown: 0,
+    age_under_13: 0,
+    age_13_15: 3,
+    age_16_17: 0,
+    age_18_24: 0,
+    age_25_plus: 0,
+    age_unknown: 0,
+    note: 'pass',
+    ...overrides,
+  }
+}
+
 /** The server's copy of an observation as the coordinator sees it, or null. */
 async function onServer(id) {
   try {
@@ -76,6 +99,18 @@ async function timesListed(id) {
     after = page.next
   } while (after)
   return count
+}
+
+/** The ids of a user's stored observations, as the coordinator lists them. */
+async function mineOnServer(username) {
+  const found = []
+  let after = null
+  do {
+    const page = await coordinator.get(`/api/v1/observations?limit=1000${after ? `&after=${after}` : ''}`)
+    found.push(...page.items.filter((item) => item.user_id === server.userIds[username]).map((item) => item.id))
+    after = page.next
+  } while (after)
+  return found.sort()
 }
 
 /** The per-record result of the phone's last push. */
@@ -136,10 +171,18 @@ test('2. an observation made on one phone is pushed, synced, and reaches the sam
   for (const p of [phone, tablet, bos]) await p.sync()
 
   const record = await phone.create('observations', observationFields({ note: 'Krossad ruta vid busshållplatsen' }))
+  const activity = await phone.create('activity_logs', activityFields({ note: 'Kvällspass i centrum' }))
   assert.equal(record.syncStatus, 'created')
   await phone.sync()
 
   assert.equal(pushResult(phone, record.id).status, 'applied')
+  assert.equal(pushResult(phone, activity.id).status, 'applied')
+  assert.equal((await phone.find('activity_logs', activity.id)).syncStatus, 'synced')
+  const storedActivity = await coordinator.get(`/api/v1/activities/${activity.id}`)
+  assert.equal(storedActivity.activity_type, 'outreach_shift')
+  assert.equal(storedActivity.girls, 2)
+  assert.equal(storedActivity.age_13_15, 3)
+  assert.equal(storedActivity.ended_at, activity.ended_at)
   assert.deepEqual(phone.lastPush.body.experimentalRejectedIds, {})
   assert.equal((await phone.find('observations', record.id)).syncStatus, 'synced')
   assert.equal(await phone.hasUnsyncedChanges(), false)
@@ -161,28 +204,46 @@ test('2. an observation made on one phone is pushed, synced, and reaches the sam
   assert.equal(copy.age_band, '13_15')
   assert.equal(copy.sync_error, null)
 
+  const tabletActivity = await tablet.find('activity_logs', activity.id)
+  assert.equal(tabletActivity.note, 'Kvällspass i centrum')
+  assert.equal(tabletActivity.unit, 'falt')
+  assert.equal(tabletActivity.boys, 1)
+  assert.equal(tabletActivity.lat, null)
+
   await bos.sync()
   assert.equal(await bos.find('observations', record.id), null, 'another field user does not get it')
+  assert.equal(await bos.find('activity_logs', activity.id), null)
 
   // The pushing phone gets its own record back as `updated`, with the server's columns.
   await phone.sync()
   assert.deepEqual(ids(phone.lastPull.changes.observations.updated), [record.id])
   assert.deepEqual(phone.lastPull.changes.observations.created, [])
   assert.equal((await phone.find('observations', record.id)).user_id, server.userIds.anna)
+
+  // The sync headers reach the device list.
+  const device = (await coordinator.get('/api/v1/devices')).find((d) => d.id === 's2-phone')
+  assert.equal(device.pending_count, 0)
+  assert.ok(device.last_push_at && device.last_pull_at)
+  assert.ok(Math.abs(device.clock_skew_ms) < 5_000, `skew ${device.clock_skew_ms}`)
 })
 
 test('3. a push whose response is lost is retried by the next sync and stored exactly once', async () => {
   const phone = await Phone.open(server, 'anna', 's3-phone')
   await phone.sync()
   const record = await phone.create('observations', observationFields({ note: 'Klotter på skolans gavel' }))
+  const activity = await phone.create('activity_logs', activityFields({ note: 'Trygghetsvandring' }))
 
   await assert.rejects(phone.sync({ losePushResponse: true }), /push response was lost/)
   assert.equal(pushResult(phone, record.id).status, 'applied', 'the server stored it')
+  assert.equal(pushResult(phone, activity.id).status, 'applied')
   assert.equal((await phone.find('observations', record.id)).syncStatus, 'created', 'the phone does not know')
   assert.ok(await onServer(record.id))
 
   await phone.sync()
   assert.equal(pushResult(phone, record.id).status, 'unchanged', 'the replay is recognised')
+  assert.equal(pushResult(phone, activity.id).status, 'unchanged')
+  assert.equal((await phone.find('activity_logs', activity.id)).syncStatus, 'synced')
+  assert.deepEqual(await coordinator.get(`/api/v1/activities/${activity.id}/history`), [])
   assert.deepEqual(phone.lastPush.body.experimentalRejectedIds, {})
   const local = await phone.find('observations', record.id)
   assert.equal(local.syncStatus, 'synced')
@@ -272,11 +333,21 @@ test('4. one valid, one invalid and one conflicting record in one push', async (
   await phone.sync()
   assert.equal((await phone.find('observations', invalid.id)).sync_error, null)
 
+  assert.deepEqual(takeWatermelonErrors(), [])
+
   // The tablet, which had the quarantined version, gets the stored one as an update to its copy.
   await tablet.sync()
+  const noted = takeWatermelonErrors()
   const fixed = await tablet.find('observations', invalid.id)
   assert.equal(fixed.severity, 4)
   assert.equal(fixed.sync_error, null)
+  const pulled = tablet.lastPull.changes.observations
+  assert.deepEqual(
+    { created: ids(pulled.created), updated: ids(pulled.updated) },
+    { created: [], updated: [invalid.id] },
+    'the tablet already has this record (the server sent it the quarantined version): it must come as `updated`',
+  )
+  assert.deepEqual(noted, [])
 })
 
 test('5. the reporter’s note and the coordinator’s status merge per column', async () => {
@@ -347,6 +418,25 @@ test('6. a delete is pushed, leaves the server’s lists and reaches the other p
   assert.deepEqual(tablet.lastPull.changes.observations.deleted, [record.id])
   assert.equal(await tablet.find('observations', record.id), null)
   assert.ok(await tablet.find('observations', kept.id))
+})
+
+test('6b. a delete whose response is lost is finished by the next pull', async () => {
+  const phone = await Phone.open(server, 'anna', 's6b-phone')
+  await phone.sync()
+  const record = await phone.create('observations', observationFields({ note: 'dubblett' }))
+  await phone.sync()
+  await phone.markAsDeleted(record)
+
+  await assert.rejects(phone.sync({ losePushResponse: true }), /push response was lost/)
+  assert.equal(pushResult(phone, record.id).status, 'applied')
+  assert.deepEqual(await phone.deletedIds('observations'), [record.id], 'still waiting to be pushed')
+  assert.equal(await onServer(record.id), null)
+
+  await phone.sync()
+  assert.deepEqual(phone.lastPull.changes.observations.deleted, [record.id])
+  assert.equal(phone.lastPush, null, 'the tombstone settled it: nothing left to push')
+  assert.deepEqual(await phone.deletedIds('observations'), [])
+  assert.equal(await phone.hasUnsyncedChanges(), false)
 })
 
 test('7a. a revoked device can no longer sync, and keeps its unsynced records', async () => {
@@ -424,14 +514,17 @@ test('8. a cursor the server cannot serve gets a replacement snapshot', async ()
   assert.equal(await phone.count('categories'), 13)
   const newCursor = await phone.lastPulledAt()
   assert.ok(newCursor < bogus && newCursor >= serverTimestamp, `cursor ${newCursor}`)
-  // WatermelonDB notes the cursor going backwards, and the reference data resent as `created`.
+  // WatermelonDB notes the cursor going backwards, and every record it has that the snapshot
+  // sends as `created` (the reference data, and the user's records made on other devices).
   const noted = expectWatermelonErrors(
     /previous pulled-at time was greater/,
-    /Server wants client to create record (categories|activity_types|units)#/,
+    /Server wants client to create record (categories|activity_types|units|observations)#/,
   )
   assert.ok(noted.some((e) => /previous pulled-at time was greater/.test(e)))
 
+  // The next sync is incremental again, and the phone holds what the server holds for anna.
   await phone.sync()
   assert.equal(phone.lastPull.experimentalStrategy, undefined)
-  assert.equal(await phone.count('observations'), await phone.database.get('observations').query().fetchCount())
+  const mine = await mineOnServer('anna')
+  assert.deepEqual(ids(await phone.all('observations')), mine)
 })

@@ -23,3 +23,20 @@ pub fn by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<Organi
 pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<OrganisationRow> {
     organisations::table.find(id).select(OrganisationRow::as_select()).first(conn)
 }
+
+/// Sets or clears the rectangle reported positions must fall inside.
+pub fn set_bbox(
+    conn: &mut DbConnection,
+    id: &str,
+    bbox: Option<crate::domain::records::BoundingBox>,
+) -> QueryResult<()> {
+    diesel::update(organisations::table.find(id))
+        .set((
+            organisations::bbox_min_lat.eq(bbox.map(|b| b.min_lat)),
+            organisations::bbox_min_lon.eq(bbox.map(|b| b.min_lon)),
+            organisations::bbox_max_lat.eq(bbox.map(|b| b.max_lat)),
+            organisations::bbox_max_lon.eq(bbox.map(|b| b.max_lon)),
+        ))
+        .execute(conn)
+        .map(drop)
+}

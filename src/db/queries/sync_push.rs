@@ -205,7 +205,7 @@ impl Batch<'_> {
             record_id: id.to_owned(),
             user_id: self.context.user_id.clone(),
             device_id: self.context.device_id.clone(),
-            payload: serde_json::to_string(raw).unwrap_or_default(),
+            payload: serde_json::to_string(&redacted_payload(raw)).unwrap_or_default(),
             errors: serde_json::to_string(&errors).unwrap_or_default(),
             received_at: self.context.now_ms,
             server_seq: self.seq,
@@ -675,4 +675,22 @@ pub fn keep_quarantine_on_top(
     .set(sync_quarantine::server_seq.eq(seq))
     .execute(conn)
     .map(drop)
+}
+
+/// Columns that hold identifiers, not free text.
+const IDENTIFIER_COLUMNS: [&str; 9] =
+    ["id", "category", "activity_type", "unit", "age_band", "status", "area_code", "_status", "_changed"];
+
+/// A pushed record as it may be kept in quarantine: every free-text value redacted, so personal
+/// data is never stored, not even from a record that was refused.
+fn redacted_payload(raw: &Map<String, Value>) -> Map<String, Value> {
+    raw.iter()
+        .map(|(key, value)| {
+            let value = match value {
+                Value::String(text) if !IDENTIFIER_COLUMNS.contains(&key.as_str()) => Value::String(redact(text).text),
+                other => other.clone(),
+            };
+            (key.clone(), value)
+        })
+        .collect()
 }

@@ -17,8 +17,9 @@ const TABLES = ['categories', 'activity_types', 'units', 'observations', 'activi
 const watermelonErrors = []
 const verbose = Boolean(process.env.LAGESBILD_TEST_LOG)
 const text = (messages) => messages.map((m) => (m instanceof Error ? m.message : String(m))).join(' ')
+let syncingDevice = null
 logger.error = (...messages) => {
-  watermelonErrors.push(text(messages))
+  watermelonErrors.push(`${syncingDevice ? `(${syncingDevice}) ` : ''}${text(messages)}`)
   if (verbose) console.error('[watermelon error]', ...messages)
 }
 logger.warn = (...messages) => {
@@ -125,6 +126,8 @@ class Phone extends Session {
       dbName: `phone-${databases}-${deviceId}`,
       useWebWorker: false,
       useIncrementalIndexedDB: false,
+      // In memory only: Loki's autosave timer would keep the test process alive.
+      extraLokiOptions: { autosave: false },
     })
     this.database = new Database({ adapter, modelClasses })
     /** Every pull page and push answer, in order. */
@@ -201,12 +204,18 @@ class Phone extends Session {
     this.lastPush = null
     const log = {}
     this.lastSyncLog = log
-    await synchronize({
-      database: this.database,
-      pullChanges: (args) => this.pullChanges(args),
-      pushChanges: (args) => this.pushChanges(args, hooks),
-      log,
-    })
+    const outer = syncingDevice
+    syncingDevice = this.deviceId
+    try {
+      await synchronize({
+        database: this.database,
+        pullChanges: (args) => this.pullChanges(args),
+        pushChanges: (args) => this.pushChanges(args, hooks),
+        log,
+      })
+    } finally {
+      syncingDevice = outer
+    }
     return log
   }
 
