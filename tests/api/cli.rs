@@ -21,6 +21,28 @@ pub fn lagesbild(app: &TestApp) -> Command {
     command
 }
 
+/// Runs `serve --listen 127.0.0.1:0` from the command and returns the process and the address it
+/// logged.
+pub fn serve_in_background(command: &mut Command) -> (std::process::Child, String) {
+    let mut server = command
+        .env("LAGESBILD_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let address = loop {
+        let line = lines.next().expect("the server logs its address").unwrap();
+        if let Some(rest) = line.split("\"address\":\"").nth(1) {
+            break rest.split('"').next().unwrap().to_owned();
+        }
+    };
+    // Keep reading so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (server, address)
+}
+
 fn run(command: &mut Command, stdin: &str) -> (i32, String, String) {
     let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
@@ -226,25 +248,12 @@ async fn sigterm_lets_an_in_flight_request_finish() {
     app.seed_org("tyreso");
     // A login for an unknown user verifies the decoy hash at the server's own cost; an expensive
     // cost keeps the request in flight long enough to signal the server.
-    let mut server = lagesbild(&app)
-        .env("LAGESBILD_JWT_SECRET", TEST_KEY)
-        .env("LAGESBILD_ARGON2_MEMORY_KIB", "1024")
-        .env("LAGESBILD_ARGON2_ITERATIONS", "3000")
-        .env("LAGESBILD_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(server.stderr.take().unwrap());
-    let mut lines = stderr.lines();
-    let address = loop {
-        let line = lines.next().expect("the server logs its address").unwrap();
-        if let Some(rest) = line.split("\"address\":\"").nth(1) {
-            break rest.split('"').next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (mut server, address) = serve_in_background(
+        lagesbild(&app)
+            .env("LAGESBILD_JWT_SECRET", TEST_KEY)
+            .env("LAGESBILD_ARGON2_MEMORY_KIB", "1024")
+            .env("LAGESBILD_ARGON2_ITERATIONS", "3000"),
+    );
     let client = reqwest::Client::new();
     let login = tokio::spawn(async move {
         client

@@ -1,34 +1,18 @@
 //! Crash safety: the server is killed (SIGKILL) in the middle of pushes and restarted; the
 //! clients retry, and nothing acknowledged is lost and nothing is stored twice.
 
-use crate::cli::lagesbild;
+use crate::cli::{lagesbild, serve_in_background};
 use crate::helpers::*;
 use crate::sync::{created, observation};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Starts `lagesbild serve` on a free port over the test app's database; returns it and its address.
+/// Starts `lagesbild serve` on a free port over the test app's database.
 fn start_server(app: &TestApp) -> (Child, String) {
-    let mut child = lagesbild(app)
-        .env("LAGESBILD_JWT_SECRET", TEST_KEY)
-        .env("LAGESBILD_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = loop {
-        let line = lines.next().expect("the server logs its address").unwrap();
-        if let Some(rest) = line.split("\"address\":\"").nth(1) {
-            break rest.split('"').next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (child, address) = serve_in_background(lagesbild(app).env("LAGESBILD_JWT_SECRET", TEST_KEY));
     (child, format!("http://{address}"))
 }
 
@@ -94,25 +78,7 @@ async fn a_killed_server_loses_nothing_it_acknowledged_and_stores_nothing_twice(
     assert!(!before_kill.is_empty(), "some pushes were acknowledged before the crash");
 
     // Everything is stored exactly once: the pushed set, listed without duplicates.
-    let mut listed = Vec::new();
-    let mut url = format!("{new_address}/api/v1/observations?limit=1000");
-    loop {
-        let page: Value = app
-            .client
-            .get(&url)
-            .bearer_auth(&tenant.coordinator.tokens.access)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        listed.extend(page["items"].as_array().unwrap().iter().map(|item| item["id"].as_str().unwrap().to_owned()));
-        match page["next"].as_str() {
-            Some(next) => url = format!("{new_address}/api/v1/observations?limit=1000&after={next}"),
-            None => break,
-        }
-    }
+    let listed = list_observation_ids(&app.client, &new_address, &tenant.coordinator.tokens.access).await;
     let stored: BTreeSet<String> = listed.iter().cloned().collect();
     assert_eq!(stored.len(), listed.len(), "nothing is stored twice");
     for id in &before_kill {

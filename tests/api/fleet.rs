@@ -363,16 +363,7 @@ async fn run_fleet(script: Vec<(usize, Action)>, seed: u64) {
     let mut server =
         Device { token: coordinator.access.clone(), cursor: None, records: BTreeMap::new(), sent_pushes: Vec::new() };
     server.pull(&app, &mut network).await;
-    let mut listed = Vec::new();
-    let mut url = "/api/v1/observations?limit=1000".to_owned();
-    loop {
-        let page: Value = app.get(&url, &coordinator.access).await.json().await.unwrap();
-        listed.extend(page["items"].as_array().unwrap().iter().map(|item| item["id"].as_str().unwrap().to_owned()));
-        match page["next"].as_str() {
-            Some(next) => url = format!("/api/v1/observations?limit=1000&after={next}"),
-            None => break,
-        }
-    }
+    let listed = list_observation_ids(&app.client, &app.address, &coordinator.access).await;
     let distinct: BTreeSet<String> = listed.iter().cloned().collect();
     assert_eq!(distinct.len(), listed.len(), "every record exists exactly once");
     let stored: BTreeSet<String> = server.records.keys().cloned().collect();

@@ -296,3 +296,21 @@ pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str
     }
     body
 }
+
+/// Every observation id the dashboard list shows, page by page, from the server at `base`
+/// (duplicates kept, so a test can check there are none).
+pub async fn list_observation_ids(client: &reqwest::Client, base: &str, token: &str) -> Vec<String> {
+    let mut listed = Vec::new();
+    let mut url = format!("{base}/api/v1/observations?limit=1000");
+    loop {
+        let page: Value =
+            client.get(&url).bearer_auth(token).send().await.expect("answered").json().await.expect("JSON");
+        listed.extend(
+            page["items"].as_array().expect("items").iter().map(|item| item["id"].as_str().expect("an id").to_owned()),
+        );
+        match page["next"].as_str() {
+            Some(next) => url = format!("{base}/api/v1/observations?limit=1000&after={next}"),
+            None => return listed,
+        }
+    }
+}
