@@ -392,6 +392,37 @@ test('5. the reporter’s note and the coordinator’s status merge per column',
   assert.equal(local.syncStatus, 'synced')
 })
 
+test('5b. a coordinator reviews on a phone: the status syncs to the reporter, the content stays theirs', async () => {
+  const reporter = await Phone.open(server, 'anna', 's5b-phone')
+  const reviewer = await Phone.open(server, 'carla', 's5b-coordinator-phone')
+  await reporter.sync()
+  const record = await reporter.create('observations', observationFields({ note: 'Samling vid fritidsgården' }))
+  await reporter.sync()
+
+  await reviewer.sync()
+  const copy = await reviewer.find('observations', record.id)
+  assert.ok(copy, 'a coordinator gets every record of the organisation')
+  assert.ok(ids(reviewer.lastPull.changes.observations.created).includes(record.id))
+  await reviewer.update(copy, { status: 'reviewed', review_comment: 'Följs upp på SSPF', note: 'not the coordinator’s' })
+  await reviewer.sync()
+  assert.equal(pushResult(reviewer, record.id).status, 'applied')
+  assert.equal((await reviewer.find('observations', record.id)).syncStatus, 'synced')
+
+  const stored = await onServer(record.id)
+  assert.equal(stored.status, 'reviewed')
+  assert.equal(stored.review_comment, 'Följs upp på SSPF')
+  assert.equal(stored.note, 'Samling vid fritidsgården', 'a coordinator does not rewrite the reporter’s note')
+
+  await reporter.sync()
+  const local = await reporter.find('observations', record.id)
+  assert.equal(local.status, 'reviewed')
+  assert.equal(local.review_comment, 'Följs upp på SSPF')
+  assert.equal(local.note, 'Samling vid fritidsgården')
+  // The coordinator's phone gets the server's version back: its own note edit is undone.
+  await reviewer.sync()
+  assert.equal((await reviewer.find('observations', record.id)).note, 'Samling vid fritidsgården')
+})
+
 test('6. a delete is pushed, leaves the server’s lists and reaches the other phone', async () => {
   const phone = await Phone.open(server, 'anna', 's6-phone')
   const tablet = await Phone.open(server, 'anna', 's6-tablet')
@@ -465,7 +496,11 @@ test('7b. a role change ends the scope: after a refresh, a replacement snapshot 
   assert.equal((await phone.find('observations', second.id)).syncStatus, 'synced')
 
   await admin.patch(`/api/v1/users/${server.userIds.bo}`, { role: 'partner' })
-  await assert.rejects(phone.sync(), (error) => error.status === 401, 'the old access token stopped working')
+  await assert.rejects(phone.sync(), (error) => {
+    assert.equal(error.status, 401, 'the old access token stopped working')
+    assert.equal(error.code, 'invalid_token')
+    return true
+  })
   await phone.refresh()
   assert.equal((await phone.get('/api/v1/me')).role, 'partner')
 
@@ -518,7 +553,7 @@ test('8. a cursor the server cannot serve gets a replacement snapshot', async ()
   // sends as `created` (the reference data, and the user's records made on other devices).
   const noted = expectWatermelonErrors(
     /previous pulled-at time was greater/,
-    /Server wants client to create record (categories|activity_types|units|observations)#/,
+    /Server wants client to create record (categories|activity_types|units|observations|activity_logs)#/,
   )
   assert.ok(noted.some((e) => /previous pulled-at time was greater/.test(e)))
 
