@@ -133,3 +133,20 @@ async fn validation_names_every_field_at_fault() {
     let codes: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["code"].as_str().unwrap()).collect();
     assert_eq!(codes, ["invalid_username", "too_short", "unknown_role"]);
 }
+
+#[tokio::test]
+async fn a_fault_of_ours_is_an_opaque_500_that_carries_the_request_id() {
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    // Break the database under the running server.
+    app.conn().batch_execute("ALTER TABLE units RENAME TO units_gone").unwrap();
+    let response = app.get("/api/v1/units", &tenant.field.tokens.access).await;
+    let header = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body = assert_problem(response, 500, "internal_error").await;
+    assert_eq!(body["request_id"], header.as_str(), "the body quotes the id the log line carries");
+    let text = body.to_string().to_lowercase();
+    for leak in ["units_gone", "sql", "diesel", "no such table", "relation"] {
+        assert!(!text.contains(leak), "the 500 body says something internal ({leak}): {body}");
+    }
+}
