@@ -138,6 +138,8 @@ pub struct ObservationRow {
     pub content_device_id: String,
     /// The device that last changed the review fields.
     pub review_device_id: Option<String>,
+    /// When the author's devices first got a (quarantined) version, if before it was stored.
+    pub author_seen_seq: Option<i64>,
 }
 
 /// An activity log as stored.
@@ -152,6 +154,12 @@ pub struct ActivityLogRow {
     pub unit: String,
     pub started_at: i64,
     pub ended_at: Option<i64>,
+    /// `started_at` as the device's clock said.
+    pub started_at_device: i64,
+    /// `ended_at` as the device's clock said.
+    pub ended_at_device: Option<i64>,
+    /// Whether the times were corrected for the device's clock skew.
+    pub clock_corrected: bool,
     pub lat: Option<f64>,
     pub lon: Option<f64>,
     pub area_code: Option<String>,
@@ -176,6 +184,8 @@ pub struct ActivityLogRow {
     pub server_seq: i64,
     /// The device that last changed the record.
     pub content_device_id: String,
+    /// When the author's devices first got a (quarantined) version, if before it was stored.
+    pub author_seen_seq: Option<i64>,
 }
 
 /// A pushed record that could not be accepted, as received.
@@ -191,6 +201,8 @@ pub struct QuarantineRow {
     pub errors: String,
     pub received_at: i64,
     pub server_seq: i64,
+    /// The sequence of the first quarantined version.
+    pub first_seq: i64,
     pub resolved_at: Option<i64>,
     /// `stored` or `deleted` once resolved.
     pub resolution: Option<String>,
@@ -261,6 +273,9 @@ impl ActivityLogRow {
             "unit": self.unit,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
+            "started_at_device": self.started_at_device,
+            "ended_at_device": self.ended_at_device,
+            "clock_corrected": self.clock_corrected,
             "lat": self.lat,
             "lon": self.lon,
             "area_code": self.area_code,

@@ -152,6 +152,7 @@ diesel::table! {
         server_seq -> BigInt,
         content_device_id -> Text,
         review_device_id -> Nullable<Text>,
+        author_seen_seq -> Nullable<BigInt>,
     }
 }
 
@@ -165,6 +166,9 @@ diesel::table! {
         unit -> Text,
         started_at -> BigInt,
         ended_at -> Nullable<BigInt>,
+        started_at_device -> BigInt,
+        ended_at_device -> Nullable<BigInt>,
+        clock_corrected -> Bool,
         lat -> Nullable<Double>,
         lon -> Nullable<Double>,
         area_code -> Nullable<Text>,
@@ -188,6 +192,7 @@ diesel::table! {
         content_seq -> BigInt,
         server_seq -> BigInt,
         content_device_id -> Text,
+        author_seen_seq -> Nullable<BigInt>,
     }
 }
 
@@ -202,6 +207,7 @@ diesel::table! {
         errors -> Text,
         received_at -> BigInt,
         server_seq -> BigInt,
+        first_seq -> BigInt,
         resolved_at -> Nullable<BigInt>,
         resolution -> Nullable<Text>,
     }

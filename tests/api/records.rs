@@ -194,3 +194,33 @@ async fn activity_logs_are_validated_field_by_field() {
     assert_eq!(fields("00000000-0000-7000-8000-0000000000c3"), ["activity_type", "unit"]);
     assert_eq!(fields("00000000-0000-7000-8000-0000000000c4"), ["started_at", "ended_at", "girls"]);
 }
+
+#[tokio::test]
+async fn an_activity_from_a_skewed_clock_keeps_both_times() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let hour = 3_600_000;
+    let device_start = now - hour - 4 * hour;
+    let response = app
+        .client
+        .post(app.url("/api/v1/sync/push?last_pulled_at=null"))
+        .bearer_auth(&tenant.field.tokens.access)
+        .header("x-client-time", (now - hour).to_string())
+        .json(&created("activity_logs", vec![activity("00000000-0000-7000-8000-0000000000d9", device_start)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let stored: Value = app
+        .get("/api/v1/activities/00000000-0000-7000-8000-0000000000d9", &tenant.coordinator.tokens.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["clock_corrected"], true);
+    assert_eq!(stored["started_at_device"].as_i64().unwrap(), device_start);
+    assert_eq!(stored["ended_at_device"].as_i64().unwrap(), device_start + 3 * hour);
+    let corrected = stored["started_at"].as_i64().unwrap();
+    assert!((corrected - (device_start + hour)).abs() < 5_000, "moved by the device's skew: {stored}");
+}

@@ -87,6 +87,8 @@ CREATE TABLE observations (
     server_seq BIGINT NOT NULL,
     content_device_id TEXT NOT NULL,
     review_device_id TEXT,
+    -- When the author's devices first got a version of it (a quarantined one, before it was stored).
+    author_seen_seq BIGINT,
     PRIMARY KEY (organisation_id, id)
 );
 CREATE INDEX observations_seq ON observations (organisation_id, server_seq);
@@ -102,6 +104,9 @@ CREATE TABLE activity_logs (
     unit TEXT NOT NULL,
     started_at BIGINT NOT NULL,
     ended_at BIGINT,
+    started_at_device BIGINT NOT NULL,
+    ended_at_device BIGINT,
+    clock_corrected BOOLEAN NOT NULL,
     lat DOUBLE PRECISION,
     lon DOUBLE PRECISION,
     area_code TEXT,
@@ -125,6 +130,7 @@ CREATE TABLE activity_logs (
     content_seq BIGINT NOT NULL,
     server_seq BIGINT NOT NULL,
     content_device_id TEXT NOT NULL,
+    author_seen_seq BIGINT,
     PRIMARY KEY (organisation_id, id)
 );
 CREATE INDEX activity_logs_seq ON activity_logs (organisation_id, server_seq);
@@ -143,6 +149,8 @@ CREATE TABLE sync_quarantine (
     errors TEXT NOT NULL,
     received_at BIGINT NOT NULL,
     server_seq BIGINT NOT NULL,
+    -- The sequence of the first quarantined version: when the author's devices first got it.
+    first_seq BIGINT NOT NULL,
     resolved_at BIGINT,
     -- How it was resolved: `stored` (a valid version was accepted) or `deleted`.
     resolution TEXT,

@@ -196,7 +196,7 @@ pub fn pull(
         let has_more = keyed.len() > limit;
         keyed.truncate(limit);
         let next = keyed.last().map(|(position, _)| position.clone());
-        let changes = assemble(keyed.into_iter().map(|(_, entry)| entry), &token, &request.device_id);
+        let changes = assemble(keyed.into_iter().map(|(_, entry)| entry), &token, &request.device_id, &request.user_id);
         let page_token = match (has_more, next) {
             (true, Some(after)) => Some(PageToken { after, ..token.clone() }.encode()),
             _ => None,
@@ -219,7 +219,21 @@ struct Lists {
     deleted: Vec<Value>,
 }
 
-fn assemble(entries: impl Iterator<Item = Entry>, token: &PageToken, device_id: &str) -> Map<String, Value> {
+/// When a record became known to the pulling user's devices: its creation, or for its author the
+/// earlier moment a quarantined version of it was sent down.
+fn known_since(created_seq: i64, author: &str, author_seen_seq: Option<i64>, user_id: &str) -> i64 {
+    match author_seen_seq {
+        Some(seen) if author == user_id => seen.min(created_seq),
+        _ => created_seq,
+    }
+}
+
+fn assemble(
+    entries: impl Iterator<Item = Entry>,
+    token: &PageToken,
+    device_id: &str,
+    user_id: &str,
+) -> Map<String, Value> {
     let mut tables: HashMap<SyncedTable, Lists> = HashMap::new();
     // A later entry for the same record (a quarantined version after a stored one) replaces the
     // earlier one.
@@ -239,18 +253,20 @@ fn assemble(entries: impl Iterator<Item = Entry>, token: &PageToken, device_id: 
                 (row.id, Some((kind, raw.as_object().cloned().unwrap_or_default())))
             }
             Entry::Observation(row) => {
+                let since = known_since(row.created_seq, &row.user_id, row.author_seen_seq, user_id);
                 let item = (row.deleted_at.is_none())
-                    .then(|| (bucket(row.created_seq, &row.device_id, token.cursor, device_id), row.to_raw()));
+                    .then(|| (bucket(since, &row.device_id, token.cursor, device_id), row.to_raw()));
                 (row.id, item)
             }
             Entry::Activity(row) => {
+                let since = known_since(row.created_seq, &row.user_id, row.author_seen_seq, user_id);
                 let item = (row.deleted_at.is_none())
-                    .then(|| (bucket(row.created_seq, &row.device_id, token.cursor, device_id), row.to_raw()));
+                    .then(|| (bucket(since, &row.device_id, token.cursor, device_id), row.to_raw()));
                 (row.id, item)
             }
             Entry::Quarantine(_, row) if row.resolution.is_some() => (row.record_id.clone(), None),
             Entry::Quarantine(_, row) => {
-                let kind = bucket(row.server_seq, &row.device_id, token.cursor, device_id);
+                let kind = bucket(row.first_seq, &row.device_id, token.cursor, device_id);
                 (row.record_id.clone(), Some((kind, quarantined_raw(&row))))
             }
         };

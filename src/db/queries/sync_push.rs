@@ -199,6 +199,8 @@ impl Batch<'_> {
         raw: &Map<String, Value>,
         errors: Vec<FieldError>,
     ) -> QueryResult<()> {
+        let key = sync_quarantine::table.find((&self.context.organisation_id, table, id));
+        let first_seq: Option<i64> = key.select(sync_quarantine::first_seq).first(conn).optional()?;
         let row = QuarantineRow {
             organisation_id: self.context.organisation_id.clone(),
             table_name: table.to_owned(),
@@ -209,10 +211,11 @@ impl Batch<'_> {
             errors: serde_json::to_string(&errors).unwrap_or_default(),
             received_at: self.context.now_ms,
             server_seq: self.seq,
+            // A quarantined version sent again keeps the moment the devices first got one.
+            first_seq: first_seq.unwrap_or(self.seq),
             resolved_at: None,
             resolution: None,
         };
-        let key = sync_quarantine::table.find((&row.organisation_id, &row.table_name, &row.record_id));
         let updated = diesel::update(key).set(&row).execute(conn)?;
         if updated == 0 {
             diesel::insert_into(sync_quarantine::table).values(&row).execute(conn)?;
@@ -260,6 +263,16 @@ impl Batch<'_> {
             ))
             .execute(conn)
             .map(|n| n > 0)
+    }
+
+    /// When the pusher's devices first got a quarantined version of this record, if they did.
+    fn seen_in_quarantine(&mut self, conn: &mut DbConnection, table: &str, id: &str) -> QueryResult<Option<i64>> {
+        sync_quarantine::table
+            .find((&self.context.organisation_id, table, id))
+            .filter(sync_quarantine::user_id.eq(&self.context.user_id))
+            .select(sync_quarantine::first_seq)
+            .first(conn)
+            .optional()
     }
 
     /// After the stored version changed under an unresolved quarantined version, moves the
@@ -363,6 +376,7 @@ impl Batch<'_> {
                 server_seq: self.seq,
                 content_device_id: self.context.device_id.clone(),
                 review_device_id: None,
+                author_seen_seq: None,
             },
         };
         if is_owner {
@@ -420,6 +434,7 @@ impl Batch<'_> {
             }
         }
         let Some(existing) = existing else {
+            candidate.author_seen_seq = self.seen_in_quarantine(conn, TABLE, id)?;
             diesel::insert_into(observations::table).values(&candidate).execute(conn)?;
             self.resolve_quarantine(conn, TABLE, id)?;
             self.answer(TABLE, id, Status::Applied, Some(self.seq));
@@ -492,18 +507,26 @@ impl Batch<'_> {
             Ok(content) => content,
             Err(errors) => return self.quarantine(conn, TABLE, id, raw, errors),
         };
-        let keep = |field: &str, parsed: Instant, known: Option<(i64, i64)>| match known {
-            Some((corrected, device)) if raw_i64(raw, field).is_some_and(|t| t == corrected || t == device) => {
-                (corrected, device)
-            }
-            _ => (parsed.corrected, parsed.device),
+        // A time the device sends back unchanged keeps its earlier correction.
+        let keep = |field: &str, parsed: Instant, known: Option<Instant>| match known {
+            Some(known) if raw_i64(raw, field).is_some_and(|t| t == known.corrected || t == known.device) => known,
+            _ => parsed,
         };
         let note = redact(&content.note);
-        let started_at =
-            keep("started_at", content.started_at, existing.as_ref().map(|row| (row.started_at, row.started_at)));
-        let ended_at = content
-            .ended_at
-            .map(|ended| keep("ended_at", ended, existing.as_ref().and_then(|row| row.ended_at).map(|t| (t, t))).0);
+        let known_start = existing.as_ref().map(|row| Instant {
+            corrected: row.started_at,
+            device: row.started_at_device,
+            corrected_for_skew: row.clock_corrected,
+        });
+        let known_end = existing.as_ref().and_then(|row| {
+            Some(Instant {
+                corrected: row.ended_at?,
+                device: row.ended_at_device?,
+                corrected_for_skew: row.clock_corrected,
+            })
+        });
+        let started_at = keep("started_at", content.started_at, known_start);
+        let ended_at = content.ended_at.map(|ended| keep("ended_at", ended, known_end));
         let counts = content.counts;
         let mut candidate = ActivityLogRow {
             organisation_id: self.context.organisation_id.clone(),
@@ -512,8 +535,11 @@ impl Batch<'_> {
             device_id: existing.as_ref().map_or_else(|| self.context.device_id.clone(), |row| row.device_id.clone()),
             activity_type: content.activity_type,
             unit: content.unit,
-            started_at: started_at.0,
-            ended_at,
+            started_at: started_at.corrected,
+            ended_at: ended_at.map(|t| t.corrected),
+            started_at_device: started_at.device,
+            ended_at_device: ended_at.map(|t| t.device),
+            clock_corrected: started_at.corrected_for_skew || ended_at.is_some_and(|t| t.corrected_for_skew),
             lat: content.lat,
             lon: content.lon,
             area_code: content.area_code,
@@ -539,8 +565,10 @@ impl Batch<'_> {
             content_device_id: existing
                 .as_ref()
                 .map_or_else(|| self.context.device_id.clone(), |row| row.content_device_id.clone()),
+            author_seen_seq: existing.as_ref().and_then(|row| row.author_seen_seq),
         };
         let Some(existing) = existing else {
+            candidate.author_seen_seq = self.seen_in_quarantine(conn, TABLE, id)?;
             diesel::insert_into(activity_logs::table).values(&candidate).execute(conn)?;
             self.resolve_quarantine(conn, TABLE, id)?;
             self.answer(TABLE, id, Status::Applied, Some(self.seq));

@@ -24,7 +24,10 @@ const USERS = {
 }
 
 function binaryPath() {
-  const bin = process.env.LAGESBILD_BIN || path.resolve(__dirname, '..', '..', '..', 'target', 'debug', 'lagesbild')
+  const bin =
+    process.env.LAGESBILD_BIN ||
+    (process.env.CARGO_TARGET_DIR && path.join(process.env.CARGO_TARGET_DIR, 'debug', 'lagesbild')) ||
+    path.resolve(__dirname, '..', '..', '..', 'target', 'debug', 'lagesbild')
   if (!fs.existsSync(bin)) {
     throw new Error(
       `the lagesbild binary is not at ${bin}: run \`cargo build\` first and pass its path in LAGESBILD_BIN`,
@@ -133,6 +136,10 @@ async function startServer() {
       exited = { code, signal }
       resolve(exited)
     })
+  })
+  // Never leave a server behind, whatever ends the test process.
+  process.on('exit', () => {
+    if (!exited) child.kill('SIGKILL')
   })
   const address = await new Promise((resolve, reject) => {
     let buffer = ''
