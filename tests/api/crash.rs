@@ -40,17 +40,17 @@ async fn a_killed_server_loses_nothing_it_acknowledged_and_stores_nothing_twice(
                 loop {
                     let url = format!("{}/api/v1/sync/push?last_pulled_at=null", address.lock().unwrap().clone());
                     let answer = http.post(url).bearer_auth(&tokens.access).json(&body).send().await;
-                    if let Ok(response) = answer {
-                        if response.status() == 200 {
-                            let result: Value = response.json().await.unwrap();
-                            let mut acknowledged = acknowledged.lock().unwrap();
-                            for item in result["results"].as_array().unwrap() {
-                                let status = item["status"].as_str().unwrap();
-                                assert!(status == "applied" || status == "unchanged", "{item}");
-                                acknowledged.insert(item["id"].as_str().unwrap().to_owned());
-                            }
-                            break;
+                    if let Ok(response) = answer
+                        && response.status() == 200
+                    {
+                        let result: Value = response.json().await.unwrap();
+                        let mut acknowledged = acknowledged.lock().unwrap();
+                        for item in result["results"].as_array().unwrap() {
+                            let status = item["status"].as_str().unwrap();
+                            assert!(status == "applied" || status == "unchanged", "{item}");
+                            acknowledged.insert(item["id"].as_str().unwrap().to_owned());
                         }
+                        break;
                     }
                     assert!(Instant::now() < deadline, "the push never got through");
                     tokio::time::sleep(Duration::from_millis(50)).await;
