@@ -33,6 +33,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The settings the server started with.
     pub settings: Settings,
+    /// On SQLite, the writer thread that commits concurrent pushes together.
+    pub group_commit: Option<db::group_commit::GroupCommit>,
 }
 
 impl AppState {
@@ -97,6 +99,10 @@ impl Application {
             revocations: revocations.clone(),
             metrics: Metrics::new(backend),
             settings: settings.clone(),
+            group_commit: match &target {
+                DatabaseTarget::Sqlite(_) => Some(db::group_commit::GroupCommit::start(target.clone(), 256)?),
+                DatabaseTarget::Postgres(_) => None,
+            },
         });
         spawn_housekeeping(state.clone(), activity);
 

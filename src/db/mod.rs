@@ -1,5 +1,6 @@
 //! The only place that names diesel: connections, the pool, migrations and queries.
 
+pub mod group_commit;
 pub mod models;
 pub mod queries;
 pub mod schema;

@@ -6,9 +6,9 @@ use super::{db, rfc3339};
 use crate::auth::{AnyRole, Auth, Authenticator, Coordinator};
 use crate::db::queries::sync_pull::{self, PullRequest};
 use crate::db::queries::sync_push::{self, PushContext, Status, TableChanges};
-use crate::db::queries::{devices, organisations, users};
+use crate::db::queries::{devices, users};
 use crate::domain::identity::Role;
-use crate::domain::records::{BoundingBox, EARLIEST_MS};
+use crate::domain::records::EARLIEST_MS;
 use crate::domain::sync::{PROTOCOL_VERSION, PageToken, SCHEMA_VERSION_MAX, SCHEMA_VERSION_MIN};
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
@@ -183,29 +183,21 @@ pub async fn push(
     let now_ms = chrono::Utc::now().timestamp_millis();
     let (skew, pending) = device_headers(&req, now_ms);
     let caller = (*auth).clone();
-    let results = db(&state, move |conn, state| {
-        let org = organisations::by_id(conn, &caller.organisation_id)?;
-        let bbox = match (org.bbox_min_lat, org.bbox_min_lon, org.bbox_max_lat, org.bbox_max_lon) {
-            (Some(min_lat), Some(min_lon), Some(max_lat), Some(max_lon)) => {
-                Some(BoundingBox { min_lat, min_lon, max_lat, max_lon })
-            }
-            _ => None,
-        };
-        let context = PushContext {
-            organisation_id: caller.organisation_id,
-            user_id: caller.user_id,
-            role: caller.role,
-            device_id: caller.device_id,
-            cursor,
-            now_ms,
-            clock_skew_ms: skew,
-            skew_tolerance_ms: state.settings.clock_skew_tolerance_ms,
-            bbox,
-            pending_count: pending,
-        };
-        Ok(sync_push::push(conn, &context, &tables)?)
-    })
-    .await?;
+    let context = PushContext {
+        organisation_id: caller.organisation_id,
+        user_id: caller.user_id,
+        role: caller.role,
+        device_id: caller.device_id,
+        cursor,
+        now_ms,
+        clock_skew_ms: skew,
+        skew_tolerance_ms: state.settings.clock_skew_tolerance_ms,
+        pending_count: pending,
+    };
+    let results = match &state.group_commit {
+        Some(writer) => writer.push(context, tables).await.map_err(ApiError::Internal)?,
+        None => db(&state, move |conn, _| Ok(sync_push::push(conn, &context, &tables)?)).await?,
+    };
     let mut rejected: Map<String, Value> = Map::new();
     for result in results.iter().filter(|result| result.status == Status::Conflict) {
         if let Value::Array(ids) = rejected.entry(result.table.clone()).or_insert_with(|| json!([])) {

@@ -44,7 +44,6 @@ async fn a_transaction_held_open_is_not_skipped_by_a_pull_that_runs_meanwhile() 
             now_ms: chrono::Utc::now().timestamp_millis(),
             clock_skew_ms: None,
             skew_tolerance_ms: 120_000,
-            bbox: None,
             pending_count: None,
         };
         let tables = vec![(

@@ -25,7 +25,6 @@ pub struct PushContext {
     pub now_ms: i64,
     pub clock_skew_ms: Option<i64>,
     pub skew_tolerance_ms: i64,
-    pub bbox: Option<BoundingBox>,
     pub pending_count: Option<i64>,
 }
 
@@ -65,6 +64,7 @@ pub struct RecordResult {
 struct Batch<'a> {
     context: &'a PushContext,
     seq: i64,
+    bbox: Option<BoundingBox>,
     categories: HashSet<String>,
     activity_types: HashSet<String>,
     units: HashSet<String>,
@@ -83,9 +83,17 @@ pub fn push(
         let seq = sync_state::take(conn)?;
         let slugs =
             |rows: Vec<crate::db::models::ReferenceRow>| rows.into_iter().map(|row| row.slug).collect::<HashSet<_>>();
+        let org = super::organisations::by_id(conn, &context.organisation_id)?;
+        let bbox = match (org.bbox_min_lat, org.bbox_min_lon, org.bbox_max_lat, org.bbox_max_lon) {
+            (Some(min_lat), Some(min_lon), Some(max_lat), Some(max_lon)) => {
+                Some(BoundingBox { min_lat, min_lon, max_lat, max_lon })
+            }
+            _ => None,
+        };
         let mut batch = Batch {
             context,
             seq,
+            bbox,
             categories: slugs(reference::list(conn, reference::Kind::Categories, &context.organisation_id)?),
             activity_types: slugs(reference::list(conn, reference::Kind::ActivityTypes, &context.organisation_id)?),
             units: units::table
@@ -156,7 +164,7 @@ impl Batch<'_> {
             now_ms: self.context.now_ms,
             clock_skew_ms: self.context.clock_skew_ms,
             skew_tolerance_ms: self.context.skew_tolerance_ms,
-            bbox: self.context.bbox,
+            bbox: self.bbox,
             categories: &self.categories,
             activity_types: &self.activity_types,
             units: &self.units,
