@@ -1185,8 +1185,6 @@ struct StorageContext {
     data_dir: PathBuf,
 }
 
-/// `threads` threads doing `work` as fast as they can for `duration` (and at most `max_tx`
-/// transactions in all); latencies are per transaction.
 /// Opens one connection per storage thread (before a probe starts, so that PostgreSQL backends
 /// live through the whole measured phase and are counted), applying the what-if settings.
 fn storage_connections(context: &StorageContext, threads: usize, tuned: bool) -> anyhow::Result<Vec<DbConnection>> {
