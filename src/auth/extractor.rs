@@ -66,6 +66,14 @@ pub struct AuthUser {
     pub device_id: String,
 }
 
+impl AuthUser {
+    /// Whether the caller may read a record reported by `owner`: field users see their own,
+    /// everyone else who may read records sees the organisation's.
+    pub fn may_read_record_of(&self, owner: &str) -> bool {
+        self.role != Role::Field || owner == self.user_id
+    }
+}
+
 impl From<Claims> for AuthUser {
     fn from(claims: Claims) -> Self {
         Self { user_id: claims.sub, organisation_id: claims.org, role: claims.role, device_id: claims.dev }

@@ -176,7 +176,7 @@ pub async fn get_observation(
     let caller = (*auth).clone();
     let row = db(&state, move |conn, _| {
         records::observation(conn, &caller.organisation_id, &id)?
-            .filter(|row| caller.role != Role::Field || row.user_id == caller.user_id)
+            .filter(|row| caller.may_read_record_of(&row.user_id))
             .ok_or_else(not_found)
     })
     .await?;
@@ -192,7 +192,7 @@ pub async fn get_activity(
     let caller = (*auth).clone();
     let row = db(&state, move |conn, _| {
         records::activity(conn, &caller.organisation_id, &id)?
-            .filter(|row| caller.role != Role::Field || row.user_id == caller.user_id)
+            .filter(|row| caller.may_read_record_of(&row.user_id))
             .ok_or_else(not_found)
     })
     .await?;
@@ -246,7 +246,7 @@ async fn history(
             _ => records::activity_owner(conn, &caller.organisation_id, &id)?,
         };
         match owner {
-            Some(owner) if caller.role != Role::Field || owner == caller.user_id => {}
+            Some(owner) if caller.may_read_record_of(&owner) => {}
             _ => return Err(not_found()),
         }
         Ok(records::history(conn, &caller.organisation_id, table, &id)?
