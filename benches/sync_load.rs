@@ -1299,7 +1299,7 @@ fn storage_thread(
                 };
                 let tables = vec![("observations".to_owned(), TableChanges { created, ..TableChanges::default() })];
                 let start = Instant::now();
-                let results = sync_push::push(conn, &push_context, &tables)?;
+                let results = sync_push::push(conn, push_context, tables)?;
                 latencies.push(start.elapsed());
                 let applied = results.iter().filter(|r| r.status == Status::Applied).count();
                 anyhow::ensure!(applied == n, "direct push: {applied} of {n} applied");

@@ -19,6 +19,9 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The most records one group commit stores in one transaction.
+const GROUP_COMMIT_MAX_RECORDS: usize = 20_000;
+
 /// What every handler shares.
 pub struct AppState {
     /// The one database pool.
@@ -33,8 +36,10 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The settings the server started with.
     pub settings: Settings,
-    /// On SQLite, the writer thread that commits concurrent pushes together.
-    pub group_commit: Option<db::group_commit::GroupCommit>,
+    /// The writer thread that commits concurrent pushes together.
+    pub group_commit: db::group_commit::GroupCommit,
+    /// Validation rules per organisation, read once and kept briefly.
+    pub push_rules: db::queries::sync_push::RulesCache,
 }
 
 impl AppState {
@@ -99,10 +104,8 @@ impl Application {
             revocations: revocations.clone(),
             metrics: Metrics::new(backend),
             settings: settings.clone(),
-            group_commit: match &target {
-                DatabaseTarget::Sqlite(_) => Some(db::group_commit::GroupCommit::start(target.clone(), 256)?),
-                DatabaseTarget::Postgres(_) => None,
-            },
+            group_commit: db::group_commit::GroupCommit::start(target.clone(), GROUP_COMMIT_MAX_RECORDS)?,
+            push_rules: db::queries::sync_push::RulesCache::new(Duration::from_secs(10)),
         });
         spawn_housekeeping(state.clone(), activity);
 

@@ -12,6 +12,8 @@ pub struct Seen {
     pub last_seen: Option<NaiveDateTime>,
     /// Its latest pull.
     pub last_pull: Option<NaiveDateTime>,
+    /// Its latest stored push.
+    pub last_push: Option<NaiveDateTime>,
     /// Server time minus device time, ms, from its latest sync request that said.
     pub clock_skew_ms: Option<i64>,
     /// Records waiting on the device, from its latest sync request that said.
@@ -46,6 +48,22 @@ impl DeviceActivity {
     ) {
         self.update(organisation_id, device_id, |seen| {
             seen.last_pull = Some(at);
+            seen.clock_skew_ms = clock_skew_ms.or(seen.clock_skew_ms);
+            seen.pending_count = pending_count.or(seen.pending_count);
+        });
+    }
+
+    /// Notes a stored push and what its headers said.
+    pub fn pushed(
+        &self,
+        organisation_id: &str,
+        device_id: &str,
+        at: NaiveDateTime,
+        clock_skew_ms: Option<i64>,
+        pending_count: Option<i64>,
+    ) {
+        self.update(organisation_id, device_id, |seen| {
+            seen.last_push = Some(at);
             seen.clock_skew_ms = clock_skew_ms.or(seen.clock_skew_ms);
             seen.pending_count = pending_count.or(seen.pending_count);
         });

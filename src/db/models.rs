@@ -102,6 +102,7 @@ pub struct ReferenceRow {
 /// An observation as stored.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = super::schema::observations, primary_key(organisation_id, id), treat_none_as_null = true)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct ObservationRow {
     pub organisation_id: String,
     pub id: String,
@@ -145,6 +146,7 @@ pub struct ObservationRow {
 /// An activity log as stored.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = super::schema::activity_logs, primary_key(organisation_id, id), treat_none_as_null = true)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct ActivityLogRow {
     pub organisation_id: String,
     pub id: String,

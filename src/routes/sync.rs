@@ -13,7 +13,8 @@ use crate::domain::sync::{PROTOCOL_VERSION, PageToken, SCHEMA_VERSION_MAX, SCHEM
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 /// `GET /api/v1/sync/info`: what this server speaks and accepts.
@@ -173,6 +174,7 @@ fn tables_of(body: Map<String, Value>, max_records: usize) -> ApiResult<Vec<(Str
 pub async fn push(
     req: HttpRequest,
     state: web::Data<AppState>,
+    authenticator: web::Data<Authenticator>,
     auth: Auth<AnyRole>,
     query: web::Query<PushQuery>,
     ApiJson(body): ApiJson<Map<String, Value>>,
@@ -194,21 +196,32 @@ pub async fn push(
         skew_tolerance_ms: state.settings.clock_skew_tolerance_ms,
         pending_count: pending,
     };
-    let results = match &state.group_commit {
-        Some(writer) => writer.push(context, tables).await.map_err(ApiError::Internal)?,
-        None => db(&state, move |conn, _| Ok(sync_push::push(conn, &context, &tables)?)).await?,
-    };
-    let mut rejected: Map<String, Value> = Map::new();
+    // Reading, validation and redaction run here, beside other requests; the writer only stores.
+    let prepared =
+        db(&state, move |conn, state| Ok(sync_push::prepare_with(conn, Some(&state.push_rules), context, tables)?))
+            .await?;
+    let (organisation_id, device_id) = (prepared.context.organisation_id.clone(), prepared.context.device_id.clone());
+    let results = state.group_commit.push(prepared).await.map_err(ApiError::Internal)?;
+    authenticator.activity.pushed(&organisation_id, &device_id, crate::db::now(), skew, pending);
+    let mut rejected: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for result in results.iter().filter(|result| result.status == Status::Conflict) {
-        if let Value::Array(ids) = rejected.entry(result.table.clone()).or_insert_with(|| json!([])) {
-            ids.push(Value::String(result.id.clone()));
-        }
+        rejected.entry(&result.table).or_default().push(&result.id);
     }
-    Ok(HttpResponse::Ok().json(json!({
-        "experimentalRejectedIds": rejected,
-        "results": results,
-        "server_time_ms": chrono::Utc::now().timestamp_millis(),
-    })))
+    Ok(HttpResponse::Ok().json(PushAnswer {
+        rejected,
+        results: &results,
+        server_time_ms: chrono::Utc::now().timestamp_millis(),
+    }))
+}
+
+/// The answer to a push.
+#[derive(Serialize)]
+struct PushAnswer<'a> {
+    /// Conflicting records by table: WatermelonDB keeps these unsynced and pulls.
+    #[serde(rename = "experimentalRejectedIds")]
+    rejected: BTreeMap<&'a str, Vec<&'a str>>,
+    results: &'a [sync_push::RecordResult],
+    server_time_ms: i64,
 }
 
 /// `GET /api/v1/sync/quarantine`: pushed records that could not be accepted, newest first.

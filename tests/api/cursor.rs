@@ -54,7 +54,7 @@ async fn a_transaction_held_open_is_not_skipped_by_a_pull_that_runs_meanwhile() 
             },
         )];
         conn.transaction::<_, diesel::result::Error, _>(|conn| {
-            let results = sync_push::push(conn, &context, &tables)?;
+            let results = sync_push::push(conn, context.clone(), tables)?;
             assert_eq!(results[0].status, sync_push::Status::Applied);
             held_tx.send(()).unwrap();
             release_rx.recv().unwrap();

@@ -114,6 +114,9 @@ pub fn touch(conn: &mut DbConnection, seen: &[((String, String), crate::auth::ac
             if let Some(at) = news.last_pull {
                 diesel::update(target).set(devices::last_pull_at.eq(at)).execute(conn)?;
             }
+            if let Some(at) = news.last_push {
+                diesel::update(target).set(devices::last_push_at.eq(at)).execute(conn)?;
+            }
             record_headers(conn, organisation_id, id, news.clock_skew_ms, news.pending_count)?;
         }
         Ok(())

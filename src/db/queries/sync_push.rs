@@ -1,21 +1,31 @@
 //! Push: a batch of changes applied in one transaction, each record answered on its own.
 //! Idempotency comes from the record id: a replayed change finds itself stored and is `unchanged`.
+//!
+//! A push runs in two steps. [`prepare`] reads and validates every record and redacts its free
+//! text, with no database access: it runs beside other requests. [`apply`] then does only the
+//! storage work inside the writer's transaction, with one lookup of the stored versions and one
+//! of the quarantine per table, whatever the number of records.
 
 use super::{reference, sync_state};
 use crate::db::DbConnection;
 use crate::db::models::{ActivityLogRow, HistoryRow, ObservationRow, QuarantineRow};
-use crate::db::schema::{activity_logs, devices, observations, record_history, sync_quarantine, units};
+use crate::db::schema::{activity_logs, observations, record_history, sync_quarantine, units};
 use crate::domain::FieldError;
 use crate::domain::identity::Role;
-use crate::domain::records::{self, BoundingBox, Context, Instant};
+use crate::domain::records::{self, ActivityContent, BoundingBox, Context, Instant, ObservationContent, ReviewChange};
 use crate::domain::redaction::redact;
 use crate::domain::sync::{Decision, decide};
 use diesel::prelude::*;
+use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::collections::HashSet;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Who pushes, from where, and what they had seen.
+#[derive(Debug, Clone)]
 pub struct PushContext {
     pub organisation_id: String,
     pub user_id: String,
@@ -50,7 +60,7 @@ pub enum Status {
 /// One record's answer.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordResult {
-    pub table: String,
+    pub table: Cow<'static, str>,
     pub id: String,
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,69 +71,164 @@ pub struct RecordResult {
     pub errors: Option<Vec<FieldError>>,
 }
 
-struct Batch<'a> {
-    context: &'a PushContext,
-    seq: i64,
+/// What validation checks records against: the organisation's reference data and bounding box.
+#[derive(Debug, Default)]
+pub struct Rules {
     bbox: Option<BoundingBox>,
     categories: HashSet<String>,
     activity_types: HashSet<String>,
     units: HashSet<String>,
-    results: Vec<RecordResult>,
 }
 
-/// Applies a push. Every record gets a result; the transaction either commits all of them or
-/// none (then the client retries the whole push).
-pub fn push(
-    conn: &mut DbConnection,
-    context: &PushContext,
-    tables: &[(String, TableChanges)],
-) -> QueryResult<Vec<RecordResult>> {
-    crate::db::write_transaction(conn, |conn| {
-        // First write: serializes writers so that commit order is sequence order.
-        let seq = sync_state::take(conn)?;
-        let slugs =
-            |rows: Vec<crate::db::models::ReferenceRow>| rows.into_iter().map(|row| row.slug).collect::<HashSet<_>>();
-        let org = super::organisations::by_id(conn, &context.organisation_id)?;
-        let bbox = match (org.bbox_min_lat, org.bbox_min_lon, org.bbox_max_lat, org.bbox_max_lon) {
-            (Some(min_lat), Some(min_lon), Some(max_lat), Some(max_lon)) => {
-                Some(BoundingBox { min_lat, min_lon, max_lat, max_lon })
-            }
-            _ => None,
-        };
-        let mut batch = Batch {
-            context,
-            seq,
-            bbox,
-            categories: slugs(reference::list(conn, reference::Kind::Categories, &context.organisation_id)?),
-            activity_types: slugs(reference::list(conn, reference::Kind::ActivityTypes, &context.organisation_id)?),
-            units: units::table
-                .filter(units::organisation_id.eq(&context.organisation_id))
-                .select(units::slug)
-                .load::<String>(conn)?
-                .into_iter()
-                .collect(),
-            results: Vec::new(),
-        };
-        for (table, changes) in tables {
-            for raw in changes.created.iter().chain(&changes.updated) {
-                batch.upsert(conn, table, raw)?;
-            }
-            for id in &changes.deleted {
-                batch.delete(conn, table, id)?;
-            }
+/// Reads an organisation's validation rules.
+pub fn load_rules(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Rules> {
+    let slugs = |rows: Vec<crate::db::models::ReferenceRow>| rows.into_iter().map(|row| row.slug).collect();
+    let org = super::organisations::by_id(conn, organisation_id)?;
+    let bbox = match (org.bbox_min_lat, org.bbox_min_lon, org.bbox_max_lat, org.bbox_max_lon) {
+        (Some(min_lat), Some(min_lon), Some(max_lat), Some(max_lon)) => {
+            Some(BoundingBox { min_lat, min_lon, max_lat, max_lon })
         }
-        diesel::update(devices::table.find((&context.organisation_id, &context.device_id)))
-            .set(devices::last_push_at.eq(crate::db::now()))
-            .execute(conn)?;
-        super::devices::record_headers(
-            conn,
-            &context.organisation_id,
-            &context.device_id,
-            context.clock_skew_ms,
-            context.pending_count,
-        )?;
-        Ok(batch.results)
+        _ => None,
+    };
+    Ok(Rules {
+        bbox,
+        categories: slugs(reference::list(conn, reference::Kind::Categories, organisation_id)?),
+        activity_types: slugs(reference::list(conn, reference::Kind::ActivityTypes, organisation_id)?),
+        units: units::table
+            .filter(units::organisation_id.eq(organisation_id))
+            .select(units::slug)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect(),
     })
+}
+
+/// Validation rules per organisation, kept for a short while so a push does not read them.
+///
+/// Reference data is only ever added (never deleted), so a record refused for an unknown slug
+/// or a position outside the bounding box is checked again against freshly read rules before
+/// it is quarantined: a stale entry can delay nothing. The time to live bounds how long a
+/// narrowed bounding box set by another process goes unnoticed.
+pub struct RulesCache {
+    entries: Mutex<HashMap<String, (std::time::Instant, Arc<Rules>)>>,
+    ttl: Duration,
+}
+
+impl RulesCache {
+    /// An empty cache whose entries live for `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        Self { entries: Mutex::new(HashMap::new()), ttl }
+    }
+
+    /// The organisation's rules: cached, unless `fresh` or expired.
+    pub fn get(&self, conn: &mut DbConnection, organisation_id: &str, fresh: bool) -> QueryResult<Arc<Rules>> {
+        if !fresh
+            && let Some((loaded, rules)) = self.entries.lock().get(organisation_id)
+            && loaded.elapsed() < self.ttl
+        {
+            return Ok(rules.clone());
+        }
+        let rules = Arc::new(load_rules(conn, organisation_id)?);
+        self.entries.lock().insert(organisation_id.to_owned(), (std::time::Instant::now(), rules.clone()));
+        Ok(rules)
+    }
+
+    /// Forgets an organisation's rules (after its reference data or bounding box changed here).
+    pub fn forget(&self, organisation_id: &str) {
+        self.entries.lock().remove(organisation_id);
+    }
+}
+
+/// The tables a push writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Table {
+    Observations,
+    ActivityLogs,
+}
+
+impl Table {
+    fn of(name: &str) -> Option<Self> {
+        match name {
+            "observations" => Some(Self::Observations),
+            "activity_logs" => Some(Self::ActivityLogs),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Observations => "observations",
+            Self::ActivityLogs => "activity_logs",
+        }
+    }
+}
+
+/// Free text after redaction.
+#[derive(Debug, Clone)]
+struct Note {
+    text: String,
+    redacted: bool,
+}
+
+impl Note {
+    fn of(text: &str) -> Self {
+        let redacted = redact(text);
+        Self { redacted: redacted.redacted(), text: redacted.text }
+    }
+}
+
+/// A pushed observation, read and redacted.
+struct ObservationChange {
+    id: String,
+    raw: Map<String, Value>,
+    content: Result<(ObservationContent, Note), Vec<FieldError>>,
+    review: Result<ReviewChange, Vec<FieldError>>,
+}
+
+/// A pushed activity log, read and redacted.
+struct ActivityChange {
+    id: String,
+    raw: Map<String, Value>,
+    content: Result<(ActivityContent, Note), Vec<FieldError>>,
+}
+
+/// One record of a push, ready for storage.
+enum Change {
+    /// Answered without storage: a malformed record, or one the caller may not push.
+    Refuse { table: Cow<'static, str>, id: String, status: Status, error: &'static str },
+    Observation(Box<ObservationChange>),
+    Activity(Box<ActivityChange>),
+    Delete { table: Table, id: String },
+}
+
+/// A push read and validated, waiting for the writer.
+pub struct PreparedPush {
+    pub context: PushContext,
+    changes: Vec<Change>,
+}
+
+impl PreparedPush {
+    /// How many records the push carries.
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    /// Whether the push carries no records.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Whether a record was refused for something fresher rules could accept: an unknown slug
+    /// or a position outside the bounding box.
+    fn refused_by_rules(&self) -> bool {
+        const CODES: [&str; 4] = ["unknown_category", "unknown_activity_type", "unknown_unit", "outside_organisation"];
+        let by_rules = |errors: &[FieldError]| errors.iter().any(|e| CODES.contains(&e.code.as_str()));
+        self.changes.iter().any(|change| match change {
+            Change::Observation(change) => change.content.as_ref().is_err_and(|errors| by_rules(errors)),
+            Change::Activity(change) => change.content.as_ref().is_err_and(|errors| by_rules(errors)),
+            _ => false,
+        })
+    }
 }
 
 fn record_id(raw: &Value) -> Option<String> {
@@ -132,14 +237,282 @@ fn record_id(raw: &Value) -> Option<String> {
     ok.then(|| id.to_owned())
 }
 
+const NOT_PUSHED: &str = "this table is not pushed: it syncs down only, or is unknown";
+
+/// Reads, validates and redacts every record of a push. No database access: this is the
+/// push's CPU work, done before the writer is involved.
+pub fn prepare(context: PushContext, tables: Vec<(String, TableChanges)>, rules: &Rules) -> PreparedPush {
+    let validation = validation_context(&context, rules);
+    let mut changes = Vec::new();
+    for (name, table_changes) in tables {
+        let table = Table::of(&name);
+        let table_name: Cow<'static, str> = table.map_or_else(|| Cow::Owned(name.clone()), |t| Cow::Borrowed(t.name()));
+        for raw in table_changes.created.into_iter().chain(table_changes.updated) {
+            let Some(id) = record_id(&raw) else {
+                let error = "a record needs an `id` of 1–64 letters, digits, `-` or `_`";
+                changes.push(Change::Refuse { table: table_name.clone(), id: String::new(), status: Status::Forbidden, error });
+                continue;
+            };
+            let refuse = |error| Change::Refuse { table: table_name.clone(), id: id.clone(), status: Status::Forbidden, error };
+            let Value::Object(raw) = raw else {
+                changes.push(refuse("a record must be a JSON object"));
+                continue;
+            };
+            changes.push(match table {
+                _ if context.role == Role::Partner => refuse("partners do not record data"),
+                None => refuse(NOT_PUSHED),
+                Some(Table::Observations) => {
+                    let content = read_observation(&raw, &validation);
+                    let review = records::parse_review(&raw).map(|mut review| {
+                        review.review_comment =
+                            review.review_comment.map(|comment| comment.map(|comment| redact(&comment).text));
+                        review
+                    });
+                    Change::Observation(Box::new(ObservationChange { id, raw, content, review }))
+                }
+                Some(Table::ActivityLogs) => {
+                    let content = read_activity(&raw, &validation);
+                    Change::Activity(Box::new(ActivityChange { id, raw, content }))
+                }
+            });
+        }
+        for raw_id in table_changes.deleted {
+            let Some(id) = record_id(&raw_id) else {
+                let id = raw_id.as_str().unwrap_or("").chars().take(64).collect();
+                changes.push(Change::Refuse { table: table_name.clone(), id, status: Status::Forbidden, error: "not a record id" });
+                continue;
+            };
+            changes.push(match table {
+                None => Change::Refuse { table: table_name.clone(), id, status: Status::Forbidden, error: NOT_PUSHED },
+                Some(_) if context.role == Role::Partner => Change::Refuse {
+                    table: table_name.clone(),
+                    id,
+                    status: Status::Forbidden,
+                    error: "partners do not record data",
+                },
+                Some(table) => Change::Delete { table, id },
+            });
+        }
+    }
+    PreparedPush { context, changes }
+}
+
+/// Reads the rules (from `cache` when given) and prepares the push. Records refused by
+/// possibly stale cached rules are read once more against fresh ones.
+pub fn prepare_with(
+    conn: &mut DbConnection,
+    cache: Option<&RulesCache>,
+    context: PushContext,
+    tables: Vec<(String, TableChanges)>,
+) -> QueryResult<PreparedPush> {
+    let Some(cache) = cache else {
+        let rules = load_rules(conn, &context.organisation_id)?;
+        return Ok(prepare(context, tables, &rules));
+    };
+    let rules = cache.get(conn, &context.organisation_id, false)?;
+    let mut prepared = prepare(context, tables, &rules);
+    if prepared.refused_by_rules() {
+        let rules = cache.get(conn, &prepared.context.organisation_id, true)?;
+        let validation = validation_context(&prepared.context, &rules);
+        for change in &mut prepared.changes {
+            match change {
+                Change::Observation(change) if change.content.is_err() => {
+                    change.content = read_observation(&change.raw, &validation);
+                }
+                Change::Activity(change) if change.content.is_err() => {
+                    change.content = read_activity(&change.raw, &validation);
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(prepared)
+}
+
+fn validation_context<'a>(context: &PushContext, rules: &'a Rules) -> Context<'a> {
+    Context {
+        now_ms: context.now_ms,
+        clock_skew_ms: context.clock_skew_ms,
+        skew_tolerance_ms: context.skew_tolerance_ms,
+        bbox: rules.bbox,
+        categories: &rules.categories,
+        activity_types: &rules.activity_types,
+        units: &rules.units,
+    }
+}
+
+fn read_observation(
+    raw: &Map<String, Value>,
+    validation: &Context<'_>,
+) -> Result<(ObservationContent, Note), Vec<FieldError>> {
+    records::parse_observation(raw, validation).map(|content| {
+        let note = Note::of(&content.note);
+        (content, note)
+    })
+}
+
+fn read_activity(raw: &Map<String, Value>, validation: &Context<'_>) -> Result<(ActivityContent, Note), Vec<FieldError>> {
+    records::parse_activity(raw, validation).map(|content| {
+        let note = Note::of(&content.note);
+        (content, note)
+    })
+}
+
+/// What the quarantine holds of a record, as far as a push needs to know.
+struct Quarantined {
+    user_id: String,
+    first_seq: i64,
+    resolved: bool,
+}
+
+/// The most rows in one INSERT: 40 columns each stay under SQLite's 32,766 bound parameters.
+const INSERT_CHUNK: usize = 500;
+
+/// The most ids bound in one lookup (both backends accept far more parameters).
+const LOOKUP_CHUNK: usize = 500;
+
+struct Batch<'a> {
+    context: &'a PushContext,
+    seq: i64,
+    /// The stored versions of the push's records, kept current as the push goes.
+    observations: HashMap<String, ObservationRow>,
+    activities: HashMap<String, ActivityLogRow>,
+    quarantine: HashMap<(Table, String), Quarantined>,
+    /// New rows not yet written: they go in one statement per table, unless a later change
+    /// in the same push touches one of them first.
+    new_observations: Vec<ObservationRow>,
+    new_activities: Vec<ActivityLogRow>,
+    results: Vec<RecordResult>,
+}
+
+/// Stores a prepared push under the sequence number `seq`, inside the caller's write
+/// transaction (which took `seq` as its first write). Every record gets a result.
+pub fn apply(conn: &mut DbConnection, seq: i64, push: &PreparedPush) -> QueryResult<Vec<RecordResult>> {
+    let mut batch = Batch::load(conn, &push.context, seq, &push.changes)?;
+    for change in &push.changes {
+        match change {
+            Change::Refuse { table, id, status, error } => batch.refuse(table.clone(), id, *status, error),
+            Change::Observation(change) => batch.upsert_observation(conn, change)?,
+            Change::Activity(change) => batch.upsert_activity(conn, change)?,
+            Change::Delete { table, id } => batch.delete(conn, *table, id)?,
+        }
+    }
+    batch.flush(conn)?;
+    Ok(batch.results)
+}
+
+/// Stores a prepared push in a write transaction of its own.
+pub fn store(conn: &mut DbConnection, push: &PreparedPush) -> QueryResult<Vec<RecordResult>> {
+    crate::db::write_transaction(conn, |conn| {
+        // First write: serializes writers so that commit order is sequence order.
+        let seq = sync_state::take(conn)?;
+        apply(conn, seq, push)
+    })
+}
+
+/// Prepares and stores a push on one connection, reading the rules afresh.
+pub fn push(
+    conn: &mut DbConnection,
+    context: PushContext,
+    tables: Vec<(String, TableChanges)>,
+) -> QueryResult<Vec<RecordResult>> {
+    let prepared = prepare_with(conn, None, context, tables)?;
+    store(conn, &prepared)
+}
+
 fn same_owner_or_new(existing_owner: Option<&str>, user_id: &str) -> bool {
     existing_owner.is_none_or(|owner| owner == user_id)
 }
 
-impl Batch<'_> {
-    fn answer(&mut self, table: &str, id: &str, status: Status, server_seq: Option<i64>) {
+impl<'a> Batch<'a> {
+    /// Reads the stored versions and quarantine entries of every record the push names.
+    fn load(conn: &mut DbConnection, context: &'a PushContext, seq: i64, changes: &[Change]) -> QueryResult<Self> {
+        let mut ids: HashMap<Table, Vec<&str>> = HashMap::new();
+        for change in changes {
+            let (table, id) = match change {
+                Change::Observation(change) => (Table::Observations, change.id.as_str()),
+                Change::Activity(change) => (Table::ActivityLogs, change.id.as_str()),
+                Change::Delete { table, id } => (*table, id.as_str()),
+                Change::Refuse { .. } => continue,
+            };
+            ids.entry(table).or_default().push(id);
+        }
+        let org = context.organisation_id.as_str();
+        let mut batch = Batch {
+            context,
+            seq,
+            observations: HashMap::new(),
+            activities: HashMap::new(),
+            quarantine: HashMap::new(),
+            new_observations: Vec::new(),
+            new_activities: Vec::new(),
+            results: Vec::with_capacity(changes.len()),
+        };
+        for (table, mut ids) in ids {
+            ids.sort_unstable();
+            ids.dedup();
+            for chunk in ids.chunks(LOOKUP_CHUNK) {
+                match table {
+                    Table::Observations => {
+                        let rows = observations::table
+                            .filter(observations::organisation_id.eq(org))
+                            .filter(observations::id.eq_any(chunk))
+                            .select(ObservationRow::as_select())
+                            .load(conn)?;
+                        batch.observations.extend(rows.into_iter().map(|row| (row.id.clone(), row)));
+                    }
+                    Table::ActivityLogs => {
+                        let rows = activity_logs::table
+                            .filter(activity_logs::organisation_id.eq(org))
+                            .filter(activity_logs::id.eq_any(chunk))
+                            .select(ActivityLogRow::as_select())
+                            .load(conn)?;
+                        batch.activities.extend(rows.into_iter().map(|row| (row.id.clone(), row)));
+                    }
+                }
+                let entries: Vec<(String, String, i64, Option<i64>)> = sync_quarantine::table
+                    .filter(sync_quarantine::organisation_id.eq(org))
+                    .filter(sync_quarantine::table_name.eq(table.name()))
+                    .filter(sync_quarantine::record_id.eq_any(chunk))
+                    .select((
+                        sync_quarantine::record_id,
+                        sync_quarantine::user_id,
+                        sync_quarantine::first_seq,
+                        sync_quarantine::resolved_at,
+                    ))
+                    .load(conn)?;
+                batch.quarantine.extend(entries.into_iter().map(|(id, user_id, first_seq, resolved_at)| {
+                    ((table, id), Quarantined { user_id, first_seq, resolved: resolved_at.is_some() })
+                }));
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Writes the new rows waiting in the batch.
+    fn flush(&mut self, conn: &mut DbConnection) -> QueryResult<()> {
+        // Multi-row INSERTs of at most INSERT_CHUNK rows, within both backends' limits on bound
+        // parameters. The multi-backend connection has no batch insert, so each backend's own
+        // connection runs it.
+        macro_rules! insert_all {
+            ($table:path, $rows:expr) => {
+                for rows in $rows.chunks(INSERT_CHUNK) {
+                    match conn {
+                        DbConnection::Sqlite(conn) => diesel::insert_into($table).values(rows).execute(conn)?,
+                        DbConnection::Postgres(conn) => diesel::insert_into($table).values(rows).execute(conn)?,
+                    };
+                }
+                $rows.clear();
+            };
+        }
+        insert_all!(observations::table, self.new_observations);
+        insert_all!(activity_logs::table, self.new_activities);
+        Ok(())
+    }
+
+    fn answer(&mut self, table: Table, id: &str, status: Status, server_seq: Option<i64>) {
         self.results.push(RecordResult {
-            table: table.to_owned(),
+            table: Cow::Borrowed(table.name()),
             id: id.to_owned(),
             status,
             server_seq,
@@ -148,9 +521,9 @@ impl Batch<'_> {
         });
     }
 
-    fn refuse(&mut self, table: &str, id: &str, status: Status, error: &str) {
+    fn refuse(&mut self, table: Cow<'static, str>, id: &str, status: Status, error: &str) {
         self.results.push(RecordResult {
-            table: table.to_owned(),
+            table,
             id: id.to_owned(),
             status,
             server_seq: None,
@@ -159,59 +532,19 @@ impl Batch<'_> {
         });
     }
 
-    fn context(&self) -> Context<'_> {
-        Context {
-            now_ms: self.context.now_ms,
-            clock_skew_ms: self.context.clock_skew_ms,
-            skew_tolerance_ms: self.context.skew_tolerance_ms,
-            bbox: self.bbox,
-            categories: &self.categories,
-            activity_types: &self.activity_types,
-            units: &self.units,
-        }
-    }
-
-    fn upsert(&mut self, conn: &mut DbConnection, table: &str, raw: &Value) -> QueryResult<()> {
-        let Some(id) = record_id(raw) else {
-            self.refuse(table, "", Status::Forbidden, "a record needs an `id` of 1–64 letters, digits, `-` or `_`");
-            return Ok(());
-        };
-        let Some(fields) = raw.as_object() else {
-            self.refuse(table, &id, Status::Forbidden, "a record must be a JSON object");
-            return Ok(());
-        };
-        if self.context.role == Role::Partner {
-            self.refuse(table, &id, Status::Forbidden, "partners do not record data");
-            return Ok(());
-        }
-        match table {
-            "observations" => self.upsert_observation(conn, &id, fields),
-            "activity_logs" => self.upsert_activity(conn, &id, fields),
-            other => {
-                self.refuse(
-                    other,
-                    &id,
-                    Status::Forbidden,
-                    "this table is not pushed: it syncs down only, or is unknown",
-                );
-                Ok(())
-            }
-        }
-    }
-
     fn quarantine(
         &mut self,
         conn: &mut DbConnection,
-        table: &str,
+        table: Table,
         id: &str,
         raw: &Map<String, Value>,
         errors: Vec<FieldError>,
     ) -> QueryResult<()> {
-        let key = sync_quarantine::table.find((&self.context.organisation_id, table, id));
-        let first_seq: Option<i64> = key.select(sync_quarantine::first_seq).first(conn).optional()?;
+        let key = (table, id.to_owned());
+        let held = self.quarantine.get(&key);
         let row = QuarantineRow {
             organisation_id: self.context.organisation_id.clone(),
-            table_name: table.to_owned(),
+            table_name: table.name().to_owned(),
             record_id: id.to_owned(),
             user_id: self.context.user_id.clone(),
             device_id: self.context.device_id.clone(),
@@ -220,16 +553,21 @@ impl Batch<'_> {
             received_at: self.context.now_ms,
             server_seq: self.seq,
             // A quarantined version sent again keeps the moment the devices first got one.
-            first_seq: first_seq.unwrap_or(self.seq),
+            first_seq: held.map_or(self.seq, |held| held.first_seq),
             resolved_at: None,
             resolution: None,
         };
-        let updated = diesel::update(key).set(&row).execute(conn)?;
-        if updated == 0 {
+        if held.is_some() {
+            diesel::update(sync_quarantine::table.find((&row.organisation_id, &row.table_name, &row.record_id)))
+                .set(&row)
+                .execute(conn)?;
+        } else {
             diesel::insert_into(sync_quarantine::table).values(&row).execute(conn)?;
         }
+        self.quarantine
+            .insert(key, Quarantined { user_id: row.user_id.clone(), first_seq: row.first_seq, resolved: false });
         self.results.push(RecordResult {
-            table: table.to_owned(),
+            table: Cow::Borrowed(table.name()),
             id: id.to_owned(),
             status: Status::Quarantined,
             server_seq: Some(self.seq),
@@ -241,67 +579,87 @@ impl Batch<'_> {
 
     /// Marks the quarantined version of a record as resolved (`stored` when a valid version was
     /// accepted, `deleted` when the record was deleted); true if there was one.
-    fn resolve_quarantine(&mut self, conn: &mut DbConnection, table: &str, id: &str) -> QueryResult<bool> {
+    fn resolve_quarantine(&mut self, conn: &mut DbConnection, table: Table, id: &str) -> QueryResult<bool> {
         self.resolve_quarantine_as(conn, table, id, "stored")
     }
 
     fn resolve_quarantine_as(
         &mut self,
         conn: &mut DbConnection,
-        table: &str,
+        table: Table,
         id: &str,
         resolution: &str,
     ) -> QueryResult<bool> {
+        let Some(held) = self.quarantine.get_mut(&(table, id.to_owned())).filter(|held| !held.resolved) else {
+            return Ok(false);
+        };
         // A valid version resolves only its author's quarantined version (a coordinator's review
         // does not); a deletion resolves it whoever deletes.
-        let target = sync_quarantine::table
-            .find((&self.context.organisation_id, table, id))
-            .filter(sync_quarantine::resolved_at.is_null());
-        if resolution == "stored" {
-            let author: Option<String> = target.select(sync_quarantine::user_id).first(conn).optional()?;
-            if author.is_some_and(|author| author != self.context.user_id) {
-                return Ok(false);
-            }
+        if resolution == "stored" && held.user_id != self.context.user_id {
+            return Ok(false);
         }
-        diesel::update(target)
-            .set((
-                sync_quarantine::resolved_at.eq(self.context.now_ms),
-                sync_quarantine::server_seq.eq(self.seq),
-                sync_quarantine::resolution.eq(resolution),
-            ))
-            .execute(conn)
-            .map(|n| n > 0)
+        held.resolved = true;
+        diesel::update(
+            sync_quarantine::table
+                .find((&self.context.organisation_id, table.name(), id))
+                .filter(sync_quarantine::resolved_at.is_null()),
+        )
+        .set((
+            sync_quarantine::resolved_at.eq(self.context.now_ms),
+            sync_quarantine::server_seq.eq(self.seq),
+            sync_quarantine::resolution.eq(resolution),
+        ))
+        .execute(conn)
+        .map(|n| n > 0)
     }
 
     /// When the pusher's devices first got a quarantined version of this record, if they did.
-    fn seen_in_quarantine(&mut self, conn: &mut DbConnection, table: &str, id: &str) -> QueryResult<Option<i64>> {
-        sync_quarantine::table
-            .find((&self.context.organisation_id, table, id))
-            .filter(sync_quarantine::user_id.eq(&self.context.user_id))
-            .select(sync_quarantine::first_seq)
-            .first(conn)
-            .optional()
+    fn seen_in_quarantine(&self, table: Table, id: &str) -> Option<i64> {
+        self.quarantine
+            .get(&(table, id.to_owned()))
+            .filter(|held| held.user_id == self.context.user_id)
+            .map(|held| held.first_seq)
     }
 
     /// After the stored version changed under an unresolved quarantined version, moves the
     /// quarantined version after it, so the author's devices keep the version they must fix.
-    fn keep_quarantine_on_top(&mut self, conn: &mut DbConnection, table: &str, id: &str) -> QueryResult<()> {
-        keep_quarantine_on_top(conn, &self.context.organisation_id, table, id, self.seq)
+    fn keep_quarantine_on_top(&mut self, conn: &mut DbConnection, table: Table, id: &str) -> QueryResult<()> {
+        if self.quarantine.get(&(table, id.to_owned())).is_some_and(|held| !held.resolved) {
+            keep_quarantine_on_top(conn, &self.context.organisation_id, table.name(), id, self.seq)?;
+        }
+        Ok(())
+    }
+
+    /// Moves a stored record to this push's sequence, so that devices pull it again.
+    fn resend(&mut self, conn: &mut DbConnection, table: Table, id: &str) -> QueryResult<()> {
+        self.flush(conn)?;
+        let organisation_id = self.context.organisation_id.as_str();
+        match table {
+            Table::Observations => {
+                diesel::update(observations::table.find((organisation_id, id)))
+                    .set(observations::server_seq.eq(self.seq))
+                    .execute(conn)?;
+                if let Some(row) = self.observations.get_mut(id) {
+                    row.server_seq = self.seq;
+                }
+            }
+            Table::ActivityLogs => {
+                diesel::update(activity_logs::table.find((organisation_id, id)))
+                    .set(activity_logs::server_seq.eq(self.seq))
+                    .execute(conn)?;
+                if let Some(row) = self.activities.get_mut(id) {
+                    row.server_seq = self.seq;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The record is deleted on the server, yet a device pushes a version of it: the device
     /// missed (or undid) the delete. The tombstone is sent again with this push's sequence, and
     /// the change is a conflict, so the device pulls and removes the record.
-    fn resend_delete(&mut self, conn: &mut DbConnection, table: &str, id: &str) -> QueryResult<()> {
-        let organisation_id = self.context.organisation_id.clone();
-        match table {
-            "observations" => diesel::update(observations::table.find((&organisation_id, id)))
-                .set(observations::server_seq.eq(self.seq))
-                .execute(conn)?,
-            _ => diesel::update(activity_logs::table.find((&organisation_id, id)))
-                .set(activity_logs::server_seq.eq(self.seq))
-                .execute(conn)?,
-        };
+    fn resend_delete(&mut self, conn: &mut DbConnection, table: Table, id: &str) -> QueryResult<()> {
+        self.resend(conn, table, id)?;
         self.answer(table, id, Status::Conflict, None);
         Ok(())
     }
@@ -309,7 +667,7 @@ impl Batch<'_> {
     fn history(
         &mut self,
         conn: &mut DbConnection,
-        table: &str,
+        table: Table,
         id: &str,
         change: &str,
         previous: Map<String, Value>,
@@ -319,7 +677,7 @@ impl Batch<'_> {
         let row = HistoryRow {
             id: uuid::Uuid::now_v7().to_string(),
             organisation_id: self.context.organisation_id.clone(),
-            table_name: table.to_owned(),
+            table_name: table.name().to_owned(),
             record_id: id.to_owned(),
             server_seq: self.seq,
             changed_by: self.context.user_id.clone(),
@@ -332,90 +690,87 @@ impl Batch<'_> {
         diesel::insert_into(record_history::table).values(&row).execute(conn).map(drop)
     }
 
-    fn upsert_observation(&mut self, conn: &mut DbConnection, id: &str, raw: &Map<String, Value>) -> QueryResult<()> {
-        const TABLE: &str = "observations";
-        let existing: Option<ObservationRow> = observations::table
-            .find((&self.context.organisation_id, id))
-            .select(ObservationRow::as_select())
-            .first(conn)
-            .optional()?;
+    fn new_observation(&self, id: &str) -> ObservationRow {
+        ObservationRow {
+            organisation_id: self.context.organisation_id.clone(),
+            id: id.to_owned(),
+            user_id: self.context.user_id.clone(),
+            device_id: self.context.device_id.clone(),
+            category: String::new(),
+            severity: 0,
+            perceived_safety: 0,
+            people_count: None,
+            age_band: None,
+            note: String::new(),
+            lat: 0.0,
+            lon: 0.0,
+            accuracy_m: None,
+            observed_at: 0,
+            observed_at_device: 0,
+            clock_corrected: false,
+            needs_follow_up: false,
+            status: "new".to_owned(),
+            review_comment: None,
+            reviewed_by: None,
+            reviewed_at: None,
+            area_code: None,
+            cell: None,
+            redacted: false,
+            created_at: self.context.now_ms,
+            updated_at: self.context.now_ms,
+            deleted_at: None,
+            created_seq: self.seq,
+            content_seq: self.seq,
+            review_seq: self.seq,
+            server_seq: self.seq,
+            content_device_id: self.context.device_id.clone(),
+            review_device_id: None,
+            author_seen_seq: None,
+        }
+    }
+
+    fn upsert_observation(&mut self, conn: &mut DbConnection, change: &ObservationChange) -> QueryResult<()> {
+        const TABLE: Table = Table::Observations;
+        let id = change.id.as_str();
+        let existing = self.observations.get(id).cloned();
         let is_owner = same_owner_or_new(existing.as_ref().map(|row| row.user_id.as_str()), &self.context.user_id);
         let reviews = matches!(self.context.role, Role::Coordinator | Role::Admin);
         if !is_owner && !reviews {
-            self.refuse(TABLE, id, Status::Forbidden, "this observation belongs to someone else");
+            self.refuse(Cow::Borrowed(TABLE.name()), id, Status::Forbidden, "this observation belongs to someone else");
             return Ok(());
         }
         if existing.as_ref().is_some_and(|row| row.deleted_at.is_some()) {
             return self.resend_delete(conn, TABLE, id);
         }
-        let mut candidate = match &existing {
-            Some(row) => row.clone(),
-            None => ObservationRow {
-                organisation_id: self.context.organisation_id.clone(),
-                id: id.to_owned(),
-                user_id: self.context.user_id.clone(),
-                device_id: self.context.device_id.clone(),
-                category: String::new(),
-                severity: 0,
-                perceived_safety: 0,
-                people_count: None,
-                age_band: None,
-                note: String::new(),
-                lat: 0.0,
-                lon: 0.0,
-                accuracy_m: None,
-                observed_at: 0,
-                observed_at_device: 0,
-                clock_corrected: false,
-                needs_follow_up: false,
-                status: "new".to_owned(),
-                review_comment: None,
-                reviewed_by: None,
-                reviewed_at: None,
-                area_code: None,
-                cell: None,
-                redacted: false,
-                created_at: self.context.now_ms,
-                updated_at: self.context.now_ms,
-                deleted_at: None,
-                created_seq: self.seq,
-                content_seq: self.seq,
-                review_seq: self.seq,
-                server_seq: self.seq,
-                content_device_id: self.context.device_id.clone(),
-                review_device_id: None,
-                author_seen_seq: None,
-            },
-        };
+        let mut candidate = existing.clone().unwrap_or_else(|| self.new_observation(id));
         if is_owner {
+            let (content, note) = match &change.content {
+                Ok(content) => content,
+                Err(errors) => return self.quarantine(conn, TABLE, id, &change.raw, errors.clone()),
+            };
             let known = existing.as_ref().map(|row| Instant {
                 corrected: row.observed_at,
                 device: row.observed_at_device,
                 corrected_for_skew: row.clock_corrected,
             });
-            let parsed = records::parse_observation(raw, &self.context());
-            let content = match parsed {
-                Ok(content) => content,
-                Err(errors) => return self.quarantine(conn, TABLE, id, raw, errors),
-            };
-            let note = redact(&content.note);
             // A time the device sends back unchanged keeps its earlier correction.
             let observed_at = match known {
                 Some(known)
-                    if raw_i64(raw, "observed_at").is_some_and(|t| t == known.corrected || t == known.device) =>
+                    if raw_i64(&change.raw, "observed_at")
+                        .is_some_and(|t| t == known.corrected || t == known.device) =>
                 {
                     known
                 }
                 _ => content.observed_at,
             };
-            candidate.category = content.category;
+            candidate.category.clone_from(&content.category);
             candidate.severity = content.severity;
             candidate.perceived_safety = content.perceived_safety;
             candidate.people_count = content.people_count;
-            candidate.age_band = content.age_band;
+            candidate.age_band.clone_from(&content.age_band);
             candidate.redacted =
-                note.redacted() || (existing.as_ref().is_some_and(|row| row.redacted) && note.text == candidate.note);
-            candidate.note = note.text;
+                note.redacted || (existing.as_ref().is_some_and(|row| row.redacted) && note.text == candidate.note);
+            candidate.note.clone_from(&note.text);
             candidate.lat = content.lat;
             candidate.lon = content.lon;
             candidate.accuracy_m = content.accuracy_m;
@@ -425,16 +780,16 @@ impl Batch<'_> {
             candidate.needs_follow_up = content.needs_follow_up;
         }
         if reviews && existing.is_some() {
-            let review = match records::parse_review(raw) {
+            let review = match &change.review {
                 Ok(review) => review,
-                Err(errors) => return self.quarantine(conn, TABLE, id, raw, errors),
+                Err(errors) => return self.quarantine(conn, TABLE, id, &change.raw, errors.clone()),
             };
             let before = (candidate.status.clone(), candidate.review_comment.clone());
-            if let Some(status) = review.status {
-                candidate.status = status;
+            if let Some(status) = &review.status {
+                candidate.status.clone_from(status);
             }
-            if let Some(comment) = review.review_comment {
-                candidate.review_comment = comment.map(|comment| redact(&comment).text);
+            if let Some(comment) = &review.review_comment {
+                candidate.review_comment.clone_from(comment);
             }
             if before != (candidate.status.clone(), candidate.review_comment.clone()) {
                 candidate.reviewed_by = Some(self.context.user_id.clone());
@@ -442,9 +797,10 @@ impl Batch<'_> {
             }
         }
         let Some(existing) = existing else {
-            candidate.author_seen_seq = self.seen_in_quarantine(conn, TABLE, id)?;
-            diesel::insert_into(observations::table).values(&candidate).execute(conn)?;
+            candidate.author_seen_seq = self.seen_in_quarantine(TABLE, id);
             self.resolve_quarantine(conn, TABLE, id)?;
+            self.observations.insert(id.to_owned(), candidate.clone());
+            self.new_observations.push(candidate);
             self.answer(TABLE, id, Status::Applied, Some(self.seq));
             return Ok(());
         };
@@ -468,16 +824,14 @@ impl Batch<'_> {
         if content == Decision::Unchanged && review == Decision::Unchanged {
             if is_owner && self.resolve_quarantine(conn, TABLE, id)? {
                 // The device's copy carries a sync error: send the stored version back down.
-                diesel::update(observations::table.find((&existing.organisation_id, id)))
-                    .set(observations::server_seq.eq(self.seq))
-                    .execute(conn)?;
+                self.resend(conn, TABLE, id)?;
             }
             self.answer(TABLE, id, Status::Unchanged, None);
             return Ok(());
         }
         if content == Decision::Apply {
             candidate.content_seq = self.seq;
-            candidate.content_device_id = self.context.device_id.clone();
+            candidate.content_device_id.clone_from(&self.context.device_id);
         }
         if review == Decision::Apply {
             candidate.review_seq = self.seq;
@@ -485,9 +839,11 @@ impl Batch<'_> {
         }
         candidate.server_seq = self.seq;
         candidate.updated_at = self.context.now_ms;
+        self.flush(conn)?;
         diesel::update(observations::table.find((&existing.organisation_id, id))).set(&candidate).execute(conn)?;
         let change = if content == Decision::Apply { "update" } else { "review" };
         self.history(conn, TABLE, id, change, existing.to_raw(), &candidate.to_raw())?;
+        self.observations.insert(id.to_owned(), candidate);
         if content == Decision::Apply {
             self.resolve_quarantine(conn, TABLE, id)?;
         } else {
@@ -497,30 +853,27 @@ impl Batch<'_> {
         Ok(())
     }
 
-    fn upsert_activity(&mut self, conn: &mut DbConnection, id: &str, raw: &Map<String, Value>) -> QueryResult<()> {
-        const TABLE: &str = "activity_logs";
-        let existing: Option<ActivityLogRow> = activity_logs::table
-            .find((&self.context.organisation_id, id))
-            .select(ActivityLogRow::as_select())
-            .first(conn)
-            .optional()?;
+    fn upsert_activity(&mut self, conn: &mut DbConnection, change: &ActivityChange) -> QueryResult<()> {
+        const TABLE: Table = Table::ActivityLogs;
+        let id = change.id.as_str();
+        let existing = self.activities.get(id).cloned();
         if !same_owner_or_new(existing.as_ref().map(|row| row.user_id.as_str()), &self.context.user_id) {
-            self.refuse(TABLE, id, Status::Forbidden, "this activity belongs to someone else");
+            self.refuse(Cow::Borrowed(TABLE.name()), id, Status::Forbidden, "this activity belongs to someone else");
             return Ok(());
         }
         if existing.as_ref().is_some_and(|row| row.deleted_at.is_some()) {
             return self.resend_delete(conn, TABLE, id);
         }
-        let content = match records::parse_activity(raw, &self.context()) {
+        let (content, note) = match &change.content {
             Ok(content) => content,
-            Err(errors) => return self.quarantine(conn, TABLE, id, raw, errors),
+            Err(errors) => return self.quarantine(conn, TABLE, id, &change.raw, errors.clone()),
         };
         // A time the device sends back unchanged keeps its earlier correction.
+        let raw = &change.raw;
         let keep = |field: &str, parsed: Instant, known: Option<Instant>| match known {
             Some(known) if raw_i64(raw, field).is_some_and(|t| t == known.corrected || t == known.device) => known,
             _ => parsed,
         };
-        let note = redact(&content.note);
         let known_start = existing.as_ref().map(|row| Instant {
             corrected: row.started_at,
             device: row.started_at_device,
@@ -535,14 +888,14 @@ impl Batch<'_> {
         });
         let started_at = keep("started_at", content.started_at, known_start);
         let ended_at = content.ended_at.map(|ended| keep("ended_at", ended, known_end));
-        let counts = content.counts;
+        let counts = &content.counts;
         let mut candidate = ActivityLogRow {
             organisation_id: self.context.organisation_id.clone(),
             id: id.to_owned(),
             user_id: self.context.user_id.clone(),
             device_id: existing.as_ref().map_or_else(|| self.context.device_id.clone(), |row| row.device_id.clone()),
-            activity_type: content.activity_type,
-            unit: content.unit,
+            activity_type: content.activity_type.clone(),
+            unit: content.unit.clone(),
             started_at: started_at.corrected,
             ended_at: ended_at.map(|t| t.corrected),
             started_at_device: started_at.device,
@@ -550,7 +903,7 @@ impl Batch<'_> {
             clock_corrected: started_at.corrected_for_skew || ended_at.is_some_and(|t| t.corrected_for_skew),
             lat: content.lat,
             lon: content.lon,
-            area_code: content.area_code,
+            area_code: content.area_code.clone(),
             cell: existing.as_ref().and_then(|row| row.cell.clone()),
             girls: counts.girls,
             boys: counts.boys,
@@ -562,8 +915,8 @@ impl Batch<'_> {
             age_18_24: counts.age_18_24,
             age_25_plus: counts.age_25_plus,
             age_unknown: counts.age_unknown,
-            redacted: note.redacted() || (existing.as_ref().is_some_and(|row| row.redacted && row.note == note.text)),
-            note: note.text,
+            redacted: note.redacted || (existing.as_ref().is_some_and(|row| row.redacted && row.note == note.text)),
+            note: note.text.clone(),
             created_at: existing.as_ref().map_or(self.context.now_ms, |row| row.created_at),
             updated_at: existing.as_ref().map_or(self.context.now_ms, |row| row.updated_at),
             deleted_at: existing.as_ref().and_then(|row| row.deleted_at),
@@ -576,9 +929,10 @@ impl Batch<'_> {
             author_seen_seq: existing.as_ref().and_then(|row| row.author_seen_seq),
         };
         let Some(existing) = existing else {
-            candidate.author_seen_seq = self.seen_in_quarantine(conn, TABLE, id)?;
-            diesel::insert_into(activity_logs::table).values(&candidate).execute(conn)?;
+            candidate.author_seen_seq = self.seen_in_quarantine(TABLE, id);
             self.resolve_quarantine(conn, TABLE, id)?;
+            self.activities.insert(id.to_owned(), candidate.clone());
+            self.new_activities.push(candidate);
             self.answer(TABLE, id, Status::Applied, Some(self.seq));
             return Ok(());
         };
@@ -587,21 +941,21 @@ impl Batch<'_> {
             Decision::Conflict => self.answer(TABLE, id, Status::Conflict, None),
             Decision::Unchanged => {
                 if self.resolve_quarantine(conn, TABLE, id)? {
-                    diesel::update(activity_logs::table.find((&existing.organisation_id, id)))
-                        .set(activity_logs::server_seq.eq(self.seq))
-                        .execute(conn)?;
+                    self.resend(conn, TABLE, id)?;
                 }
                 self.answer(TABLE, id, Status::Unchanged, None);
             }
             Decision::Apply => {
                 candidate.content_seq = self.seq;
-                candidate.content_device_id = self.context.device_id.clone();
+                candidate.content_device_id.clone_from(&self.context.device_id);
                 candidate.server_seq = self.seq;
                 candidate.updated_at = self.context.now_ms;
+                self.flush(conn)?;
                 diesel::update(activity_logs::table.find((&existing.organisation_id, id)))
                     .set(&candidate)
                     .execute(conn)?;
                 self.history(conn, TABLE, id, "update", existing.to_raw(), &candidate.to_raw())?;
+                self.activities.insert(id.to_owned(), candidate);
                 self.resolve_quarantine(conn, TABLE, id)?;
                 self.answer(TABLE, id, Status::Applied, Some(self.seq));
             }
@@ -609,76 +963,64 @@ impl Batch<'_> {
         Ok(())
     }
 
-    fn delete(&mut self, conn: &mut DbConnection, table: &str, raw_id: &Value) -> QueryResult<()> {
-        let Some(id) = record_id(raw_id) else {
-            self.refuse(table, raw_id.as_str().unwrap_or(""), Status::Forbidden, "not a record id");
-            return Ok(());
-        };
+    fn delete(&mut self, conn: &mut DbConnection, table: Table, id: &str) -> QueryResult<()> {
         let deletes_any = matches!(self.context.role, Role::Coordinator | Role::Admin);
-        let organisation_id = self.context.organisation_id.clone();
         let owner_and_deleted: Option<(String, Option<i64>, Map<String, Value>)> = match table {
-            "observations" => observations::table
-                .find((&organisation_id, &id))
-                .select(ObservationRow::as_select())
-                .first(conn)
-                .optional()?
-                .map(|row| (row.user_id.clone(), row.deleted_at, row.to_raw())),
-            "activity_logs" => activity_logs::table
-                .find((&organisation_id, &id))
-                .select(ActivityLogRow::as_select())
-                .first(conn)
-                .optional()?
-                .map(|row| (row.user_id.clone(), row.deleted_at, row.to_raw())),
-            other => {
-                self.refuse(
-                    other,
-                    &id,
-                    Status::Forbidden,
-                    "this table is not pushed: it syncs down only, or is unknown",
-                );
-                return Ok(());
+            Table::Observations => {
+                self.observations.get(id).map(|row| (row.user_id.clone(), row.deleted_at, row.to_raw()))
+            }
+            Table::ActivityLogs => {
+                self.activities.get(id).map(|row| (row.user_id.clone(), row.deleted_at, row.to_raw()))
             }
         };
-        if self.context.role == Role::Partner {
-            self.refuse(table, &id, Status::Forbidden, "partners do not record data");
-            return Ok(());
-        }
         match owner_and_deleted {
             None => {
                 // Only a quarantined version exists: deleting it resolves the quarantine, and the
                 // author's other devices get the delete on their next pull.
-                let resolved = self.resolve_quarantine_as(conn, table, &id, "deleted")?;
+                let resolved = self.resolve_quarantine_as(conn, table, id, "deleted")?;
                 self.answer(
                     table,
-                    &id,
+                    id,
                     if resolved { Status::Applied } else { Status::Unchanged },
                     resolved.then_some(self.seq),
                 );
             }
-            Some((_, Some(_), _)) => self.answer(table, &id, Status::Unchanged, None),
+            Some((_, Some(_), _)) => self.answer(table, id, Status::Unchanged, None),
             Some((owner, None, previous)) if owner == self.context.user_id || deletes_any => {
+                self.flush(conn)?;
                 let now = self.context.now_ms;
+                let organisation_id = self.context.organisation_id.as_str();
                 match table {
-                    "observations" => diesel::update(observations::table.find((&organisation_id, &id)))
-                        .set((
-                            observations::deleted_at.eq(now),
-                            observations::server_seq.eq(self.seq),
-                            observations::updated_at.eq(now),
-                        ))
-                        .execute(conn)?,
-                    _ => diesel::update(activity_logs::table.find((&organisation_id, &id)))
-                        .set((
-                            activity_logs::deleted_at.eq(now),
-                            activity_logs::server_seq.eq(self.seq),
-                            activity_logs::updated_at.eq(now),
-                        ))
-                        .execute(conn)?,
-                };
-                self.history(conn, table, &id, "delete", previous, &Map::new())?;
-                self.resolve_quarantine_as(conn, table, &id, "deleted")?;
-                self.answer(table, &id, Status::Applied, Some(self.seq));
+                    Table::Observations => {
+                        diesel::update(observations::table.find((organisation_id, id)))
+                            .set((
+                                observations::deleted_at.eq(now),
+                                observations::server_seq.eq(self.seq),
+                                observations::updated_at.eq(now),
+                            ))
+                            .execute(conn)?;
+                        if let Some(row) = self.observations.get_mut(id) {
+                            (row.deleted_at, row.server_seq, row.updated_at) = (Some(now), self.seq, now);
+                        }
+                    }
+                    Table::ActivityLogs => {
+                        diesel::update(activity_logs::table.find((organisation_id, id)))
+                            .set((
+                                activity_logs::deleted_at.eq(now),
+                                activity_logs::server_seq.eq(self.seq),
+                                activity_logs::updated_at.eq(now),
+                            ))
+                            .execute(conn)?;
+                        if let Some(row) = self.activities.get_mut(id) {
+                            (row.deleted_at, row.server_seq, row.updated_at) = (Some(now), self.seq, now);
+                        }
+                    }
+                }
+                self.history(conn, table, id, "delete", previous, &Map::new())?;
+                self.resolve_quarantine_as(conn, table, id, "deleted")?;
+                self.answer(table, id, Status::Applied, Some(self.seq));
             }
-            Some(_) => self.refuse(table, &id, Status::Forbidden, "this record belongs to someone else"),
+            Some(_) => self.refuse(Cow::Borrowed(table.name()), id, Status::Forbidden, "this record belongs to someone else"),
         }
         Ok(())
     }
