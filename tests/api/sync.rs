@@ -665,3 +665,51 @@ async fn positions_outside_the_organisations_rectangle_are_quarantined_and_refus
         .unwrap();
     assert_eq!(bad.status.code(), Some(1));
 }
+
+#[tokio::test]
+async fn one_push_may_name_a_record_more_than_once() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let mut phone = Phone::new(&app, &tenant.field.tokens.access);
+    phone.pull().await;
+    let (kept, dropped) = ("0193a0f0-0000-7000-8000-0000000000a1", "0193a0f0-0000-7000-8000-0000000000a2");
+    let mut edited = observation(kept, "Andra versionen");
+    edited["severity"] = json!(5);
+    // Created, edited and, for the other record, created and deleted: all in one push.
+    let body = phone
+        .push(json!({ "observations": {
+            "created": [observation(kept, "Första versionen"), observation(dropped, "Strax borta")],
+            "updated": [edited],
+            "deleted": [dropped],
+        }}))
+        .await;
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4, "{body}");
+    assert_eq!(results[0]["status"], "applied");
+    assert_eq!(results[1]["status"], "applied");
+    assert_eq!(results[3]["status"], "applied", "the delete of a record created in the same push");
+
+    // Another device sees exactly what the results say: the edit applied or refused as a
+    // conflict, never lost half-way, and the deleted record gone.
+    let second = app.login("tyreso", "field", PASSWORD, "field-tablet").await;
+    let mut tablet = Phone::new(&app, &second.access);
+    let pulled = tablet.pull().await;
+    assert_eq!(ids(&pulled, "observations", "created"), [kept]);
+    let stored = &pulled["observations"]["created"][0];
+    match results[2]["status"].as_str().unwrap() {
+        "applied" => {
+            assert_eq!((stored["note"].as_str(), stored["severity"].as_i64()), (Some("Andra versionen"), Some(5)))
+        }
+        "conflict" => {
+            assert_eq!((stored["note"].as_str(), stored["severity"].as_i64()), (Some("Första versionen"), Some(3)))
+        }
+        other => panic!("unexpected status {other}: {body}"),
+    }
+    let history: Vec<Value> = app
+        .get(&format!("/api/v1/observations/{dropped}/history"), &tenant.coordinator.tokens.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history.iter().filter(|entry| entry["change"] == "delete").count(), 1, "{history:?}");
+}
