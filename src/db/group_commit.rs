@@ -10,7 +10,7 @@
 use super::queries::sync_push::{self, PreparedPush, RecordResult};
 use super::queries::sync_state;
 use super::{DatabaseTarget, DbConnection, write_transaction};
-use diesel::Connection;
+use diesel::connection::SimpleConnection;
 use std::sync::mpsc;
 use tokio::sync::oneshot;
 
@@ -31,7 +31,13 @@ impl GroupCommit {
     /// Starts the writer thread with its own connection. A group holds at most `max_records`
     /// records (but always at least one push), so one group's transaction stays short.
     pub fn start(target: DatabaseTarget, max_records: usize) -> anyhow::Result<Self> {
-        let conn = target.connect()?;
+        let mut conn = target.connect()?;
+        if let DbConnection::Sqlite(sqlite) = &mut conn {
+            // A group's pages stay in memory until its commit instead of spilling to the WAL
+            // half-way, and checkpoints run on a thread of their own, off the writer's path.
+            sqlite.batch_execute(WRITER_PRAGMAS)?;
+            start_checkpointer(&target)?;
+        }
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("lagesbild-writer".into())
@@ -48,6 +54,27 @@ impl GroupCommit {
             .map_err(|_| anyhow::anyhow!("the writer thread dropped a push"))?
             .map_err(|error| anyhow::anyhow!("the push could not be stored: {error}"))
     }
+}
+
+/// The writer's own SQLite settings: a 64 MiB page cache, and no checkpoints of its own.
+const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0;";
+
+/// How often the checkpointer copies the WAL back into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Copies committed WAL frames into the SQLite database file in the background (a passive
+/// checkpoint waits for no reader or writer), so the writer thread never does it inline.
+fn start_checkpointer(target: &DatabaseTarget) -> anyhow::Result<()> {
+    let mut conn = target.connect()?;
+    std::thread::Builder::new().name("lagesbild-checkpoint".into()).spawn(move || {
+        loop {
+            std::thread::sleep(CHECKPOINT_EVERY);
+            if let Err(error) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                tracing::warn!(%error, "WAL checkpoint failed; will retry");
+            }
+        }
+    })?;
+    Ok(())
 }
 
 fn writer(target: DatabaseTarget, mut conn: DbConnection, queue: mpsc::Receiver<Job>, max_records: usize) {
@@ -70,34 +97,53 @@ fn writer(target: DatabaseTarget, mut conn: DbConnection, queue: mpsc::Receiver<
             records += job.push.len();
             jobs.push(job);
         }
-        let mut outcomes: Vec<Outcome> = Vec::with_capacity(jobs.len());
+        let pushes: Vec<&PreparedPush> = jobs.iter().map(|job| &job.push).collect();
         let committed = write_transaction(&mut conn, |conn| {
             // First write: serializes writers so that commit order is sequence order.
             let seq = sync_state::take(conn)?;
-            for job in &jobs {
-                // A savepoint per push: a failing push rolls back alone.
-                let outcome = conn.transaction(|conn| sync_push::apply(conn, seq, &job.push));
-                outcomes.push(outcome.map_err(|error: diesel::result::Error| error.to_string()));
-            }
-            Ok::<_, diesel::result::Error>(())
+            sync_push::apply_all(conn, seq, &pushes)
         });
         match committed {
-            Ok(()) => {
-                for (job, outcome) in jobs.into_iter().zip(outcomes) {
+            Ok(results) => {
+                for (job, results) in jobs.into_iter().zip(results) {
+                    let _ = job.reply.send(Ok(results));
+                }
+            }
+            Err(error) if jobs.len() > 1 => {
+                // Something in the group failed: store each push on its own, so only the one
+                // at fault fails.
+                tracing::warn!(%error, pushes = jobs.len(), "a group of pushes failed; storing them one by one");
+                for job in jobs {
+                    let outcome = sync_push::store(&mut conn, &job.push).map_err(|error| error.to_string());
+                    let failed = outcome.is_err();
                     let _ = job.reply.send(outcome);
+                    if failed {
+                        reconnect(&target, &mut conn);
+                    }
                 }
             }
             Err(error) => {
-                tracing::error!(%error, pushes = jobs.len(), "a group of pushes could not be committed");
+                tracing::error!(%error, "a push could not be stored");
                 for job in jobs {
                     let _ = job.reply.send(Err(error.to_string()));
                 }
-                // The connection may be what failed: open a fresh one for the next group.
-                match target.connect() {
-                    Ok(fresh) => conn = fresh,
-                    Err(error) => tracing::error!(error = %format!("{error:#}"), "cannot reopen the database"),
-                }
+                reconnect(&target, &mut conn);
             }
         }
+    }
+}
+
+/// Opens a fresh connection after a failure, in case the connection is what failed.
+fn reconnect(target: &DatabaseTarget, conn: &mut DbConnection) {
+    match target.connect() {
+        Ok(mut fresh) => {
+            if let DbConnection::Sqlite(sqlite) = &mut fresh
+                && let Err(error) = sqlite.batch_execute(WRITER_PRAGMAS)
+            {
+                tracing::warn!(%error, "cannot configure the writer's connection");
+            }
+            *conn = fresh;
+        }
+        Err(error) => tracing::error!(error = %format!("{error:#}"), "cannot reopen the database"),
     }
 }

@@ -12,10 +12,11 @@ use crate::domain::records::EARLIEST_MS;
 use crate::domain::sync::{PROTOCOL_VERSION, PageToken, SCHEMA_VERSION_MAX, SCHEMA_VERSION_MIN};
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
+use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 
 /// `GET /api/v1/sync/info`: what this server speaks and accepts.
 pub async fn info(state: web::Data<AppState>) -> HttpResponse {
@@ -120,7 +121,7 @@ pub async fn pull(
         token,
     };
     authenticator.activity.pulled(&auth.organisation_id, &auth.device_id, crate::db::now(), skew, pending);
-    let page = db(&state, move |conn, _| {
+    let body = db(&state, move |conn, _| {
         let (org, user, device) = (request.organisation_id.clone(), request.user_id.clone(), request.device_id.clone());
         let page = sync_pull::pull(conn, &request, |conn, cursor, purged| {
             sync_pull::needs_replacement(conn, &org, &user, &device, cursor, purged)
@@ -129,20 +130,33 @@ pub async fn pull(
             let scope = users::scope_version(conn, &request.user_id)?;
             devices::record_scope(conn, &request.organisation_id, &request.device_id, &request.user_id, scope)?;
         }
-        Ok(page)
+        // Serialised here, on the blocking pool, straight from the page: a large first sync
+        // is neither copied into another JSON tree nor written out on an HTTP worker.
+        let answer = PullAnswer {
+            changes: &page.changes,
+            timestamp: page.timestamp,
+            has_more: page.has_more,
+            page_token: page.page_token.as_deref(),
+            server_time_ms: chrono::Utc::now().timestamp_millis(),
+            strategy: page.replacement.then_some("replacement"),
+        };
+        serde_json::to_vec(&answer).map_err(|error| ApiError::Internal(error.into()))
     })
     .await?;
-    let mut body = json!({
-        "changes": page.changes,
-        "timestamp": page.timestamp,
-        "has_more": page.has_more,
-        "page_token": page.page_token,
-        "server_time_ms": chrono::Utc::now().timestamp_millis(),
-    });
-    if page.replacement {
-        body["experimentalStrategy"] = json!("replacement");
-    }
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().content_type(ContentType::json()).body(body))
+}
+
+/// One page of a pull.
+#[derive(Serialize)]
+struct PullAnswer<'a> {
+    changes: &'a Map<String, Value>,
+    timestamp: i64,
+    has_more: bool,
+    page_token: Option<&'a str>,
+    server_time_ms: i64,
+    /// `replacement` when the page replaces everything the device holds.
+    #[serde(rename = "experimentalStrategy", skip_serializing_if = "Option::is_none")]
+    strategy: Option<&'static str>,
 }
 
 /// Reads the push body's tables, refusing a wrong shape by field and too many records by 413.

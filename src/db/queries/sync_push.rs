@@ -195,10 +195,18 @@ struct ActivityChange {
 /// One record of a push, ready for storage.
 enum Change {
     /// Answered without storage: a malformed record, or one the caller may not push.
-    Refuse { table: Cow<'static, str>, id: String, status: Status, error: &'static str },
+    Refuse {
+        table: Cow<'static, str>,
+        id: String,
+        status: Status,
+        error: &'static str,
+    },
     Observation(Box<ObservationChange>),
     Activity(Box<ActivityChange>),
-    Delete { table: Table, id: String },
+    Delete {
+        table: Table,
+        id: String,
+    },
 }
 
 /// A push read and validated, waiting for the writer.
@@ -250,10 +258,16 @@ pub fn prepare(context: PushContext, tables: Vec<(String, TableChanges)>, rules:
         for raw in table_changes.created.into_iter().chain(table_changes.updated) {
             let Some(id) = record_id(&raw) else {
                 let error = "a record needs an `id` of 1–64 letters, digits, `-` or `_`";
-                changes.push(Change::Refuse { table: table_name.clone(), id: String::new(), status: Status::Forbidden, error });
+                changes.push(Change::Refuse {
+                    table: table_name.clone(),
+                    id: String::new(),
+                    status: Status::Forbidden,
+                    error,
+                });
                 continue;
             };
-            let refuse = |error| Change::Refuse { table: table_name.clone(), id: id.clone(), status: Status::Forbidden, error };
+            let refuse =
+                |error| Change::Refuse { table: table_name.clone(), id: id.clone(), status: Status::Forbidden, error };
             let Value::Object(raw) = raw else {
                 changes.push(refuse("a record must be a JSON object"));
                 continue;
@@ -279,7 +293,12 @@ pub fn prepare(context: PushContext, tables: Vec<(String, TableChanges)>, rules:
         for raw_id in table_changes.deleted {
             let Some(id) = record_id(&raw_id) else {
                 let id = raw_id.as_str().unwrap_or("").chars().take(64).collect();
-                changes.push(Change::Refuse { table: table_name.clone(), id, status: Status::Forbidden, error: "not a record id" });
+                changes.push(Change::Refuse {
+                    table: table_name.clone(),
+                    id,
+                    status: Status::Forbidden,
+                    error: "not a record id",
+                });
                 continue;
             };
             changes.push(match table {
@@ -351,7 +370,10 @@ fn read_observation(
     })
 }
 
-fn read_activity(raw: &Map<String, Value>, validation: &Context<'_>) -> Result<(ActivityContent, Note), Vec<FieldError>> {
+fn read_activity(
+    raw: &Map<String, Value>,
+    validation: &Context<'_>,
+) -> Result<(ActivityContent, Note), Vec<FieldError>> {
     records::parse_activity(raw, validation).map(|content| {
         let note = Note::of(&content.note);
         (content, note)
@@ -385,20 +407,39 @@ struct Batch<'a> {
     results: Vec<RecordResult>,
 }
 
-/// Stores a prepared push under the sequence number `seq`, inside the caller's write
-/// transaction (which took `seq` as its first write). Every record gets a result.
-pub fn apply(conn: &mut DbConnection, seq: i64, push: &PreparedPush) -> QueryResult<Vec<RecordResult>> {
-    let mut batch = Batch::load(conn, &push.context, seq, &push.changes)?;
-    for change in &push.changes {
-        match change {
-            Change::Refuse { table, id, status, error } => batch.refuse(table.clone(), id, *status, error),
-            Change::Observation(change) => batch.upsert_observation(conn, change)?,
-            Change::Activity(change) => batch.upsert_activity(conn, change)?,
-            Change::Delete { table, id } => batch.delete(conn, *table, id)?,
-        }
+/// Stores prepared pushes under the sequence number `seq`, inside the caller's write
+/// transaction (which took `seq` as its first write), in their order. Each push's records are
+/// answered in a list of their own. The stored versions of all the records of one
+/// organisation's pushes are read at once, and their new rows written together.
+pub fn apply_all(conn: &mut DbConnection, seq: i64, pushes: &[&PreparedPush]) -> QueryResult<Vec<Vec<RecordResult>>> {
+    let mut results = vec![Vec::new(); pushes.len()];
+    let mut by_organisation: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, push) in pushes.iter().enumerate() {
+        by_organisation.entry(push.context.organisation_id.as_str()).or_default().push(index);
     }
-    batch.flush(conn)?;
-    Ok(batch.results)
+    for (organisation_id, indexes) in by_organisation {
+        let changes = indexes.iter().flat_map(|index| pushes[*index].changes.iter());
+        let mut batch = Batch::load(conn, organisation_id, &pushes[indexes[0]].context, seq, changes)?;
+        for index in indexes {
+            batch.context = &pushes[index].context;
+            for change in &pushes[index].changes {
+                match change {
+                    Change::Refuse { table, id, status, error } => batch.refuse(table.clone(), id, *status, error),
+                    Change::Observation(change) => batch.upsert_observation(conn, change)?,
+                    Change::Activity(change) => batch.upsert_activity(conn, change)?,
+                    Change::Delete { table, id } => batch.delete(conn, *table, id)?,
+                }
+            }
+            results[index] = std::mem::take(&mut batch.results);
+        }
+        batch.flush(conn)?;
+    }
+    Ok(results)
+}
+
+/// Stores one prepared push under `seq`, inside the caller's write transaction.
+pub fn apply(conn: &mut DbConnection, seq: i64, push: &PreparedPush) -> QueryResult<Vec<RecordResult>> {
+    Ok(apply_all(conn, seq, &[push])?.pop().unwrap_or_default())
 }
 
 /// Stores a prepared push in a write transaction of its own.
@@ -426,7 +467,13 @@ fn same_owner_or_new(existing_owner: Option<&str>, user_id: &str) -> bool {
 
 impl<'a> Batch<'a> {
     /// Reads the stored versions and quarantine entries of every record the push names.
-    fn load(conn: &mut DbConnection, context: &'a PushContext, seq: i64, changes: &[Change]) -> QueryResult<Self> {
+    fn load(
+        conn: &mut DbConnection,
+        org: &str,
+        context: &'a PushContext,
+        seq: i64,
+        changes: impl Iterator<Item = &'a Change>,
+    ) -> QueryResult<Self> {
         let mut ids: HashMap<Table, Vec<&str>> = HashMap::new();
         for change in changes {
             let (table, id) = match change {
@@ -437,7 +484,6 @@ impl<'a> Batch<'a> {
             };
             ids.entry(table).or_default().push(id);
         }
-        let org = context.organisation_id.as_str();
         let mut batch = Batch {
             context,
             seq,
@@ -446,7 +492,7 @@ impl<'a> Batch<'a> {
             quarantine: HashMap::new(),
             new_observations: Vec::new(),
             new_activities: Vec::new(),
-            results: Vec::with_capacity(changes.len()),
+            results: Vec::new(),
         };
         for (table, mut ids) in ids {
             ids.sort_unstable();
@@ -1020,7 +1066,9 @@ impl<'a> Batch<'a> {
                 self.resolve_quarantine_as(conn, table, id, "deleted")?;
                 self.answer(table, id, Status::Applied, Some(self.seq));
             }
-            Some(_) => self.refuse(Cow::Borrowed(table.name()), id, Status::Forbidden, "this record belongs to someone else"),
+            Some(_) => {
+                self.refuse(Cow::Borrowed(table.name()), id, Status::Forbidden, "this record belongs to someone else")
+            }
         }
         Ok(())
     }
