@@ -14,8 +14,9 @@ use diesel::connection::SimpleConnection;
 use std::sync::mpsc;
 use tokio::sync::oneshot;
 
-/// The answer to one push: its results, or why it could not be stored.
-type Outcome = Result<Vec<RecordResult>, String>;
+/// The answer to one push: its results, or why it could not be stored, and the push itself,
+/// handed back so that freeing it is not the writer's work.
+type Outcome = (Result<Vec<RecordResult>, String>, PreparedPush);
 
 struct Job {
     push: PreparedPush,
@@ -49,15 +50,14 @@ impl GroupCommit {
     pub async fn push(&self, push: PreparedPush) -> anyhow::Result<Vec<RecordResult>> {
         let (reply, answer) = oneshot::channel();
         self.jobs.send(Job { push, reply }).map_err(|_| anyhow::anyhow!("the writer thread has stopped"))?;
-        answer
-            .await
-            .map_err(|_| anyhow::anyhow!("the writer thread dropped a push"))?
-            .map_err(|error| anyhow::anyhow!("the push could not be stored: {error}"))
+        let (outcome, _push) = answer.await.map_err(|_| anyhow::anyhow!("the writer thread dropped a push"))?;
+        outcome.map_err(|error| anyhow::anyhow!("the push could not be stored: {error}"))
     }
 }
 
-/// The writer's own SQLite settings: a 64 MiB page cache, and no checkpoints of its own.
-const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0;";
+/// The writer's own SQLite settings: a 64 MiB page cache, statement journals in memory, and
+/// no checkpoints of its own.
+const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;";
 
 /// How often the checkpointer copies the WAL back into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
@@ -97,16 +97,16 @@ fn writer(target: DatabaseTarget, mut conn: DbConnection, queue: mpsc::Receiver<
             records += job.push.len();
             jobs.push(job);
         }
-        let pushes: Vec<&PreparedPush> = jobs.iter().map(|job| &job.push).collect();
         let committed = write_transaction(&mut conn, |conn| {
             // First write: serializes writers so that commit order is sequence order.
             let seq = sync_state::take(conn)?;
+            let pushes: Vec<&PreparedPush> = jobs.iter().map(|job| &job.push).collect();
             sync_push::apply_all(conn, seq, &pushes)
         });
         match committed {
             Ok(results) => {
                 for (job, results) in jobs.into_iter().zip(results) {
-                    let _ = job.reply.send(Ok(results));
+                    let _ = job.reply.send((Ok(results), job.push));
                 }
             }
             Err(error) if jobs.len() > 1 => {
@@ -116,7 +116,7 @@ fn writer(target: DatabaseTarget, mut conn: DbConnection, queue: mpsc::Receiver<
                 for job in jobs {
                     let outcome = sync_push::store(&mut conn, &job.push).map_err(|error| error.to_string());
                     let failed = outcome.is_err();
-                    let _ = job.reply.send(outcome);
+                    let _ = job.reply.send((outcome, job.push));
                     if failed {
                         reconnect(&target, &mut conn);
                     }
@@ -125,7 +125,7 @@ fn writer(target: DatabaseTarget, mut conn: DbConnection, queue: mpsc::Receiver<
             Err(error) => {
                 tracing::error!(%error, "a push could not be stored");
                 for job in jobs {
-                    let _ = job.reply.send(Err(error.to_string()));
+                    let _ = job.reply.send((Err(error.to_string()), job.push));
                 }
                 reconnect(&target, &mut conn);
             }
