@@ -33,11 +33,14 @@ impl GroupCommit {
     /// records (but always at least one push), so one group's transaction stays short.
     pub fn start(target: DatabaseTarget, max_records: usize) -> anyhow::Result<Self> {
         let mut conn = target.connect()?;
-        if let DbConnection::Sqlite(sqlite) = &mut conn {
-            // A group's pages stay in memory until its commit instead of spilling to the WAL
-            // half-way, and checkpoints run on a thread of their own, off the writer's path.
-            sqlite.batch_execute(WRITER_PRAGMAS)?;
-            start_checkpointer(&target)?;
+        match &mut conn {
+            DbConnection::Sqlite(sqlite) => {
+                // A group's pages stay in memory until its commit instead of spilling to the WAL
+                // half-way, and checkpoints run on a thread of their own, off the writer's path.
+                sqlite.batch_execute(WRITER_PRAGMAS)?;
+                start_checkpointer(&target)?;
+            }
+            DbConnection::Postgres(pg) => pg.batch_execute(WRITER_SETTINGS_PG)?,
         }
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
@@ -58,6 +61,11 @@ impl GroupCommit {
 /// The writer's own SQLite settings: a 64 MiB page cache, statement journals in memory, and
 /// no checkpoints of its own.
 const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;";
+
+/// The writer's own PostgreSQL settings. The lookups bind lists of ids; a cached generic plan
+/// cannot see them and scans the organisation's rows comparing each with every id, so every
+/// statement is planned for its own values.
+const WRITER_SETTINGS_PG: &str = "SET plan_cache_mode = force_custom_plan;";
 
 /// How often the checkpointer copies the WAL back into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
@@ -137,9 +145,11 @@ fn writer(target: DatabaseTarget, mut conn: DbConnection, queue: mpsc::Receiver<
 fn reconnect(target: &DatabaseTarget, conn: &mut DbConnection) {
     match target.connect() {
         Ok(mut fresh) => {
-            if let DbConnection::Sqlite(sqlite) = &mut fresh
-                && let Err(error) = sqlite.batch_execute(WRITER_PRAGMAS)
-            {
+            let configured = match &mut fresh {
+                DbConnection::Sqlite(sqlite) => sqlite.batch_execute(WRITER_PRAGMAS),
+                DbConnection::Postgres(pg) => pg.batch_execute(WRITER_SETTINGS_PG),
+            };
+            if let Err(error) = configured {
                 tracing::warn!(%error, "cannot configure the writer's connection");
             }
             *conn = fresh;
