@@ -12,7 +12,7 @@ use crate::domain::records::EARLIEST_MS;
 use crate::domain::sync::{PROTOCOL_VERSION, PageToken, SCHEMA_VERSION_MAX, SCHEMA_VERSION_MIN};
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -121,7 +121,8 @@ pub async fn pull(
         token,
     };
     authenticator.activity.pulled(&auth.organisation_id, &auth.device_id, crate::db::now(), skew, pending);
-    let body = db(&state, move |conn, _| {
+    let zstd = accepts_zstd(&req);
+    let (body, compressed) = db(&state, move |conn, _| {
         let (org, user, device) = (request.organisation_id.clone(), request.user_id.clone(), request.device_id.clone());
         let page = sync_pull::pull(conn, &request, |conn, cursor, purged| {
             sync_pull::needs_replacement(conn, &org, &user, &device, cursor, purged)
@@ -140,10 +141,39 @@ pub async fn pull(
             server_time_ms: chrono::Utc::now().timestamp_millis(),
             strategy: page.replacement.then_some("replacement"),
         };
-        serde_json::to_vec(&answer).map_err(|error| ApiError::Internal(error.into()))
+        let json = serde_json::to_vec(&answer).map_err(|error| ApiError::Internal(error.into()))?;
+        if zstd && json.len() >= PULL_ZSTD_MIN_BYTES {
+            let compressed = zstd::bulk::compress(&json, PULL_ZSTD_LEVEL).map_err(|e| ApiError::Internal(e.into()))?;
+            return Ok((compressed, true));
+        }
+        Ok((json, false))
     })
     .await?;
-    Ok(HttpResponse::Ok().content_type(ContentType::json()).body(body))
+    let mut response = HttpResponse::Ok();
+    response.content_type(ContentType::json()).insert_header((header::VARY, "accept-encoding"));
+    if compressed {
+        // Already encoded: the compression middleware passes it through as it is.
+        response.insert_header((header::CONTENT_ENCODING, "zstd"));
+    }
+    Ok(response.body(body))
+}
+
+/// Pull pages at least this large are compressed here, with zstd at [`PULL_ZSTD_LEVEL`], when the
+/// client accepts it. A first sync is the largest answer a phone receives, often over a poor
+/// connection: a higher level than the middleware's default saves about a sixth of its bytes
+/// for a few milliseconds, spent on the blocking pool rather than an HTTP worker.
+const PULL_ZSTD_MIN_BYTES: usize = 64 * 1024;
+const PULL_ZSTD_LEVEL: i32 = 6;
+
+/// Whether the request's `Accept-Encoding` lists zstd (with a non-zero weight).
+fn accepts_zstd(req: &HttpRequest) -> bool {
+    req.headers().get_all(header::ACCEPT_ENCODING).filter_map(|value| value.to_str().ok()).any(|value| {
+        value.split(',').any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            parts.next().is_some_and(|name| name.eq_ignore_ascii_case("zstd"))
+                && parts.all(|param| param.strip_prefix("q=").is_none_or(|q| q.parse::<f32>().is_ok_and(|q| q > 0.0)))
+        })
+    })
 }
 
 /// One page of a pull.

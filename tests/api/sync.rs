@@ -713,3 +713,40 @@ async fn one_push_may_name_a_record_more_than_once() {
         .unwrap();
     assert_eq!(history.iter().filter(|entry| entry["change"] == "delete").count(), 1, "{history:?}");
 }
+
+#[tokio::test]
+async fn a_large_pull_comes_zstd_compressed_when_asked_and_plain_otherwise() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let mut phone = Phone::new(&app, &tenant.field.tokens.access);
+    phone.pull().await;
+    let records: Vec<Value> = (0..400)
+        .map(|i| {
+            observation(&format!("0193a0f0-0000-7000-8000-{i:012}"), &format!("Observation nummer {i} vid torget"))
+        })
+        .collect();
+    let body = phone.push(created("observations", records)).await;
+    assert_eq!(body["results"].as_array().unwrap().iter().filter(|r| r["status"] == "applied").count(), 400);
+
+    let pull = |encoding: &'static str| {
+        app.client
+            .get(app.url("/api/v1/sync/pull?last_pulled_at=null"))
+            .bearer_auth(&tenant.field.tokens.access)
+            .header("accept-encoding", encoding)
+            .send()
+    };
+    let compressed = pull("gzip;q=0.5, zstd").await.unwrap();
+    assert_eq!(compressed.status(), 200);
+    assert_eq!(compressed.headers()["content-encoding"], "zstd");
+    assert_eq!(compressed.headers()["content-type"], "application/json");
+    let bytes = compressed.bytes().await.unwrap();
+    let decoded: Value = serde_json::from_slice(&zstd::decode_all(&bytes[..]).unwrap()).unwrap();
+    // This device pushed them, so they come back in `updated`.
+    assert_eq!(ids(&decoded["changes"], "observations", "updated").len(), 400);
+
+    // Without zstd (or with q=0) the answer is not zstd: plain, or whatever else was asked.
+    let plain = pull("zstd;q=0").await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain: Value = plain.json().await.unwrap();
+    assert_eq!(decoded["changes"], plain["changes"]);
+}
