@@ -1311,15 +1311,18 @@ fn storage_thread(
                 let start = Instant::now();
                 lagesbild::db::write_transaction(conn, |conn| -> QueryResult<()> {
                     if let Storage::Bulk(_) = work {
-                        // A multi-row INSERT needs the concrete backend (MultiConnection has none).
-                        match conn {
-                            DbConnection::Sqlite(conn) => {
-                                diesel::insert_into(observations::table).values(&rows).execute(conn)?
-                            }
-                            DbConnection::Postgres(conn) => {
-                                diesel::insert_into(observations::table).values(&rows).execute(conn)?
-                            }
-                        };
+                        // A multi-row INSERT needs the concrete backend (MultiConnection has none),
+                        // in chunks of 500 rows as the server writes them (bound-parameter limits).
+                        for rows in rows.chunks(500) {
+                            match conn {
+                                DbConnection::Sqlite(conn) => {
+                                    diesel::insert_into(observations::table).values(rows).execute(conn)?
+                                }
+                                DbConnection::Postgres(conn) => {
+                                    diesel::insert_into(observations::table).values(rows).execute(conn)?
+                                }
+                            };
+                        }
                     } else {
                         for row in &rows {
                             diesel::insert_into(observations::table).values(row).execute(conn)?;
@@ -1791,6 +1794,10 @@ async fn load_backend(
         // (work, thread counts, what-if settings)
         let mut works: Vec<(Storage, Vec<usize>, bool)> = vec![
             (Storage::Bulk(100), threads.clone(), false),
+            // Transactions the size of a group commit under load: the storage ceiling of the
+            // batched scenario.
+            (Storage::Bulk(5000), vec![1], false),
+            (Storage::DirectPush(5000), vec![1], false),
             (Storage::Statements(100), vec![1], false),
             (Storage::Bulk(1), threads.clone(), false),
             (Storage::DirectPush(config.batch.batch), threads.clone(), false),
