@@ -1,6 +1,7 @@
 //! The domain: pure types and rules, no HTTP and no SQL.
 
 pub mod identity;
+pub mod period;
 pub mod records;
 pub mod redaction;
 pub mod reference;
