@@ -24,6 +24,9 @@ pub enum AccountError {
     Other(#[from] anyhow::Error),
 }
 
+/// Partners never see a group of fewer records than this, unless the organisation says otherwise.
+pub const DEFAULT_SUPPRESSION_K: i32 = 3;
+
 /// Creates an organisation.
 pub fn create_organisation(
     conn: &mut DbConnection,
@@ -41,6 +44,7 @@ pub fn create_organisation(
         bbox_min_lon: None,
         bbox_max_lat: None,
         bbox_max_lon: None,
+        suppression_k: DEFAULT_SUPPRESSION_K,
     };
     crate::db::write_transaction(conn, |conn| match organisations::insert(conn, &row) {
         Err(error) if is_unique_violation(&error) => {

@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod metrics;
+pub mod picture;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

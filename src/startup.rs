@@ -40,6 +40,8 @@ pub struct AppState {
     pub group_commit: db::group_commit::GroupCommit,
     /// Validation rules per organisation, read once and kept briefly.
     pub push_rules: db::queries::sync_push::RulesCache,
+    /// The picture's in-memory index per organisation.
+    pub pictures: crate::picture::Pictures,
 }
 
 impl AppState {
@@ -106,6 +108,7 @@ impl Application {
             settings: settings.clone(),
             group_commit: db::group_commit::GroupCommit::start(target.clone(), GROUP_COMMIT_MAX_RECORDS)?,
             push_rules: db::queries::sync_push::RulesCache::new(Duration::from_secs(10)),
+            pictures: crate::picture::Pictures::default(),
         });
         spawn_housekeeping(state.clone(), activity);
 

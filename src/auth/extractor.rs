@@ -86,6 +86,14 @@ pub trait RoleRule {
     fn allows(role: Role) -> bool;
 }
 
+/// Who may read the picture: coordinators and admins in full, partners as suppressed aggregates.
+pub struct Analyst;
+impl RoleRule for Analyst {
+    fn allows(role: Role) -> bool {
+        matches!(role, Role::Coordinator | Role::Admin | Role::Partner)
+    }
+}
+
 /// Any authenticated user.
 pub struct AnyRole;
 impl RoleRule for AnyRole {

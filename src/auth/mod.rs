@@ -8,7 +8,7 @@ pub mod rate_limit;
 pub mod revocation;
 pub mod tokens;
 
-pub use extractor::{Admin, AnyRole, Auth, AuthUser, Authenticator, Coordinator, Reporter};
+pub use extractor::{Admin, Analyst, AnyRole, Auth, AuthUser, Authenticator, Coordinator, Reporter};
 
 use sha2::{Digest, Sha256};
 

@@ -17,6 +17,8 @@ pub struct OrganisationRow {
     pub bbox_min_lon: Option<f64>,
     pub bbox_max_lat: Option<f64>,
     pub bbox_max_lon: Option<f64>,
+    /// Partners' aggregates suppress groups of fewer records than this.
+    pub suppression_k: i32,
 }
 
 /// A unit (a reporting actor such as the field assistants) as stored.

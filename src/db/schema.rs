@@ -11,6 +11,15 @@ diesel::table! {
         bbox_min_lon -> Nullable<Double>,
         bbox_max_lat -> Nullable<Double>,
         bbox_max_lon -> Nullable<Double>,
+        suppression_k -> Integer,
+    }
+}
+
+diesel::table! {
+    partner_areas (organisation_id, user_id, area_code) {
+        organisation_id -> Text,
+        user_id -> Text,
+        area_code -> Text,
     }
 }
 
@@ -248,4 +257,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     activity_logs,
     sync_quarantine,
     record_history,
+    partner_areas,
 );

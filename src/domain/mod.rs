@@ -1,10 +1,12 @@
 //! The domain: pure types and rules, no HTTP and no SQL.
 
+pub mod geo;
 pub mod identity;
 pub mod period;
 pub mod records;
 pub mod redaction;
 pub mod reference;
+pub mod sun;
 pub mod sync;
 
 use serde::Serialize;

@@ -6,6 +6,7 @@ pub mod health;
 pub mod json;
 pub mod me;
 pub mod middleware;
+pub mod picture;
 pub mod records;
 pub mod reference;
 pub mod spec;
@@ -48,6 +49,8 @@ route_table! {
     POST "/api/v1/users" => users::create,
     GET "/api/v1/users/{id}" => users::get,
     PATCH "/api/v1/users/{id}" => users::update,
+    GET "/api/v1/users/{id}/areas" => picture::shared_areas,
+    PUT "/api/v1/users/{id}/areas" => picture::share_areas,
 
     GET "/api/v1/units" => units::list,
     POST "/api/v1/units" => units::create,
@@ -73,6 +76,10 @@ route_table! {
     GET "/api/v1/activities" => records::list_activities,
     GET "/api/v1/activities/{id}" => records::get_activity,
     GET "/api/v1/activities/{id}/history" => records::activity_history,
+
+    GET "/api/v1/heatmap" => picture::heatmap,
+    GET "/api/v1/picture" => picture::picture,
+    GET "/api/v1/areas/{code}/picture" => picture::area_picture,
 
     GET "/api/v1/devices" => devices::list,
     POST "/api/v1/devices/{id}/revoke" => devices::revoke,

@@ -9,6 +9,7 @@ mod fleet;
 mod health;
 mod helpers;
 mod migrations;
+mod picture;
 mod records;
 mod revocation;
 mod spec;

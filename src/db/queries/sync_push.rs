@@ -819,6 +819,7 @@ impl<'a> Batch<'a> {
             candidate.note.clone_from(&note.text);
             candidate.lat = content.lat;
             candidate.lon = content.lon;
+            candidate.cell = crate::domain::geo::cell_for(content.lat, content.lon);
             candidate.accuracy_m = content.accuracy_m;
             candidate.observed_at = observed_at.corrected;
             candidate.observed_at_device = observed_at.device;
@@ -950,7 +951,7 @@ impl<'a> Batch<'a> {
             lat: content.lat,
             lon: content.lon,
             area_code: content.area_code.clone(),
-            cell: existing.as_ref().and_then(|row| row.cell.clone()),
+            cell: content.lat.zip(content.lon).and_then(|(lat, lon)| crate::domain::geo::cell_for(lat, lon)),
             girls: counts.girls,
             boys: counts.boys,
             gender_other: counts.gender_other,

@@ -1,0 +1,337 @@
+//! An organisation's records as compact columns in memory, kept current by tailing the change
+//! sequence (`server_seq`), so that the picture never scans raw rows per request.
+//!
+//! Every change to a record moves it to a new `server_seq`, and sequence numbers commit in
+//! order (see `sync_state::take`): reading the rows past the highest sequence applied so far
+//! sees every change exactly once, in every process, with nothing to coordinate.
+
+use crate::db::DbConnection;
+use crate::db::schema::{activity_logs, observations, organisations, units, users};
+use chrono::{Datelike, TimeZone, Timelike};
+use chrono_tz::Tz;
+use diesel::prelude::*;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+/// The record is live (not deleted).
+pub const LIVE: u8 = 1;
+/// The sun was below the horizon (−0.833°) where and when it happened.
+pub const DARK: u8 = 2;
+/// The sun was more than 6° below the horizon (after civil twilight).
+pub const CIVIL_DARK: u8 = 4;
+
+/// "No value" in a dictionary-coded column (no area, no unit).
+pub const NONE: u16 = u16::MAX;
+
+/// One observation, as the picture needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Obs {
+    pub at_ms: i64,
+    /// The H3 cell at the finest resolution, 0 when unknown.
+    pub cell: u64,
+    pub category: u16,
+    pub unit: u16,
+    pub area: u16,
+    pub severity: u8,
+    pub safety: u8,
+    /// Local weekday (Monday 0) × 24 + local hour.
+    pub hour_of_week: u8,
+    pub flags: u8,
+}
+
+/// One activity log, as the picture needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Act {
+    pub start_ms: i64,
+    /// Equal to the start while the activity is still running.
+    pub end_ms: i64,
+    pub kind: u16,
+    pub unit: u16,
+    pub area: u16,
+    pub contacts: u32,
+    pub flags: u8,
+}
+
+/// Strings coded as small numbers, in order of first appearance.
+#[derive(Debug, Default)]
+pub struct Dictionary {
+    names: Vec<String>,
+    codes: HashMap<String, u16>,
+}
+
+impl Dictionary {
+    /// The code of `name`, added if new (`NONE` once full).
+    pub fn code(&mut self, name: &str) -> u16 {
+        if let Some(code) = self.codes.get(name) {
+            return *code;
+        }
+        let Ok(code) = u16::try_from(self.names.len()) else { return NONE };
+        if code == NONE {
+            return NONE;
+        }
+        self.names.push(name.to_owned());
+        self.codes.insert(name.to_owned(), code);
+        code
+    }
+
+    /// The code of a known name.
+    pub fn find(&self, name: &str) -> Option<u16> {
+        self.codes.get(name).copied()
+    }
+
+    /// The name of a code.
+    pub fn name(&self, code: u16) -> Option<&str> {
+        self.names.get(usize::from(code)).map(String::as_str)
+    }
+
+    /// How many names there are.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// One organisation's records in columns.
+pub struct OrgIndex {
+    pub organisation_id: String,
+    pub tz: Tz,
+    /// The highest sequence number applied.
+    pub seq: i64,
+    pub categories: Dictionary,
+    pub kinds: Dictionary,
+    pub units: Dictionary,
+    pub areas: Dictionary,
+    pub observations: Vec<Obs>,
+    pub activities: Vec<Act>,
+    observation_slots: HashMap<u128, u32>,
+    activity_slots: HashMap<u128, u32>,
+    /// Each reporter's unit slug, for the observations' unit.
+    user_units: HashMap<String, Option<String>>,
+}
+
+/// A record id as a 128-bit key: the UUID itself, or a 128-bit hash of other ids.
+fn key(id: &str) -> u128 {
+    if let Ok(uuid) = uuid::Uuid::parse_str(id) {
+        return uuid.as_u128();
+    }
+    let half = |seed: u64| {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        seed.hash(&mut hasher);
+        id.hash(&mut hasher);
+        hasher.finish()
+    };
+    (u128::from(half(0x5eed)) << 64) | u128::from(half(0xface))
+}
+
+/// Rows read per round trip while catching up.
+const CATCH_UP_ROWS: i64 = 50_000;
+
+type ObservationChange =
+    (String, String, String, i32, i32, i64, Option<String>, Option<String>, f64, f64, Option<i64>, i64);
+type ActivityChange = (
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<f64>,
+    Option<f64>,
+    (i32, i32, i32, i32),
+    Option<i64>,
+    i64,
+);
+
+impl OrgIndex {
+    /// An empty index for the organisation, in its time zone.
+    pub fn new(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Self> {
+        let zone: String =
+            organisations::table.find(organisation_id).select(organisations::time_zone).get_result(conn)?;
+        Ok(Self {
+            organisation_id: organisation_id.to_owned(),
+            tz: zone.parse().unwrap_or(chrono_tz::Europe::Stockholm),
+            seq: 0,
+            categories: Dictionary::default(),
+            kinds: Dictionary::default(),
+            units: Dictionary::default(),
+            areas: Dictionary::default(),
+            observations: Vec::new(),
+            activities: Vec::new(),
+            observation_slots: HashMap::new(),
+            activity_slots: HashMap::new(),
+            user_units: HashMap::new(),
+        })
+    }
+
+    /// Applies every change committed since the last call.
+    pub fn catch_up(&mut self, conn: &mut DbConnection) -> QueryResult<()> {
+        // Everything up to the committed sequence, in both tables: a transaction that changed
+        // both is then never seen in one and missed in the other.
+        let (committed, _) = crate::db::queries::sync_state::read(conn)?;
+        if committed <= self.seq {
+            return Ok(());
+        }
+        let start = self.seq;
+        let mut highest = start;
+        loop {
+            let rows: Vec<ObservationChange> = observations::table
+                .filter(observations::organisation_id.eq(&self.organisation_id))
+                .filter(observations::server_seq.gt(highest))
+                .filter(observations::server_seq.le(committed))
+                .order(observations::server_seq.asc())
+                .select((
+                    observations::id,
+                    observations::user_id,
+                    observations::category,
+                    observations::severity,
+                    observations::perceived_safety,
+                    observations::observed_at,
+                    observations::area_code,
+                    observations::cell,
+                    observations::lat,
+                    observations::lon,
+                    observations::deleted_at,
+                    observations::server_seq,
+                ))
+                .limit(CATCH_UP_ROWS)
+                .load(conn)?;
+            let Some(last) = rows.last().map(|row| row.11) else { break };
+            self.load_units_of(conn, rows.iter().map(|row| row.1.as_str()))?;
+            for row in rows {
+                self.apply_observation(row);
+            }
+            highest = last;
+        }
+        let mut highest_activity = start;
+        loop {
+            let rows: Vec<ActivityChange> = activity_logs::table
+                .filter(activity_logs::organisation_id.eq(&self.organisation_id))
+                .filter(activity_logs::server_seq.gt(highest_activity))
+                .filter(activity_logs::server_seq.le(committed))
+                .order(activity_logs::server_seq.asc())
+                .select((
+                    activity_logs::id,
+                    activity_logs::activity_type,
+                    activity_logs::unit,
+                    activity_logs::started_at,
+                    activity_logs::ended_at,
+                    activity_logs::area_code,
+                    activity_logs::lat,
+                    activity_logs::lon,
+                    (
+                        activity_logs::girls,
+                        activity_logs::boys,
+                        activity_logs::gender_other,
+                        activity_logs::gender_unknown,
+                    ),
+                    activity_logs::deleted_at,
+                    activity_logs::server_seq,
+                ))
+                .limit(CATCH_UP_ROWS)
+                .load(conn)?;
+            let Some(last) = rows.last().map(|row| row.10) else { break };
+            for row in rows {
+                self.apply_activity(row);
+            }
+            highest_activity = last;
+        }
+        self.seq = committed;
+        Ok(())
+    }
+
+    fn load_units_of<'a>(
+        &mut self,
+        conn: &mut DbConnection,
+        user_ids: impl Iterator<Item = &'a str>,
+    ) -> QueryResult<()> {
+        if user_ids.into_iter().all(|id| self.user_units.contains_key(id)) {
+            return Ok(());
+        }
+        let rows: Vec<(String, Option<String>)> = users::table
+            .left_join(units::table)
+            .filter(users::organisation_id.eq(&self.organisation_id))
+            .select((users::id, units::slug.nullable()))
+            .load(conn)?;
+        self.user_units = rows.into_iter().collect();
+        Ok(())
+    }
+
+    fn local(&self, at_ms: i64) -> (u8, i32, u32) {
+        match self.tz.timestamp_millis_opt(at_ms).single() {
+            Some(local) => {
+                let weekday = local.weekday().num_days_from_monday();
+                (u8::try_from(weekday * 24 + local.hour()).unwrap_or(0), local.year(), local.month())
+            }
+            None => (0, 1970, 1),
+        }
+    }
+
+    fn apply_observation(&mut self, row: ObservationChange) {
+        let (id, user_id, category, severity, safety, at_ms, area, cell, lat, lon, deleted_at, _) = row;
+        let unit = self.user_units.get(&user_id).cloned().flatten();
+        let (hour_of_week, _, _) = self.local(at_ms);
+        let obs = Obs {
+            at_ms,
+            cell: cell.as_deref().and_then(|cell| u64::from_str_radix(cell, 16).ok()).unwrap_or(0),
+            category: self.categories.code(&category),
+            unit: unit.map_or(NONE, |unit| self.units.code(&unit)),
+            area: area.map_or(NONE, |area| self.areas.code(&area)),
+            severity: u8::try_from(severity).unwrap_or(0),
+            safety: u8::try_from(safety).unwrap_or(0),
+            hour_of_week,
+            flags: if deleted_at.is_none() { LIVE } else { 0 } | super::darkness(lat, lon, at_ms),
+        };
+        match self.observation_slots.get(&key(&id)) {
+            Some(slot) => self.observations[*slot as usize] = obs,
+            None => {
+                let slot = u32::try_from(self.observations.len()).unwrap_or(u32::MAX);
+                self.observation_slots.insert(key(&id), slot);
+                self.observations.push(obs);
+            }
+        }
+    }
+
+    fn apply_activity(&mut self, row: ActivityChange) {
+        let (id, kind, unit, start_ms, end_ms, area, lat, lon, genders, deleted_at, _) = row;
+        let contacts =
+            [genders.0, genders.1, genders.2, genders.3].iter().map(|n| u32::try_from(*n).unwrap_or(0)).sum();
+        let dark = match (lat, lon) {
+            (Some(lat), Some(lon)) => super::darkness(lat, lon, start_ms),
+            _ => 0,
+        };
+        let act = Act {
+            start_ms,
+            end_ms: end_ms.unwrap_or(start_ms).max(start_ms),
+            kind: self.kinds.code(&kind),
+            unit: self.units.code(&unit),
+            area: area.map_or(NONE, |area| self.areas.code(&area)),
+            contacts,
+            flags: if deleted_at.is_none() { LIVE } else { 0 } | dark,
+        };
+        match self.activity_slots.get(&key(&id)) {
+            Some(slot) => self.activities[*slot as usize] = act,
+            None => {
+                let slot = u32::try_from(self.activities.len()).unwrap_or(u32::MAX);
+                self.activity_slots.insert(key(&id), slot);
+                self.activities.push(act);
+            }
+        }
+    }
+
+    /// The local year and month of an instant.
+    pub fn local_month(&self, at_ms: i64) -> (i32, u32) {
+        let (_, year, month) = self.local(at_ms);
+        (year, month)
+    }
+
+    /// Approximate memory held by the columns and id maps, in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        self.observations.capacity() * std::mem::size_of::<Obs>()
+            + self.activities.capacity() * std::mem::size_of::<Act>()
+            + (self.observation_slots.capacity() + self.activity_slots.capacity()) * (16 + 4 + 8)
+    }
+}

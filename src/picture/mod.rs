@@ -1,0 +1,47 @@
+//! The shared situational picture: the heat map and the area table, read from an in-memory
+//! columnar index per organisation (see [`index`]).
+
+pub mod index;
+pub mod query;
+
+use crate::db::DbConnection;
+use diesel::QueryResult;
+use index::OrgIndex;
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Every organisation's index, built on first use and caught up on each read.
+#[derive(Default)]
+pub struct Pictures {
+    indexes: Mutex<HashMap<String, Arc<RwLock<OrgIndex>>>>,
+}
+
+impl Pictures {
+    /// The organisation's index with every committed change applied.
+    pub fn current(&self, conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Arc<RwLock<OrgIndex>>> {
+        let existing = self.indexes.lock().get(organisation_id).cloned();
+        let index = match existing {
+            Some(index) => index,
+            None => {
+                let built = Arc::new(RwLock::new(OrgIndex::new(conn, organisation_id)?));
+                self.indexes.lock().entry(organisation_id.to_owned()).or_insert(built).clone()
+            }
+        };
+        index.write().catch_up(conn)?;
+        Ok(index)
+    }
+}
+
+/// Whether the sun was down where and when something happened, as index flags.
+pub fn darkness(lat: f64, lon: f64, at_ms: i64) -> u8 {
+    let altitude = crate::domain::sun::altitude_degrees(lat, lon, at_ms);
+    let mut flags = 0;
+    if altitude < crate::domain::sun::SUNSET_ALTITUDE {
+        flags |= index::DARK;
+    }
+    if altitude < crate::domain::sun::CIVIL_TWILIGHT_ALTITUDE {
+        flags |= index::CIVIL_DARK;
+    }
+    flags
+}

@@ -1,0 +1,261 @@
+//! The picture: the heat map and the area table agree with a plain count over the raw records,
+//! whatever the filters; partners get suppressed aggregates only.
+
+use crate::helpers::{TestApp, spawn_app};
+use chrono::{Datelike, TimeZone, Timelike};
+use chrono_tz::Europe::Stockholm;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+const CATEGORIES: [&str; 4] = ["vandalism", "lighting", "youth_gathering", "positive"];
+
+/// One pushed observation, as the test remembers it.
+#[derive(Debug, Clone)]
+struct Raw {
+    lat: f64,
+    lon: f64,
+    at_ms: i64,
+    category: &'static str,
+    severity: u8,
+}
+
+fn raw_records(seed: u64, n: usize) -> Vec<Raw> {
+    // A small deterministic generator: the records are data, the filters are what varies.
+    let mut state = seed;
+    let mut next = move |modulo: u64| {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % modulo
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    (0..n)
+        .map(|_| Raw {
+            lat: 59.22 + next(4_000) as f64 / 100_000.0,
+            lon: 18.20 + next(10_000) as f64 / 100_000.0,
+            at_ms: now - 3_600_000 - (next(400 * 24 * 60) as i64) * 60_000,
+            category: CATEGORIES[next(4) as usize],
+            severity: 1 + next(5) as u8,
+        })
+        .collect()
+}
+
+async fn push_all(app: &TestApp, token: &str, records: &[Raw]) {
+    let json: Vec<Value> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            json!({
+                "id": format!("0193b000-0000-7000-8000-{i:012}"),
+                "category": r.category, "severity": r.severity, "perceived_safety": 3,
+                "note": "", "lat": r.lat, "lon": r.lon, "observed_at": r.at_ms,
+            })
+        })
+        .collect();
+    for chunk in json.chunks(500) {
+        let response = app
+            .post("/api/v1/sync/push?last_pulled_at=null", token, &json!({ "observations": { "created": chunk } }))
+            .await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        let applied = body["results"].as_array().unwrap().iter().filter(|r| r["status"] == "applied").count();
+        assert_eq!(applied, chunk.len(), "every record is stored");
+    }
+}
+
+/// A filter as both the test and the query string see it.
+#[derive(Debug, Clone)]
+struct Ask {
+    days_back: (i64, i64),
+    categories: Vec<&'static str>,
+    severity_min: u8,
+    hours: Option<(u8, u8)>,
+    weekdays: Vec<u8>,
+    after_dark: Option<bool>,
+    twilight: bool,
+}
+
+impl Ask {
+    fn query(&self, now: i64) -> String {
+        let at = |days: i64| {
+            chrono::DateTime::from_timestamp_millis(now - days * 86_400_000).unwrap().to_rfc3339().replace('+', "%2B")
+        };
+        let mut q = format!("from={}&to={}", at(self.days_back.0), at(self.days_back.1));
+        if !self.categories.is_empty() {
+            q += &format!("&category={}", self.categories.join(","));
+        }
+        if self.severity_min > 1 {
+            q += &format!("&severity_min={}", self.severity_min);
+        }
+        if let Some((a, b)) = self.hours {
+            q += &format!("&hours={a}-{b}");
+        }
+        if !self.weekdays.is_empty() {
+            q += &format!("&weekday={}", self.weekdays.iter().map(u8::to_string).collect::<Vec<_>>().join(","));
+        }
+        if let Some(dark) = self.after_dark {
+            q += &format!("&after_dark={dark}&twilight={}", self.twilight);
+        }
+        q
+    }
+
+    fn admits(&self, r: &Raw, now: i64) -> bool {
+        let local = Stockholm.timestamp_millis_opt(r.at_ms).unwrap();
+        let hour = local.hour() as u8;
+        let in_hours = match self.hours {
+            None => true,
+            Some((a, b)) if a < b => (a..b).contains(&hour),
+            Some((a, b)) => hour >= a || hour < b % 24,
+        };
+        let weekday = local.weekday().number_from_monday() as u8;
+        (now - self.days_back.0 * 86_400_000..now - self.days_back.1 * 86_400_000).contains(&r.at_ms)
+            && (self.categories.is_empty() || self.categories.contains(&r.category))
+            && r.severity >= self.severity_min
+            && in_hours
+            && (self.weekdays.is_empty() || self.weekdays.contains(&weekday))
+            && self
+                .after_dark
+                .is_none_or(|dark| lagesbild::domain::sun::is_dark(r.lat, r.lon, r.at_ms, self.twilight) == dark)
+    }
+}
+
+fn asks() -> impl Strategy<Value = Ask> {
+    (
+        (100i64..420, 0i64..100),
+        proptest::sample::subsequence(CATEGORIES.to_vec(), 0..=2),
+        1u8..=5,
+        proptest::option::of((0u8..24, 1u8..=24).prop_filter("a non-empty span", |(a, b)| a != b)),
+        proptest::sample::subsequence(vec![1u8, 2, 3, 4, 5, 6, 7], 0..=3),
+        proptest::option::of(any::<bool>()),
+        any::<bool>(),
+    )
+        .prop_map(|(days_back, categories, severity_min, hours, weekdays, after_dark, twilight)| Ask {
+            days_back,
+            categories,
+            severity_min,
+            hours,
+            weekdays,
+            after_dark,
+            twilight,
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heat_map_and_picture_totals_equal_a_plain_count_for_any_filter() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let records = raw_records(7, 600);
+    push_all(&app, &tenant.field.tokens.access, &records).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let token = tenant.coordinator.tokens.access.clone();
+    let cases: u32 = std::env::var("PICTURE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let handle = tokio::runtime::Handle::current();
+    runner
+        .run(&asks(), |ask| {
+            let expected: Vec<&Raw> = records.iter().filter(|r| ask.admits(r, now)).collect();
+            let query = ask.query(now);
+            let (heat, picture) = tokio::task::block_in_place(|| {
+                handle.block_on(async {
+                    let heat: Value =
+                        app.get(&format!("/api/v1/heatmap?resolution=8&{query}"), &token).await.json().await.unwrap();
+                    let picture: Value =
+                        app.get(&format!("/api/v1/picture?{query}"), &token).await.json().await.unwrap();
+                    (heat, picture)
+                })
+            });
+            // Per hexagon, exactly the records whose stored cell (resolution 12) has it as its
+            // resolution-8 parent. (H3 nests only approximately: near an edge that parent can
+            // differ from the resolution-8 cell of the point itself.)
+            let mut cells: HashMap<String, u64> = HashMap::new();
+            for r in &expected {
+                let fine = h3o::LatLng::new(r.lat, r.lon).unwrap().to_cell(h3o::Resolution::Twelve);
+                let cell = fine.parent(h3o::Resolution::Eight).unwrap();
+                *cells.entry(cell.to_string()).or_default() += 1;
+            }
+            let served: HashMap<String, u64> = heat["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| {
+                    (f["properties"]["cell"].as_str().unwrap().to_owned(), f["properties"]["count"].as_u64().unwrap())
+                })
+                .collect();
+            prop_assert_eq!(&served, &cells, "{}", query);
+            prop_assert_eq!(heat["total"].as_u64(), Some(expected.len() as u64));
+            // No areas yet: every record is outside areas, and counted there.
+            let outside = &picture["outside_areas"];
+            prop_assert_eq!(outside["observations"].as_u64(), Some(expected.len() as u64), "{}", query);
+            for category in CATEGORIES {
+                let n = expected.iter().filter(|r| r.category == category).count() as u64;
+                prop_assert_eq!(outside["by_category"][category].as_u64().unwrap_or(0), n);
+            }
+            let dark =
+                expected.iter().filter(|r| lagesbild::domain::sun::is_dark(r.lat, r.lon, r.at_ms, false)).count();
+            if !expected.is_empty() && ask.after_dark.is_none() {
+                let share = outside["share_after_dark"].as_f64().unwrap();
+                prop_assert!((share - dark as f64 / expected.len() as f64).abs() < 0.001);
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_picture_is_for_coordinators_and_partners_and_refuses_bad_filters() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    assert_eq!(app.get("/api/v1/picture", &tenant.field.tokens.access).await.status(), 403);
+    assert_eq!(app.get("/api/v1/heatmap", &tenant.partner.tokens.access).await.status(), 200);
+    for (query, field) in [
+        ("period=2024-T4", "period"),
+        ("period=2024-T2&from=2024-01-01", "period"),
+        ("hours=25-3", "hours"),
+        ("weekday=8", "weekday"),
+        ("severity_min=9", "severity_min"),
+        ("after_dark=maybe", "after_dark"),
+        ("from=yesterday", "from"),
+    ] {
+        let response = app.get(&format!("/api/v1/picture?{query}"), &tenant.coordinator.tokens.access).await;
+        assert_eq!(response.status(), 422, "{query}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["field"], field, "{query}: {problem}");
+    }
+    let response = app.get("/api/v1/heatmap?resolution=12", &tenant.coordinator.tokens.access).await;
+    assert_eq!(response.status(), 422);
+    let problem: Value =
+        app.get("/api/v1/picture?period=2024-T9", &tenant.coordinator.tokens.access).await.json().await.unwrap();
+    assert!(problem["errors"][0]["message"].as_str().unwrap().contains("2024-T2"), "{problem}");
+}
+
+#[tokio::test]
+async fn a_partner_without_shared_areas_sees_nothing_and_never_a_small_count() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    push_all(&app, &tenant.field.tokens.access, &raw_records(3, 40)).await;
+    let partner = &tenant.partner.tokens.access;
+    let heat: Value = app.get("/api/v1/heatmap?resolution=7", partner).await.json().await.unwrap();
+    assert_eq!(heat["features"], json!([]));
+    assert_eq!(heat["suppression_k"], 3);
+    let picture: Value = app.get("/api/v1/picture", partner).await.json().await.unwrap();
+    assert_eq!(picture["areas"], json!([]));
+    assert_eq!(picture["outside_areas"], Value::Null, "partners never see records outside their areas");
+    // Sharing is for partners, by admins.
+    let path = format!("/api/v1/users/{}/areas", tenant.partner.id);
+    let client = &app.client;
+    let put = |token: &str, body: Value| client.put(app.url(&path)).bearer_auth(token.to_owned()).json(&body).send();
+    assert_eq!(put(&tenant.coordinator.tokens.access, json!({"areas": ["A1"]})).await.unwrap().status(), 403);
+    let shared: Value =
+        put(&tenant.admin.tokens.access, json!({"areas": ["A1", " A1 ", "B2"]})).await.unwrap().json().await.unwrap();
+    assert_eq!(shared["areas"], json!(["A1", "B2"]));
+    let not_partner = format!("/api/v1/users/{}/areas", tenant.field.id);
+    let response = client
+        .put(app.url(&not_partner))
+        .bearer_auth(&tenant.admin.tokens.access)
+        .json(&json!({"areas": ["A1"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+}
