@@ -58,6 +58,23 @@ enum Command {
     /// Manage devices (phones and browsers).
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Manage areas (the polygons records are assigned to).
+    #[command(subcommand)]
+    Areas(AreasCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AreasCommand {
+    /// Import a GeoJSON FeatureCollection of Polygon/MultiPolygon features with the properties
+    /// `code`, `name` and optionally `parent_code`. All or nothing; re-importing a code updates
+    /// it. Records are then reassigned to the new areas.
+    Import {
+        /// The GeoJSON file.
+        file: std::path::PathBuf,
+        /// The organisation's slug.
+        #[arg(long)]
+        org: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -242,6 +259,36 @@ fn administer(settings: &Settings, command: Command) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
     let conn = &mut conn;
     match command {
+        Command::Areas(AreasCommand::Import { file, org }) => {
+            let organisation_id = organisation_id(conn, &org)?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let body: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+            let (counts, job) = match crate::db::queries::areas::import_collection(conn, &organisation_id, &body) {
+                Ok(imported) => imported,
+                Err(crate::db::queries::areas::ImportError::Invalid(errors)) => {
+                    for error in &errors {
+                        eprintln!("{}: {} ({})", error.field, error.message, error.code);
+                    }
+                    anyhow::bail!("{} refused: nothing was imported", file.display());
+                }
+                Err(crate::db::queries::areas::ImportError::Database(error)) => return Err(error.into()),
+            };
+            println!(
+                "{org}: {} area(s) created, {} updated, {} unchanged",
+                counts.created, counts.updated, counts.unchanged
+            );
+            if let Some(mut job) = job {
+                let index = crate::db::queries::areas::index(conn, &organisation_id)?;
+                while crate::db::queries::areas::run_batch(
+                    conn,
+                    &mut job,
+                    &index,
+                    chrono::Utc::now().timestamp_millis(),
+                )? {}
+                println!("{org}: {} of {} record(s) reassigned to new areas", job.changed, job.done);
+            }
+        }
         Command::Org(OrgCommand::Add { slug, name, time_zone }) => {
             let slug = parsed(Slug::parse("slug", &slug), "slug")?;
             let name = parsed(Name::parse("name", &name), "name")?;

@@ -111,6 +111,13 @@ impl Application {
             pictures: crate::picture::Pictures::default(),
         });
         spawn_housekeeping(state.clone(), activity);
+        // Area reassignments a restart interrupted go on where they stopped.
+        let unfinished =
+            db::queries::areas::unfinished_jobs(&mut *pool.get().context("cannot get a database connection")?)
+                .context("cannot read area jobs")?;
+        for job in unfinished {
+            crate::routes::areas::spawn_job(state.clone(), job);
+        }
 
         let listener =
             TcpListener::bind(settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;

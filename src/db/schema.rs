@@ -16,6 +16,42 @@ diesel::table! {
 }
 
 diesel::table! {
+    areas (organisation_id, id) {
+        organisation_id -> Text,
+        id -> Text,
+        code -> Text,
+        name -> Text,
+        parent_code -> Nullable<Text>,
+        geometry -> Text,
+        outline -> Text,
+        min_lon -> Double,
+        min_lat -> Double,
+        max_lon -> Double,
+        max_lat -> Double,
+        vertices -> Integer,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+        server_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    area_jobs (id) {
+        id -> Text,
+        organisation_id -> Text,
+        state -> Text,
+        total -> BigInt,
+        done -> BigInt,
+        changed -> BigInt,
+        last_table -> Nullable<Text>,
+        last_id -> Nullable<Text>,
+        created_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     partner_areas (organisation_id, user_id, area_code) {
         organisation_id -> Text,
         user_id -> Text,
@@ -258,4 +294,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sync_quarantine,
     record_history,
     partner_areas,
+    areas,
+    area_jobs,
 );

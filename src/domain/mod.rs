@@ -1,5 +1,6 @@
 //! The domain: pure types and rules, no HTTP and no SQL.
 
+pub mod areas;
 pub mod geo;
 pub mod identity;
 pub mod period;

@@ -55,12 +55,20 @@ pub async fn observe(
     Ok(response)
 }
 
-/// The largest body a route accepts: pushes may be larger than the rest of the JSON API.
+/// The largest area import: 50,000 vertices as GeoJSON text with room for properties.
+pub const MAX_AREAS_BYTES: usize = 16 * 1024 * 1024;
+
+/// The largest body a route accepts: pushes and area imports may be larger than the rest of the
+/// JSON API.
 pub fn body_limit(req: &actix_web::HttpRequest) -> usize {
     let Some(state) = req.app_data::<web::Data<AppState>>() else {
         return 1024 * 1024;
     };
-    if req.path() == "/api/v1/sync/push" { state.settings.max_push_bytes } else { state.settings.max_body_bytes }
+    match req.path() {
+        "/api/v1/sync/push" => state.settings.max_push_bytes,
+        "/api/v1/areas" => MAX_AREAS_BYTES.max(state.settings.max_body_bytes),
+        _ => state.settings.max_body_bytes,
+    }
 }
 
 /// Answers 413 from `Content-Length` alone, before a byte of an oversized body is read, so the

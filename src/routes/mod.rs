@@ -1,5 +1,6 @@
 //! The only place that names actix: the route table, middleware and handlers, a file per resource.
 
+pub mod areas;
 pub mod auth;
 pub mod devices;
 pub mod health;
@@ -77,6 +78,9 @@ route_table! {
     GET "/api/v1/activities/{id}" => records::get_activity,
     GET "/api/v1/activities/{id}/history" => records::activity_history,
 
+    GET "/api/v1/areas" => areas::list,
+    POST "/api/v1/areas" => areas::import,
+    GET "/api/v1/areas/jobs" => areas::jobs,
     GET "/api/v1/heatmap" => picture::heatmap,
     GET "/api/v1/picture" => picture::picture,
     GET "/api/v1/areas/{code}/picture" => picture::area_picture,

@@ -183,22 +183,46 @@ impl PictureQuery {
     }
 }
 
-/// The areas known to the picture: every code seen on a record, as area with no parent.
+/// The organisation's areas as the picture codes them.
 struct Areas {
-    /// (code, name, parent code) per area code in the index.
+    /// Code number → area code, for every stored area and every code seen on a record.
     names: HashMap<u16, String>,
+    /// Code number → the area's display name (stored areas only).
+    display: HashMap<u16, String>,
+    /// Code number → its parent's code number.
     parents: HashMap<u16, u16>,
 }
 
-impl Areas {
-    fn of(index: &OrgIndex) -> Self {
-        let names = (0..index.areas.len())
-            .filter_map(|code| u16::try_from(code).ok())
-            .filter_map(|code| Some((code, index.areas.name(code)?.to_owned())))
-            .collect();
-        Self { names, parents: HashMap::new() }
+/// The caller's index, caught up, with every stored area coded in it, and the areas.
+fn picture_of(
+    conn: &mut DbConnection,
+    state: &crate::startup::AppState,
+    organisation_id: &str,
+) -> QueryResult<(std::sync::Arc<parking_lot::RwLock<OrgIndex>>, Areas)> {
+    let index = state.pictures.current(conn, organisation_id)?;
+    let tree = crate::db::queries::areas::tree(conn, organisation_id)?;
+    let mut write = index.write();
+    let mut areas = Areas { names: HashMap::new(), display: HashMap::new(), parents: HashMap::new() };
+    for (code, name, _) in &tree {
+        let number = write.areas.code(code);
+        areas.display.insert(number, name.clone());
     }
+    for (code, _, parent) in &tree {
+        if let (Some(child), Some(parent)) =
+            (write.areas.find(code), parent.as_deref().and_then(|p| write.areas.find(p)))
+        {
+            areas.parents.insert(child, parent);
+        }
+    }
+    areas.names = (0..write.areas.len())
+        .filter_map(|number| u16::try_from(number).ok())
+        .filter_map(|number| Some((number, write.areas.name(number)?.to_owned())))
+        .collect();
+    drop(write);
+    Ok((index, areas))
+}
 
+impl Areas {
     /// The code and every area inside it.
     fn with_descendants(&self, code: u16) -> Vec<u16> {
         let mut all = vec![code];
@@ -245,11 +269,10 @@ pub async fn heatmap(
     let caller = (*auth).clone();
     let body = db(&state, move |conn, state| {
         let scope = Scope::read(conn, &caller)?;
-        let index = state.pictures.current(conn, &caller.organisation_id)?;
+        let (index, areas) = picture_of(conn, state, &caller.organisation_id)?;
         let index = index.read();
         let (period, from, to) = query.period(index.tz)?;
         let mut filter = query.filter(from, to)?;
-        let areas = Areas::of(&index);
         filter.areas = area_filter(&query, &areas, &scope)?;
         if scope.partner && filter.areas.is_empty() {
             filter.areas = vec![NONE - 1]; // nothing shared: nothing to show
@@ -339,6 +362,7 @@ fn area_row(
     scope: &Scope,
     index: &OrgIndex,
     code: Option<&str>,
+    name: Option<&str>,
     now: &AreaFigures,
     previous: &AreaFigures,
     last_year: &AreaFigures,
@@ -359,6 +383,7 @@ fn area_row(
     let presence_hidden = scope.hidden(now.activities);
     json!({
         "area": code,
+        "name": name,
         "observations": scope.count(now.observations),
         "by_category": by_category,
         "previous_period": scope.count(previous.observations),
@@ -409,11 +434,10 @@ pub async fn picture(
     let caller = (*auth).clone();
     let body = db(&state, move |conn, state| {
         let scope = Scope::read(conn, &caller)?;
-        let index = state.pictures.current(conn, &caller.organisation_id)?;
+        let (index, areas) = picture_of(conn, state, &caller.organisation_id)?;
         let index = index.read();
         let (period, from, to) = query.period(index.tz)?;
         let mut filter = query.filter(from, to)?;
-        let areas = Areas::of(&index);
         filter.areas = area_filter(&query, &areas, &scope)?;
         let visible = areas.visible(&scope);
         let [now, previous, last_year] = three_periods(&index, &filter, &areas, period);
@@ -428,12 +452,13 @@ pub async fn picture(
             .into_iter()
             .map(|(name, code)| {
                 let get = |figures: &HashMap<u16, AreaFigures>| figures.get(&code).cloned().unwrap_or_default();
-                area_row(&scope, &index, Some(name), &get(&now), &get(&previous), &get(&last_year))
+                let display = areas.display.get(&code).map(String::as_str);
+                area_row(&scope, &index, Some(name), display, &get(&now), &get(&previous), &get(&last_year))
             })
             .collect();
         let outside = (!scope.partner).then(|| {
             let get = |figures: &HashMap<u16, AreaFigures>| figures.get(&NONE).cloned().unwrap_or_default();
-            area_row(&scope, &index, None, &get(&now), &get(&previous), &get(&last_year))
+            area_row(&scope, &index, None, None, &get(&now), &get(&previous), &get(&last_year))
         });
         Ok(json!({
             "period": period.map(|p| p.to_string()),
@@ -461,11 +486,10 @@ pub async fn area_picture(
     let code = path.into_inner();
     let body = db(&state, move |conn, state| {
         let scope = Scope::read(conn, &caller)?;
-        let index = state.pictures.current(conn, &caller.organisation_id)?;
+        let (index, areas) = picture_of(conn, state, &caller.organisation_id)?;
         let index = index.read();
         let (period, from, to) = query.period(index.tz)?;
         let mut filter = query.filter(from, to)?;
-        let areas = Areas::of(&index);
         let visible = areas.visible(&scope);
         let found = areas.names.iter().find(|(_, name)| **name == code).map(|(c, _)| *c);
         let Some(area) = found.filter(|c| visible.as_ref().is_none_or(|v| v.contains(c))) else {
@@ -474,7 +498,8 @@ pub async fn area_picture(
         filter.areas = areas.with_descendants(area);
         let [now, previous, last_year] = three_periods(&index, &filter, &areas, period);
         let get = |figures: &HashMap<u16, AreaFigures>| figures.get(&area).cloned().unwrap_or_default();
-        let mut row = area_row(&scope, &index, Some(&code), &get(&now), &get(&previous), &get(&last_year));
+        let display = areas.display.get(&area).map(String::as_str);
+        let mut row = area_row(&scope, &index, Some(&code), display, &get(&now), &get(&previous), &get(&last_year));
         let detail = query::area_detail(&index, &filter);
         row["severity_histogram"] = json!(detail.severity.iter().map(|n| scope.count(*n)).collect::<Vec<_>>());
         row["hour_of_week"] = json!(

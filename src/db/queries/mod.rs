@@ -1,5 +1,6 @@
 //! Queries by topic. Every function that reads or writes tenant data takes the organisation id.
 
+pub mod areas;
 pub mod auth_state;
 pub mod devices;
 pub mod organisations;

@@ -75,6 +75,8 @@ pub struct RecordResult {
 #[derive(Debug, Default)]
 pub struct Rules {
     bbox: Option<BoundingBox>,
+    /// The areas records are assigned to.
+    areas: crate::domain::areas::AreaIndex,
     categories: HashSet<String>,
     activity_types: HashSet<String>,
     units: HashSet<String>,
@@ -92,6 +94,7 @@ pub fn load_rules(conn: &mut DbConnection, organisation_id: &str) -> QueryResult
     };
     Ok(Rules {
         bbox,
+        areas: super::areas::index(conn, organisation_id)?,
         categories: slugs(reference::list(conn, reference::Kind::Categories, organisation_id)?),
         activity_types: slugs(reference::list(conn, reference::Kind::ActivityTypes, organisation_id)?),
         units: units::table
@@ -181,6 +184,8 @@ impl Note {
 struct ObservationChange {
     id: String,
     raw: Map<String, Value>,
+    /// The area its position falls in.
+    area: Option<String>,
     content: Result<(ObservationContent, Note), Vec<FieldError>>,
     review: Result<ReviewChange, Vec<FieldError>>,
 }
@@ -189,6 +194,8 @@ struct ObservationChange {
 struct ActivityChange {
     id: String,
     raw: Map<String, Value>,
+    /// The area its position falls in (when it has one).
+    area: Option<String>,
     content: Result<(ActivityContent, Note), Vec<FieldError>>,
 }
 
@@ -282,11 +289,14 @@ pub fn prepare(context: PushContext, tables: Vec<(String, TableChanges)>, rules:
                             review.review_comment.map(|comment| comment.map(|comment| redact(&comment).text));
                         review
                     });
-                    Change::Observation(Box::new(ObservationChange { id, raw, content, review }))
+                    let area =
+                        content.as_ref().ok().and_then(|(c, _)| rules.areas.locate(c.lon, c.lat)).map(str::to_owned);
+                    Change::Observation(Box::new(ObservationChange { id, raw, area, content, review }))
                 }
                 Some(Table::ActivityLogs) => {
                     let content = read_activity(&raw, &validation);
-                    Change::Activity(Box::new(ActivityChange { id, raw, content }))
+                    let area = content.as_ref().ok().and_then(|(c, _)| activity_area(c, &rules.areas));
+                    Change::Activity(Box::new(ActivityChange { id, raw, area, content }))
                 }
             });
         }
@@ -337,15 +347,31 @@ pub fn prepare_with(
             match change {
                 Change::Observation(change) if change.content.is_err() => {
                     change.content = read_observation(&change.raw, &validation);
+                    change.area = change
+                        .content
+                        .as_ref()
+                        .ok()
+                        .and_then(|(c, _)| rules.areas.locate(c.lon, c.lat))
+                        .map(str::to_owned);
                 }
                 Change::Activity(change) if change.content.is_err() => {
                     change.content = read_activity(&change.raw, &validation);
+                    change.area = change.content.as_ref().ok().and_then(|(c, _)| activity_area(c, &rules.areas));
                 }
                 _ => {}
             }
         }
     }
     Ok(prepared)
+}
+
+/// An activity with a position is placed by the server; one without keeps the area its
+/// reporter chose.
+fn activity_area(content: &ActivityContent, areas: &crate::domain::areas::AreaIndex) -> Option<String> {
+    match content.lat.zip(content.lon) {
+        Some((lat, lon)) => areas.locate(lon, lat).map(str::to_owned),
+        None => content.area_code.clone(),
+    }
 }
 
 fn validation_context<'a>(context: &PushContext, rules: &'a Rules) -> Context<'a> {
@@ -820,6 +846,7 @@ impl<'a> Batch<'a> {
             candidate.lat = content.lat;
             candidate.lon = content.lon;
             candidate.cell = crate::domain::geo::cell_for(content.lat, content.lon);
+            candidate.area_code.clone_from(&change.area);
             candidate.accuracy_m = content.accuracy_m;
             candidate.observed_at = observed_at.corrected;
             candidate.observed_at_device = observed_at.device;
@@ -950,7 +977,7 @@ impl<'a> Batch<'a> {
             clock_corrected: started_at.corrected_for_skew || ended_at.is_some_and(|t| t.corrected_for_skew),
             lat: content.lat,
             lon: content.lon,
-            area_code: content.area_code.clone(),
+            area_code: change.area.clone(),
             cell: content.lat.zip(content.lon).and_then(|(lat, lon)| crate::domain::geo::cell_for(lat, lon)),
             girls: counts.girls,
             boys: counts.boys,

@@ -1,0 +1,2 @@
+DROP TABLE area_jobs;
+DROP TABLE areas;
