@@ -35,16 +35,23 @@ impl AreaInput {
         self.geometry.0.iter().map(polygon_vertices).sum()
     }
 
-    /// The geometry as GeoJSON text.
+    /// The geometry as GeoJSON text: a Polygon when it is one, else a MultiPolygon.
     pub fn geometry_json(&self) -> String {
-        geojson::Geometry::from(&self.geometry).to_string()
+        geometry_json(&self.geometry)
     }
 
     /// A simplified outline for phones (Ramer–Douglas–Peucker at `tolerance` degrees), as
     /// GeoJSON text; the exact geometry where simplifying would break it.
     pub fn outline_json(&self, tolerance: f64) -> String {
-        simplified(&self.geometry, tolerance)
-            .map_or_else(|| self.geometry_json(), |s| geojson::Geometry::from(&s).to_string())
+        simplified(&self.geometry, tolerance).map_or_else(|| self.geometry_json(), |s| geometry_json(&s))
+    }
+}
+
+/// GeoJSON text for a geometry: a Polygon when it is one, else a MultiPolygon.
+pub fn geometry_json(geometry: &MultiPolygon<f64>) -> String {
+    match geometry.0.as_slice() {
+        [polygon] => geojson::Geometry::from(polygon).to_string(),
+        _ => geojson::Geometry::from(geometry).to_string(),
     }
 }
 

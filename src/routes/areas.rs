@@ -3,7 +3,7 @@
 use super::db;
 use crate::auth::{Admin, AnyRole, Auth, Coordinator};
 use crate::db::queries::areas::{self as area_queries, AreaJob};
-use crate::domain::areas::simplified;
+use crate::domain::areas::{geometry_json, simplified};
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 use actix_web::{HttpResponse, web};
@@ -117,7 +117,7 @@ pub async fn list(
         .map(|row| {
             let geometry = match (tolerance, row.shape()) {
                 (Some(t), Some(shape)) if t > 0.0 => simplified(&shape, t)
-                    .map(|s| serde_json::to_value(geojson::Geometry::from(&s)).unwrap_or(Value::Null))
+                    .and_then(|s| serde_json::from_str(&geometry_json(&s)).ok())
                     .unwrap_or_else(|| serde_json::from_str(&row.geometry).unwrap_or(Value::Null)),
                 _ => serde_json::from_str(&row.geometry).unwrap_or(Value::Null),
             };

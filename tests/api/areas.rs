@@ -82,6 +82,30 @@ async fn areas_import_all_or_nothing_and_idempotently() {
     assert_eq!(listed["features"][0]["properties"]["parent_code"], "TY");
     assert_eq!(listed["features"][0]["bbox"], json!([18.22, 59.22, 18.24, 59.23]));
 
+    // Phones get them in a pull: outline and bounding box as JSON text, never the exact shape.
+    let pull: Value =
+        app.get("/api/v1/sync/pull?last_pulled_at=null", &tenant.field.tokens.access).await.json().await.unwrap();
+    let synced = pull["changes"]["areas"]["created"].as_array().unwrap();
+    assert_eq!(synced.len(), 3);
+    let gr = synced.iter().find(|a| a["code"] == "GR").unwrap();
+    assert_eq!((gr["name"].as_str(), gr["parent_code"].as_str()), (Some("Granängsringen"), Some("TY")));
+    let bbox: Value = serde_json::from_str(gr["bbox"].as_str().unwrap()).unwrap();
+    assert_eq!(bbox, json!([18.22, 59.22, 18.24, 59.23]));
+    let outline: Value = serde_json::from_str(gr["outline"].as_str().unwrap()).unwrap();
+    assert_eq!(outline["type"], "Polygon");
+    // A later import's change reaches the same phone as an update.
+    let cursor = pull["timestamp"].as_i64().unwrap();
+    let mut renamed = tyreso();
+    renamed["features"][2]["properties"]["name"] = json!("Trollbäcken centrum");
+    app.post("/api/v1/areas", admin, &renamed).await;
+    let next: Value = app
+        .get(&format!("/api/v1/sync/pull?last_pulled_at={cursor}"), &tenant.field.tokens.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(next["changes"]["areas"]["updated"][0]["name"], "Trollbäcken centrum");
+
     // Another organisation sees none of them.
     let other = app.tenant("haninge").await;
     let theirs: Value = app.get("/api/v1/areas", &other.coordinator.tokens.access).await.json().await.unwrap();

@@ -3,7 +3,7 @@
 use super::{reference, sync_state};
 use crate::db::DbConnection;
 use crate::db::models::{ActivityLogRow, ObservationRow, QuarantineRow, ReferenceRow, UnitRow};
-use crate::db::schema::{activity_logs, devices, observations, sync_quarantine, units, users};
+use crate::db::schema::{activity_logs, areas, devices, observations, sync_quarantine, units, users};
 use crate::domain::sync::{Bucket, PageToken, Position, bucket};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -18,12 +18,13 @@ pub enum SyncedTable {
     Units = 2,
     Observations = 3,
     ActivityLogs = 4,
+    Areas = 5,
 }
 
 impl SyncedTable {
     /// Every table, in order.
-    pub const ALL: [SyncedTable; 5] =
-        [Self::Categories, Self::ActivityTypes, Self::Units, Self::Observations, Self::ActivityLogs];
+    pub const ALL: [SyncedTable; 6] =
+        [Self::Categories, Self::ActivityTypes, Self::Units, Self::Areas, Self::Observations, Self::ActivityLogs];
 
     /// The table's name in the protocol.
     pub fn name(self) -> &'static str {
@@ -33,6 +34,7 @@ impl SyncedTable {
             Self::Units => "units",
             Self::Observations => "observations",
             Self::ActivityLogs => "activity_logs",
+            Self::Areas => "areas",
         }
     }
 
@@ -113,9 +115,27 @@ pub struct PullPage {
     pub replacement: bool,
 }
 
+/// An area as phones get it: its outline, never the exact geometry.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = areas)]
+pub struct AreaSyncRow {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub parent_code: Option<String>,
+    pub outline: String,
+    pub min_lon: f64,
+    pub min_lat: f64,
+    pub max_lon: f64,
+    pub max_lat: f64,
+    pub deleted_at: Option<i64>,
+    pub server_seq: i64,
+}
+
 enum Entry {
     Reference(SyncedTable, ReferenceRow),
     Unit(UnitRow),
+    Area(AreaSyncRow),
     Observation(ObservationRow),
     Activity(ActivityLogRow),
     Quarantine(SyncedTable, QuarantineRow),
@@ -126,6 +146,7 @@ impl Entry {
         match self {
             Entry::Reference(table, _) | Entry::Quarantine(table, _) => *table,
             Entry::Unit(_) => SyncedTable::Units,
+            Entry::Area(_) => SyncedTable::Areas,
             Entry::Observation(_) => SyncedTable::Observations,
             Entry::Activity(_) => SyncedTable::ActivityLogs,
         }
@@ -135,6 +156,7 @@ impl Entry {
         let (seq, id) = match self {
             Entry::Reference(_, row) => (row.server_seq, row.id.clone()),
             Entry::Unit(row) => (row.server_seq, row.id.clone()),
+            Entry::Area(row) => (row.server_seq, row.id.clone()),
             Entry::Observation(row) => (row.server_seq, row.id.clone()),
             Entry::Activity(row) => (row.server_seq, row.id.clone()),
             // A quarantined version sorts just after a stored version of the same id.
@@ -185,6 +207,7 @@ pub fn pull(
             entries.extend(rows.into_iter().map(|row| Entry::Reference(table, row)));
         }
         entries.extend(changed_units(conn, request, &range, fetch)?.into_iter().map(Entry::Unit));
+        entries.extend(changed_areas(conn, request, &range, fetch)?.into_iter().map(Entry::Area));
         if request.receives_records {
             entries.extend(changed_observations(conn, request, &range, fetch)?.into_iter().map(Entry::Observation));
             entries.extend(changed_activities(conn, request, &range, fetch)?.into_iter().map(Entry::Activity));
@@ -251,6 +274,19 @@ fn assemble(
                 let kind = if token.cursor.is_none() { Bucket::Created } else { Bucket::Updated };
                 let raw = json!({ "id": row.id, "slug": row.slug, "name": row.name });
                 (row.id, Some((kind, raw.as_object().cloned().unwrap_or_default())))
+            }
+            Entry::Area(row) => {
+                let kind = if token.cursor.is_none() { Bucket::Created } else { Bucket::Updated };
+                let raw = json!({
+                    "id": row.id,
+                    "code": row.code,
+                    "name": row.name,
+                    "parent_code": row.parent_code,
+                    "bbox": json!([row.min_lon, row.min_lat, row.max_lon, row.max_lat]).to_string(),
+                    "outline": row.outline,
+                });
+                let item = row.deleted_at.is_none().then(|| (kind, raw.as_object().cloned().unwrap_or_default()));
+                (row.id, item)
             }
             Entry::Observation(row) => {
                 let since = known_since(row.created_seq, &row.user_id, row.author_seen_seq, user_id);
@@ -348,6 +384,26 @@ fn changed_units(
         .limit(limit)
         .into_boxed();
     query = crate::after_position!(query, range.after_for(SyncedTable::Units), units::server_seq, units::id);
+    query.load(conn)
+}
+
+fn changed_areas(
+    conn: &mut DbConnection,
+    request: &PullRequest,
+    range: &Range,
+    limit: i64,
+) -> QueryResult<Vec<AreaSyncRow>> {
+    let mut query = areas::table
+        .filter(areas::organisation_id.eq(&request.organisation_id))
+        .filter(areas::server_seq.le(range.high_water))
+        .select(AreaSyncRow::as_select())
+        .order((areas::server_seq.asc(), areas::id.asc()))
+        .limit(limit)
+        .into_boxed();
+    if range.snapshot {
+        query = query.filter(areas::deleted_at.is_null());
+    }
+    query = crate::after_position!(query, range.after_for(SyncedTable::Areas), areas::server_seq, areas::id);
     query.load(conn)
 }
 

@@ -79,6 +79,16 @@ const schema = appSchema({
         { name: 'name', type: 'string' },
       ],
     }),
+    tableSchema({
+      name: 'areas',
+      columns: [
+        { name: 'code', type: 'string', isIndexed: true },
+        { name: 'name', type: 'string' },
+        { name: 'parent_code', type: 'string', isOptional: true },
+        { name: 'bbox', type: 'string' },
+        { name: 'outline', type: 'string' },
+      ],
+    }),
   ],
 })
 
@@ -104,6 +114,7 @@ class ActivityLog extends Model {}
 class Category extends Model {}
 class ActivityType extends Model {}
 class Unit extends Model {}
+class Area extends Model {}
 
 const modelClasses = [
   withFields(Observation, 'observations'),
@@ -111,6 +122,7 @@ const modelClasses = [
   withFields(Category, 'categories'),
   withFields(ActivityType, 'activity_types'),
   withFields(Unit, 'units'),
+  withFields(Area, 'areas'),
 ]
 
 module.exports = { schema, modelClasses }
