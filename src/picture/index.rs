@@ -151,9 +151,14 @@ impl OrgIndex {
     pub fn new(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Self> {
         let zone: String =
             organisations::table.find(organisation_id).select(organisations::time_zone).get_result(conn)?;
-        Ok(Self {
+        Ok(Self::empty(organisation_id, zone.parse().unwrap_or(chrono_tz::Europe::Stockholm)))
+    }
+
+    /// An empty index that no database feeds (benchmarks and tests fill its columns directly).
+    pub fn empty(organisation_id: &str, tz: Tz) -> Self {
+        Self {
             organisation_id: organisation_id.to_owned(),
-            tz: zone.parse().unwrap_or(chrono_tz::Europe::Stockholm),
+            tz,
             seq: 0,
             categories: Dictionary::default(),
             kinds: Dictionary::default(),
@@ -164,7 +169,12 @@ impl OrgIndex {
             observation_slots: HashMap::new(),
             activity_slots: HashMap::new(),
             user_units: HashMap::new(),
-        })
+        }
+    }
+
+    /// Local weekday (Monday 0) × 24 + local hour of an instant.
+    pub fn hour_of_week(&self, at_ms: i64) -> u8 {
+        self.local(at_ms).0
     }
 
     /// Applies every change committed since the last call.

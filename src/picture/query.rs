@@ -2,6 +2,43 @@
 
 use super::index::{Act, CIVIL_DARK, DARK, LIVE, NONE, Obs, OrgIndex};
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A hasher for H3 cell indexes: the SplitMix64 finaliser, which spreads their varying middle
+/// bits over the whole hash (coarse cells share their low bits, all ones).
+#[derive(Default)]
+struct CellHasher(u64);
+
+impl Hasher for CellHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        let mut x = n ^ (n >> 30);
+        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x ^= x >> 27;
+        x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+        self.0 = x ^ (x >> 31);
+    }
+}
+
+type CellMap<V> = HashMap<u64, V, BuildHasherDefault<CellHasher>>;
+
+/// The parent of an H3 cell index at a coarser resolution, by the index's bit layout: the
+/// resolution field (bits 52–55) set to `resolution`, and the 3-bit digits of every finer
+/// resolution set to 7 (unused). The same as h3o's `parent`, without validating each time.
+fn parent_of(cell: u64, from: u8, resolution: u8) -> u64 {
+    if resolution >= from {
+        return cell;
+    }
+    let unused_digits = (1u64 << (3 * u32::from(15 - resolution))) - 1;
+    (cell & !(0xF << 52)) | (u64::from(resolution) << 52) | unused_digits
+}
 
 /// Which observations count.
 #[derive(Debug, Clone, Default)]
@@ -95,30 +132,17 @@ pub struct HeatCell {
 /// Observations without a cell are counted in the second value.
 pub fn heatmap(index: &OrgIndex, filter: &Filter, resolution: h3o::Resolution) -> (Vec<HeatCell>, u32) {
     let compiled = Compiled::new(filter, index);
-    let mut cells: HashMap<u64, (u32, u32)> = HashMap::new();
+    let mut cells: CellMap<(u32, u32)> = CellMap::default();
     let mut without_cell = 0;
-    // Consecutive records often share a fine cell: remember the last parent computed.
-    let mut last: (u64, u64) = (0, 0);
+    let target = u8::from(resolution);
     for obs in index.observations.iter().filter(|obs| compiled.admits(obs)) {
+        // Stored cells are valid H3 indexes (from h3o at ingest); 0 means no position.
         if obs.cell == 0 {
             without_cell += 1;
             continue;
         }
-        let parent = if last.0 == obs.cell {
-            last.1
-        } else {
-            let parent = h3o::CellIndex::try_from(obs.cell)
-                .ok()
-                .and_then(|cell| if cell.resolution() > resolution { cell.parent(resolution) } else { Some(cell) })
-                .map_or(0, u64::from);
-            last = (obs.cell, parent);
-            parent
-        };
-        if parent == 0 {
-            without_cell += 1;
-            continue;
-        }
-        let entry = cells.entry(parent).or_default();
+        let from = ((obs.cell >> 52) & 0xF) as u8;
+        let entry = cells.entry(parent_of(obs.cell, from, target)).or_default();
         entry.0 += 1;
         entry.1 += u32::from(obs.severity);
     }
@@ -168,38 +192,70 @@ impl AreaFigures {
 /// gives each area's parent, so that a record counts in its area and every area above it.
 pub fn area_figures(index: &OrgIndex, filter: &Filter, parents: &HashMap<u16, u16>) -> HashMap<u16, AreaFigures> {
     let compiled = Compiled::new(filter, index);
+    // Sums per area code as recorded (the smallest area), in dense arrays; slot `areas` holds
+    // the records outside every area. They are rolled up into the areas above afterwards, once
+    // per area rather than once per record.
+    let areas = index.areas.len();
+    let categories = index.categories.len().max(1);
+    let slot = |area: u16| if area == NONE || usize::from(area) >= areas { areas } else { usize::from(area) };
+    let mut leaf = vec![AreaFigures::default(); areas + 1];
+    let mut by_category = vec![0u32; (areas + 1) * categories];
+    for obs in index.observations.iter().filter(|obs| compiled.admits(obs)) {
+        let at = slot(obs.area);
+        let entry = &mut leaf[at];
+        entry.observations += 1;
+        entry.safety_sum += u64::from(obs.safety);
+        entry.after_dark += u32::from(obs.flags & compiled.dark_flag != 0);
+        if let Some(count) = by_category.get_mut(at * categories + usize::from(obs.category)) {
+            *count += 1;
+        }
+    }
+    for act in index.activities.iter().filter(|act| act.flags & LIVE != 0) {
+        let Some(overlap) = overlap_ms(act, filter.from_ms, filter.to_ms) else { continue };
+        let entry = &mut leaf[slot(act.area)];
+        entry.activity_ms += overlap;
+        entry.activities += 1;
+        entry.contacts += u64::from(act.contacts);
+    }
+    for (at, entry) in leaf.iter_mut().enumerate() {
+        for (category, count) in by_category[at * categories..(at + 1) * categories].iter().enumerate() {
+            if *count > 0 {
+                entry.by_category.insert(u16::try_from(category).unwrap_or(NONE), *count);
+            }
+        }
+    }
     let mut figures: HashMap<u16, AreaFigures> = HashMap::new();
-    let chain = |area: u16| {
+    for (at, own) in leaf.into_iter().enumerate() {
+        if own == AreaFigures::default() {
+            continue;
+        }
+        let area = if at == areas { NONE } else { u16::try_from(at).unwrap_or(NONE) };
+        // The area itself and every area above it (a cycle in bad data stops the climb).
         let mut chain = vec![area];
         let mut current = area;
         while let Some(parent) = parents.get(&current).copied().filter(|p| *p != NONE && !chain.contains(p)) {
             chain.push(parent);
             current = parent;
         }
-        chain
-    };
-    let mut chains: HashMap<u16, Vec<u16>> = HashMap::new();
-    for obs in index.observations.iter().filter(|obs| compiled.admits(obs)) {
-        for area in chains.entry(obs.area).or_insert_with(|| chain(obs.area)).clone() {
-            let entry = figures.entry(area).or_default();
-            entry.observations += 1;
-            *entry.by_category.entry(obs.category).or_default() += 1;
-            entry.safety_sum += u64::from(obs.safety);
-            if obs.flags & compiled.dark_flag != 0 {
-                entry.after_dark += 1;
-            }
-        }
-    }
-    for act in index.activities.iter().filter(|act| act.flags & LIVE != 0) {
-        let Some(overlap) = overlap_ms(act, filter.from_ms, filter.to_ms) else { continue };
-        for area in chains.entry(act.area).or_insert_with(|| chain(act.area)).clone() {
-            let entry = figures.entry(area).or_default();
-            entry.activity_ms += overlap;
-            entry.activities += 1;
-            entry.contacts += u64::from(act.contacts);
+        for area in chain {
+            figures.entry(area).or_default().add(&own);
         }
     }
     figures
+}
+
+impl AreaFigures {
+    fn add(&mut self, other: &AreaFigures) {
+        self.observations += other.observations;
+        for (category, count) in &other.by_category {
+            *self.by_category.entry(*category).or_default() += count;
+        }
+        self.safety_sum += other.safety_sum;
+        self.after_dark += other.after_dark;
+        self.activity_ms += other.activity_ms;
+        self.activities += other.activities;
+        self.contacts += other.contacts;
+    }
 }
 
 /// How much of the activity lies in `[from, to)`; a running or instantaneous activity counts
@@ -237,4 +293,19 @@ pub fn area_detail(index: &OrgIndex, filter: &Filter) -> AreaDetail {
         *detail.by_month.entry(index.local_month(obs.at_ms)).or_default().entry(obs.category).or_default() += 1;
     }
     detail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parents_by_bits_equal_h3o_parents(lat in -80.0f64..80.0, lon in -180.0f64..180.0, res in 0u8..=12) {
+            let cell = h3o::LatLng::new(lat, lon).unwrap().to_cell(h3o::Resolution::Twelve);
+            let expected = cell.parent(h3o::Resolution::try_from(res).unwrap()).unwrap();
+            prop_assert_eq!(parent_of(u64::from(cell), 12, res), u64::from(expected));
+        }
+    }
 }
