@@ -255,6 +255,15 @@ async fn sigterm_lets_an_in_flight_request_finish() {
             .env("LAGESBILD_ARGON2_ITERATIONS", "3000"),
     );
     let client = reqwest::Client::new();
+    // The address is logged once the socket is bound; wait until the workers answer, so the
+    // signal cannot arrive while the request still waits in the listen queue.
+    for _ in 0..200 {
+        let ready = client.get(format!("http://{address}/healthz")).send().await;
+        if ready.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     let login = tokio::spawn(async move {
         client
             .post(format!("http://{address}/api/v1/auth/login"))
@@ -263,7 +272,7 @@ async fn sigterm_lets_an_in_flight_request_finish() {
             .await
             .map(|response| response.status().as_u16())
     });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let status = login.await.unwrap().expect("the in-flight request is answered, not dropped");
