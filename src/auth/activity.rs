@@ -46,11 +46,7 @@ impl DeviceActivity {
         clock_skew_ms: Option<i64>,
         pending_count: Option<i64>,
     ) {
-        self.update(organisation_id, device_id, |seen| {
-            seen.last_pull = Some(at);
-            seen.clock_skew_ms = clock_skew_ms.or(seen.clock_skew_ms);
-            seen.pending_count = pending_count.or(seen.pending_count);
-        });
+        self.synced(organisation_id, device_id, clock_skew_ms, pending_count, |seen| seen.last_pull = Some(at));
     }
 
     /// Notes a stored push and what its headers said.
@@ -62,8 +58,20 @@ impl DeviceActivity {
         clock_skew_ms: Option<i64>,
         pending_count: Option<i64>,
     ) {
+        self.synced(organisation_id, device_id, clock_skew_ms, pending_count, |seen| seen.last_push = Some(at));
+    }
+
+    /// Notes a sync request: what `mark` sets, and what its headers said.
+    fn synced(
+        &self,
+        organisation_id: &str,
+        device_id: &str,
+        clock_skew_ms: Option<i64>,
+        pending_count: Option<i64>,
+        mark: impl FnOnce(&mut Seen),
+    ) {
         self.update(organisation_id, device_id, |seen| {
-            seen.last_push = Some(at);
+            mark(seen);
             seen.clock_skew_ms = clock_skew_ms.or(seen.clock_skew_ms);
             seen.pending_count = pending_count.or(seen.pending_count);
         });

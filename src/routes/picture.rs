@@ -251,6 +251,31 @@ impl Areas {
     }
 }
 
+/// What every view of the picture starts from: the caller's scope, the index and the areas.
+struct View {
+    scope: Scope,
+    index: std::sync::Arc<parking_lot::RwLock<OrgIndex>>,
+    areas: Areas,
+}
+
+impl View {
+    fn open(conn: &mut DbConnection, state: &crate::startup::AppState, caller: &AuthUser) -> QueryResult<Self> {
+        let scope = Scope::read(conn, caller)?;
+        let (index, areas) = picture_of(conn, state, &caller.organisation_id)?;
+        Ok(Self { scope, index, areas })
+    }
+}
+
+impl PictureQuery {
+    /// The period and the filter the query asks for, limited to the areas the scope may see.
+    fn in_scope(&self, index: &OrgIndex, view: &View) -> ApiResult<(Option<Period>, Filter)> {
+        let (period, from, to) = self.period(index.tz)?;
+        let mut filter = self.filter(from, to)?;
+        filter.areas = area_filter(self, &view.areas, &view.scope)?;
+        Ok((period, filter))
+    }
+}
+
 /// `GET /api/v1/heatmap`
 pub async fn heatmap(
     state: web::Data<crate::startup::AppState>,
@@ -268,12 +293,10 @@ pub async fn heatmap(
     };
     let caller = (*auth).clone();
     let body = db(&state, move |conn, state| {
-        let scope = Scope::read(conn, &caller)?;
-        let (index, areas) = picture_of(conn, state, &caller.organisation_id)?;
-        let index = index.read();
-        let (period, from, to) = query.period(index.tz)?;
-        let mut filter = query.filter(from, to)?;
-        filter.areas = area_filter(&query, &areas, &scope)?;
+        let view = View::open(conn, state, &caller)?;
+        let (scope, index) = (&view.scope, view.index.read());
+        let (period, mut filter) = query.in_scope(&index, &view)?;
+        let (from, to) = (filter.from_ms, filter.to_ms);
         if scope.partner && filter.areas.is_empty() {
             filter.areas = vec![NONE - 1]; // nothing shared: nothing to show
         }
@@ -433,14 +456,12 @@ pub async fn picture(
 ) -> ApiResult<HttpResponse> {
     let caller = (*auth).clone();
     let body = db(&state, move |conn, state| {
-        let scope = Scope::read(conn, &caller)?;
-        let (index, areas) = picture_of(conn, state, &caller.organisation_id)?;
-        let index = index.read();
-        let (period, from, to) = query.period(index.tz)?;
-        let mut filter = query.filter(from, to)?;
-        filter.areas = area_filter(&query, &areas, &scope)?;
-        let visible = areas.visible(&scope);
-        let [now, previous, last_year] = three_periods(&index, &filter, &areas, period);
+        let view = View::open(conn, state, &caller)?;
+        let (scope, areas, index) = (&view.scope, &view.areas, view.index.read());
+        let (period, filter) = query.in_scope(&index, &view)?;
+        let (from, to) = (filter.from_ms, filter.to_ms);
+        let visible = areas.visible(scope);
+        let [now, previous, last_year] = three_periods(&index, &filter, areas, period);
         let mut codes: Vec<(&String, u16)> = areas
             .names
             .iter()
@@ -453,12 +474,12 @@ pub async fn picture(
             .map(|(name, code)| {
                 let get = |figures: &HashMap<u16, AreaFigures>| figures.get(&code).cloned().unwrap_or_default();
                 let display = areas.display.get(&code).map(String::as_str);
-                area_row(&scope, &index, Some(name), display, &get(&now), &get(&previous), &get(&last_year))
+                area_row(scope, &index, Some(name), display, &get(&now), &get(&previous), &get(&last_year))
             })
             .collect();
         let outside = (!scope.partner).then(|| {
             let get = |figures: &HashMap<u16, AreaFigures>| figures.get(&NONE).cloned().unwrap_or_default();
-            area_row(&scope, &index, None, None, &get(&now), &get(&previous), &get(&last_year))
+            area_row(scope, &index, None, None, &get(&now), &get(&previous), &get(&last_year))
         });
         Ok(json!({
             "period": period.map(|p| p.to_string()),
@@ -485,21 +506,20 @@ pub async fn area_picture(
     let caller = (*auth).clone();
     let code = path.into_inner();
     let body = db(&state, move |conn, state| {
-        let scope = Scope::read(conn, &caller)?;
-        let (index, areas) = picture_of(conn, state, &caller.organisation_id)?;
-        let index = index.read();
+        let view = View::open(conn, state, &caller)?;
+        let (scope, areas, index) = (&view.scope, &view.areas, view.index.read());
         let (period, from, to) = query.period(index.tz)?;
         let mut filter = query.filter(from, to)?;
-        let visible = areas.visible(&scope);
+        let visible = areas.visible(scope);
         let found = areas.names.iter().find(|(_, name)| **name == code).map(|(c, _)| *c);
         let Some(area) = found.filter(|c| visible.as_ref().is_none_or(|v| v.contains(c))) else {
             return Err(ApiError::NotFound("no such area".into()));
         };
         filter.areas = areas.with_descendants(area);
-        let [now, previous, last_year] = three_periods(&index, &filter, &areas, period);
+        let [now, previous, last_year] = three_periods(&index, &filter, areas, period);
         let get = |figures: &HashMap<u16, AreaFigures>| figures.get(&area).cloned().unwrap_or_default();
         let display = areas.display.get(&area).map(String::as_str);
-        let mut row = area_row(&scope, &index, Some(&code), display, &get(&now), &get(&previous), &get(&last_year));
+        let mut row = area_row(scope, &index, Some(&code), display, &get(&now), &get(&previous), &get(&last_year));
         let detail = query::area_detail(&index, &filter);
         row["severity_histogram"] = json!(detail.severity.iter().map(|n| scope.count(*n)).collect::<Vec<_>>());
         row["hour_of_week"] = json!(
