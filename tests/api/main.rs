@@ -5,6 +5,7 @@ mod cli;
 mod crash;
 mod cursor;
 mod errors;
+mod field_app;
 mod fleet;
 mod health;
 mod helpers;
