@@ -40,7 +40,8 @@ const ctx = {
   },
   async loggedIn() {
     ctx.session = await api.session()
-    syncer.resume()
+    main.replaceChildren(Object.assign(document.createElement('p'), { className: 'hint', textContent: t('syncing') }))
+    await syncer.resume() // the categories and activity types the forms offer
     location.hash = '#observation'
     await route()
   },

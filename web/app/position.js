@@ -130,7 +130,7 @@ export class PositionPicker {
       (fix) => {
         const next = { lat: fix.coords.latitude, lon: fix.coords.longitude, accuracy: Math.round(fix.coords.accuracy) }
         const better = !this.reference || this.reference.stale || this.reference.area || force ||
-          next.accuracy <= this.reference.accuracy || Date.now() - (this.reference.at ?? 0) > 30_000
+          next.accuracy <= Math.max(this.reference.accuracy * 2, 30) || Date.now() - (this.reference.at ?? 0) > 30_000
         if (!better) return
         force = false
         const pinFollows = !this.pin || (this.reference && this.pin.lat === this.reference.lat && this.pin.lon === this.reference.lon)
@@ -245,11 +245,12 @@ export class PositionPicker {
     if (this.status === 'denied' && !this.reference) return t('position_denied')
     if (this.status === 'none' && !this.reference) return t('position_none')
     if (!this.reference) return t('position_waiting')
+    if (this.reference.stale) return t('position_last_known')
     const parts = []
     if (!this.reference.area && !this.reference.stored) parts.push(t('position_accuracy', { m: this.reference.accuracy }))
     const moved = this.pin ? Math.round(distanceMetres(this.reference, this.pin)) : 0
     if (moved >= 3) parts.push(t('position_moved', { m: moved }))
-    if (this.reference.stale || (this.reference.accuracy > 50 && moved < 3 && !this.reference.area)) parts.push(t('position_poor'))
+    if ((this.reference.accuracy > 50 && moved < 3 && !this.reference.area)) parts.push(t('position_poor'))
     return parts.join(' · ')
   }
 

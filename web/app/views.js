@@ -397,7 +397,7 @@ function recordItem(table, record, ref, ctx) {
   const when = isObservation ? formatTime(record.observed_at) : formatTime(record.started_at)
   const details = []
   if (isObservation) {
-    details.push(`${t('severity')} ${record.severity} · ${t('safety').split(' ')[0]} ${record.perceived_safety}` + (record.people_count ? ` · ${t('people', { n: record.people_count })}` : ''))
+    details.push(`${t('severity')} ${record.severity} · ${t('safety_short')} ${record.perceived_safety}` + (record.people_count ? ` · ${t('people', { n: record.people_count })}` : ''))
   } else {
     const { gender } = countsOf(record)
     const length = record.ended_at ? formatDuration(record.ended_at - record.started_at) : t('ongoing')

@@ -1,0 +1,199 @@
+// The field app in Debian's chromium against the real binary: a field user logs in, goes
+// offline, records three observations and a shift with tallies, reloads and restarts the browser
+// while offline and finds everything, goes online and the outbox empties; the record the server
+// quarantines shows its reason, is fixed and sent again. Screenshots at 390×844 of every main
+// screen go to screenshots/ (not committed); axe-core checks each screen.
+//
+//   cargo build && cd tests/browser && npm ci && LAGESBILD_BIN=…/debug/lagesbild node --test
+
+'use strict'
+
+const { test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const { startServer } = require('./lib/server')
+const { Phone, HOME } = require('./lib/browser')
+const api = require('./lib/api')
+
+/** Gothenburg: a wrong GPS fix, outside the organisation's bounding box. */
+const FAR_AWAY = { latitude: 57.7089, longitude: 11.9746, accuracy: 15 }
+
+let server
+let coordinator
+let phone
+
+before(async () => {
+  server = await startServer()
+  coordinator = await api.login(server, 'carla', 'carla-laptop')
+  phone = new Phone()
+})
+
+after(async () => {
+  if (phone) await phone.dispose()
+  if (server) await server.stop()
+})
+
+async function waitFor(check, what, timeout = 20_000) {
+  const until = Date.now() + timeout
+  let last
+  while (Date.now() < until) {
+    last = await check()
+    if (last) return last
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`)
+}
+
+async function recordObservation(page, { category, severity, safety, people, age, note, accuracy = HOME.accuracy }) {
+  await page.goto(`${server.url}/app/#observation`)
+  await page.getByText(category, { exact: true }).click()
+  await page.getByRole('group', { name: 'Allvar' }).getByText(String(severity), { exact: true }).click()
+  await page.getByRole('group', { name: 'Upplevd trygghet här nu' }).getByText(String(safety), { exact: true }).click()
+  for (let i = 0; i < people; i += 1) await page.getByRole('button', { name: 'Öka Antal personer' }).click()
+  await page.getByRole('group', { name: 'Ålder (uppskattad)' }).getByText(age, { exact: true }).click()
+  await page.getByLabel('Anteckning').fill(note)
+  await waitFor(async () => (await page.locator('.position-status').textContent()).includes(`GPS ±${accuracy} m`), 'a GPS fix')
+}
+
+test('a field user records offline, syncs, and fixes what the server quarantined', async (t) => {
+  const page = await phone.open()
+  t.after(async () => {
+    if (phone.context) await phone.screenshot('zz-last-state').catch(() => {})
+  })
+
+  // Log in once, online.
+  await page.goto(`${server.url}/app/`)
+  await page.getByLabel('Organisation').waitFor()
+  await phone.screenshot('01-login')
+  await phone.checkAccessibility('login')
+  await page.getByLabel('Organisation').fill(server.org)
+  await page.getByLabel('Användarnamn').fill('anna')
+  await page.getByLabel('Lösenord').fill(server.password)
+  await page.getByRole('button', { name: 'Logga in' }).click()
+  await page.getByRole('heading', { name: 'Ny observation' }).waitFor()
+  await page.getByText('Skadegörelse', { exact: true }).waitFor()
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready
+    while (!navigator.serviceWorker.controller) await new Promise((resolve) => setTimeout(resolve, 100))
+  })
+
+  // Offline from here on.
+  await phone.context.setOffline(true)
+  await page.reload()
+  await page.getByRole('heading', { name: 'Ny observation' }).waitFor()
+  assert.match(await page.locator('#sync-pill').textContent(), /Offline/)
+
+  await recordObservation(page, {
+    category: 'Skadegörelse', severity: 3, safety: 2, people: 4, age: '13–15',
+    note: 'Krossad ruta vid busshållplatsen, vittne nås på 070-123 45 67',
+  })
+  await page.getByLabel('Behöver följas upp').check()
+  await phone.screenshot('02-observation-filled')
+  await phone.checkAccessibility('new observation')
+  await page.getByRole('button', { name: 'Spara', exact: true }).click()
+  await page.getByText('Sparad. Skickas när det finns nät.').waitFor()
+
+  await recordObservation(page, { category: 'Klotter', severity: 2, safety: 3, people: 0, age: 'vet ej', note: 'Nytt klotter på gångbron' })
+  await page.getByRole('button', { name: 'Spara', exact: true }).click()
+  await page.getByText('Sparad. Skickas när det finns nät.').waitFor()
+
+  // The third one gets a wrong GPS fix, far outside the municipality.
+  await phone.context.setGeolocation(FAR_AWAY)
+  await recordObservation(page, { category: 'Belysning trasig eller saknas', severity: 2, safety: 2, people: 0, age: 'vet ej', note: 'Tre lampor släckta i gångtunneln', accuracy: FAR_AWAY.accuracy })
+  await page.getByRole('button', { name: 'Spara', exact: true }).click()
+  await page.getByText('Sparad. Skickas när det finns nät.').waitFor()
+  await phone.context.setGeolocation(HOME)
+  assert.match(await page.locator('#sync-pill').textContent(), /3 väntar/)
+
+  // A shift with a tally.
+  await page.goto(`${server.url}/app/#activity`)
+  await page.getByText('Uppsökande pass', { exact: true }).click()
+  await phone.screenshot('03-activity-start')
+  await page.getByRole('button', { name: 'Starta pass' }).click()
+  await page.getByText(/Uppsökande pass pågår sedan/).waitFor()
+  const tap = async (name, times) => {
+    for (let i = 0; i < times; i += 1) await page.getByRole('button', { name: `Öka ${name}` }).click()
+  }
+  await tap('Tjejer', 3)
+  await tap('Killar', 2)
+  await tap('13–15', 4)
+  await page.getByText('Kön räknar 5 och ålder 4. Båda ska räkna samma personer.').waitFor()
+  await phone.screenshot('04-activity-tally-mismatch')
+  await phone.checkAccessibility('activity tally')
+  await tap('16–17', 1)
+  await page.getByText('Totalt: 5').waitFor()
+
+  // Reload while offline: the shift and its counts are still there.
+  await page.reload()
+  await page.getByText(/Uppsökande pass pågår sedan/).waitFor()
+  assert.equal(await page.locator('input[name="girls"]').inputValue(), '3')
+  assert.equal(await page.locator('input[name="age_16_17"]').inputValue(), '1')
+  await phone.screenshot('05-activity-tally-after-reload')
+  await page.getByRole('button', { name: 'Avsluta pass' }).click()
+  await page.getByText('Passet avslutat och sparat.').waitFor()
+
+  // Restart the browser, still offline: the app opens from the service worker's cache.
+  await phone.close()
+  const restarted = await phone.open()
+  await phone.context.setOffline(true)
+  await restarted.goto(`${server.url}/app/#outbox`)
+  await restarted.getByText('4 väntar', { exact: true }).waitFor()
+  assert.equal(await restarted.locator('.record.state-waiting').count(), 4)
+  await phone.screenshot('06-outbox-offline')
+  await phone.checkAccessibility('outbox offline')
+
+  // Online again: the outbox empties by itself.
+  await phone.context.setOffline(false)
+  await restarted.getByText('Allt skickat', { exact: true }).first().waitFor({ timeout: 30_000 })
+  await restarted.locator('.record.state-fix').waitFor()
+  await phone.screenshot('07-outbox-synced')
+  const fix = restarted.locator('.record.state-fix')
+  assert.match(await fix.locator('.reason').textContent(), /outside the organisation/)
+  assert.equal(await restarted.locator('.record.state-synced').count(), 3)
+  await restarted.getByText('Servern tog bort personuppgifter ur anteckningen.').waitFor()
+  await restarted.getByText('Krossad ruta vid busshållplatsen, vittne nås på [telefonnummer borttaget]').waitFor()
+
+  // The server holds the two good observations and the shift; the third is in quarantine.
+  const observations = (await coordinator.get('/api/v1/observations')).items
+  assert.equal(observations.length, 2)
+  const broken = observations.find((o) => o.category === 'vandalism')
+  assert.equal(broken.redacted, true)
+  assert.equal(broken.people_count, 4)
+  assert.equal(broken.needs_follow_up, true)
+  const activities = (await coordinator.get('/api/v1/activities')).items
+  assert.equal(activities.length, 1)
+  assert.equal(activities[0].girls, 3)
+  assert.equal(activities[0].age_13_15, 4)
+  assert.ok(activities[0].ended_at)
+  const quarantined = (await coordinator.get('/api/v1/sync/quarantine')).filter((entry) => !entry.resolved)
+  assert.equal(quarantined.length, 1)
+  assert.equal(quarantined[0].payload.category, 'lighting')
+
+  // Fix it: take the position again, now that GPS is right, and send it again.
+  await fix.getByRole('link', { name: 'Rätta' }).click()
+  await restarted.getByRole('heading', { name: 'Rätta observationen' }).waitFor()
+  await restarted.getByRole('button', { name: 'Hämta GPS igen' }).click()
+  await waitFor(async () => /GPS ±12 m/.test(await restarted.locator('.position-status').textContent()), 'the new fix')
+  await phone.screenshot('08-fix-observation')
+  await phone.checkAccessibility('fix observation')
+  await restarted.getByRole('button', { name: 'Spara och skicka igen' }).click()
+  await restarted.getByRole('heading', { name: 'Utkorg' }).waitFor()
+  await waitFor(async () => (await restarted.locator('.record.state-synced').count()) === 4, 'all four records synced', 30_000)
+  assert.equal(await restarted.locator('.record.state-fix').count(), 0)
+  await waitFor(async () => (await coordinator.get('/api/v1/observations')).items.length === 3, 'the fixed observation on the server')
+  const fixed = (await coordinator.get('/api/v1/observations')).items.find((o) => o.category === 'lighting')
+  assert.ok(Math.abs(fixed.lat - HOME.latitude) < 0.001 && Math.abs(fixed.lon - HOME.longitude) < 0.001)
+  await phone.screenshot('09-outbox-all-sent')
+
+  // Settings, and English.
+  await restarted.getByRole('link', { name: 'Mer' }).click()
+  await restarted.getByRole('heading', { name: 'Mer' }).waitFor()
+  await phone.screenshot('10-more')
+  await phone.checkAccessibility('more')
+  await restarted.getByText('English', { exact: true }).click()
+  await restarted.getByRole('heading', { name: 'More' }).waitFor()
+  await restarted.getByRole('link', { name: 'Outbox' }).click()
+  await restarted.getByText('All sent', { exact: true }).first().waitFor()
+  await phone.screenshot('11-outbox-english')
+
+  assert.deepEqual(phone.errors, [], 'the page threw')
+})

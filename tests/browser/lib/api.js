@@ -1,0 +1,22 @@
+// The server as a coordinator sees it, to check what the phone sent.
+
+'use strict'
+
+async function login(server, username, deviceId) {
+  const response = await fetch(`${server.url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ organisation: server.org, username, password: server.password, device_id: deviceId }),
+  })
+  if (!response.ok) throw new Error(`login of ${username} failed: ${response.status} ${await response.text()}`)
+  const { access_token } = await response.json()
+  return {
+    async get(path) {
+      const answer = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${access_token}` } })
+      if (!answer.ok) throw new Error(`GET ${path}: ${answer.status} ${await answer.text()}`)
+      return answer.json()
+    },
+  }
+}
+
+module.exports = { login }
