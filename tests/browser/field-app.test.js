@@ -43,6 +43,23 @@ async function waitFor(check, what, timeout = 20_000) {
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`)
 }
 
+/** The open shift as stored in the phone's IndexedDB. */
+function storedShift(page) {
+  return page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('lagesbild')
+    open.onerror = () => reject(open.error)
+    open.onsuccess = () => {
+      const tx = open.result.transaction(['kv', 'activity_logs'])
+      const id = tx.objectStore('kv').get('open_shift')
+      id.onsuccess = () => {
+        if (!id.result) return resolve(null)
+        const record = tx.objectStore('activity_logs').get(id.result)
+        record.onsuccess = () => resolve(record.result)
+      }
+    }
+  }))
+}
+
 async function recordObservation(page, { category, severity, safety, people, age, note, accuracy = HOME.accuracy }) {
   await page.goto(`${server.url}/app/#observation`)
   await page.getByText(category, { exact: true }).click()
@@ -51,7 +68,7 @@ async function recordObservation(page, { category, severity, safety, people, age
   for (let i = 0; i < people; i += 1) await page.getByRole('button', { name: 'Öka Antal personer' }).click()
   await page.getByRole('group', { name: 'Ålder (uppskattad)' }).getByText(age, { exact: true }).click()
   await page.getByLabel('Anteckning').fill(note)
-  await waitFor(async () => (await page.locator('.position-status').textContent()).includes(`GPS ±${accuracy} m`), 'a GPS fix')
+  await waitFor(async () => (await page.locator('.position-status').textContent()).includes(`GPS ±${accuracy}\u00a0m`), 'a GPS fix')
 }
 
 test('a field user records offline, syncs, and fixes what the server quarantined', async (t) => {
@@ -87,7 +104,8 @@ test('a field user records offline, syncs, and fixes what the server quarantined
     note: 'Krossad ruta vid busshållplatsen, vittne nås på 070-123 45 67',
   })
   await page.getByLabel('Behöver följas upp').check()
-  await phone.screenshot('02-observation-filled')
+  await phone.screenshot('02-observation-top', { scroll: 'top' })
+  await phone.screenshot('02-observation-bottom', { scroll: 'bottom' })
   await phone.checkAccessibility('new observation')
   await page.getByRole('button', { name: 'Spara', exact: true }).click()
   await page.getByText('Sparad. Skickas när det finns nät.').waitFor()
@@ -117,10 +135,13 @@ test('a field user records offline, syncs, and fixes what the server quarantined
   await tap('Killar', 2)
   await tap('13–15', 4)
   await page.getByText('Kön räknar 5 och ålder 4. Båda ska räkna samma personer.').waitFor()
+  await page.waitForTimeout(3500) // the toast has gone
   await phone.screenshot('04-activity-tally-mismatch')
   await phone.checkAccessibility('activity tally')
   await tap('16–17', 1)
   await page.getByText('Totalt: 5').waitFor()
+  // Each tap is written to IndexedDB at once (a few milliseconds); a reload does not wait for it.
+  await waitFor(async () => (await storedShift(page))?.age_16_17 === 1, 'the last tap stored')
 
   // Reload while offline: the shift and its counts are still there.
   await page.reload()
@@ -143,11 +164,13 @@ test('a field user records offline, syncs, and fixes what the server quarantined
 
   // Online again: the outbox empties by itself.
   await phone.context.setOffline(false)
-  await restarted.getByText('Allt skickat', { exact: true }).first().waitFor({ timeout: 30_000 })
-  await restarted.locator('.record.state-fix').waitFor()
+  await restarted.locator('.pending-line', { hasText: '1 behöver rättas' }).waitFor({ timeout: 30_000 })
+  assert.equal(await restarted.locator('.record.state-waiting').count(), 0)
+  assert.equal(await restarted.locator('#sync-pill').textContent(), '1 behöver rättas')
   await phone.screenshot('07-outbox-synced')
   const fix = restarted.locator('.record.state-fix')
-  assert.match(await fix.locator('.reason').textContent(), /outside the organisation/)
+  assert.match(await fix.locator('.reason').textContent(), /Positionen ligger utanför kommunen/)
+  assert.match(await fix.locator('.server-reason').textContent(), /outside the organisation/)
   assert.equal(await restarted.locator('.record.state-synced').count(), 3)
   await restarted.getByText('Servern tog bort personuppgifter ur anteckningen.').waitFor()
   await restarted.getByText('Krossad ruta vid busshållplatsen, vittne nås på [telefonnummer borttaget]').waitFor()
@@ -172,13 +195,14 @@ test('a field user records offline, syncs, and fixes what the server quarantined
   await fix.getByRole('link', { name: 'Rätta' }).click()
   await restarted.getByRole('heading', { name: 'Rätta observationen' }).waitFor()
   await restarted.getByRole('button', { name: 'Hämta GPS igen' }).click()
-  await waitFor(async () => /GPS ±12 m/.test(await restarted.locator('.position-status').textContent()), 'the new fix')
-  await phone.screenshot('08-fix-observation')
+  await waitFor(async () => /GPS ±12\u00a0m/.test(await restarted.locator('.position-status').textContent()), 'the new fix')
+  await phone.screenshot('08-fix-observation', { scroll: 'top' })
   await phone.checkAccessibility('fix observation')
   await restarted.getByRole('button', { name: 'Spara och skicka igen' }).click()
   await restarted.getByRole('heading', { name: 'Utkorg' }).waitFor()
   await waitFor(async () => (await restarted.locator('.record.state-synced').count()) === 4, 'all four records synced', 30_000)
   assert.equal(await restarted.locator('.record.state-fix').count(), 0)
+  await restarted.locator('.pending-line', { hasText: 'Allt skickat' }).waitFor()
   await waitFor(async () => (await coordinator.get('/api/v1/observations')).items.length === 3, 'the fixed observation on the server')
   const fixed = (await coordinator.get('/api/v1/observations')).items.find((o) => o.category === 'lighting')
   assert.ok(Math.abs(fixed.lat - HOME.latitude) < 0.001 && Math.abs(fixed.lon - HOME.longitude) < 0.001)

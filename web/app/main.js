@@ -65,6 +65,12 @@ function labelShell() {
   refreshHeader()
 }
 
+async function fixCount() {
+  let count = 0
+  for (const table of db.RECORD_TABLES) count += (await db.all(table)).filter((r) => views.stateOf(r) === 'fix').length
+  return count
+}
+
 async function refreshHeader() {
   const pending = await db.pendingCount()
   const badge = nav.querySelector('[data-tab="outbox"] .count')
@@ -78,9 +84,13 @@ async function refreshHeader() {
   } else if (!navigator.onLine) {
     text = pending ? `${t('offline')} · ${t('pending_some', { n: pending })}` : t('offline')
     state = 'offline'
+  } else if (pending) {
+    text = t('pending_some', { n: pending })
+    state = 'pending'
   } else {
-    text = pending ? t('pending_some', { n: pending }) : t('pending_none')
-    state = pending ? 'pending' : 'ok'
+    const toFix = await fixCount()
+    text = toFix ? t('fix_some', { n: toFix }) : t('pending_none')
+    state = toFix ? 'fix' : 'ok'
   }
   pill.textContent = text
   pill.dataset.state = state

@@ -8,7 +8,7 @@ import { authorised, HttpError, NetworkError, SessionError } from './api.js'
 const SCHEMA_VERSION = 1
 const PUSH_BATCH = 200
 const MAX_ROUNDS = 3
-const LOCAL_COLUMNS = ['_status', '_changed', '_rev']
+const LOCAL_COLUMNS = ['_status', '_changed', '_rev', '_error_codes']
 // Columns the server owns: a pulled version always wins for these.
 const SERVER_COLUMNS = new Set([
   'status', 'review_comment', 'redacted', 'sync_error', 'area_code', 'clock_corrected',
@@ -46,7 +46,10 @@ async function pull() {
 }
 
 function merge(local, raw) {
-  if (!local || !db.isPending(local)) return { ...raw, _status: 'synced', _changed: [], _rev: local?._rev ?? 0 }
+  if (!local || !db.isPending(local)) {
+    const codes = raw.sync_error && raw.sync_error === local?.sync_error ? local._error_codes : null
+    return { ...raw, _status: 'synced', _changed: [], _rev: local?._rev ?? 0, _error_codes: codes ?? null }
+  }
   // Local edits win per column; the server's own columns come from the server.
   const kept = local._status === 'created'
     ? Object.keys(local).filter((column) => !SERVER_COLUMNS.has(column))
@@ -98,6 +101,7 @@ async function push() {
     for (const { table, record } of batch) {
       const raw = { ...record, _changed: (record._changed ?? []).join(',') }
       delete raw._rev
+      delete raw._error_codes
       body[table][record._status === 'created' ? 'created' : 'updated'].push(raw)
     }
     const lastPulledAt = (await db.setting('last_pulled_at')) ?? 'null'
@@ -121,7 +125,11 @@ async function push() {
         // Edited again while the push was under way: that edit still has to go.
         if (!local || local._rev !== sent.get(`${result.table}/${result.id}`)) continue
         const failed = result.status === 'quarantined' || result.status === 'forbidden'
-        store.put({ ...local, _status: 'synced', _changed: [], sync_error: failed ? result.error ?? result.status : null })
+        store.put({
+          ...local, _status: 'synced', _changed: [],
+          sync_error: failed ? result.error ?? result.status : null,
+          _error_codes: failed ? (result.errors ?? []).map((error) => error.code) : null,
+        })
       }
     })
   }

@@ -13,6 +13,8 @@ const OBSERVATION_COLUMNS = ['category', 'severity', 'perceived_safety', 'people
 let unique = 0
 
 /** Creates an element: `attrs` sets properties `on…` (listeners), `class`, `text` and attributes. */
+export { stateOf }
+
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag)
   for (const [key, value] of Object.entries(attrs)) {
@@ -321,9 +323,9 @@ async function runningShift(open, types, ctx, main) {
   const box = h('section', { class: 'shift', 'aria-label': t('tally') },
     h('p', { class: 'running' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), t('shift_running', { type: label(type) || open.activity_type, time: formatClock(open.started_at) })),
     total,
+    mismatch,
     tallyGroup(t('by_gender'), GENDER_COLUMNS, labels, record, onChange),
     tallyGroup(t('by_age'), AGE_COLUMNS, labels, record, onChange),
-    mismatch,
     h('div', { class: 'group' }, h('label', { class: 'field', for: noteId, text: t('note') }), note, h('p', { id: 'shift-note-hint', class: 'hint', text: t('note_hint') })),
     h('div', { class: 'sticky-actions' }, stop))
   refresh()
@@ -386,7 +388,7 @@ function stateOf(record) {
   return record.sync_error ? 'fix' : 'synced'
 }
 
-const STATE_ICON = { waiting: '⏳', synced: '✓', fix: '!' }
+const STATE_ICON = { waiting: '…', synced: '✓', fix: '!' }
 
 function recordItem(table, record, ref, ctx) {
   const state = stateOf(record)
@@ -416,7 +418,11 @@ function recordItem(table, record, ref, ctx) {
   }
   if (record.review_comment) item.append(h('p', { class: 'record-detail', text: t('review_comment', { text: record.review_comment }) }))
   if (state === 'fix') {
-    item.append(h('p', { class: 'reason', text: record.sync_error }),
+    const known = (record._error_codes ?? []).filter((code) => t(`error_${code}`) !== `error_${code}`)
+    const reason = known.length ? [...new Set(known.map((code) => t(`error_${code}`)))].join(' ') : record.sync_error
+    item.append(h('p', { class: 'reason', text: reason }))
+    if (known.length) item.append(h('p', { class: 'server-reason', text: t('server_said', { text: record.sync_error }) }))
+    item.append(
       h('a', { class: 'button secondary', href: `#fix/${table}/${record.id}`, text: t('fix_it') }))
   }
   return item
@@ -433,6 +439,7 @@ export async function renderOutbox(main, ctx) {
   const rank = { fix: 0, waiting: 1, synced: 2 }
   entries.sort((a, b) => rank[stateOf(a.record)] - rank[stateOf(b.record)] || b.at - a.at)
   const pending = entries.filter((e) => db.isPending(e.record)).length
+  const toFix = entries.filter((e) => stateOf(e.record) === 'fix').length
   const lastSync = await db.setting('last_sync_at')
   const syncer = ctx.syncer
   const status = h('p', { class: 'sync-status', role: 'status' })
@@ -440,12 +447,12 @@ export async function renderOutbox(main, ctx) {
   else if (syncer.lastError && syncer.nextAttemptAt) status.textContent = t('sync_failed', { detail: syncer.lastError === 'network' ? t('offline') : syncer.lastError, time: formatClock(syncer.nextAttemptAt) })
   else status.textContent = lastSync ? t('last_sync', { time: formatTime(lastSync) }) : t('never_synced')
   const button = h('button', { type: 'button', class: 'primary', text: syncer.running ? t('syncing') : t('sync_now'), onclick: () => syncer.syncNow() })
-  button.disabled = syncer.running
+  button.disabled = syncer.running || !navigator.onLine
   const list = h('ul', { class: 'records' })
   for (const { table, record } of entries.slice(0, 200)) list.append(recordItem(table, record, { categories, types }, ctx))
   main.replaceChildren(h('div', { class: 'outbox' },
     h('h2', { text: t('outbox_title') }),
-    h('p', { class: 'pending-line', text: pending ? t('pending_some', { n: pending }) : t('pending_none') }),
+    h('p', { class: 'pending-line', text: pending ? t('pending_some', { n: pending }) : toFix ? t('fix_some', { n: toFix }) : t('pending_none') }),
     status, button,
     entries.length ? list : h('p', { class: 'hint', text: t('no_records') })))
 }

@@ -66,8 +66,9 @@ class Phone {
   }
 
   /** A full-page screenshot at phone size into screenshots/NAME.png. */
-  async screenshot(name) {
+  async screenshot(name, { scroll = null } = {}) {
     fs.mkdirSync(SCREENSHOTS, { recursive: true })
+    if (scroll) await this.page.evaluate((to) => window.scrollTo(0, to === 'top' ? 0 : document.body.scrollHeight), scroll)
     await this.page.waitForTimeout(400) // let the toast and transitions settle
     await this.page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: false })
   }
