@@ -29,10 +29,8 @@ fn gzip(bytes: &[u8]) -> usize {
 #[test]
 fn every_file_of_the_app_directory_is_embedded() {
     let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/app");
-    let on_disk: BTreeSet<String> = std::fs::read_dir(directory)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let on_disk: BTreeSet<String> =
+        std::fs::read_dir(directory).unwrap().map(|entry| entry.unwrap().file_name().into_string().unwrap()).collect();
     let embedded: BTreeSet<String> = ASSET_NAMES.iter().map(|name| (*name).to_owned()).collect();
     assert_eq!(on_disk, embedded);
 }
@@ -100,13 +98,8 @@ async fn an_unknown_file_is_404_and_the_shell_fits_the_budget_compressed() {
 
     let mut compressed = 0;
     for name in ASSET_NAMES {
-        let response = app
-            .client
-            .get(app.url(&format!("/app/{name}")))
-            .header("accept-encoding", "gzip")
-            .send()
-            .await
-            .unwrap();
+        let response =
+            app.client.get(app.url(&format!("/app/{name}"))).header("accept-encoding", "gzip").send().await.unwrap();
         let encoded = response.headers().get("content-encoding").is_some();
         let body = response.bytes().await.unwrap();
         compressed += if encoded { body.len() } else { gzip(&body) };

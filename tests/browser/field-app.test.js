@@ -136,7 +136,7 @@ test('a field user records offline, syncs, and fixes what the server quarantined
   await tap('13–15', 4)
   await page.getByText('Kön räknar 5 och ålder 4. Båda ska räkna samma personer.').waitFor()
   await page.waitForTimeout(3500) // the toast has gone
-  await phone.screenshot('04-activity-tally-mismatch')
+  await phone.screenshot('04-activity-tally-mismatch', { scroll: 'top' })
   await phone.checkAccessibility('activity tally')
   await tap('16–17', 1)
   await page.getByText('Totalt: 5').waitFor()

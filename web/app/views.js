@@ -413,7 +413,7 @@ function recordItem(table, record, ref, ctx) {
     h('p', { class: 'record-detail', text: details.join(' ') }))
   if (record.note) item.append(h('p', { class: 'record-note', text: record.note }))
   if (record.redacted) item.append(h('p', { class: 'hint redacted', text: t('redacted') }))
-  if (isObservation && record.status && !db.isPending(record)) {
+  if (isObservation && record.status && state === 'synced') {
     item.append(h('p', { class: 'record-detail', text: t('review_status', { status: t(`status_${record.status}`) }) }))
   }
   if (record.review_comment) item.append(h('p', { class: 'record-detail', text: t('review_comment', { text: record.review_comment }) }))
