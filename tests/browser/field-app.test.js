@@ -43,6 +43,18 @@ async function waitFor(check, what, timeout = 20_000) {
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`)
 }
 
+/** A value of the phone's IndexedDB settings. */
+function storedSetting(page, key) {
+  return page.evaluate((key) => new Promise((resolve, reject) => {
+    const open = indexedDB.open('lagesbild')
+    open.onerror = () => reject(open.error)
+    open.onsuccess = () => {
+      const get = open.result.transaction('kv').objectStore('kv').get(key)
+      get.onsuccess = () => resolve(get.result)
+    }
+  }), key)
+}
+
 /** The open shift as stored in the phone's IndexedDB. */
 function storedShift(page) {
   return page.evaluate(() => new Promise((resolve, reject) => {
@@ -162,7 +174,9 @@ test('a field user records offline, syncs, and fixes what the server quarantined
   await phone.screenshot('06-outbox-offline')
   await phone.checkAccessibility('outbox offline')
 
-  // Online again: the outbox empties by itself.
+  // Online again once the access token has expired: the app renews it and the outbox empties.
+  const { access_expires_at: expiry } = await storedSetting(restarted, 'session')
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiry - Date.now() + 500)))
   await phone.context.setOffline(false)
   await restarted.locator('.pending-line', { hasText: '1 behöver rättas' }).waitFor({ timeout: 30_000 })
   assert.equal(await restarted.locator('.record.state-waiting').count(), 0)
@@ -219,5 +233,7 @@ test('a field user records offline, syncs, and fixes what the server quarantined
   await restarted.getByText('All sent', { exact: true }).first().waitFor()
   await phone.screenshot('11-outbox-english')
 
+  const refreshes = server.log().filter((line) => line.includes('"route":"/api/v1/auth/refresh"'))
+  assert.ok(refreshes.length > 0 && refreshes.every((line) => line.includes('"status":200')), 'the app renewed its token')
   assert.deepEqual(phone.errors, [], 'the page threw')
 })

@@ -80,6 +80,7 @@ function storeTokens(session, tokens) {
     access_token: tokens.access_token,
     refresh_token: tokens.refresh_token,
     access_expires_at: Date.now() + (tokens.expires_in ?? 900) * 1000,
+    access_ttl_ms: (tokens.expires_in ?? 900) * 1000,
   }
 }
 
@@ -116,11 +117,17 @@ export async function logout() {
 
 let refreshing = null
 
-/** Trades the refresh token for new tokens, once at a time: each refresh token works only once. */
-function refresh() {
-  refreshing ??= (async () => {
+/**
+ * Trades the refresh token for new tokens, once at a time across every tab of the app (a lock):
+ * each refresh token works only once, and presenting a spent one ends the session.
+ * `stale` is the access token the caller found wanting; a tab that finds another already
+ * replaced it takes the new one.
+ */
+function refresh(stale) {
+  const exchange = async () => {
     const current = await session()
-    if (!current?.refresh_token) throw new SessionError('expired')
+    if (!current?.refresh_token) throw new SessionError(current?.ended ?? 'expired')
+    if (current.access_token && current.access_token !== stale && current.access_expires_at > Date.now() + 5_000) return current
     try {
       const response = await send('/api/v1/auth/refresh', {
         method: 'POST',
@@ -138,7 +145,8 @@ function refresh() {
       }
       throw error
     }
-  })().finally(() => {
+  }
+  refreshing ??= (navigator.locks ? navigator.locks.request('lagesbild-refresh', exchange) : exchange()).finally(() => {
     refreshing = null
   })
   return refreshing
@@ -148,7 +156,9 @@ function refresh() {
 export async function authorised(path, init = {}, extraHeaders = {}) {
   let current = await session()
   if (!current?.refresh_token) throw new SessionError(current?.ended ?? 'expired')
-  if (!current.access_token || current.access_expires_at < Date.now() + 30_000) current = await refresh()
+  // Renew a little before expiry, so a request does not start with a token about to lapse.
+  const margin = Math.min(30_000, (current.access_ttl_ms ?? 900_000) / 4)
+  if (!current.access_token || current.access_expires_at < Date.now() + margin) current = await refresh(current.access_token)
   const attempt = (token) =>
     send(path, { ...init, headers: { ...(init.headers ?? {}), ...extraHeaders, authorization: `Bearer ${token}` } })
   try {
@@ -159,6 +169,6 @@ export async function authorised(path, init = {}, extraHeaders = {}) {
       await db.saveSetting('session', { ...current, access_token: null, refresh_token: null, ended: 'revoked' })
       throw new SessionError('revoked')
     }
-    return attempt((await refresh()).access_token)
+    return attempt((await refresh(current.access_token)).access_token)
   }
 }

@@ -2,17 +2,23 @@
 
 'use strict'
 
-async function login(server, username, deviceId) {
+async function token(server, username, deviceId) {
   const response = await fetch(`${server.url}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ organisation: server.org, username, password: server.password, device_id: deviceId }),
   })
   if (!response.ok) throw new Error(`login of ${username} failed: ${response.status} ${await response.text()}`)
-  const { access_token } = await response.json()
+  return (await response.json()).access_token
+}
+
+/** A user's view of the API; logs in again for each request, as access tokens here live 30 s. */
+async function login(server, username, deviceId) {
+  await token(server, username, deviceId)
   return {
     async get(path) {
-      const answer = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${access_token}` } })
+      const access = await token(server, username, deviceId)
+      const answer = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${access}` } })
       if (!answer.ok) throw new Error(`GET ${path}: ${answer.status} ${await answer.text()}`)
       return answer.json()
     },

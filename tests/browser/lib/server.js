@@ -50,6 +50,9 @@ function baseEnv(dataDir, databaseUrl) {
     LAGESBILD_LOGIN_ATTEMPTS_PER_ACCOUNT: '1000',
     LAGESBILD_LOGIN_ATTEMPTS_PER_ADDRESS: '1000',
     LAGESBILD_REVOCATION_POLL_MS: '100',
+    // The shortest access tokens allowed: the app renews its token (rotating the refresh token)
+    // during the scenario.
+    LAGESBILD_ACCESS_TOKEN_TTL_SECS: '30',
     LAGESBILD_WORKERS: '2',
     LAGESBILD_SHUTDOWN_TIMEOUT_SECS: '2',
     RUST_LOG: process.env.RUST_LOG || 'info',
