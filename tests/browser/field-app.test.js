@@ -109,7 +109,7 @@ test('a field user records offline, syncs, and fixes what the server quarantined
   await phone.context.setOffline(true)
   await page.reload()
   await page.getByRole('heading', { name: 'Ny observation' }).waitFor()
-  assert.match(await page.locator('#sync-pill').textContent(), /Offline/)
+  await page.locator('#sync-pill', { hasText: 'Offline' }).waitFor()
 
   await recordObservation(page, {
     category: 'Skadegörelse', severity: 3, safety: 2, people: 4, age: '13–15',
@@ -132,7 +132,7 @@ test('a field user records offline, syncs, and fixes what the server quarantined
   await page.getByRole('button', { name: 'Spara', exact: true }).click()
   await page.getByText('Sparad. Skickas när det finns nät.').waitFor()
   await phone.context.setGeolocation(HOME)
-  assert.match(await page.locator('#sync-pill').textContent(), /3 väntar/)
+  await page.locator('#sync-pill', { hasText: 'Offline · 3 väntar' }).waitFor()
 
   // A shift with a tally.
   await page.goto(`${server.url}/app/#activity`)
@@ -180,7 +180,7 @@ test('a field user records offline, syncs, and fixes what the server quarantined
   await phone.context.setOffline(false)
   await restarted.locator('.pending-line', { hasText: '1 behöver rättas' }).waitFor({ timeout: 30_000 })
   assert.equal(await restarted.locator('.record.state-waiting').count(), 0)
-  assert.equal(await restarted.locator('#sync-pill').textContent(), '1 behöver rättas')
+  await restarted.locator('#sync-pill', { hasText: '1 behöver rättas' }).waitFor()
   await phone.screenshot('07-outbox-synced')
   const fix = restarted.locator('.record.state-fix')
   assert.match(await fix.locator('.reason').textContent(), /Positionen ligger utanför kommunen/)

@@ -149,7 +149,7 @@ export async function renderObservation(main, ctx, record = null) {
   const problem = h('p', { class: 'message', role: 'alert' })
   const save = h('button', { type: 'submit', class: 'primary', text: record ? t('save_resend') : t('save') })
 
-  const fixBox = record?.sync_error ? h('div', { class: 'card fix' }, h('strong', { text: t('state_fix') }), h('p', { text: record.sync_error })) : null
+  const fixBox = record?.sync_error ? h('div', { class: 'card fix' }, h('strong', { text: t('state_fix') }), ...reasonOf(record)) : null
   const form = h('form', { class: 'observation', novalidate: true },
     h('h2', { text: record ? t('edit_observation') : t('new_observation') }),
     fixBox,
@@ -303,7 +303,7 @@ async function runningShift(open, types, ctx, main) {
     record.note = note.value.trim()
     saving = saving.then(() => db.saveRecord('activity_logs', { ...record }, ['note'])).then(() => ctx.changed(8000))
   })
-  const stop = h('button', { type: 'button', class: 'primary danger', text: t('stop_shift') })
+  const stop = h('button', { type: 'button', class: 'primary', text: t('stop_shift') })
   stop.addEventListener('click', async () => {
     const { gender, age } = countsOf(record)
     if (gender !== age) {
@@ -355,7 +355,7 @@ export async function renderActivityEdit(main, ctx, record) {
   const note = h('textarea', { id: noteId, rows: 2, maxlength: 2000 })
   note.value = record.note ?? ''
   const form = h('form', { novalidate: true }, h('h2', { text: t('edit_activity') }),
-    record.sync_error ? h('div', { class: 'card fix' }, h('strong', { text: t('state_fix') }), h('p', { text: record.sync_error })) : null,
+    record.sync_error ? h('div', { class: 'card fix' }, h('strong', { text: t('state_fix') }), ...reasonOf(record)) : null,
     type.node,
     h('div', { class: 'group' }, h('label', { class: 'field', for: startId, text: t('started_at') }), start, h('label', { class: 'field', for: endId, text: t('ended_at') }), end),
     tallyGroup(t('by_gender'), GENDER_COLUMNS, labels, next, (c, v) => { next[c] = v }),
@@ -388,6 +388,16 @@ function stateOf(record) {
   return record.sync_error ? 'fix' : 'synced'
 }
 
+/** Why the server did not take a record: in the user's language where the code is known, and as the server said it. */
+function reasonOf(record) {
+  const known = (record._error_codes ?? []).filter((code) => t(`error_${code}`) !== `error_${code}`)
+  if (!known.length) return [h('p', { class: 'reason', text: record.sync_error })]
+  return [
+    h('p', { class: 'reason', text: [...new Set(known.map((code) => t(`error_${code}`)))].join(' ') }),
+    h('p', { class: 'server-reason', text: t('server_said', { text: record.sync_error }) }),
+  ]
+}
+
 const STATE_ICON = { waiting: '…', synced: '✓', fix: '!' }
 
 function recordItem(table, record, ref, ctx) {
@@ -418,10 +428,7 @@ function recordItem(table, record, ref, ctx) {
   }
   if (record.review_comment) item.append(h('p', { class: 'record-detail', text: t('review_comment', { text: record.review_comment }) }))
   if (state === 'fix') {
-    const known = (record._error_codes ?? []).filter((code) => t(`error_${code}`) !== `error_${code}`)
-    const reason = known.length ? [...new Set(known.map((code) => t(`error_${code}`)))].join(' ') : record.sync_error
-    item.append(h('p', { class: 'reason', text: reason }))
-    if (known.length) item.append(h('p', { class: 'server-reason', text: t('server_said', { text: record.sync_error }) }))
+    item.append(...reasonOf(record))
     item.append(
       h('a', { class: 'button secondary', href: `#fix/${table}/${record.id}`, text: t('fix_it') }))
   }
