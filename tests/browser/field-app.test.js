@@ -100,6 +100,13 @@ test('a field user records offline, syncs, and fixes what the server quarantined
   await page.getByRole('button', { name: 'Logga in' }).click()
   await page.getByRole('heading', { name: 'Ny observation' }).waitFor()
   await page.getByText('Skadegörelse', { exact: true }).waitFor()
+  // Installable: the manifest reads without errors and chromium sees nothing that prevents installing.
+  const cdp = await phone.context.newCDPSession(page)
+  const manifest = await cdp.send('Page.getAppManifest')
+  assert.deepEqual(manifest.errors, [], 'the manifest has errors')
+  const installability = await cdp.send('Page.getInstallabilityErrors')
+  assert.deepEqual(installability.installabilityErrors, [], 'chromium would not install the app')
+  await cdp.detach()
   await page.evaluate(async () => {
     await navigator.serviceWorker.ready
     while (!navigator.serviceWorker.controller) await new Promise((resolve) => setTimeout(resolve, 100))
@@ -221,6 +228,12 @@ test('a field user records offline, syncs, and fixes what the server quarantined
   const fixed = (await coordinator.get('/api/v1/observations')).items.find((o) => o.category === 'lighting')
   assert.ok(Math.abs(fixed.lat - HOME.latitude) < 0.001 && Math.abs(fixed.lon - HOME.longitude) < 0.001)
   await phone.screenshot('09-outbox-all-sent')
+
+  // A coordinator reviews an observation; the phone shows it after its next sync.
+  await coordinator.patch(`/api/v1/observations/${broken.id}`, { status: 'forwarded', review_comment: 'Till Tybo' })
+  await restarted.getByRole('button', { name: 'Synka nu' }).click()
+  await restarted.getByText('Status: vidarebefordrad').waitFor()
+  await restarted.getByText('Kommentar: Till Tybo').waitFor()
 
   // Settings, and English.
   await restarted.getByRole('link', { name: 'Mer' }).click()

@@ -16,6 +16,7 @@ const nav = document.getElementById('tabs')
 const syncer = new Syncer()
 let leaveHandlers = []
 let toastTimer = null
+let toastAt = 0
 
 const ctx = {
   syncer,
@@ -23,6 +24,7 @@ const ctx = {
   toast(message) {
     toastBox.textContent = message
     toastBox.classList.add('show')
+    toastAt = Date.now()
     clearTimeout(toastTimer)
     toastTimer = setTimeout(() => toastBox.classList.remove('show'), 3500)
   },
@@ -118,6 +120,8 @@ function route() {
 }
 
 async function render() {
+  // A message about the screen being left goes with it, unless it was just shown (save, then go on).
+  if (Date.now() - toastAt > 1500) toastBox.classList.remove('show')
   for (const handler of leaveHandlers) handler()
   leaveHandlers = []
   ctx.session = await api.session()

@@ -22,6 +22,16 @@ async function login(server, username, deviceId) {
       if (!answer.ok) throw new Error(`GET ${path}: ${answer.status} ${await answer.text()}`)
       return answer.json()
     },
+    async patch(path, body) {
+      const access = await token(server, username, deviceId)
+      const answer = await fetch(`${server.url}${path}`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${access}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+      if (!answer.ok) throw new Error(`PATCH ${path}: ${answer.status} ${await answer.text()}`)
+      return answer.json()
+    },
   }
 }
 
