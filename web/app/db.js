@@ -44,7 +44,13 @@ export async function transaction(names, work) {
     tx.onerror = () => reject(tx.error)
     tx.onabort = () => reject(tx.error ?? new Error('transaction aborted'))
   })
-  result = await work(stores, request)
+  try {
+    result = await work(stores, request)
+  } catch (error) {
+    tx.abort() // nothing of a failed piece of work is kept
+    done.catch(() => {})
+    throw error
+  }
   return done
 }
 
