@@ -147,6 +147,7 @@ test('a field user records offline, syncs, and fixes what the server quarantined
   await phone.screenshot('03-activity-start')
   await page.getByRole('button', { name: 'Starta pass' }).click()
   await page.getByText(/Uppsökande pass pågår sedan/).waitFor()
+  await page.getByRole('link', { name: /Aktivitet\W+pass pågår/ }).waitFor()
   const tap = async (name, times) => {
     for (let i = 0; i < times; i += 1) await page.getByRole('button', { name: `Öka ${name}` }).click()
   }

@@ -63,6 +63,8 @@ function labelShell() {
   nav.setAttribute('aria-label', t('app_name'))
   for (const link of nav.querySelectorAll('a')) {
     link.querySelector('.tab-label').textContent = t(`nav_${link.dataset.tab}`)
+    const live = link.querySelector('.live .visually-hidden')
+    if (live) live.textContent = `, ${t('shift_live')}`
   }
   refreshHeader()
 }
@@ -75,6 +77,8 @@ async function fixCount() {
 
 async function refreshHeader() {
   const pending = await db.pendingCount()
+  const shift = await db.setting('open_shift')
+  nav.querySelector('[data-tab="activity"] .live').hidden = !shift
   const badge = nav.querySelector('[data-tab="outbox"] .count')
   badge.textContent = pending ? String(pending) : ''
   badge.hidden = !pending
