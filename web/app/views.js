@@ -190,8 +190,12 @@ export async function renderObservation(main, ctx, record = null) {
     picker.stop()
     ctx.toast(navigator.onLine ? t('saved_online') : t('saved'))
     ctx.changed()
-    if (record) ctx.navigate('#outbox')
-    else renderObservation(main, ctx)
+    if (record) {
+      ctx.navigate('#outbox')
+    } else {
+      await renderObservation(main, ctx)
+      window.scrollTo(0, 0)
+    }
   })
   main.replaceChildren(form)
   ctx.onLeave(() => picker.stop())
