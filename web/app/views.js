@@ -41,7 +41,9 @@ function choices(name, legend, options, selected, { className = 'chips', hint = 
   for (const option of options) {
     const input = h('input', { type: 'radio', name, value: option.value, class: 'visually-hidden' })
     input.checked = option.value === selected
-    list.append(h('label', { class: 'chip' }, input, h('span', { text: option.label })))
+    // A long single word would break mid-word in half the width: give it the whole row.
+    const wide = option.label.split(/\s+/).some((word) => word.length >= 18)
+    list.append(h('label', { class: wide ? 'chip wide' : 'chip' }, input, h('span', { text: option.label })))
   }
   group.append(list)
   if (scale) group.append(h('div', { class: 'scale-ends', 'aria-hidden': 'true' }, h('span', { text: `1 ${scale[0]}` }), h('span', { text: `5 ${scale[1]}` })))
