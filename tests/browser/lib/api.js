@@ -22,6 +22,25 @@ async function login(server, username, deviceId) {
       if (!answer.ok) throw new Error(`GET ${path}: ${answer.status} ${await answer.text()}`)
       return answer.json()
     },
+    /** A first pull, as a device of this user. */
+    async pull() {
+      const access = await token(server, username, deviceId)
+      const answer = await fetch(`${server.url}/api/v1/sync/pull?last_pulled_at=null&schema_version=1`, {
+        headers: { authorization: `Bearer ${access}` },
+      })
+      if (!answer.ok) throw new Error(`pull: ${answer.status} ${await answer.text()}`)
+      return answer.json()
+    },
+    async push(lastPulledAt, changes) {
+      const access = await token(server, username, deviceId)
+      const answer = await fetch(`${server.url}/api/v1/sync/push?last_pulled_at=${lastPulledAt}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${access}`, 'content-type': 'application/json' },
+        body: JSON.stringify(changes),
+      })
+      if (!answer.ok) throw new Error(`push: ${answer.status} ${await answer.text()}`)
+      return answer.json()
+    },
     async patch(path, body) {
       const access = await token(server, username, deviceId)
       const answer = await fetch(`${server.url}${path}`, {
