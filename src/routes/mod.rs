@@ -1,5 +1,6 @@
 //! The only place that names actix: the route table, middleware and handlers, a file per resource.
 
+pub mod app;
 pub mod areas;
 pub mod auth;
 pub mod devices;
@@ -40,6 +41,9 @@ route_table! {
     GET "/metrics" => health::metrics,
     GET "/api-spec/openapi.yaml" => spec::openapi,
     GET "/api-docs" => spec::reference,
+    GET "/app" => app::redirect,
+    GET "/app/" => app::index,
+    GET "/app/{asset}" => app::asset,
 
     POST "/api/v1/auth/login" => auth::login,
     POST "/api/v1/auth/refresh" => auth::refresh,

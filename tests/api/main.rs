@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod cursor;
 mod errors;
+mod field_app;
 mod fleet;
 mod health;
 mod helpers;

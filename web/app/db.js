@@ -1,0 +1,125 @@
+// The phone's database: IndexedDB, which survives reloads, restarts and the lack of a network.
+//
+// Records keep the raw columns of the sync protocol plus three local ones: `_status`
+// (`created`, `updated` or `synced`), `_changed` (the columns edited since the last sync) and
+// `_rev` (a local edit counter, so an edit made while a push is under way is not lost).
+
+const NAME = 'lagesbild'
+const VERSION = 1
+
+export const RECORD_TABLES = ['observations', 'activity_logs']
+export const REFERENCE_TABLES = ['categories', 'activity_types', 'units', 'areas']
+
+let opened = null
+
+function request(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result)
+    req.onerror = () => reject(req.error)
+  })
+}
+
+export function open() {
+  opened ??= new Promise((resolve, reject) => {
+    const req = indexedDB.open(NAME, VERSION)
+    req.onupgradeneeded = () => {
+      const db = req.result
+      db.createObjectStore('kv')
+      for (const table of [...RECORD_TABLES, ...REFERENCE_TABLES]) db.createObjectStore(table, { keyPath: 'id' })
+    }
+    req.onsuccess = () => resolve(req.result)
+    req.onerror = () => reject(req.error)
+  })
+  return opened
+}
+
+/** Runs `work(stores)` in one read-write transaction over `names`; resolves when it commits. */
+export async function transaction(names, work) {
+  const db = await open()
+  const tx = db.transaction(names, 'readwrite')
+  const stores = Object.fromEntries(names.map((name) => [name, tx.objectStore(name)]))
+  let result
+  const done = new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve(result)
+    tx.onerror = () => reject(tx.error)
+    tx.onabort = () => reject(tx.error ?? new Error('transaction aborted'))
+  })
+  try {
+    result = await work(stores, request)
+  } catch (error) {
+    tx.abort() // nothing of a failed piece of work is kept
+    done.catch(() => {})
+    throw error
+  }
+  return done
+}
+
+export async function get(store, key) {
+  const db = await open()
+  return request(db.transaction(store).objectStore(store).get(key))
+}
+
+export async function all(store) {
+  const db = await open()
+  return request(db.transaction(store).objectStore(store).getAll())
+}
+
+export async function put(store, value, key) {
+  return transaction([store], (s) => {
+    if (key === undefined) s[store].put(value)
+    else s[store].put(value, key)
+  })
+}
+
+export async function remove(store, key) {
+  return transaction([store], (s) => {
+    s[store].delete(key)
+  })
+}
+
+export const setting = (key) => get('kv', key)
+export const saveSetting = (key, value) => put('kv', value, key)
+
+/** Forgets every record, every reference entry and the sync cursor (another user logged in). */
+export async function clearData() {
+  await transaction([...RECORD_TABLES, ...REFERENCE_TABLES, 'kv'], (s) => {
+    for (const table of [...RECORD_TABLES, ...REFERENCE_TABLES]) s[table].clear()
+    s.kv.delete('last_pulled_at')
+    s.kv.delete('last_sync_at')
+    s.kv.delete('open_shift')
+  })
+}
+
+/** Whether a record has local changes not yet accepted by the server. */
+export function isPending(record) {
+  return record._status === 'created' || record._status === 'updated'
+}
+
+export async function pendingCount() {
+  let count = 0
+  for (const table of RECORD_TABLES) count += (await all(table)).filter(isPending).length
+  return count
+}
+
+/**
+ * Writes a local edit: a new record whole, an existing one by its `changedColumns`. Marks the
+ * columns as changed, bumps the edit counter and clears a shown sync error (the edit is the fix).
+ */
+export async function saveRecord(table, record, changedColumns) {
+  return transaction([table], async (s, req) => {
+    const stored = await req(s[table].get(record.id))
+    let next
+    if (!stored) {
+      next = { ...record, _status: 'created', _changed: [] }
+    } else {
+      next = { ...stored, sync_error: null, _error_codes: null }
+      for (const column of changedColumns) next[column] = record[column]
+      if (stored._status !== 'created') {
+        next._status = 'updated'
+        next._changed = [...new Set([...(stored._changed ?? []), ...changedColumns])]
+      }
+    }
+    next._rev = (stored?._rev ?? 0) + 1
+    s[table].put(next)
+  })
+}
