@@ -45,6 +45,8 @@ pub fn create_organisation(
         bbox_max_lat: None,
         bbox_max_lon: None,
         suppression_k: DEFAULT_SUPPRESSION_K,
+        assignment_title: String::new(),
+        responsible: String::new(),
     };
     crate::db::write_transaction(conn, |conn| match organisations::insert(conn, &row) {
         Err(error) if is_unique_violation(&error) => {

@@ -61,6 +61,10 @@ enum Command {
     /// Manage areas (the polygons records are assigned to).
     #[command(subcommand)]
     Areas(AreasCommand),
+    /// Export activity counts or observations to a file, as the API does, with a progress bar on
+    /// a terminal. Every export is written to the audit log.
+    #[command(subcommand)]
+    Export(crate::export::ExportCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -259,6 +263,7 @@ fn administer(settings: &Settings, command: Command) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
     let conn = &mut conn;
     match command {
+        Command::Export(command) => crate::export::run(conn, command)?,
         Command::Areas(AreasCommand::Import { file, org }) => {
             let organisation_id = organisation_id(conn, &org)?;
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;

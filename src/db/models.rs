@@ -19,6 +19,10 @@ pub struct OrganisationRow {
     pub bbox_max_lon: Option<f64>,
     /// Partners' aggregates suppress groups of fewer records than this.
     pub suppression_k: i32,
+    /// The assignment the follow-up report is headed with.
+    pub assignment_title: String,
+    /// Who is responsible for the assignment.
+    pub responsible: String,
 }
 
 /// A unit (a reporting actor such as the field assistants) as stored.

@@ -12,6 +12,8 @@ diesel::table! {
         bbox_max_lat -> Nullable<Double>,
         bbox_max_lon -> Nullable<Double>,
         suppression_k -> Integer,
+        assignment_title -> Text,
+        responsible -> Text,
     }
 }
 
@@ -274,6 +276,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        organisation_id -> Text,
+        at -> BigInt,
+        user_id -> Nullable<Text>,
+        role -> Text,
+        action -> Text,
+        format -> Nullable<Text>,
+        filters -> Text,
+        row_count -> Nullable<BigInt>,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    followup_assessments (organisation_id, period) {
+        organisation_id -> Text,
+        period -> Text,
+        rating -> Text,
+        comment -> Text,
+        set_by -> Text,
+        set_at -> BigInt,
+    }
+}
+
 diesel::joinable!(units -> organisations (organisation_id));
 diesel::joinable!(users -> organisations (organisation_id));
 diesel::joinable!(users -> units (unit_id));
@@ -296,4 +324,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     partner_areas,
     areas,
     area_jobs,
+    audit_log,
+    followup_assessments,
 );

@@ -2,15 +2,18 @@
 
 pub mod app;
 pub mod areas;
+pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod health;
 pub mod json;
 pub mod me;
 pub mod middleware;
+pub mod organisation;
 pub mod picture;
 pub mod records;
 pub mod reference;
+pub mod reports;
 pub mod spec;
 pub mod sync;
 pub mod units;
@@ -50,6 +53,9 @@ route_table! {
     POST "/api/v1/auth/logout" => auth::logout,
     GET "/api/v1/me" => me::get,
 
+    GET "/api/v1/organisation" => organisation::get,
+    PATCH "/api/v1/organisation" => organisation::update,
+
     GET "/api/v1/users" => users::list,
     POST "/api/v1/users" => users::create,
     GET "/api/v1/users/{id}" => users::get,
@@ -88,6 +94,13 @@ route_table! {
     GET "/api/v1/heatmap" => picture::heatmap,
     GET "/api/v1/picture" => picture::picture,
     GET "/api/v1/areas/{code}/picture" => picture::area_picture,
+
+    GET "/api/v1/reports/activity" => reports::activity,
+    GET "/api/v1/reports/followup" => reports::followup,
+    GET "/api/v1/reports/followup/{period}/assessment" => reports::get_assessment,
+    PUT "/api/v1/reports/followup/{period}/assessment" => reports::set_assessment,
+    GET "/api/v1/exports/observations" => reports::observations,
+    GET "/api/v1/audit" => audit::list,
 
     GET "/api/v1/devices" => devices::list,
     POST "/api/v1/devices/{id}/revoke" => devices::revoke,

@@ -5,6 +5,7 @@
 use super::db;
 use crate::auth::{Analyst, Auth, AuthUser};
 use crate::db::DbConnection;
+use crate::db::queries::audit::{self, Event};
 use crate::db::schema::{observations, organisations, partner_areas};
 use crate::domain::identity::Role;
 use crate::domain::period::Period;
@@ -107,6 +108,11 @@ fn local_instant(field: &str, text: &str, tz: chrono_tz::Tz) -> ApiResult<i64> {
 }
 
 impl PictureQuery {
+    /// A query for one period and nothing else.
+    pub fn for_period(period: &Period) -> Self {
+        Self { period: Some(period.to_string()), ..Self::default() }
+    }
+
     /// The period asked for; by default the last twelve months up to today.
     fn period(&self, tz: chrono_tz::Tz) -> ApiResult<(Option<Period>, i64, i64)> {
         if let Some(text) = self.period.as_deref().filter(|t| !t.trim().is_empty()) {
@@ -292,55 +298,63 @@ pub async fn heatmap(
             .ok_or_else(|| ApiError::field("resolution", "out_of_range", "must be 7 to 11"))?,
     };
     let caller = (*auth).clone();
-    let body = db(&state, move |conn, state| {
-        let view = View::open(conn, state, &caller)?;
-        let (scope, index) = (&view.scope, view.index.read());
-        let (period, mut filter) = query.in_scope(&index, &view)?;
-        let (from, to) = (filter.from_ms, filter.to_ms);
-        if scope.partner && filter.areas.is_empty() {
-            filter.areas = vec![NONE - 1]; // nothing shared: nothing to show
-        }
-        let (cells, without_cell) = query::heatmap(&index, &filter, resolution);
-        let max_score = cells.iter().filter(|c| !scope.hidden(c.count)).map(|c| c.score).max().unwrap_or(0);
-        let mut suppressed = 0;
-        let features: Vec<Value> = cells
-            .iter()
-            .map(|cell| {
-                let hidden = scope.hidden(cell.count);
-                suppressed += usize::from(hidden);
-                let ring: Vec<[f64; 2]> = h3o::CellIndex::try_from(cell.cell)
-                    .map(|c| c.boundary().iter().map(|v| [round6(v.lng()), round6(v.lat())]).collect())
-                    .unwrap_or_default();
-                let ring: Vec<[f64; 2]> = ring.iter().copied().chain(ring.first().copied()).collect();
-                json!({
-                    "type": "Feature",
-                    "geometry": { "type": "Polygon", "coordinates": [ring] },
-                    "properties": {
-                        "cell": format!("{:x}", cell.cell),
-                        "count": scope.count(cell.count),
-                        "score": if hidden { Value::Null } else { json!(cell.score) },
-                        "intensity": if hidden || max_score == 0 { Value::Null } else { json!(round3(f64::from(cell.score) / f64::from(max_score))) },
-                        "suppressed": hidden,
-                    }
-                })
-            })
-            .collect();
-        let total: u32 = cells.iter().map(|c| c.count).sum();
-        Ok(json!({
-            "type": "FeatureCollection",
-            "features": features,
-            "resolution": u8::from(resolution),
-            "period": period.map(|p| p.to_string()),
-            "from": rfc3339_ms(from),
-            "to": rfc3339_ms(to),
-            "total": scope.count(total + without_cell),
-            "without_position": scope.count(without_cell),
-            "suppressed_cells": suppressed,
-            "suppression_k": scope.partner.then_some(scope.k),
-        }))
-    })
-    .await?;
+    let body = db(&state, move |conn, state| heatmap_of(conn, state, &caller, &query, resolution)).await?;
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// The heat map as `GET /api/v1/heatmap` answers it, for the caller.
+pub fn heatmap_of(
+    conn: &mut DbConnection,
+    state: &crate::startup::AppState,
+    caller: &AuthUser,
+    query: &PictureQuery,
+    resolution: h3o::Resolution,
+) -> ApiResult<Value> {
+    let view = View::open(conn, state, caller)?;
+    let (scope, index) = (&view.scope, view.index.read());
+    let (period, mut filter) = query.in_scope(&index, &view)?;
+    let (from, to) = (filter.from_ms, filter.to_ms);
+    if scope.partner && filter.areas.is_empty() {
+        filter.areas = vec![NONE - 1]; // nothing shared: nothing to show
+    }
+    let (cells, without_cell) = query::heatmap(&index, &filter, resolution);
+    let max_score = cells.iter().filter(|c| !scope.hidden(c.count)).map(|c| c.score).max().unwrap_or(0);
+    let mut suppressed = 0;
+    let features: Vec<Value> = cells
+        .iter()
+        .map(|cell| {
+            let hidden = scope.hidden(cell.count);
+            suppressed += usize::from(hidden);
+            let ring: Vec<[f64; 2]> = h3o::CellIndex::try_from(cell.cell)
+                .map(|c| c.boundary().iter().map(|v| [round6(v.lng()), round6(v.lat())]).collect())
+                .unwrap_or_default();
+            let ring: Vec<[f64; 2]> = ring.iter().copied().chain(ring.first().copied()).collect();
+            json!({
+                "type": "Feature",
+                "geometry": { "type": "Polygon", "coordinates": [ring] },
+                "properties": {
+                    "cell": format!("{:x}", cell.cell),
+                    "count": scope.count(cell.count),
+                    "score": if hidden { Value::Null } else { json!(cell.score) },
+                    "intensity": if hidden || max_score == 0 { Value::Null } else { json!(round3(f64::from(cell.score) / f64::from(max_score))) },
+                    "suppressed": hidden,
+                }
+            })
+        })
+        .collect();
+    let total: u32 = cells.iter().map(|c| c.count).sum();
+    Ok(json!({
+        "type": "FeatureCollection",
+        "features": features,
+        "resolution": u8::from(resolution),
+        "period": period.map(|p| p.to_string()),
+        "from": rfc3339_ms(from),
+        "to": rfc3339_ms(to),
+        "total": scope.count(total + without_cell),
+        "without_position": scope.count(without_cell),
+        "suppressed_cells": suppressed,
+        "suppression_k": scope.partner.then_some(scope.k),
+    }))
 }
 
 /// The area codes a request filters on, within what the caller may see.
@@ -455,45 +469,52 @@ pub async fn picture(
     query: web::Query<PictureQuery>,
 ) -> ApiResult<HttpResponse> {
     let caller = (*auth).clone();
-    let body = db(&state, move |conn, state| {
-        let view = View::open(conn, state, &caller)?;
-        let (scope, areas, index) = (&view.scope, &view.areas, view.index.read());
-        let (period, filter) = query.in_scope(&index, &view)?;
-        let (from, to) = (filter.from_ms, filter.to_ms);
-        let visible = areas.visible(scope);
-        let [now, previous, last_year] = three_periods(&index, &filter, areas, period);
-        let mut codes: Vec<(&String, u16)> = areas
-            .names
-            .iter()
-            .filter(|(code, _)| visible.as_ref().is_none_or(|v| v.contains(code)))
-            .map(|(code, name)| (name, *code))
-            .collect();
-        codes.sort();
-        let rows: Vec<Value> = codes
-            .into_iter()
-            .map(|(name, code)| {
-                let get = |figures: &HashMap<u16, AreaFigures>| figures.get(&code).cloned().unwrap_or_default();
-                let display = areas.display.get(&code).map(String::as_str);
-                area_row(scope, &index, Some(name), display, &get(&now), &get(&previous), &get(&last_year))
-            })
-            .collect();
-        let outside = (!scope.partner).then(|| {
-            let get = |figures: &HashMap<u16, AreaFigures>| figures.get(&NONE).cloned().unwrap_or_default();
-            area_row(scope, &index, None, None, &get(&now), &get(&previous), &get(&last_year))
-        });
-        Ok(json!({
-            "period": period.map(|p| p.to_string()),
-            "previous_period": period.map(|p| p.previous().to_string()),
-            "same_period_last_year": period.map(|p| p.a_year_earlier().to_string()),
-            "from": rfc3339_ms(from),
-            "to": rfc3339_ms(to),
-            "areas": rows,
-            "outside_areas": outside,
-            "suppression_k": scope.partner.then_some(scope.k),
-        }))
-    })
-    .await?;
+    let body = db(&state, move |conn, state| picture_of_areas(conn, state, &caller, &query)).await?;
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// The area table as `GET /api/v1/picture` answers it, for the caller.
+pub fn picture_of_areas(
+    conn: &mut DbConnection,
+    state: &crate::startup::AppState,
+    caller: &AuthUser,
+    query: &PictureQuery,
+) -> ApiResult<Value> {
+    let view = View::open(conn, state, caller)?;
+    let (scope, areas, index) = (&view.scope, &view.areas, view.index.read());
+    let (period, filter) = query.in_scope(&index, &view)?;
+    let (from, to) = (filter.from_ms, filter.to_ms);
+    let visible = areas.visible(scope);
+    let [now, previous, last_year] = three_periods(&index, &filter, areas, period);
+    let mut codes: Vec<(&String, u16)> = areas
+        .names
+        .iter()
+        .filter(|(code, _)| visible.as_ref().is_none_or(|v| v.contains(code)))
+        .map(|(code, name)| (name, *code))
+        .collect();
+    codes.sort();
+    let rows: Vec<Value> = codes
+        .into_iter()
+        .map(|(name, code)| {
+            let get = |figures: &HashMap<u16, AreaFigures>| figures.get(&code).cloned().unwrap_or_default();
+            let display = areas.display.get(&code).map(String::as_str);
+            area_row(scope, &index, Some(name), display, &get(&now), &get(&previous), &get(&last_year))
+        })
+        .collect();
+    let outside = (!scope.partner).then(|| {
+        let get = |figures: &HashMap<u16, AreaFigures>| figures.get(&NONE).cloned().unwrap_or_default();
+        area_row(scope, &index, None, None, &get(&now), &get(&previous), &get(&last_year))
+    });
+    Ok(json!({
+        "period": period.map(|p| p.to_string()),
+        "previous_period": period.map(|p| p.previous().to_string()),
+        "same_period_last_year": period.map(|p| p.a_year_earlier().to_string()),
+        "from": rfc3339_ms(from),
+        "to": rfc3339_ms(to),
+        "areas": rows,
+        "outside_areas": outside,
+        "suppression_k": scope.partner.then_some(scope.k),
+    }))
 }
 
 /// `GET /api/v1/areas/{code}/picture`: one area's row with its detail.
@@ -545,7 +566,20 @@ pub async fn area_picture(
         if !scope.partner {
             let codes: Vec<String> =
                 filter.areas.iter().filter_map(|c| index.areas.name(*c).map(str::to_owned)).collect();
-            row["latest"] = json!(latest_observations(conn, &caller.organisation_id, &codes, from, to)?);
+            let latest = latest_observations(conn, &caller.organisation_id, &codes, from, to)?;
+            let mut described = Map::new();
+            described.insert("area".into(), json!(code));
+            described.insert("from".into(), json!(rfc3339_ms(from)));
+            described.insert("to".into(), json!(rfc3339_ms(to)));
+            let event = Event { action: "read.area_latest", format: None, filters: described };
+            audit::record_complete(
+                conn,
+                &super::reports::actor(&caller),
+                event,
+                latest.len(),
+                chrono::Utc::now().timestamp_millis(),
+            )?;
+            row["latest"] = json!(latest);
         }
         Ok(row)
     })

@@ -5,6 +5,7 @@ use super::db;
 use super::json::ApiJson;
 use crate::auth::{Auth, Coordinator, Reporter};
 use crate::db::models::HistoryRow;
+use crate::db::queries::audit;
 use crate::db::queries::records::{self, RecordFilter, Reviewer};
 use crate::domain::identity::Role;
 use crate::domain::records::parse_review;
@@ -93,6 +94,24 @@ impl ListQuery {
     }
 }
 
+impl ListQuery {
+    /// The filters as the audit log keeps them.
+    fn described(&self) -> Map<String, Value> {
+        [
+            ("from", &self.from),
+            ("to", &self.to),
+            ("category", &self.category),
+            ("status", &self.status),
+            ("area", &self.area),
+            ("unit", &self.unit),
+            ("after", &self.after),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| (name.to_owned(), json!(v))))
+        .collect()
+    }
+}
+
 fn encode_after(time: i64, id: &str) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(time, id)).unwrap_or_default())
 }
@@ -144,9 +163,15 @@ pub async fn list_observations(
     query: web::Query<ListQuery>,
 ) -> ApiResult<HttpResponse> {
     let filter = query.filter(auth.role == Role::Field, &auth.user_id, query.category.as_deref())?;
-    let organisation_id = auth.organisation_id.clone();
+    let caller = (*auth).clone();
     let limit = filter.limit;
-    let rows = db(&state, move |conn, _| Ok(records::list_observations(conn, &organisation_id, &filter)?)).await?;
+    let described = query.described();
+    let rows = db(&state, move |conn, _| {
+        let rows = records::list_observations(conn, &caller.organisation_id, &filter)?;
+        audit_read(conn, &caller, "read.observations", described, rows.len())?;
+        Ok(rows)
+    })
+    .await?;
     Ok(page(rows.iter().map(observation_view).collect(), limit, key_of("observed_at")))
 }
 
@@ -163,6 +188,23 @@ pub async fn list_activities(
     Ok(page(rows.iter().map(activity_view).collect(), limit, key_of("started_at")))
 }
 
+/// Notes a read of raw observations by anyone but their reporter in the audit log; a field
+/// user reading their own records is not audited.
+fn audit_read(
+    conn: &mut crate::db::DbConnection,
+    caller: &crate::auth::AuthUser,
+    action: &'static str,
+    filters: Map<String, Value>,
+    rows: usize,
+) -> ApiResult<()> {
+    if caller.role == Role::Field {
+        return Ok(());
+    }
+    let event = audit::Event { action, format: None, filters };
+    audit::record_complete(conn, &super::reports::actor(caller), event, rows, chrono::Utc::now().timestamp_millis())?;
+    Ok(())
+}
+
 fn not_found() -> ApiError {
     ApiError::NotFound("no such record".into())
 }
@@ -175,9 +217,13 @@ pub async fn get_observation(
 ) -> ApiResult<HttpResponse> {
     let caller = (*auth).clone();
     let row = db(&state, move |conn, _| {
-        records::observation(conn, &caller.organisation_id, &id)?
+        let row = records::observation(conn, &caller.organisation_id, &id)?
             .filter(|row| caller.may_read_record_of(&row.user_id))
-            .ok_or_else(not_found)
+            .ok_or_else(not_found)?;
+        let mut described = Map::new();
+        described.insert("id".into(), json!(row.id));
+        audit_read(conn, &caller, "read.observation", described, 1)?;
+        Ok(row)
     })
     .await?;
     Ok(HttpResponse::Ok().json(observation_view(&row)))
@@ -249,10 +295,13 @@ async fn history(
             Some(owner) if caller.may_read_record_of(&owner) => {}
             _ => return Err(not_found()),
         }
-        Ok(records::history(conn, &caller.organisation_id, table, &id)?
-            .into_iter()
-            .map(history_view)
-            .collect::<Vec<_>>())
+        let versions = records::history(conn, &caller.organisation_id, table, &id)?;
+        if table == "observations" {
+            let mut described = Map::new();
+            described.insert("id".into(), json!(id));
+            audit_read(conn, &caller, "read.history", described, versions.len())?;
+        }
+        Ok(versions.into_iter().map(history_view).collect::<Vec<_>>())
     })
     .await?;
     Ok(HttpResponse::Ok().json(versions))

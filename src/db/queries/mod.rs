@@ -1,12 +1,15 @@
 //! Queries by topic. Every function that reads or writes tenant data takes the organisation id.
 
 pub mod areas;
+pub mod assessments;
+pub mod audit;
 pub mod auth_state;
 pub mod devices;
 pub mod organisations;
 pub mod records;
 pub mod reference;
 pub mod refresh_tokens;
+pub mod reports;
 pub mod sync_pull;
 pub mod sync_push;
 pub mod sync_state;

@@ -40,3 +40,13 @@ pub fn set_bbox(
         .execute(conn)
         .map(drop)
 }
+
+/// What reports need of an organisation: its name, time zone (Europe/Stockholm when unreadable)
+/// and the suppression threshold k for partners.
+pub fn report_settings(conn: &mut DbConnection, id: &str) -> QueryResult<(String, chrono_tz::Tz, u32)> {
+    let (name, zone, k): (String, String, i32) = organisations::table
+        .find(id)
+        .select((organisations::name, organisations::time_zone, organisations::suppression_k))
+        .first(conn)?;
+    Ok((name, zone.parse().unwrap_or(chrono_tz::Europe::Stockholm), u32::try_from(k.max(1)).unwrap_or(3)))
+}

@@ -1,0 +1,572 @@
+//! The printable follow-up report: one HTML document (A4 print stylesheet, Swedish or English)
+//! with the assignment, the assessment, the indicators against their targets, the activity
+//! counts beside the comparison period, the area picture and a heat-map figure drawn here as SVG.
+//!
+//! Every figure sits in an element with a `data-value` attribute holding the plain number, so a
+//! reader (or a test) can check it without parsing the localised text.
+
+use super::Lang;
+use super::activity::{AGE_BANDS, Dimension, GENDERS};
+use super::activity_report::{Report, Row, bucket_label, dimension_header};
+use super::table::local_iso;
+use crate::db::queries::assessments::Assessment;
+use crate::domain::period::Period;
+use chrono_tz::Tz;
+use geo::{BoundingRect, Centroid, MultiPolygon};
+use serde_json::Value;
+use std::fmt::Write as _;
+
+/// One indicator line: a group's latest value against the target.
+#[derive(Debug, Clone, Default)]
+pub struct IndicatorLine {
+    pub name: String,
+    pub source: String,
+    pub group: Option<String>,
+    pub unit: String,
+    pub target: String,
+    pub latest_year: Option<i32>,
+    pub latest: Option<f64>,
+    pub previous: Option<f64>,
+    /// improved, unchanged, worsened or no_data.
+    pub trend: String,
+    pub meets_target: Option<bool>,
+}
+
+/// An area outline for the figure.
+pub struct Outline {
+    pub code: String,
+    pub name: String,
+    pub shape: MultiPolygon<f64>,
+}
+
+/// Everything the report shows.
+pub struct FollowUp<'a> {
+    pub lang: Lang,
+    pub tz: Tz,
+    pub organisation: &'a str,
+    pub title: &'a str,
+    pub responsible: &'a str,
+    pub period: Period,
+    pub assessment: Option<&'a Assessment>,
+    pub indicators: &'a [IndicatorLine],
+    /// The activity report grouped by type, compared with the same period last year.
+    pub activity: &'a Report,
+    /// `GET /api/v1/picture` for the period.
+    pub picture: &'a Value,
+    /// `GET /api/v1/heatmap` for the period.
+    pub heatmap: &'a Value,
+    pub outlines: &'a [Outline],
+    pub generated_at: i64,
+}
+
+/// Escapes text for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A number as the language writes it: decimal comma and spaced thousands in Swedish.
+pub fn number(lang: Lang, x: f64, decimals: usize) -> String {
+    let text = format!("{:.*}", decimals, x.abs());
+    let (whole, fraction) = text.split_once('.').map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
+    let mut grouped = String::new();
+    for (index, digit) in whole.chars().enumerate() {
+        if index > 0 && (whole.len() - index) % 3 == 0 {
+            grouped.push(if lang == Lang::Sv { '\u{a0}' } else { ',' });
+        }
+        grouped.push(digit);
+    }
+    let sign = if x < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') { "−" } else { "" };
+    match fraction {
+        Some(f) if !f.chars().all(|c| c == '0') => {
+            format!("{sign}{grouped}{}{}", if lang == Lang::Sv { ',' } else { '.' }, f.trim_end_matches('0'))
+        }
+        _ => format!("{sign}{grouped}"),
+    }
+}
+
+/// A table cell holding a number (or a dash for none).
+fn figure(lang: Lang, x: Option<f64>, decimals: usize) -> String {
+    match x {
+        Some(x) => format!("<td class=\"n\" data-value=\"{x}\">{}</td>", number(lang, x, decimals)),
+        None => "<td class=\"n\" data-value=\"\">–</td>".to_owned(),
+    }
+}
+
+/// A change in percent with its sign.
+fn change_cell(lang: Lang, pct: Option<f64>) -> String {
+    match pct {
+        Some(p) => {
+            let sign = if p > 0.0 { "+" } else { "" };
+            format!("<td class=\"n\" data-value=\"{p}\">{sign}{}&#8239;%</td>", number(lang, p, 1))
+        }
+        None => "<td class=\"n\" data-value=\"\">–</td>".to_owned(),
+    }
+}
+
+fn pct(now: f64, before: f64) -> Option<f64> {
+    (before > 0.0).then(|| ((now - before) / before * 1000.0).round() / 10.0)
+}
+
+const STYLE: &str = r#"
+@page { size: A4; margin: 18mm 16mm 20mm; }
+* { box-sizing: border-box; }
+body { font-family: "Segoe UI", system-ui, -apple-system, "Helvetica Neue", Arial, sans-serif; color: #1b1f24; line-height: 1.4; margin: 0 auto; max-width: 190mm; padding: 12px; font-size: 10.5pt; }
+header { border-bottom: 3px solid #1d4f7c; margin-bottom: 12px; padding-bottom: 8px; }
+h1 { font-size: 20pt; margin: 0 0 4px; color: #1d4f7c; }
+h2 { font-size: 14pt; margin: 20px 0 6px; color: #1d4f7c; break-after: avoid; }
+h3 { font-size: 11pt; margin: 12px 0 4px; break-after: avoid; }
+p.meta { margin: 2px 0; color: #424a53; }
+table { border-collapse: collapse; width: 100%; margin: 4px 0 10px; break-inside: auto; }
+thead { display: table-header-group; }
+tr { break-inside: avoid; }
+th, td { border-bottom: 1px solid #d0d7de; padding: 3px 5px; text-align: left; vertical-align: top; }
+th { background: #eef2f6; font-weight: 600; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tfoot td { font-weight: 600; border-top: 2px solid #1b1f24; }
+.rating { display: inline-block; padding: 3px 12px; border-radius: 12px; font-weight: 700; color: #fff; }
+.rating.green { background: #1a7f37; } .rating.yellow { background: #9a6700; } .rating.red { background: #cf222e; }
+.yes { color: #1a7f37; font-weight: 600; } .no { color: #cf222e; font-weight: 600; }
+figure { margin: 8px 0; break-inside: avoid; }
+figure svg { width: 100%; height: auto; border: 1px solid #d0d7de; background: #fbfcfd; }
+figcaption { font-size: 9pt; color: #424a53; margin-top: 4px; }
+.legend span { display: inline-block; width: 14px; height: 10px; margin: 0 2px 0 8px; vertical-align: middle; border: 1px solid #999; }
+footer { margin-top: 18px; border-top: 1px solid #d0d7de; padding-top: 6px; font-size: 8.5pt; color: #57606a; }
+@media print { body { padding: 0; max-width: none; } a { color: inherit; text-decoration: none; } }
+"#;
+
+/// A hexagon's ring (longitude, latitude), its intensity and its count.
+type HexRing = (Vec<(f64, f64)>, Option<f64>, Option<f64>);
+
+/// The heat-map colour ramp, from low to high intensity.
+const RAMP: [&str; 5] = ["#fee8c8", "#fdbb84", "#fc8d59", "#e34a33", "#b30000"];
+
+impl FollowUp<'_> {
+    fn t(&self, sv: &'static str, en: &'static str) -> &'static str {
+        self.lang.pick(sv, en)
+    }
+
+    /// The whole document.
+    pub fn render(&self) -> String {
+        let lang = self.lang;
+        let mut html = String::with_capacity(64 * 1024);
+        let (first, last) = (self.period.first, self.period.last);
+        let heading = if self.title.trim().is_empty() { self.t("Uppföljning", "Follow-up") } else { self.title };
+        let _ = writeln!(
+            html,
+            "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{} – {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<header>\n<h1>{}</h1>",
+            self.t("sv", "en"),
+            escape(heading),
+            self.period,
+            escape(heading),
+        );
+        let _ = writeln!(
+            html,
+            "<p class=\"meta\">{} <strong id=\"period\" data-value=\"{}\">{}</strong> ({} – {})</p>",
+            self.t("Uppföljning för", "Follow-up for"),
+            self.period,
+            self.period,
+            first.format("%Y-%m-%d"),
+            last.format("%Y-%m-%d"),
+        );
+        if !self.responsible.trim().is_empty() {
+            let _ = writeln!(
+                html,
+                "<p class=\"meta\">{}: <span id=\"responsible\">{}</span></p>",
+                self.t("Ansvarig", "Responsible"),
+                escape(self.responsible)
+            );
+        }
+        let _ = writeln!(html, "<p class=\"meta\">{}</p>\n</header>\n<main>", escape(self.organisation));
+        self.assessment_section(&mut html);
+        self.indicator_section(&mut html);
+        self.activity_section(&mut html);
+        self.area_section(&mut html);
+        self.heatmap_section(&mut html);
+        let _ = writeln!(
+            html,
+            "</main>\n<footer>{} {} ({}). {}</footer>\n</body>\n</html>",
+            self.t("Skapad", "Generated"),
+            local_iso(self.tz, self.generated_at),
+            self.tz.name(),
+            self.t(
+                "Siffrorna kommer från lägesbildens registreringar; en aktivitet som går över periodens gräns räknas med sin andel av tiden.",
+                "The figures come from the records in lagesbild; an activity crossing the period's boundary counts with its share of the time."
+            ),
+        );
+        let _ = lang;
+        html
+    }
+
+    fn assessment_section(&self, html: &mut String) {
+        let _ = writeln!(html, "<section id=\"assessment\">\n<h2>{}</h2>", self.t("Bedömning", "Assessment"));
+        match self.assessment {
+            Some(a) => {
+                let label = match (a.rating.as_str(), self.lang) {
+                    ("green", Lang::Sv) => "Grönt",
+                    ("yellow", Lang::Sv) => "Gult",
+                    ("red", Lang::Sv) => "Rött",
+                    ("green", Lang::En) => "Green",
+                    ("yellow", Lang::En) => "Yellow",
+                    _ if self.lang == Lang::Sv => "Rött",
+                    _ => "Red",
+                };
+                let _ = writeln!(
+                    html,
+                    "<p><span class=\"rating {}\" data-value=\"{}\">{label}</span></p>\n<p class=\"comment\">{}</p>\n<p class=\"meta\">{} {} {}</p>",
+                    escape(&a.rating),
+                    escape(&a.rating),
+                    escape(&a.comment).replace('\n', "<br>"),
+                    self.t("Satt av", "Set by"),
+                    escape(&a.set_by_name),
+                    local_iso(self.tz, a.set_at),
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    html,
+                    "<p>{}</p>",
+                    self.t(
+                        "Ingen bedömning är gjord för perioden ännu.",
+                        "No assessment has been made for the period yet."
+                    )
+                );
+            }
+        }
+        html.push_str("</section>\n");
+    }
+
+    fn indicator_section(&self, html: &mut String) {
+        let _ = writeln!(html, "<section id=\"indicators\">\n<h2>{}</h2>", self.t("Indikatorer", "Indicators"));
+        if self.indicators.is_empty() {
+            let _ = writeln!(
+                html,
+                "<p>{}</p>\n</section>",
+                self.t("Inga indikatorer är registrerade.", "No indicators are recorded.")
+            );
+            return;
+        }
+        let _ = writeln!(
+            html,
+            "<table>\n<thead><tr><th>{}</th><th>{}</th><th>{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th>{}</th><th>{}</th></tr></thead>\n<tbody>",
+            self.t("Indikator", "Indicator"),
+            self.t("Källa", "Source"),
+            self.t("Mål", "Target"),
+            self.t("År", "Year"),
+            self.t("Senaste", "Latest"),
+            self.t("Föregående", "Previous"),
+            self.t("Utveckling", "Trend"),
+            self.t("Når målet", "Meets target"),
+        );
+        for line in self.indicators {
+            let name = match &line.group {
+                Some(group) if !group.is_empty() => format!("{} ({})", line.name, group),
+                _ => line.name.clone(),
+            };
+            let trend = match line.trend.as_str() {
+                "improved" => self.t("↑ förbättrad", "↑ improved"),
+                "worsened" => self.t("↓ försämrad", "↓ worsened"),
+                "unchanged" => self.t("→ oförändrad", "→ unchanged"),
+                _ => self.t("inga jämförbara värden", "no comparable values"),
+            };
+            let meets = match line.meets_target {
+                Some(true) => format!("<td class=\"yes\" data-value=\"true\">{}</td>", self.t("Ja", "Yes")),
+                Some(false) => format!("<td class=\"no\" data-value=\"false\">{}</td>", self.t("Nej", "No")),
+                None => format!("<td data-value=\"\">{}</td>", self.t("Kan inte avgöras", "Cannot tell")),
+            };
+            let _ = writeln!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td>{}{}{}<td data-value=\"{}\">{trend}</td>{meets}</tr>",
+                escape(&name),
+                escape(&line.source),
+                escape(&line.target),
+                figure(self.lang, line.latest_year.map(f64::from), 0),
+                figure(self.lang, line.latest, 1),
+                figure(self.lang, line.previous, 1),
+                escape(&line.trend),
+            );
+        }
+        html.push_str("</tbody>\n</table>\n</section>\n");
+    }
+
+    fn activity_section(&self, html: &mut String) {
+        let report = self.activity;
+        let comparison = report.comparison.map(|p| p.to_string()).unwrap_or_default();
+        let _ = writeln!(
+            html,
+            "<section id=\"activities\">\n<h2>{}</h2>\n<p>{} {} {} <span id=\"comparison-period\">{}</span>.</p>",
+            self.t("Aktiviteter", "Activities"),
+            self.t("Vad som gjordes under", "What was done in"),
+            self.period,
+            self.t("jämfört med samma period förra året,", "compared with the same period last year,"),
+            escape(&comparison),
+        );
+        for dimension in [Dimension::Type, Dimension::Unit] {
+            let rows = report.rows(&[dimension]);
+            let _ = writeln!(
+                html,
+                "<h3>{} {}</h3>\n<table class=\"activity\" data-group=\"{}\">\n<thead><tr><th>{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th class=\"n\">{} {comparison}</th><th class=\"n\">{}</th></tr></thead>\n<tbody>",
+                self.t("Per", "By"),
+                dimension_header(self.lang, dimension).to_lowercase(),
+                dimension.as_str(),
+                dimension_header(self.lang, dimension),
+                self.t("Aktiviteter", "Activities"),
+                self.t("Timmar", "Hours"),
+                self.t("Kontakter/besökare", "Contacts/visitors"),
+                self.t("Kontakter/besökare", "Contacts/visitors"),
+                self.t("Förändring", "Change"),
+            );
+            for row in &rows {
+                let value = row.key.first().map(String::as_str).unwrap_or_default();
+                self.activity_row(html, &report.label(dimension, value), value, row);
+            }
+            html.push_str("</tbody>\n<tfoot>\n");
+            self.activity_row(html, self.t("Totalt", "Total"), "total", &report.total());
+            html.push_str("</tfoot>\n</table>\n");
+        }
+        let total = report.total();
+        let before = total.before.clone().unwrap_or_default();
+        let _ = writeln!(
+            html,
+            "<h3>{}</h3>\n<table class=\"contacts\">\n<thead><tr><th></th><th class=\"n\">{}</th><th class=\"n\">{comparison}</th><th class=\"n\">{}</th></tr></thead>\n<tbody>",
+            self.t("Kontakter efter kön och ålder", "Contacts by gender and age"),
+            self.period,
+            self.t("Förändring", "Change"),
+        );
+        let buckets = GENDERS
+            .iter()
+            .zip(total.now.by_gender.iter().zip(before.by_gender.iter()))
+            .chain(AGE_BANDS.iter().zip(total.now.by_age.iter().zip(before.by_age.iter())));
+        for (bucket, (now, then)) in buckets {
+            let _ = writeln!(
+                html,
+                "<tr data-key=\"{bucket}\"><td>{}</td>{}{}{}</tr>",
+                bucket_label(self.lang, bucket),
+                figure(self.lang, Some(round2(*now)), 2),
+                figure(self.lang, Some(round2(*then)), 2),
+                change_cell(self.lang, pct(*now, *then)),
+            );
+        }
+        html.push_str("</tbody>\n</table>\n</section>\n");
+    }
+
+    fn activity_row(&self, html: &mut String, label: &str, key: &str, row: &Row) {
+        let before = row.before.clone().unwrap_or_default();
+        let _ = writeln!(
+            html,
+            "<tr data-key=\"{}\"><td>{}</td>{}{}{}{}{}</tr>",
+            escape(key),
+            escape(label),
+            figure(self.lang, Some(round2(row.now.activities)), 2),
+            figure(self.lang, Some(round2(row.now.hours)), 1),
+            figure(self.lang, Some(round2(row.now.contacts)), 2),
+            figure(self.lang, Some(round2(before.contacts)), 2),
+            change_cell(self.lang, pct(row.now.contacts, before.contacts)),
+        );
+    }
+
+    fn area_section(&self, html: &mut String) {
+        let _ = writeln!(
+            html,
+            "<section id=\"areas\">\n<h2>{}</h2>\n<table class=\"areas\">\n<thead><tr><th>{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th>{}</th></tr></thead>\n<tbody>",
+            self.t("Lägesbild per område", "The picture by area"),
+            self.t("Område", "Area"),
+            self.t("Observationer", "Observations"),
+            self.t("Mot förra året", "Against last year"),
+            self.t("Upplevd trygghet (1–5)", "Perceived safety (1–5)"),
+            self.t("Efter mörkrets inbrott", "After dark"),
+            self.t("Närvaro, timmar", "Presence, hours"),
+            self.t("Behov per närvaro", "Need per presence"),
+            self.t("Läge", "State"),
+        );
+        let rows = self.picture["areas"].as_array().cloned().unwrap_or_default();
+        let outside = self.picture.get("outside_areas").filter(|v| !v.is_null()).cloned();
+        for row in rows.iter().chain(outside.iter()) {
+            let code = row["area"].as_str().unwrap_or("outside");
+            let name = row["name"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| self.t("Utanför områden", "Outside areas").to_owned());
+            let state = match row["state"].as_str() {
+                Some("visited") => self.t("besökt", "visited"),
+                Some("unvisited") => self.t("obesökt", "unvisited"),
+                Some("quiet") => self.t("lugnt", "quiet"),
+                Some("no_data") => self.t("inga uppgifter", "no data"),
+                _ => "–",
+            };
+            let _ = writeln!(
+                html,
+                "<tr data-key=\"{}\"><td>{}</td>{}{}{}{}{}{}<td>{state}</td></tr>",
+                escape(code),
+                escape(&name),
+                figure(self.lang, row["observations"].as_f64(), 0),
+                change_cell(self.lang, row["change_last_year_pct"].as_f64()),
+                figure(self.lang, row["mean_perceived_safety"].as_f64(), 2),
+                share_cell(self.lang, row["share_after_dark"].as_f64()),
+                figure(self.lang, row["presence"]["hours"].as_f64(), 1),
+                figure(self.lang, row["need_per_presence"].as_f64(), 2),
+            );
+        }
+        html.push_str("</tbody>\n</table>\n</section>\n");
+    }
+
+    fn heatmap_section(&self, html: &mut String) {
+        let _ = writeln!(html, "<section id=\"heatmap\">\n<h2>{}</h2>\n<figure>", self.t("Värmekarta", "Heat map"));
+        html.push_str(&self.svg());
+        let total = self.heatmap["total"].as_f64();
+        let _ = write!(
+            html,
+            "<figcaption>{} {} ({}: <span id=\"heatmap-total\" data-value=\"{}\">{}</span>). <span class=\"legend\">{}",
+            self.t("Observationer per hexagon under", "Observations per hexagon in"),
+            self.period,
+            self.t("totalt", "in all"),
+            total.map(|t| t.to_string()).unwrap_or_default(),
+            total.map(|t| number(self.lang, t, 0)).unwrap_or_else(|| "–".into()),
+            self.t("Låg", "Low"),
+        );
+        for colour in RAMP {
+            let _ = write!(html, "<span style=\"background:{colour}\"></span>");
+        }
+        let _ = writeln!(html, " {}</span></figcaption>\n</figure>\n</section>", self.t("Hög", "High"));
+    }
+
+    /// The hexagons over the area outlines, projected so that distances look right at this latitude.
+    fn svg(&self) -> String {
+        let features = self.heatmap["features"].as_array().cloned().unwrap_or_default();
+        let rings: Vec<HexRing> = features
+            .iter()
+            .map(|f| {
+                let ring = f["geometry"]["coordinates"][0]
+                    .as_array()
+                    .map(|points| {
+                        points.iter().filter_map(|p| Some((p[0].as_f64()?, p[1].as_f64()?))).collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
+                (ring, f["properties"]["intensity"].as_f64(), f["properties"]["count"].as_f64())
+            })
+            .collect();
+        let mut bounds: Option<(f64, f64, f64, f64)> = None;
+        let mut extend = |x: f64, y: f64| {
+            bounds = Some(match bounds {
+                None => (x, y, x, y),
+                Some((a, b, c, d)) => (a.min(x), b.min(y), c.max(x), d.max(y)),
+            });
+        };
+        for outline in self.outlines {
+            if let Some(rect) = outline.shape.bounding_rect() {
+                extend(rect.min().x, rect.min().y);
+                extend(rect.max().x, rect.max().y);
+            }
+        }
+        for (ring, _, _) in &rings {
+            for (x, y) in ring {
+                extend(*x, *y);
+            }
+        }
+        let width = 800.0;
+        let Some((min_x, min_y, max_x, max_y)) = bounds else {
+            return format!(
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} 120\" role=\"img\" aria-label=\"{}\"><text x=\"20\" y=\"60\">{}</text></svg>\n",
+                self.t("Tom karta", "Empty map"),
+                self.t("Inga områden och inga observationer att visa.", "No areas and no observations to show."),
+            );
+        };
+        let scale_x = ((min_y + max_y) / 2.0).to_radians().cos();
+        let span_x = ((max_x - min_x) * scale_x).max(1e-6);
+        let span_y = (max_y - min_y).max(1e-6);
+        let pad = 16.0;
+        let k = (width - 2.0 * pad) / span_x;
+        let height = (span_y * k + 2.0 * pad).clamp(120.0, 1100.0);
+        let k = k.min((height - 2.0 * pad) / span_y);
+        let project = |x: f64, y: f64| (pad + (x - min_x) * scale_x * k, pad + (max_y - y) * k);
+        let path = |ring: &mut dyn Iterator<Item = (f64, f64)>| -> String {
+            let mut d = String::new();
+            for (index, (x, y)) in ring.enumerate() {
+                let (px, py) = project(x, y);
+                let _ = write!(d, "{}{px:.1},{py:.1}", if index == 0 { "M" } else { "L" });
+            }
+            d.push('Z');
+            d
+        };
+        let mut svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height:.0}\" role=\"img\" aria-label=\"{}\">\n<g class=\"cells\">\n",
+            self.t("Värmekarta över observationer", "Heat map of observations"),
+        );
+        for (ring, intensity, count) in &rings {
+            let fill = match intensity {
+                Some(i) => RAMP[((i * RAMP.len() as f64).ceil() as usize).clamp(1, RAMP.len()) - 1],
+                None => "#d0d7de",
+            };
+            let _ = writeln!(
+                svg,
+                "<path d=\"{}\" fill=\"{fill}\" fill-opacity=\"0.85\" stroke=\"#fff\" stroke-width=\"0.5\" data-count=\"{}\"/>",
+                path(&mut ring.iter().copied()),
+                count.map(|c| c.to_string()).unwrap_or_default(),
+            );
+        }
+        svg.push_str("</g>\n<g class=\"areas\" fill=\"none\" stroke=\"#1d4f7c\" stroke-width=\"1.5\">\n");
+        for outline in self.outlines {
+            let mut d = String::new();
+            for polygon in &outline.shape {
+                d.push_str(&path(&mut polygon.exterior().points().map(|p| (p.x(), p.y()))));
+                for hole in polygon.interiors() {
+                    d.push_str(&path(&mut hole.points().map(|p| (p.x(), p.y()))));
+                }
+            }
+            let _ = writeln!(svg, "<path d=\"{d}\" data-area=\"{}\"/>", escape(&outline.code));
+        }
+        svg.push_str("</g>\n<g class=\"labels\" font-size=\"12\" fill=\"#1b1f24\" text-anchor=\"middle\">\n");
+        for outline in self.outlines {
+            if let Some(centre) = outline.shape.centroid() {
+                let (x, y) = project(centre.x(), centre.y());
+                let _ = writeln!(
+                    svg,
+                    "<text x=\"{x:.1}\" y=\"{y:.1}\" paint-order=\"stroke\" stroke=\"#fff\" stroke-width=\"3\">{}</text>",
+                    escape(&outline.name)
+                );
+            }
+        }
+        svg.push_str("</g>\n</svg>\n");
+        svg
+    }
+}
+
+fn share_cell(lang: Lang, share: Option<f64>) -> String {
+    match share {
+        Some(s) => format!("<td class=\"n\" data-value=\"{s}\">{}&#8239;%</td>", number(lang, s * 100.0, 0)),
+        None => "<td class=\"n\" data-value=\"\">–</td>".to_owned(),
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_as_each_language_writes_them() {
+        assert_eq!(number(Lang::Sv, 12345.5, 1), "12\u{a0}345,5");
+        assert_eq!(number(Lang::En, 12345.5, 1), "12,345.5");
+        assert_eq!(number(Lang::Sv, 3.0, 2), "3");
+        assert_eq!(number(Lang::Sv, -2.25, 2), "−2,25");
+        assert_eq!(number(Lang::Sv, -0.001, 1), "0");
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(escape("<b>\"Tom & Jerry's\"</b>"), "&lt;b&gt;&quot;Tom &amp; Jerry&#39;s&quot;&lt;/b&gt;");
+    }
+}

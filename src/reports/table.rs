@@ -1,0 +1,226 @@
+//! Tables as every export writes them: typed cells, CSV per RFC 4180 (UTF-8 with BOM, comma or the
+//! semicolon-and-decimal-comma variant Swedish Excel opens directly) and XLSX sheets with a frozen
+//! header, filters, numbers as numbers and dates as dates.
+
+use chrono::TimeZone;
+use chrono_tz::Tz;
+use rust_xlsxwriter::{ExcelDateTime, Format, Worksheet, XlsxError};
+use std::io::Write;
+
+/// One cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Empty,
+    Text(String),
+    Int(i64),
+    Num(f64),
+    Bool(bool),
+    /// An instant (ms since the epoch), written in local time.
+    Time(i64),
+}
+
+impl From<&str> for Cell {
+    fn from(text: &str) -> Self {
+        Cell::Text(text.to_owned())
+    }
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Self {
+        Cell::Text(text)
+    }
+}
+
+impl From<Option<String>> for Cell {
+    fn from(text: Option<String>) -> Self {
+        text.map_or(Cell::Empty, Cell::Text)
+    }
+}
+
+impl From<Option<f64>> for Cell {
+    fn from(x: Option<f64>) -> Self {
+        x.map_or(Cell::Empty, Cell::Num)
+    }
+}
+
+impl From<Option<i64>> for Cell {
+    fn from(x: Option<i64>) -> Self {
+        x.map_or(Cell::Empty, Cell::Int)
+    }
+}
+
+/// A column: its header and its width in characters for XLSX.
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub header: String,
+    pub width: f64,
+}
+
+impl Column {
+    pub fn new(header: impl Into<String>, width: f64) -> Self {
+        Self { header: header.into(), width }
+    }
+}
+
+/// How CSV is written.
+#[derive(Debug, Clone, Copy)]
+pub struct CsvStyle {
+    /// `;` with decimal commas for Swedish Excel, `,` with decimal points otherwise.
+    pub semicolon: bool,
+    /// Times are written in this zone, with their offset.
+    pub tz: Tz,
+}
+
+/// The byte-order mark that tells Excel the file is UTF-8.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+impl CsvStyle {
+    /// A CSV writer in this style over `out`, after writing the BOM.
+    pub fn writer<W: Write>(&self, mut out: W) -> std::io::Result<csv::Writer<W>> {
+        out.write_all(BOM)?;
+        Ok(csv::WriterBuilder::new()
+            .delimiter(if self.semicolon { b';' } else { b',' })
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(out))
+    }
+
+    /// One cell as CSV text.
+    pub fn text(&self, cell: &Cell) -> String {
+        match cell {
+            Cell::Empty => String::new(),
+            Cell::Text(text) => text.clone(),
+            Cell::Int(n) => n.to_string(),
+            Cell::Num(x) => {
+                let text = x.to_string();
+                if self.semicolon { text.replace('.', ",") } else { text }
+            }
+            Cell::Bool(b) => b.to_string(),
+            Cell::Time(ms) => local_iso(self.tz, *ms),
+        }
+    }
+
+    /// Writes one row.
+    pub fn row<W: Write>(&self, writer: &mut csv::Writer<W>, cells: &[Cell]) -> csv::Result<()> {
+        writer.write_record(cells.iter().map(|cell| self.text(cell)))
+    }
+}
+
+/// ISO 8601 in local time with its offset, to the second: `2024-06-01T18:30:00+02:00`.
+pub fn local_iso(tz: Tz, ms: i64) -> String {
+    tz.timestamp_millis_opt(ms)
+        .single()
+        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
+        .unwrap_or_default()
+}
+
+/// Formats shared by the sheets of one workbook.
+pub struct SheetFormats {
+    pub header: Format,
+    pub time: Format,
+    pub number: Format,
+}
+
+impl Default for SheetFormats {
+    fn default() -> Self {
+        Self {
+            header: Format::new().set_bold().set_background_color("#DDE6F0").set_text_wrap(),
+            time: Format::new().set_num_format("yyyy-mm-dd hh:mm"),
+            number: Format::new().set_num_format("0.##"),
+        }
+    }
+}
+
+/// Writes the header row of a sheet, sets the widths and freezes it.
+pub fn xlsx_header(sheet: &mut Worksheet, columns: &[Column], formats: &SheetFormats) -> Result<(), XlsxError> {
+    for (index, column) in columns.iter().enumerate() {
+        let col = u16::try_from(index).unwrap_or(u16::MAX);
+        sheet.write_string_with_format(0, col, &column.header, &formats.header)?;
+        sheet.set_column_width(col, column.width)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    Ok(())
+}
+
+/// Writes one data row.
+pub fn xlsx_row(
+    sheet: &mut Worksheet,
+    row: u32,
+    cells: &[Cell],
+    tz: Tz,
+    formats: &SheetFormats,
+) -> Result<(), XlsxError> {
+    for (index, cell) in cells.iter().enumerate() {
+        let col = u16::try_from(index).unwrap_or(u16::MAX);
+        match cell {
+            Cell::Empty => {}
+            Cell::Text(text) => {
+                sheet.write_string(row, col, text)?;
+            }
+            Cell::Int(n) => {
+                sheet.write_number(row, col, *n as f64)?;
+            }
+            Cell::Num(x) => {
+                sheet.write_number_with_format(row, col, *x, &formats.number)?;
+            }
+            Cell::Bool(b) => {
+                sheet.write_boolean(row, col, *b)?;
+            }
+            Cell::Time(ms) => {
+                if let Some(at) = excel_time(tz, *ms) {
+                    sheet.write_datetime_with_format(row, col, &at, &formats.time)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Turns on filters over the header and `rows` data rows.
+pub fn xlsx_filter(sheet: &mut Worksheet, rows: u32, columns: usize) -> Result<(), XlsxError> {
+    let last_col = u16::try_from(columns.saturating_sub(1)).unwrap_or(u16::MAX);
+    sheet.autofilter(0, 0, rows.max(1), last_col)?;
+    Ok(())
+}
+
+/// An instant as Excel's local date and time (Excel has no time zones).
+fn excel_time(tz: Tz, ms: i64) -> Option<ExcelDateTime> {
+    use chrono::{Datelike, Timelike};
+    let local = tz.timestamp_millis_opt(ms).single()?.naive_local();
+    let year = u16::try_from(local.year()).ok()?;
+    ExcelDateTime::from_ymd(year, local.month() as u8, local.day() as u8)
+        .ok()?
+        .and_hms(local.hour() as u16, local.minute() as u8, f64::from(local.second()))
+        .ok()
+}
+
+/// A name Excel accepts for a sheet: at most 31 characters, none of `[]:*?/\`.
+pub fn sheet_name(name: &str) -> String {
+    name.chars().filter(|c| !matches!(c, '[' | ']' | ':' | '*' | '?' | '/' | '\\')).take(31).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_times_carry_their_offset_across_daylight_saving() {
+        let tz = chrono_tz::Europe::Stockholm;
+        // 2024-03-31 00:30 UTC is 01:30 CET; 01:30 UTC is 03:30 CEST.
+        assert_eq!(local_iso(tz, 1_711_845_000_000), "2024-03-31T01:30:00+01:00");
+        assert_eq!(local_iso(tz, 1_711_848_600_000), "2024-03-31T03:30:00+02:00");
+    }
+
+    #[test]
+    fn semicolon_style_writes_decimal_commas() {
+        let style = CsvStyle { semicolon: true, tz: chrono_tz::Europe::Stockholm };
+        assert_eq!(style.text(&Cell::Num(12.5)), "12,5");
+        let comma = CsvStyle { semicolon: false, ..style };
+        assert_eq!(comma.text(&Cell::Num(12.5)), "12.5");
+    }
+
+    #[test]
+    fn sheet_names_are_cut_and_cleaned() {
+        assert_eq!(sheet_name("Per typ/enhet: [2024]"), "Per typenhet 2024");
+        assert_eq!(sheet_name(&"x".repeat(40)).len(), 31);
+    }
+}

@@ -1,0 +1,118 @@
+//! `GET /api/v1/audit`: who exported what and who read raw observations, for admins, newest
+//! first in keyset pages.
+
+use super::db;
+use crate::auth::{Admin, Auth};
+use crate::db::queries::audit::{self, ACTIONS, AuditFilter};
+use crate::error::{ApiError, ApiResult};
+use crate::startup::AppState;
+use actix_web::{HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Filters of the audit list.
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    /// A user id.
+    user: Option<String>,
+    /// Actions, comma-separated; `export` or `read` stand for all of their kind.
+    action: Option<String>,
+    /// From this time (RFC 3339 or a date, UTC), inclusive.
+    from: Option<String>,
+    /// Until this time, exclusive.
+    to: Option<String>,
+    /// Page size, 1–1000 (default 100).
+    limit: Option<String>,
+    /// The `next` value of the previous page.
+    after: Option<String>,
+}
+
+fn instant(field: &str, text: &str) -> ApiResult<i64> {
+    let text = text.trim();
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.timestamp_millis());
+    }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis());
+    }
+    Err(ApiError::field(field, "invalid_time", "use RFC 3339 (2024-05-01T18:00:00+02:00) or a date (2024-05-01)"))
+}
+
+fn actions(text: Option<&str>) -> ApiResult<Vec<String>> {
+    let mut out = Vec::new();
+    for name in text.unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let matching: Vec<&str> = ACTIONS
+            .iter()
+            .copied()
+            .filter(|action| *action == name || action.strip_prefix(name).is_some_and(|rest| rest.starts_with('.')))
+            .collect();
+        if matching.is_empty() {
+            return Err(ApiError::field(
+                "action",
+                "unknown_action",
+                format!("`{name}` is not an action: use export, read or one of {}", ACTIONS.join(", ")),
+            ));
+        }
+        out.extend(matching.into_iter().map(str::to_owned));
+    }
+    Ok(out)
+}
+
+/// `GET /api/v1/audit`
+pub async fn list(
+    state: web::Data<AppState>,
+    auth: Auth<Admin>,
+    query: web::Query<AuditQuery>,
+) -> ApiResult<HttpResponse> {
+    let limit = match query.limit.as_deref().map(str::trim) {
+        None | Some("") => 100,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| ApiError::field("limit", "out_of_range", "must be between 1 and 1000"))?,
+    };
+    let before = match query.after.as_deref().filter(|a| !a.is_empty()) {
+        Some(token) => Some(
+            URL_SAFE_NO_PAD
+                .decode(token)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<(i64, String)>(&bytes).ok())
+                .ok_or_else(|| ApiError::field("after", "invalid_cursor", "not a `next` value of this list"))?,
+        ),
+        None => None,
+    };
+    let filter = AuditFilter {
+        user_id: query.user.clone().filter(|u| !u.trim().is_empty()),
+        actions: actions(query.action.as_deref())?,
+        from: query.from.as_deref().filter(|t| !t.trim().is_empty()).map(|t| instant("from", t)).transpose()?,
+        to: query.to.as_deref().filter(|t| !t.trim().is_empty()).map(|t| instant("to", t)).transpose()?,
+        before,
+        limit,
+    };
+    let organisation_id = auth.organisation_id.clone();
+    let entries = db(&state, move |conn, _| Ok(audit::list(conn, &organisation_id, &filter)?)).await?;
+    let next = (entries.len() as i64 == limit)
+        .then(|| entries.last())
+        .flatten()
+        .map(|last| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(last.at, &last.id)).unwrap_or_default()));
+    let items: Vec<Value> = entries
+        .iter()
+        .map(|entry| {
+            let mut item = serde_json::to_value(entry).unwrap_or_default();
+            item["at"] = json!(rfc3339(entry.at));
+            item["finished_at"] = json!(entry.finished_at.map(rfc3339));
+            item["filters"] = serde_json::from_str(&entry.filters).unwrap_or(Value::Null);
+            item
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "items": items, "next": next })))
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}

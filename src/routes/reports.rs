@@ -1,0 +1,605 @@
+//! Follow-up: the activity report, the observation export and the audit entries they leave.
+//! Coordinators and admins see everything; partners get aggregates for the areas shared with
+//! them, with small counts suppressed, and never a record.
+
+use super::db;
+use crate::auth::{Analyst, Auth, AuthUser, Coordinator};
+use crate::db::DbConnection;
+use crate::db::queries::assessments::{self, Assessment};
+use crate::db::queries::audit::{self, Actor, Event};
+use crate::db::queries::reports::{self as report_queries, ActivityFilter, ObservationFilter};
+use crate::db::queries::{areas as area_queries, organisations};
+use crate::db::schema::partner_areas;
+use crate::domain::identity::Role;
+use crate::domain::period::Period;
+use crate::error::{ApiError, ApiResult};
+use crate::reports::Lang;
+use crate::reports::activity::Dimension;
+use crate::reports::activity_report::{Compare, Report, Request};
+use crate::reports::followup::{FollowUp, IndicatorLine, Outline};
+use crate::reports::observations::{self, Export, Format};
+use crate::reports::table::CsvStyle;
+use crate::startup::AppState;
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::web::Bytes;
+use actix_web::{HttpResponse, web};
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::HashSet;
+use std::io::Write;
+
+/// The audit log's name for the caller.
+pub fn actor(caller: &AuthUser) -> Actor {
+    Actor {
+        organisation_id: caller.organisation_id.clone(),
+        user_id: Some(caller.user_id.clone()),
+        role: caller.role.as_str().to_owned(),
+    }
+}
+
+/// Which areas a request covers, and whether its counts are suppressed.
+pub struct Selection {
+    /// Area codes to keep; `None` for everything, also outside areas.
+    pub areas: Option<HashSet<String>>,
+    /// k for partners.
+    pub suppress_below: Option<u32>,
+}
+
+/// Every area inside `code` (itself included), by the parent links of `tree`.
+pub fn with_descendants(tree: &[(String, String, Option<String>)], code: &str) -> HashSet<String> {
+    let mut all: HashSet<String> = HashSet::from([code.to_owned()]);
+    loop {
+        let before = all.len();
+        for (child, _, parent) in tree {
+            if parent.as_ref().is_some_and(|p| all.contains(p)) {
+                all.insert(child.clone());
+            }
+        }
+        if all.len() == before {
+            return all;
+        }
+    }
+}
+
+/// The areas a caller may see, narrowed to `area` (with what it contains) when given.
+pub fn select_areas(conn: &mut DbConnection, caller: &AuthUser, area: Option<&str>, k: u32) -> ApiResult<Selection> {
+    let tree = area_queries::tree(conn, &caller.organisation_id)?;
+    let area = area.map(str::trim).filter(|a| !a.is_empty());
+    if caller.role != Role::Partner {
+        let areas = match area {
+            None => None,
+            Some(code) if tree.iter().any(|(c, _, _)| c == code) => Some(with_descendants(&tree, code)),
+            Some(code) => return Err(ApiError::field("area", "unknown_area", format!("there is no area `{code}`"))),
+        };
+        return Ok(Selection { areas, suppress_below: None });
+    }
+    let shared: Vec<String> = partner_areas::table
+        .filter(partner_areas::organisation_id.eq(&caller.organisation_id))
+        .filter(partner_areas::user_id.eq(&caller.user_id))
+        .select(partner_areas::area_code)
+        .load(conn)?;
+    let visible: HashSet<String> = shared.iter().flat_map(|code| with_descendants(&tree, code)).collect();
+    let areas = match area {
+        None => visible,
+        Some(code) if visible.contains(code) => with_descendants(&tree, code),
+        Some(_) => return Err(ApiError::field("area", "unknown_area", "no such area is shared with you")),
+    };
+    Ok(Selection { areas: Some(areas), suppress_below: Some(k) })
+}
+
+fn list(text: Option<&str>) -> Vec<String> {
+    text.map(|t| t.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
+}
+
+fn period(text: Option<&str>) -> ApiResult<Period> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(text) => Period::parse("period", text).map_err(|e| ApiError::Validation(vec![e])),
+        None => Err(ApiError::field(
+            "period",
+            "required",
+            format!("give a period: {}", crate::domain::period::ACCEPTED_FORMS),
+        )),
+    }
+}
+
+fn lang(text: Option<&str>) -> ApiResult<Lang> {
+    Lang::parse(text).ok_or_else(|| ApiError::field("lang", "invalid_lang", "use sv (the default) or en"))
+}
+
+fn attachment(name: String) -> ContentDisposition {
+    ContentDisposition { disposition: DispositionType::Attachment, parameters: vec![DispositionParam::Filename(name)] }
+}
+
+/// Query of `GET /api/v1/reports/activity`.
+#[derive(Deserialize)]
+pub struct ActivityQuery {
+    period: Option<String>,
+    /// Comma-separated: type, unit, area, gender, age_band (default: type).
+    group_by: Option<String>,
+    /// last_year (default), previous or none.
+    compare: Option<String>,
+    /// Activity type slugs, comma-separated.
+    #[serde(rename = "type")]
+    activity_type: Option<String>,
+    /// Unit slugs, comma-separated.
+    unit: Option<String>,
+    /// An area code: the area and the areas inside it.
+    area: Option<String>,
+    /// json (default), csv or xlsx.
+    format: Option<String>,
+    /// comma (default) or semicolon (with decimal commas) for CSV.
+    sep: Option<String>,
+    lang: Option<String>,
+}
+
+/// The output formats of the activity report.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReportFormat {
+    Json,
+    Csv { semicolon: bool },
+    Xlsx,
+}
+
+fn report_format(format: Option<&str>, sep: Option<&str>) -> ApiResult<ReportFormat> {
+    match format.map(str::trim) {
+        None | Some("" | "json") => Ok(ReportFormat::Json),
+        Some("geojson") => Err(ApiError::field("format", "invalid_format", "use json, csv or xlsx")),
+        other => match Format::parse(other, sep) {
+            Ok(Format::Csv { semicolon }) => Ok(ReportFormat::Csv { semicolon }),
+            Ok(_) => Ok(ReportFormat::Xlsx),
+            Err(("sep", message)) => Err(ApiError::field("sep", "invalid_separator", message)),
+            Err(_) => Err(ApiError::field("format", "invalid_format", "use json, csv or xlsx")),
+        },
+    }
+}
+
+/// `GET /api/v1/reports/activity`: activities, hours and contacts per group in a period, beside
+/// the comparison period, as JSON, CSV or XLSX.
+pub async fn activity(
+    state: web::Data<AppState>,
+    auth: Auth<Analyst>,
+    query: web::Query<ActivityQuery>,
+) -> ApiResult<HttpResponse> {
+    let caller = (*auth).clone();
+    let period = period(query.period.as_deref())?;
+    let dimensions = crate::reports::activity::parse_dimensions(query.group_by.as_deref())
+        .map_err(|e| ApiError::Validation(vec![e]))?;
+    let compare = Compare::parse(query.compare.as_deref()).ok_or_else(|| {
+        ApiError::field("compare", "invalid_compare", "use last_year (the default), previous or none")
+    })?;
+    let format = report_format(query.format.as_deref(), query.sep.as_deref())?;
+    let lang = lang(query.lang.as_deref())?;
+    let filter = ActivityFilter { types: list(query.activity_type.as_deref()), units: list(query.unit.as_deref()) };
+    let area = query.area.clone();
+    let (report, body) = db(&state, move |conn, _| {
+        let (_, tz, k) = organisations::report_settings(conn, &caller.organisation_id)?;
+        let selection = select_areas(conn, &caller, area.as_deref(), k)?;
+        let request = Request {
+            period,
+            dimensions,
+            compare,
+            filter,
+            areas: selection.areas,
+            suppress_below: selection.suppress_below,
+            lang,
+        };
+        let now = chrono::Utc::now().timestamp_millis();
+        let report = Report::load(conn, &caller.organisation_id, request, tz, now)?;
+        let body = match format {
+            ReportFormat::Json => Bytes::from(serde_json::to_vec(&report.json()).map_err(anyhow::Error::from)?),
+            ReportFormat::Csv { semicolon } => {
+                let mut out = Vec::new();
+                report.write_csv(&mut out, semicolon)?;
+                Bytes::from(out)
+            }
+            ReportFormat::Xlsx => Bytes::from(report.xlsx().map_err(anyhow::Error::from)?),
+        };
+        let rows = report.rows(&report.request.dimensions).len();
+        let request = &report.request;
+        let mut described = Map::new();
+        described.insert("period".into(), json!(request.period.to_string()));
+        described.insert("group_by".into(), json!(request.dimensions.iter().map(|d| d.as_str()).collect::<Vec<_>>()));
+        described.insert("compare".into(), json!(request.compare.as_str()));
+        described.insert("type".into(), json!(request.filter.types));
+        described.insert("unit".into(), json!(request.filter.units));
+        described.insert("area".into(), json!(area));
+        let format_name = match format {
+            ReportFormat::Json => "json",
+            ReportFormat::Csv { .. } => "csv",
+            ReportFormat::Xlsx => "xlsx",
+        };
+        audit::record_complete(
+            conn,
+            &actor(&caller),
+            Event { action: "export.activity", format: Some(format_name), filters: described },
+            rows,
+            now,
+        )?;
+        Ok((report.request.period.to_string(), body))
+    })
+    .await?;
+    let file = |extension: &str| attachment(format!("aktiviteter-{report}.{extension}"));
+    Ok(match format {
+        ReportFormat::Json => HttpResponse::Ok().content_type("application/json").body(body),
+        ReportFormat::Csv { .. } => HttpResponse::Ok()
+            .content_type(Format::Csv { semicolon: false }.content_type())
+            .insert_header((header::CONTENT_DISPOSITION, file("csv")))
+            .body(body),
+        ReportFormat::Xlsx => HttpResponse::Ok()
+            .content_type(Format::Xlsx.content_type())
+            .insert_header((header::CONTENT_DISPOSITION, file("xlsx")))
+            .body(body),
+    })
+}
+
+/// Query of `GET /api/v1/exports/observations`.
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    /// A period; without one, every observation.
+    period: Option<String>,
+    /// An area code: the area and the areas inside it.
+    area: Option<String>,
+    /// Category slugs, comma-separated.
+    category: Option<String>,
+    /// Review statuses, comma-separated.
+    status: Option<String>,
+    /// csv (default), xlsx or geojson.
+    format: Option<String>,
+    /// comma (default) or semicolon (with decimal commas) for CSV.
+    sep: Option<String>,
+    lang: Option<String>,
+}
+
+/// A writer that hands 64 KiB chunks to the response stream; it fails once the client is gone,
+/// which stops the export.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buffer: Vec<u8>,
+}
+
+const CHUNK: usize = 64 * 1024;
+
+impl Write for ChannelWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buffer.is_empty() { self.send() } else { Ok(()) }
+    }
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        let chunk = Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK)));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+}
+
+/// Streams what `work` writes as the response body, from the blocking pool. The audit entry
+/// `audit_id` gets its row count when the body is complete.
+fn stream<F>(
+    state: web::Data<AppState>,
+    audit_id: String,
+    work: F,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>>
+where
+    F: FnOnce(&mut DbConnection, &mut ChannelWriter) -> anyhow::Result<u64> + Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let failed = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let result = (|| -> anyhow::Result<()> {
+            let mut conn = state.conn()?;
+            let mut writer = ChannelWriter { tx, buffer: Vec::with_capacity(CHUNK) };
+            let rows = work(&mut conn, &mut writer)?;
+            writer.flush()?;
+            audit::finish(
+                &mut conn,
+                &audit_id,
+                usize::try_from(rows).unwrap_or(usize::MAX),
+                chrono::Utc::now().timestamp_millis(),
+            )?;
+            Ok(())
+        })();
+        if let Err(error) = result {
+            tracing::warn!(%error, "an export stopped before its end");
+            let _ = failed.blocking_send(Err(std::io::Error::other("the export stopped before its end")));
+        }
+    });
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// `GET /api/v1/exports/observations`: every matching observation for coordinators (CSV, XLSX
+/// or GeoJSON, streamed), counts per area and category for partners.
+pub async fn observations(
+    state: web::Data<AppState>,
+    auth: Auth<Analyst>,
+    query: web::Query<ExportQuery>,
+) -> ApiResult<HttpResponse> {
+    let caller = (*auth).clone();
+    let format = Format::parse(query.format.as_deref(), query.sep.as_deref()).map_err(|(field, message)| {
+        ApiError::field(field, if field == "sep" { "invalid_separator" } else { "invalid_format" }, message)
+    })?;
+    let period = match query.period.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(text) => Some(Period::parse("period", text).map_err(|e| ApiError::Validation(vec![e]))?),
+        None => None,
+    };
+    let lang = lang(query.lang.as_deref())?;
+    if caller.role == Role::Partner && format == Format::GeoJson {
+        return Err(ApiError::field(
+            "format",
+            "aggregates_only",
+            "partners get counts per area and category, never positions: use csv or xlsx",
+        ));
+    }
+    let categories = list(query.category.as_deref());
+    let statuses = list(query.status.as_deref());
+    let area = query.area.clone();
+    let prepared = db(&state, move |conn, _| {
+        let (_, tz, k) = organisations::report_settings(conn, &caller.organisation_id)?;
+        let selection = select_areas(conn, &caller, area.as_deref(), k)?;
+        let (from, to) = match period {
+            Some(period) => {
+                let (from, to) = period.bounds_ms(tz);
+                (Some(from), Some(to))
+            }
+            None => (None, None),
+        };
+        let mut areas: Option<Vec<String>> = selection.areas.map(|a| a.into_iter().collect());
+        if let Some(areas) = areas.as_mut() {
+            areas.sort();
+        }
+        let filter = ObservationFilter { from, to, categories, statuses, areas };
+        let mut described = Map::new();
+        described.insert("period".into(), json!(period.map(|p| p.to_string())));
+        described.insert("area".into(), json!(area));
+        described.insert("category".into(), json!(filter.categories));
+        described.insert("status".into(), json!(filter.statuses));
+        let labels = report_queries::labels(conn, &caller.organisation_id)?;
+        let now = chrono::Utc::now().timestamp_millis();
+        if let Some(k) = selection.suppress_below {
+            let counts = report_queries::observation_counts(conn, &caller.organisation_id, &filter)?;
+            let (columns, rows) = observations::partner_table(&counts, &labels, lang, k);
+            let filters = observations::describe_filters(&Value::Object(described.clone()));
+            let body = match format {
+                Format::Xlsx => observations::table_xlsx(
+                    lang.pick("Observationer per område", "Observations by area"),
+                    &columns,
+                    &rows,
+                    lang,
+                    tz,
+                    &filters,
+                    Some(k),
+                )
+                .map_err(anyhow::Error::from)?,
+                _ => {
+                    let mut out = Vec::new();
+                    let semicolon = matches!(format, Format::Csv { semicolon: true });
+                    observations::table_csv(&columns, &rows, CsvStyle { semicolon, tz }, &mut out)?;
+                    out
+                }
+            };
+            audit::record_complete(
+                conn,
+                &actor(&caller),
+                Event { action: "export.observations", format: Some(format.name()), filters: described },
+                rows.len(),
+                now,
+            )?;
+            return Ok(Prepared::Whole(body));
+        }
+        let audit_id = audit::record(
+            conn,
+            &actor(&caller),
+            Event { action: "export.observations", format: Some(format.name()), filters: described.clone() },
+            now,
+        )?;
+        let filters = observations::describe_filters(&Value::Object(described));
+        Ok(Prepared::Stream(Box::new(Streamed { filter, tz, labels, audit_id, filters })))
+    })
+    .await?;
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    let response = |content_type: &str| {
+        let mut builder = HttpResponse::Ok();
+        builder.content_type(content_type.to_owned()).insert_header((
+            header::CONTENT_DISPOSITION,
+            attachment(format!("observationer-{stamp}.{}", format.extension())),
+        ));
+        builder
+    };
+    Ok(match prepared {
+        Prepared::Whole(body) => response(format.content_type()).body(body),
+        Prepared::Stream(streamed) => {
+            let Streamed { filter, tz, labels, audit_id, filters } = *streamed;
+            let organisation_id = auth.organisation_id.clone();
+            let body = stream(state, audit_id, move |conn, out| {
+                let export = Export { organisation_id: &organisation_id, filter: &filter, tz, lang, labels: &labels };
+                match format {
+                    Format::Csv { semicolon } => export.csv(conn, semicolon, out, &mut |_| {}),
+                    Format::GeoJson => export.geojson(conn, out, &mut |_| {}),
+                    Format::Xlsx => {
+                        let mut file = tempfile::tempfile()?;
+                        let rows = export.xlsx(conn, &mut file, &filters, &mut |_| {})?;
+                        use std::io::Seek;
+                        file.rewind()?;
+                        std::io::copy(&mut file, out)?;
+                        Ok(rows)
+                    }
+                }
+            });
+            response(format.content_type()).streaming(body)
+        }
+    })
+}
+
+/// An export ready to send: small and whole, or to stream.
+enum Prepared {
+    Whole(Vec<u8>),
+    Stream(Box<Streamed>),
+}
+
+/// What a streamed export needs once the response has started.
+struct Streamed {
+    filter: ObservationFilter,
+    tz: chrono_tz::Tz,
+    labels: report_queries::Labels,
+    audit_id: String,
+    filters: Vec<(String, String)>,
+}
+
+/// Query of `GET /api/v1/reports/followup`.
+#[derive(Deserialize)]
+pub struct FollowUpQuery {
+    period: Option<String>,
+    lang: Option<String>,
+}
+
+/// `GET /api/v1/reports/followup`: the printable follow-up report for a period, as HTML.
+pub async fn followup(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    query: web::Query<FollowUpQuery>,
+) -> ApiResult<HttpResponse> {
+    let caller = (*auth).clone();
+    let period = period(query.period.as_deref())?;
+    let lang = lang(query.lang.as_deref())?;
+    let html = db(&state, move |conn, state| {
+        let organisation = organisations::by_id(conn, &caller.organisation_id)?;
+        let (_, tz, _) = organisations::report_settings(conn, &caller.organisation_id)?;
+        let request = Request {
+            period,
+            dimensions: vec![Dimension::Type],
+            compare: Compare::LastYear,
+            filter: ActivityFilter::default(),
+            areas: None,
+            suppress_below: None,
+            lang,
+        };
+        let now = chrono::Utc::now().timestamp_millis();
+        let activity = Report::load(conn, &caller.organisation_id, request, tz, now)?;
+        let picture_query = super::picture::PictureQuery::for_period(&period);
+        let picture = super::picture::picture_of_areas(conn, state, &caller, &picture_query)?;
+        let heatmap = super::picture::heatmap_of(conn, state, &caller, &picture_query, h3o::Resolution::Nine)?;
+        let outlines: Vec<Outline> = area_queries::list(conn, &caller.organisation_id)?
+            .into_iter()
+            .filter_map(|area| Some(Outline { shape: area.shape()?, code: area.code, name: area.name }))
+            .collect();
+        let assessment = assessments::get(conn, &caller.organisation_id, &period.to_string())?;
+        let indicators = indicator_lines(conn, &caller.organisation_id, lang)?;
+        let report = FollowUp {
+            lang,
+            tz,
+            organisation: &organisation.name,
+            title: &organisation.assignment_title,
+            responsible: &organisation.responsible,
+            period,
+            assessment: assessment.as_ref(),
+            indicators: &indicators,
+            activity: &activity,
+            picture: &picture,
+            heatmap: &heatmap,
+            outlines: &outlines,
+            generated_at: now,
+        };
+        let html = report.render();
+        let mut described = Map::new();
+        described.insert("period".into(), json!(period.to_string()));
+        described.insert("lang".into(), json!(lang.pick("sv", "en")));
+        let event = Event { action: "report.followup", format: Some("html"), filters: described };
+        audit::record_complete(conn, &actor(&caller), event, activity.rows(&[Dimension::Type]).len(), now)?;
+        Ok(html)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
+}
+
+/// The indicator lines of the follow-up report.
+fn indicator_lines(_conn: &mut DbConnection, _organisation_id: &str, _lang: Lang) -> ApiResult<Vec<IndicatorLine>> {
+    Ok(Vec::new())
+}
+
+/// The body of `PUT /api/v1/reports/followup/{period}/assessment`.
+#[derive(Deserialize)]
+pub struct AssessmentBody {
+    rating: Option<String>,
+    comment: Option<String>,
+}
+
+/// The longest assessment comment accepted, in characters.
+const MAX_COMMENT_CHARS: usize = 4000;
+
+fn assessment_json(assessment: &Assessment, tz: chrono_tz::Tz) -> Value {
+    json!({
+        "period": assessment.period,
+        "rating": assessment.rating,
+        "comment": assessment.comment,
+        "set_by": assessment.set_by,
+        "set_by_name": assessment.set_by_name,
+        "set_at": crate::reports::table::local_iso(tz, assessment.set_at),
+    })
+}
+
+/// `PUT /api/v1/reports/followup/{period}/assessment`: a coordinator sets the period's
+/// assessment (green, yellow or red) with a comment.
+pub async fn set_assessment(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    path: web::Path<String>,
+    super::json::ApiJson(body): super::json::ApiJson<AssessmentBody>,
+) -> ApiResult<HttpResponse> {
+    let period = Period::parse("period", &path.into_inner()).map_err(|e| ApiError::Validation(vec![e]))?;
+    let mut errors = Vec::new();
+    let rating = body.rating.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    if !matches!(rating.as_str(), "green" | "yellow" | "red") {
+        errors.push(crate::domain::FieldError::new("rating", "invalid_rating", "use green, yellow or red"));
+    }
+    let comment = body.comment.unwrap_or_default();
+    if comment.chars().count() > MAX_COMMENT_CHARS {
+        errors.push(crate::domain::FieldError::new(
+            "comment",
+            "too_long",
+            format!("may have at most {MAX_COMMENT_CHARS} characters"),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let caller = (*auth).clone();
+    let body = db(&state, move |conn, _| {
+        let (_, tz, _) = organisations::report_settings(conn, &caller.organisation_id)?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let key = period.to_string();
+        assessments::set(conn, &caller.organisation_id, &key, &rating, &comment, &caller.user_id, now)?;
+        let stored = assessments::get(conn, &caller.organisation_id, &key)?
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the assessment just stored cannot be read")))?;
+        Ok(assessment_json(&stored, tz))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /api/v1/reports/followup/{period}/assessment`
+pub async fn get_assessment(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let period = Period::parse("period", &path.into_inner()).map_err(|e| ApiError::Validation(vec![e]))?;
+    let caller = (*auth).clone();
+    let body = db(&state, move |conn, _| {
+        let (_, tz, _) = organisations::report_settings(conn, &caller.organisation_id)?;
+        assessments::get(conn, &caller.organisation_id, &period.to_string())?
+            .map(|a| assessment_json(&a, tz))
+            .ok_or_else(|| ApiError::NotFound(format!("no assessment is set for {period}")))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
