@@ -115,7 +115,7 @@ fn change_cell(lang: Lang, pct: Option<f64>) -> String {
 }
 
 fn pct(now: f64, before: f64) -> Option<f64> {
-    (before > 0.0).then(|| ((now - before) / before * 1000.0).round() / 10.0)
+    (before > 0.0).then(|| round2((now - before) / before * 100.0))
 }
 
 const STYLE: &str = r#"

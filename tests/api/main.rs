@@ -8,6 +8,7 @@ mod cursor;
 mod errors;
 mod field_app;
 mod fleet;
+mod followup;
 mod health;
 mod helpers;
 mod migrations;

@@ -1,0 +1,163 @@
+//! The observation export at scale: `lagesbild export observations` (the same code as
+//! `GET /api/v1/exports/observations`) over N observations (default 1,000,000; set
+//! `EXPORT_BENCH_ROWS`), as CSV, GeoJSON and XLSX, in a child process whose peak resident memory
+//! (VmHWM) is read from /proc while it runs.
+//!
+//! ```sh
+//! cargo bench --bench export
+//! EXPORT_BENCH_ROWS=200000 EXPORT_BENCH_FORMATS=csv cargo bench --bench export
+//! ```
+//!
+//! Baselines measured in the same run, on the same database file: the bulk insert that fills it
+//! (one multi-row INSERT per 1,000 rows, 100,000 rows per transaction), and a plain read of every
+//! row with `sqlite3`-level work only (`SELECT count(*), sum(length(note))`), which is the floor
+//! under any export of these rows.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use std::io::Read;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn main() {
+    let rows: usize = std::env::var("EXPORT_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let formats = std::env::var("EXPORT_BENCH_FORMATS").unwrap_or_else(|_| "csv,geojson,xlsx".into());
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("the data directory");
+    let binary = env!("CARGO_BIN_EXE_lagesbild");
+    let run = |args: &[&str]| {
+        let status = Command::new(binary)
+            .env("LAGESBILD_DATA_DIR", &data)
+            .env("RUST_LOG", "warn")
+            .args(args)
+            .status()
+            .expect("the binary runs");
+        assert!(status.success(), "{args:?} failed");
+    };
+    run(&["org", "add", "--slug", "bench", "--name", "Bench"]);
+    let db = data.join("lagesbild.db");
+    let mut conn = SqliteConnection::establish(db.to_str().expect("a UTF-8 path")).expect("the database");
+    conn.batch_execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;").expect("pragmas");
+    let organisation: String =
+        diesel::sql_query("SELECT id FROM organisations").get_result::<Id>(&mut conn).expect("the organisation").id;
+    println!("# export bench\n");
+    let started = Instant::now();
+    insert(&mut conn, &organisation, rows);
+    let insert_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    conn.batch_execute("SELECT count(*), sum(length(note)) FROM observations").expect("a scan");
+    let scan_s = started.elapsed().as_secs_f64();
+    drop(conn);
+    println!("| what | rows | seconds | rows/s | peak RSS MiB | output MiB |");
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| baseline: bulk insert (1,000-row INSERTs, 100,000 per transaction) | {rows} | {insert_s:.2} | {:.0} | | |",
+        rows as f64 / insert_s
+    );
+    println!(
+        "| baseline: full scan, `count(*)`, `sum(length(note))` | {rows} | {scan_s:.2} | {:.0} | | |",
+        rows as f64 / scan_s
+    );
+    for format in formats.split(',') {
+        let output = dir.path().join(format!("out.{format}"));
+        let started = Instant::now();
+        let mut child = Command::new(binary)
+            .env("LAGESBILD_DATA_DIR", &data)
+            .env("RUST_LOG", "warn")
+            .args(["export", "observations", "--org", "bench", "--format", format, "-o"])
+            .arg(&output)
+            .spawn()
+            .expect("the export runs");
+        let status_path = format!("/proc/{}/status", child.id());
+        let mut peak_kib = 0u64;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                assert!(status.success(), "the {format} export failed");
+                break;
+            }
+            let mut text = String::new();
+            if std::fs::File::open(&status_path).and_then(|mut f| f.read_to_string(&mut text)).is_ok() {
+                let hwm = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+                peak_kib = peak_kib.max(hwm.unwrap_or(0));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let size = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "| `export observations --format {format}` | {rows} | {seconds:.2} | {:.0} | {:.1} | {:.1} |",
+            rows as f64 / seconds,
+            peak_kib as f64 / 1024.0,
+            size as f64 / 1_048_576.0
+        );
+    }
+}
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+}
+
+/// Fills the table with rows shaped as the server stores them: 24 months, Tyresö positions,
+/// resolution-12 cells, notes of realistic length.
+fn insert(conn: &mut SqliteConnection, organisation: &str, rows: usize) {
+    const CATEGORIES: [&str; 6] = ["vandalism", "graffiti", "littering", "lighting", "youth_gathering", "positive"];
+    const NOTES: [&str; 4] = [
+        "Trasig belysning vid gångtunneln, mörkt på kvällen",
+        "Grupp ungdomar vid centrum, lugnt",
+        "Klotter på busskuren",
+        "",
+    ];
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut state = 1u64;
+    let mut next = move |modulo: u64| {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % modulo
+    };
+    let mut done = 0;
+    while done < rows {
+        let mut sql = String::from("BEGIN;");
+        for _ in 0..100 {
+            if done >= rows {
+                break;
+            }
+            sql.push_str(
+                "INSERT INTO observations (organisation_id, id, user_id, device_id, category, severity, \
+                 perceived_safety, people_count, age_band, note, lat, lon, accuracy_m, observed_at, \
+                 observed_at_device, clock_corrected, needs_follow_up, status, area_code, cell, redacted, \
+                 created_at, updated_at, created_seq, content_seq, review_seq, server_seq, content_device_id) VALUES ",
+            );
+            let batch = 1_000.min(rows - done);
+            for i in 0..batch {
+                let n = done + i;
+                let lat = 59.20 + next(8_000) as f64 / 100_000.0;
+                let lon = 18.15 + next(20_000) as f64 / 100_000.0;
+                let at = now - (next(730 * 24 * 60) as i64) * 60_000;
+                let cell = h3o::LatLng::new(lat, lon)
+                    .map(|p| p.to_cell(h3o::Resolution::Twelve).to_string())
+                    .unwrap_or_default();
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "('{organisation}','0193e000-0000-7000-8000-{n:012}','u','d','{}',{},{},{},'13_15','{}',{lat},{lon},10,{at},{at},0,0,'new','A{:02}','{cell}',0,{at},{at},1,1,1,1,'d')",
+                    CATEGORIES[next(6) as usize],
+                    1 + next(5),
+                    1 + next(5),
+                    next(12),
+                    NOTES[next(4) as usize],
+                    next(50),
+                ));
+            }
+            sql.push(';');
+            done += batch;
+        }
+        sql.push_str("COMMIT;");
+        conn.batch_execute(&sql).expect("the rows are inserted");
+    }
+}
