@@ -274,6 +274,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    indicators (id) {
+        id -> Text,
+        organisation_id -> Text,
+        slug -> Text,
+        name_sv -> Text,
+        name_en -> Text,
+        source -> Text,
+        unit -> Text,
+        groups -> Text,
+        target_kind -> Text,
+        target_value -> Nullable<Double>,
+        higher_is_better -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    indicator_values (indicator_id, year, group_key) {
+        organisation_id -> Text,
+        indicator_id -> Text,
+        year -> Integer,
+        group_key -> Text,
+        value -> Double,
+        note -> Nullable<Text>,
+        recorded_by -> Nullable<Text>,
+        recorded_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(units -> organisations (organisation_id));
 diesel::joinable!(users -> organisations (organisation_id));
 diesel::joinable!(users -> units (unit_id));
@@ -296,4 +327,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     partner_areas,
     areas,
     area_jobs,
+    indicators,
+    indicator_values,
 );

@@ -5,6 +5,7 @@ pub mod areas;
 pub mod auth;
 pub mod devices;
 pub mod health;
+pub mod indicators;
 pub mod json;
 pub mod me;
 pub mod middleware;
@@ -88,6 +89,13 @@ route_table! {
     GET "/api/v1/heatmap" => picture::heatmap,
     GET "/api/v1/picture" => picture::picture,
     GET "/api/v1/areas/{code}/picture" => picture::area_picture,
+
+    GET "/api/v1/indicators" => indicators::list,
+    POST "/api/v1/indicators" => indicators::create,
+    GET "/api/v1/indicators/{id}" => indicators::get,
+    PATCH "/api/v1/indicators/{id}" => indicators::update,
+    PUT "/api/v1/indicators/{id}/values/{year}" => indicators::put_values,
+    DELETE "/api/v1/indicators/{id}/values/{year}" => indicators::delete_values,
 
     GET "/api/v1/devices" => devices::list,
     POST "/api/v1/devices/{id}/revoke" => devices::revoke,

@@ -10,6 +10,7 @@ mod field_app;
 mod fleet;
 mod health;
 mod helpers;
+mod indicators;
 mod migrations;
 mod picture;
 mod records;

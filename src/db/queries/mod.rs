@@ -3,6 +3,7 @@
 pub mod areas;
 pub mod auth_state;
 pub mod devices;
+pub mod indicators;
 pub mod organisations;
 pub mod records;
 pub mod reference;
