@@ -98,7 +98,7 @@ pub fn create(conn: &mut DbConnection, passwords: &Passwords, options: &Options)
     let user_ids: HashMap<&str, (String, Role)> =
         users.iter().map(|(user, id, role, _)| (user.username, (id.clone(), *role))).collect();
 
-    tracing::info!("demo users created");
+    tracing::debug!("demo users created");
     let area_count = import_areas(conn, org)?;
     share_areas(conn, org, &user_ids)?;
     let recorded_by = user_ids.get("admin").map(|(id, _)| id.as_str());
@@ -123,11 +123,11 @@ pub fn create(conn: &mut DbConnection, passwords: &Passwords, options: &Options)
             pending_count: None,
         })
     };
-    tracing::info!(records = generated.observations.len() + generated.activities.len(), "demo records generated");
+    tracing::debug!(records = generated.observations.len() + generated.activities.len(), "demo records generated");
     let rules = sync_push::load_rules(conn, org)?;
     let mut stored = Stored::default();
     // Oldest first, a month's worth at a time, like phones that sync as they go.
-    let mut by_month: BTreeMap<(i32, u32), Vec<(&str, &str, Value)>> = BTreeMap::new();
+    let mut by_month: BTreeMap<(i32, u32), Vec<Pending>> = BTreeMap::new();
     let month_of = |ms: i64| {
         chrono::DateTime::from_timestamp_millis(ms).map_or((0, 0), |at| {
             let local = at.with_timezone(&tz);
@@ -143,13 +143,13 @@ pub fn create(conn: &mut DbConnection, passwords: &Passwords, options: &Options)
         .collect();
     for (reporter, record) in generated.observations {
         let month = month_of(record["observed_at"].as_i64().unwrap_or_default());
-        by_month.entry(month).or_default().push(("observations", reporter, record));
+        by_month.entry(month).or_default().push(Pending { table: "observations", reporter, record });
     }
     for (reporter, record) in generated.activities {
         let month = month_of(record["started_at"].as_i64().unwrap_or_default());
-        by_month.entry(month).or_default().push(("activity_logs", reporter, record));
+        by_month.entry(month).or_default().push(Pending { table: "activity_logs", reporter, record });
     }
-    let mut batch: Vec<(&str, &str, Value)> = Vec::new();
+    let mut batch: Vec<Pending> = Vec::new();
     for (_, month) in by_month {
         if batch.len() + month.len() > RECORDS_PER_TRANSACTION && !batch.is_empty() {
             stored.add(store(conn, &rules, std::mem::take(&mut batch), &context, false)?);
@@ -160,10 +160,10 @@ pub fn create(conn: &mut DbConnection, passwords: &Passwords, options: &Options)
         stored.add(store(conn, &rules, batch, &context, false)?);
     }
 
-    tracing::info!("demo records stored");
+    tracing::debug!("demo records stored");
     // The coordinator's reviews, as pushed from the dashboard's device after a pull.
     let cursor = sync_state::read(conn)?.0;
-    let reviews: Vec<(&str, &str, Value)> = generated
+    let reviews: Vec<Pending> = generated
         .reviews
         .iter()
         .map(|(id, status, comment)| {
@@ -174,7 +174,7 @@ pub fn create(conn: &mut DbConnection, passwords: &Passwords, options: &Options)
                     map.insert("review_comment".into(), Value::from(*comment));
                 }
             }
-            ("observations", REVIEWER, raw)
+            Pending { table: "observations", reporter: REVIEWER, record: raw }
         })
         .collect();
     let review_context = |username: &str| -> anyhow::Result<PushContext> {
@@ -184,7 +184,7 @@ pub fn create(conn: &mut DbConnection, passwords: &Passwords, options: &Options)
     for chunk in reviews.chunks(RECORDS_PER_TRANSACTION) {
         reviewed.add(store(conn, &rules, chunk.to_vec(), &review_context, true)?);
     }
-    tracing::info!("demo reviews stored");
+    tracing::debug!("demo reviews stored");
     let redacted = count_redacted(conn, org)?;
     Ok(Created {
         users: users
@@ -202,6 +202,14 @@ pub fn create(conn: &mut DbConnection, passwords: &Passwords, options: &Options)
         replaced,
         organisation,
     })
+}
+
+/// A record waiting to be pushed by its reporter.
+#[derive(Clone)]
+struct Pending {
+    table: &'static str,
+    reporter: records::Reporter,
+    record: Value,
 }
 
 #[derive(Default)]
@@ -227,12 +235,12 @@ impl Stored {
 fn store(
     conn: &mut DbConnection,
     rules: &sync_push::Rules,
-    records: Vec<(&str, &str, Value)>,
+    records: Vec<Pending>,
     context: &dyn Fn(&str) -> anyhow::Result<PushContext>,
     updates: bool,
 ) -> anyhow::Result<Vec<RecordResult>> {
     let mut by_reporter: BTreeMap<&str, BTreeMap<&str, TableChanges>> = BTreeMap::new();
-    for (table, reporter, record) in records {
+    for Pending { table, reporter, record } in records {
         let changes = by_reporter.entry(reporter).or_default().entry(table).or_default();
         if updates { changes.updated.push(record) } else { changes.created.push(record) }
     }

@@ -304,7 +304,7 @@ pub fn evaluate(
     let better = |change: f64| if higher_is_better { change > 0.0 } else { change < 0.0 };
     let trend = match change {
         None => Trend::NoData,
-        Some(change) if change == 0.0 => Trend::Unchanged,
+        Some(0.0) => Trend::Unchanged,
         Some(change) if better(change) => Trend::Improved,
         Some(_) => Trend::Worsened,
     };
