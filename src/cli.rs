@@ -65,6 +65,21 @@ enum Command {
     /// a terminal. Every export is written to the audit log.
     #[command(subcommand)]
     Export(crate::export::ExportCommand),
+    /// Create a demo organisation: approximate areas of Tyresö, units, users (printed with their
+    /// passwords), the indicators of the assignment, and two years of synthetic observations and
+    /// activity logs up to today.
+    Demo {
+        /// The demo organisation's slug, used at login, e.g. `tyreso`.
+        #[arg(long)]
+        org: String,
+        /// Delete an earlier demo organisation with this slug first (only one `demo` created).
+        #[arg(long)]
+        reset: bool,
+        /// Give every demo user the password in this environment variable instead of a
+        /// generated one each.
+        #[arg(long, value_name = "VAR")]
+        password_env: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -294,6 +309,23 @@ fn administer(settings: &Settings, command: Command) -> anyhow::Result<()> {
                 println!("{org}: {} of {} record(s) reassigned to new areas", job.changed, job.done);
             }
         }
+        Command::Demo { org, reset, password_env } => {
+            let slug = parsed(Slug::parse("org", &org), "org")?;
+            let password = password_env
+                .map(|name| {
+                    let text =
+                        std::env::var(&name).with_context(|| format!("the environment variable {name} is not set"))?;
+                    parsed(NewPassword::parse("password-env", &text), "password-env")
+                })
+                .transpose()?;
+            let passwords =
+                Passwords::new(settings.argon2_memory_kib, settings.argon2_iterations, settings.argon2_parallelism)?;
+            let options =
+                crate::demo::Options { slug, reset, password, skew_tolerance_ms: settings.clock_skew_tolerance_ms };
+            let started = std::time::Instant::now();
+            let created = crate::demo::create(conn, &passwords, &options)?;
+            print_demo(&created, started.elapsed());
+        }
         Command::Org(OrgCommand::Add { slug, name, time_zone }) => {
             let slug = parsed(Slug::parse("slug", &slug), "slug")?;
             let name = parsed(Name::parse("name", &name), "name")?;
@@ -353,6 +385,40 @@ fn administer(settings: &Settings, command: Command) -> anyhow::Result<()> {
         Command::Serve { .. } | Command::Migrate { .. } => unreachable!("handled by run"),
     }
     Ok(())
+}
+
+fn print_demo(created: &crate::demo::Created, elapsed: std::time::Duration) {
+    let org = &created.organisation;
+    if created.replaced {
+        println!("deleted the earlier demo organisation {}", org.slug);
+    }
+    println!("created demo organisation {} ({}) with id {}", org.slug, org.name, org.id);
+    println!(
+        "  {} areas (approximate outlines, marked \"ungefärlig\"), {} units, {} indicators with the values of the assignment",
+        created.areas,
+        crate::demo::places::UNITS.len(),
+        created.indicators
+    );
+    println!(
+        "  {} observations ({} with a redacted note, {} reviewed) and {} activity logs from {} to {}, stored in {:.1} s",
+        created.observations,
+        created.redacted,
+        created.reviews,
+        created.activities,
+        created.first_day,
+        created.last_day,
+        elapsed.as_secs_f64()
+    );
+    println!();
+    println!("Log in with organisation `{}` (the field app is at /app/):", org.slug);
+    println!("  {:<15}{:<13}{:<16}unit", "username", "role", "password");
+    for (user, password) in &created.users {
+        let unit =
+            crate::demo::places::UNITS.iter().find(|(slug, _)| *slug == user.unit).map_or(user.unit, |(_, name)| name);
+        // A password the operator gave is not echoed.
+        let password = password.as_deref().unwrap_or("(given)");
+        println!("  {:<15}{:<13}{:<16}{unit}", user.username, user.role, password);
+    }
 }
 
 fn parse_bbox(text: &str) -> anyhow::Result<BoundingBox> {

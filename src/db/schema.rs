@@ -292,6 +292,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    indicators (id) {
+        id -> Text,
+        organisation_id -> Text,
+        slug -> Text,
+        name_sv -> Text,
+        name_en -> Text,
+        source -> Text,
+        unit -> Text,
+        groups -> Text,
+        target_kind -> Text,
+        target_value -> Nullable<Double>,
+        higher_is_better -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     followup_assessments (organisation_id, period) {
         organisation_id -> Text,
         period -> Text,
@@ -299,6 +317,19 @@ diesel::table! {
         comment -> Text,
         set_by -> Text,
         set_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    indicator_values (indicator_id, year, group_key) {
+        organisation_id -> Text,
+        indicator_id -> Text,
+        year -> Integer,
+        group_key -> Text,
+        value -> Double,
+        note -> Nullable<Text>,
+        recorded_by -> Nullable<Text>,
+        recorded_at -> Timestamp,
     }
 }
 
@@ -326,4 +357,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     area_jobs,
     audit_log,
     followup_assessments,
+    indicators,
+    indicator_values,
 );

@@ -3,6 +3,7 @@
 pub mod areas;
 pub mod geo;
 pub mod identity;
+pub mod indicators;
 pub mod period;
 pub mod records;
 pub mod redaction;

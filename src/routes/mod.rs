@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod health;
+pub mod indicators;
 pub mod json;
 pub mod me;
 pub mod middleware;
@@ -101,6 +102,12 @@ route_table! {
     PUT "/api/v1/reports/followup/{period}/assessment" => reports::set_assessment,
     GET "/api/v1/exports/observations" => reports::observations,
     GET "/api/v1/audit" => audit::list,
+    GET "/api/v1/indicators" => indicators::list,
+    POST "/api/v1/indicators" => indicators::create,
+    GET "/api/v1/indicators/{id}" => indicators::get,
+    PATCH "/api/v1/indicators/{id}" => indicators::update,
+    PUT "/api/v1/indicators/{id}/values/{year}" => indicators::put_values,
+    DELETE "/api/v1/indicators/{id}/values/{year}" => indicators::delete_values,
 
     GET "/api/v1/devices" => devices::list,
     POST "/api/v1/devices/{id}/revoke" => devices::revoke,

@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::reports::Lang;
 use crate::reports::activity::Dimension;
 use crate::reports::activity_report::{Compare, Report, Request};
-use crate::reports::followup::{FollowUp, IndicatorLine, Outline};
+use crate::reports::followup::{FollowUp, IndicatorLine, Outline, number};
 use crate::reports::observations::{self, Export, Format};
 use crate::reports::table::CsvStyle;
 use crate::startup::AppState;
@@ -521,9 +521,40 @@ pub async fn followup(
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
 }
 
-/// The indicator lines of the follow-up report.
-fn indicator_lines(_conn: &mut DbConnection, _organisation_id: &str, _lang: Lang) -> ApiResult<Vec<IndicatorLine>> {
-    Ok(Vec::new())
+/// The indicator lines of the follow-up report: one per group of every indicator.
+fn indicator_lines(conn: &mut DbConnection, organisation_id: &str, lang: Lang) -> ApiResult<Vec<IndicatorLine>> {
+    use crate::domain::indicators::{TargetRule, Trend};
+    let summaries = crate::db::queries::indicators::summary(conn, organisation_id)?;
+    let mut lines = Vec::new();
+    for indicator in summaries {
+        let target = match indicator.target {
+            TargetRule::MaintainOrImprove => lang.pick("Bibehålla eller förbättra", "Maintain or improve").to_owned(),
+            TargetRule::AtLeast(x) => format!("{} {}", lang.pick("Minst", "At least"), number(lang, x, 1)),
+            TargetRule::AtMost(x) => format!("{} {}", lang.pick("Högst", "At most"), number(lang, x, 1)),
+        };
+        let name = if lang == Lang::Sv { &indicator.name_sv } else { &indicator.name_en };
+        for status in &indicator.status {
+            let trend = match status.trend {
+                Trend::Improved => "improved",
+                Trend::Unchanged => "unchanged",
+                Trend::Worsened => "worsened",
+                Trend::NoData => "no_data",
+            };
+            lines.push(IndicatorLine {
+                name: name.clone(),
+                source: indicator.source.clone(),
+                group: status.group.clone(),
+                unit: indicator.unit.clone(),
+                target: target.clone(),
+                latest_year: status.latest_year,
+                latest: status.latest_value,
+                previous: status.previous_value,
+                trend: trend.to_owned(),
+                meets_target: status.meets_target,
+            });
+        }
+    }
+    Ok(lines)
 }
 
 /// The body of `PUT /api/v1/reports/followup/{period}/assessment`.

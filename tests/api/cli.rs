@@ -43,7 +43,8 @@ pub fn serve_in_background(command: &mut Command) -> (std::process::Child, Strin
     (server, address)
 }
 
-fn run(command: &mut Command, stdin: &str) -> (i32, String, String) {
+/// Runs the command with `stdin`; returns its exit code, standard output and standard error.
+pub fn run(command: &mut Command, stdin: &str) -> (i32, String, String) {
     let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     let output = child.wait_with_output().unwrap();

@@ -739,6 +739,27 @@ async fn the_follow_up_report_shows_the_numbers_of_the_api() {
     let read: Value = app.get("/api/v1/reports/followup/2024-T2/assessment", coordinator).await.json().await.unwrap();
     assert_eq!(read, stored);
 
+    // An indicator with two groups: girls improved, boys worsened.
+    let created: Value = app
+        .post(
+            "/api/v1/indicators",
+            admin,
+            &json!({ "slug": "trygg-kvall", "name_sv": "Trygga sent en kväll", "name_en": "Safe late in the evening",
+                     "source": "Stockholmsenkäten", "unit": "percent", "groups": ["boys", "girls"],
+                     "target": { "kind": "maintain_or_improve" } }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    for (year, boys, girls) in [(2022, 82.0, 65.0), (2024, 80.0, 69.5)] {
+        let body = json!({ "values": [{ "group": "boys", "value": boys }, { "group": "girls", "value": girls }] });
+        let path = app.url(&format!("/api/v1/indicators/{id}/values/{year}"));
+        let response = app.client.put(path).bearer_auth(coordinator).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
     let response = app.get("/api/v1/reports/followup?period=2024-T2", coordinator).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8");
@@ -762,6 +783,19 @@ async fn the_follow_up_report_shows_the_numbers_of_the_api() {
     assert!(text("#assessment .comment").contains("Fler besökare än i fjol <3"), "the comment, escaped");
     assert!(html.contains("@page") && html.contains("A4"), "a print stylesheet");
     assert_eq!(document.root_element().value().attr("lang"), Some("sv"));
+
+    // Indicators: each group against the target, with its trend.
+    let lines: Vec<Vec<String>> = document
+        .select(&select("#indicators tbody tr"))
+        .map(|tr| {
+            tr.select(&select("td")).map(|td| td.value().attr("data-value").unwrap_or_default().to_owned()).collect()
+        })
+        .collect();
+    assert_eq!(lines.len(), 2, "one line per group");
+    let boys = lines.iter().find(|l| l[4] == "80").expect("the boys' line");
+    assert_eq!((boys[5].as_str(), boys[6].as_str(), boys[7].as_str()), ("82", "worsened", "false"));
+    let girls = lines.iter().find(|l| l[4] == "69.5").expect("the girls' line");
+    assert_eq!((girls[3].as_str(), girls[6].as_str(), girls[7].as_str()), ("2024", "improved", "true"));
 
     // Activities: the same numbers as the activity report, also for last year.
     let report: Value =

@@ -5,6 +5,7 @@ pub mod assessments;
 pub mod audit;
 pub mod auth_state;
 pub mod devices;
+pub mod indicators;
 pub mod organisations;
 pub mod records;
 pub mod reference;

@@ -50,3 +50,11 @@ pub fn report_settings(conn: &mut DbConnection, id: &str) -> QueryResult<(String
         .first(conn)?;
     Ok((name, zone.parse().unwrap_or(chrono_tz::Europe::Stockholm), u32::try_from(k.max(1)).unwrap_or(3)))
 }
+
+/// Sets what the follow-up report is headed with: the assignment and who is responsible.
+pub fn set_heading(conn: &mut DbConnection, id: &str, assignment_title: &str, responsible: &str) -> QueryResult<()> {
+    diesel::update(organisations::table.find(id))
+        .set((organisations::assignment_title.eq(assignment_title), organisations::responsible.eq(responsible)))
+        .execute(conn)
+        .map(drop)
+}
