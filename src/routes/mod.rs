@@ -3,7 +3,9 @@
 pub mod app;
 pub mod areas;
 pub mod auth;
+pub mod dashboard;
 pub mod devices;
+pub mod embedded;
 pub mod health;
 pub mod json;
 pub mod me;
@@ -44,6 +46,10 @@ route_table! {
     GET "/app" => app::redirect,
     GET "/app/" => app::index,
     GET "/app/{asset}" => app::asset,
+    GET "/dashboard" => dashboard::redirect,
+    GET "/dashboard/" => dashboard::index,
+    GET "/dashboard/config.json" => dashboard::config,
+    GET "/dashboard/{asset}" => dashboard::asset,
 
     POST "/api/v1/auth/login" => auth::login,
     POST "/api/v1/auth/refresh" => auth::refresh,
