@@ -16,6 +16,8 @@
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
+const http = require('node:http')
+const path = require('node:path')
 const { startServer } = require('./lib/server')
 const { Phone, Desk, HOME } = require('./lib/browser')
 const api = require('./lib/api')
@@ -120,6 +122,7 @@ test('a coordinator reviews in the dashboard what a field user recorded offline,
   const cells = await page.locator('.cells path.cell').count()
   assert.ok(cells >= 5, `hexagons on the map: ${cells}`)
   await page.getByText(/^25 observationer i \d+ hexagoner\./).waitFor()
+  assert.equal(await page.locator('.tiles image').count(), 0, 'no tile server, no tiles')
   await desk.screenshot('dashboard-desktop-01-map')
   await desk.checkAccessibility('map')
 
@@ -254,7 +257,15 @@ test('a partner sees the heat map and the area table of shared areas only', asyn
   await desk.screenshot('dashboard-desktop-11-partner-map')
   await desk.checkAccessibility('partner map')
 
+  // An expired access token is renewed with the refresh token on the next request.
+  const logged = server.log().length
+  await page.evaluate(() => {
+    const session = JSON.parse(localStorage.getItem('lagesbild.dashboard.session'))
+    localStorage.setItem('lagesbild.dashboard.session', JSON.stringify({ ...session, access_expires_at: 0 }))
+  })
   await open(page, 'areas')
+  const refreshes = server.log().slice(logged).filter((line) => line.includes('"route":"/api/v1/auth/refresh"'))
+  assert.ok(refreshes.length === 1 && refreshes[0].includes('"status":200'), `the dashboard renewed its token once: ${refreshes.join('\n')}`)
   const table = page.locator('table.areas-table')
   assert.deepEqual((await table.locator('tbody th a').allTextContents()).sort(), ['Trollbäcken', 'Tyresö centrum'])
   await page.getByText('Värden från färre än 3 poster visas inte').waitFor()
@@ -265,6 +276,39 @@ test('a partner sees the heat map and the area table of shared areas only', asyn
   await page.goto(`${server.url}/dashboard/#review`)
   await page.getByRole('heading', { name: 'Värmekarta' }).waitFor()
   assert.equal(await page.locator('article.observation').count(), 0)
+  assert.deepEqual(desk.errors, [], 'the dashboard threw')
+})
+
+test('map tiles come from the configured tile server, and only then', async (t) => {
+  const tile = fs.readFileSync(path.join(__dirname, '..', '..', 'web', 'app', 'icon-192.png'))
+  const asked = []
+  const tiles = http.createServer((request, response) => {
+    asked.push(request.url)
+    response.writeHead(200, { 'content-type': 'image/png', 'access-control-allow-origin': '*' })
+    response.end(tile)
+  })
+  await new Promise((resolve) => tiles.listen(0, '127.0.0.1', resolve))
+  t.after(() => tiles.close())
+  const tiled = await startServer({
+    env: {
+      LAGESBILD_TILE_URL: `http://127.0.0.1:${tiles.address().port}/tiles/{z}/{x}/{y}.png`,
+      LAGESBILD_TILE_ATTRIBUTION: '© Testkartor',
+    },
+  })
+  t.after(() => tiled.stop())
+  await (await api.login(tiled, 'dora', 'dora-laptop')).post('/api/v1/areas', AREAS)
+  const desk = new Desk()
+  t.after(() => desk.close())
+  const page = await desk.open()
+  await page.goto(`${tiled.url}/dashboard/`)
+  await page.getByLabel('Organisation').fill(tiled.org)
+  await page.getByLabel('Användarnamn').fill('carla')
+  await page.getByLabel('Lösenord').fill(tiled.password)
+  await page.getByRole('button', { name: 'Logga in' }).click()
+  await page.locator('.areas path.area').first().waitFor()
+  await page.locator('.tiles image').first().waitFor({ state: 'attached' })
+  await page.getByText('Karta: © Testkartor').waitFor()
+  await waitFor(() => asked.some((url) => /^\/tiles\/\d+\/\d+\/\d+\.png$/.test(url)), 'a tile request')
   assert.deepEqual(desk.errors, [], 'the dashboard threw')
 })
 

@@ -136,7 +136,9 @@ export async function renderDevices(main, ctx) {
             td(t('col_last_sync'), lastSync(device)),
             td(t('col_pending'), device.pending_count === null || device.pending_count === undefined ? t('none') : formatNumber(device.pending_count), { class: device.pending_count ? 'num warn' : 'num' }),
             td(t('col_skew'), skew(device.clock_skew_ms)),
-            td(t('col_status'), h('span', { class: device.revoked ? 'state state-unvisited' : 'state state-visited', text: device.revoked ? t('revoked_at', { time: formatTime(device.revoked_at) }) : t('active') })),
+            td(t('col_status'), device.revoked
+              ? [h('span', { class: 'state state-unvisited', text: t('revoked') }), h('span', { class: 'hint block', text: formatTime(device.revoked_at) })]
+              : h('span', { class: 'state state-visited', text: t('active') })),
             td(t('col_action'), revoke ?? h('span', { class: 'muted', text: t('none') })))
         })))
       content.replaceChildren(tableWrap(t('devices_title'), table, { stack: true }))

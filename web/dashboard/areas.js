@@ -103,6 +103,7 @@ export async function renderAreas(main, ctx) {
         const focused = document.activeElement?.closest?.('th')?.cellIndex
         fill(content,
           picture.areas.length ? areaTable(picture, draw) : h('p', { class: 'card hint', text: t('no_areas') }),
+          h('p', { class: 'hint', text: t('state_help') }),
           picture.suppression_k ? h('p', { class: 'hint', text: t('suppressed_note', { k: picture.suppression_k }) }) : null)
         // Sorting redraws the table: keep the keyboard on the same heading.
         if (focused !== undefined) content.querySelectorAll('thead th')[focused]?.querySelector('button')?.focus()
@@ -164,7 +165,8 @@ export async function renderArea(main, ctx, code) {
         keyFigure(t('key_last_year'), count(area.same_period_last_year, suppressed), change(area.change_last_year_pct)),
         keyFigure(t('key_safety'), area.mean_perceived_safety === null || area.mean_perceived_safety === undefined ? t('none') : formatNumber(area.mean_perceived_safety, 1)),
         keyFigure(t('key_after_dark'), formatShare(area.share_after_dark)),
-        keyFigure(t('key_presence'), t('presence_text', { hours: formatNumber(presence.hours, 1), activities: count(presence.activities, true), contacts: count(presence.contacts, true) }), stateBadge(area.state)))
+        keyFigure(t('key_presence'), presence.hours === null || presence.hours === undefined ? t('suppressed') : t('presence_hours', { hours: formatNumber(presence.hours, 1) }),
+          [t('presence_text', { activities: count(presence.activities, true), contacts: count(presence.contacts, true) }), ' ', stateBadge(area.state)]))
       const severity = area.severity_histogram ?? [0, 0, 0, 0, 0]
       fill(content,
         figures,

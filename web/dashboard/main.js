@@ -244,8 +244,15 @@ document.getElementById('skip-link').addEventListener('click', (event) => {
   ;(main.querySelector('h1') ?? main).focus()
 })
 // A login or logout in another tab.
+const hasTokens = (text) => {
+  try {
+    return Boolean(JSON.parse(text ?? 'null')?.refresh_token)
+  } catch {
+    return false
+  }
+}
 window.addEventListener('storage', (event) => {
-  if (event.key === 'lagesbild.dashboard.session' && Boolean(JSON.parse(event.oldValue ?? 'null')?.refresh_token) !== Boolean(JSON.parse(event.newValue ?? 'null')?.refresh_token)) route()
+  if (event.key === 'lagesbild.dashboard.session' && hasTokens(event.oldValue) !== hasTokens(event.newValue)) route()
 })
 
 setLanguage(initialLanguage())

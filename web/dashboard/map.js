@@ -325,6 +325,12 @@ export async function renderMap(main, ctx) {
       const first = !map.extent
       map.extent = extentOf(areas, cells) ?? map.extent
       empty.hidden = Boolean(map.extent)
+      if (map.extent && first) {
+        // The map takes the shape of what it shows, within limits, so a phone is not mostly empty.
+        const [x0, y0, x1, y1] = map.extent
+        const aspect = Math.max(0.6, Math.min(1.3, (y1 - y0) / Math.max(1, x1 - x0)))
+        map.svg.style.setProperty('--map-aspect', String(1 / aspect))
+      }
       box.hidden = !map.extent
       map.drawAreas(areas, open)
       map.drawCells(cells, {
