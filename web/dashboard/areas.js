@@ -102,6 +102,7 @@ export async function renderAreas(main, ctx) {
       const draw = () => {
         const focused = document.activeElement?.closest?.('th')?.cellIndex
         fill(content,
+          picture.areas.length ? h('p', { class: 'hint phone-only', text: t('swipe_table') }) : null,
           picture.areas.length ? areaTable(picture, draw) : h('p', { class: 'card hint', text: t('no_areas') }),
           h('p', { class: 'hint', text: t('state_help') }),
           picture.suppression_k ? h('p', { class: 'hint', text: t('suppressed_note', { k: picture.suppression_k }) }) : null)
