@@ -254,6 +254,8 @@ test('a partner sees the heat map and the area table of shared areas only', asyn
   const links = await page.locator('#nav a:visible').allTextContents()
   assert.deepEqual(links, ['Karta', 'Områden'])
   await page.locator('.cells path.cell').first().waitFor()
+  assert.deepEqual((await page.locator('.areas path.area').evaluateAll((paths) => paths.map((p) => p.dataset.code))).sort(), ['TB', 'TC'])
+  await page.getByText('Färre än 3 observationer (dolt)').waitFor()
   await desk.screenshot('dashboard-desktop-11-partner-map')
   await desk.checkAccessibility('partner map')
 

@@ -40,9 +40,17 @@ let endedReason = null
 const ctx = {
   categories: [],
   session: api.session,
-  /** The organisation's areas (GeoJSON, simplified to about 10 m), fetched once per login. */
+  /**
+   * The organisation's areas (GeoJSON, simplified to about 10 m), fetched once per login; for a
+   * partner only those shared with them, which are the ones the picture lists.
+   */
   areas() {
-    areasPromise ??= api.get('/api/v1/areas?simplify=0.0001').catch((error) => {
+    areasPromise ??= (async () => {
+      const areas = await api.get('/api/v1/areas?simplify=0.0001')
+      if (isStaff()) return areas
+      const shared = new Set((await api.get('/api/v1/picture')).areas.map((row) => row.area))
+      return { ...areas, features: areas.features.filter((f) => shared.has(f.properties?.code)) }
+    })().catch((error) => {
       areasPromise = null
       throw error
     })

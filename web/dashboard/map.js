@@ -4,7 +4,7 @@
 
 import * as api from './api.js'
 import * as filters from './filters.js'
-import { h, s, failure } from './dom.js'
+import { h, s, fill, failure } from './dom.js'
 import { t, formatNumber, formatShare } from './i18n.js'
 
 /** SVG units are pixels at zoom 14: a municipality spans a few thousand of them. */
@@ -265,13 +265,14 @@ class MapView {
   }
 }
 
-function legend(tiles) {
+function legend(tiles, hidden) {
   return h('div', { class: 'legend' },
     h('div', { class: 'legend-scale' },
       h('span', { text: t('legend') }),
       h('span', { class: 'legend-bar', 'aria-hidden': 'true' }),
       h('span', { text: t('legend_more') })),
     h('div', { class: 'legend-area' }, h('span', { class: 'legend-swatch', 'aria-hidden': 'true' }), h('span', { text: t('legend_area') })),
+    hidden ? h('div', { class: 'legend-area' }, h('span', { class: 'legend-swatch hidden', 'aria-hidden': 'true' }), h('span', { text: t('legend_hidden', { k: hidden }) })) : null,
     tiles?.attribution ? h('p', { class: 'attribution', text: t('tiles_attribution', { text: tiles.attribution }) }) : null)
 }
 
@@ -299,6 +300,7 @@ export async function renderMap(main, ctx) {
   const map = new MapView(ctx, config)
   const summary = h('p', { class: 'summary', role: 'status', 'aria-live': 'polite' })
   const side = h('div', { class: 'map-detail' })
+  const key = h('div')
   const empty = h('p', { class: 'card hint', hidden: true, text: t('map_nothing') })
   const tools = h('div', { class: 'map-tools' },
     h('button', { type: 'button', class: 'secondary small', 'aria-label': t('zoom_in'), title: t('zoom_in'), text: '+', onclick: () => map.zoom(1.5) }),
@@ -354,6 +356,7 @@ export async function renderMap(main, ctx) {
       const parts = [cells.length ? t('map_summary', { total: formatNumber(total), cells: cells.length }) : t('map_empty')]
       if (heat.without_position) parts.push(t('map_without_position', { n: heat.without_position }))
       if (heat.suppressed_cells) parts.push(t('map_suppressed', { n: heat.suppressed_cells, k }))
+      fill(key, legend(config?.tiles, heat.suppressed_cells ? k : null))
       summary.textContent = parts.join(' ')
     } catch (error) {
       if (mine !== sequence) return
@@ -369,6 +372,6 @@ export async function renderMap(main, ctx) {
     status,
     h('div', { class: 'map-layout' },
       h('div', { class: 'map-main' }, box, empty),
-      h('div', { class: 'map-side' }, summary, legend(config?.tiles), side))))
+      h('div', { class: 'map-side' }, summary, key, side))))
   await load()
 }
