@@ -82,8 +82,7 @@ function extentOf(areas, cells) {
 }
 
 class MapView {
-  constructor(ctx, config) {
-    this.ctx = ctx
+  constructor(config) {
     this.tiles = config?.tiles ?? null
     this.view = null
     this.extent = null
@@ -102,23 +101,32 @@ class MapView {
   bindGestures() {
     let drag = null
     this.moved = false
+    // Listeners on the window go when the map leaves the page (another view replaced it).
+    const windowListeners = new AbortController()
+    const live = () => {
+      if (this.svg.isConnected) return true
+      windowListeners.abort()
+      return false
+    }
+    const options = { signal: windowListeners.signal }
     this.svg.addEventListener('pointerdown', (event) => {
       if (event.button !== 0 || !this.view) return
       drag = { x: event.clientX, y: event.clientY, view: { ...this.view } }
       this.moved = false
     })
     window.addEventListener('pointermove', (event) => {
-      if (!drag) return
+      if (!live() || !drag) return
       const dx = event.clientX - drag.x
       const dy = event.clientY - drag.y
       if (!this.moved && Math.hypot(dx, dy) < 5) return
       this.moved = true
       const k = drag.view.w / (this.svg.clientWidth || 1)
       this.setView({ ...drag.view, x: drag.view.x - dx * k, y: drag.view.y - dy * k })
-    })
+    }, options)
     window.addEventListener('pointerup', () => {
       drag = null
-    })
+      live()
+    }, options)
     // A drag is not a click on what it started over.
     this.svg.addEventListener('click', (event) => {
       if (this.moved) {
@@ -151,7 +159,7 @@ class MapView {
         this.zoom(1 / 1.5)
       }
     })
-    window.addEventListener('resize', () => this.view && this.setView(this.view))
+    window.addEventListener('resize', () => live() && this.view && this.setView(this.view), options)
   }
 
   /** Zooms by `factor` around a point given as fractions of the map's width and height. */
@@ -297,7 +305,7 @@ function cellPanel(feature, { areas, total, k, onOpen, onClose }) {
 
 export async function renderMap(main, ctx) {
   const config = await ctx.config()
-  const map = new MapView(ctx, config)
+  const map = new MapView(config)
   const summary = h('p', { class: 'summary', role: 'status', 'aria-live': 'polite' })
   const side = h('div', { class: 'map-detail' })
   const key = h('div')
