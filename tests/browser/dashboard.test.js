@@ -203,7 +203,7 @@ test('a coordinator reviews in the dashboard what a field user recorded offline,
   await desk.checkAccessibility('quarantine')
 
   // The devices: anna's phone, with its last sync, is revoked; the phone learns it at once.
-  await page.locator('#nav').getByRole('link', { name: 'Enheter' }).click()
+  await page.locator('#nav').getByRole('link', { name: 'Telefoner' }).click()
   const row = page.locator('table.devices-table tbody tr', { hasText: 'anna' })
   await row.waitFor()
   assert.doesNotMatch(await row.locator('td').nth(2).textContent(), /aldrig/)
