@@ -1,4 +1,4 @@
-// Small DOM helpers shared by the views: elements, SVG elements, tables, messages.
+// Small DOM functions shared by the views: elements, SVG elements, tables, messages.
 
 import { t } from './i18n.js'
 
