@@ -110,6 +110,12 @@ pub struct Settings {
     pub shutdown_timeout_secs: u64,
     /// `auto`, `json` or `pretty`.
     pub log_format: LogFormat,
+    /// A map tile URL template (`https://tiles.example.org/{z}/{x}/{y}.png`) the dashboard draws
+    /// under its heat map; without one it draws the areas and hexagons alone and loads nothing
+    /// from elsewhere.
+    pub tile_url: Option<String>,
+    /// The attribution the tile provider requires, shown under the map.
+    pub tile_attribution: Option<String>,
 }
 
 impl Default for Settings {
@@ -144,6 +150,8 @@ impl Default for Settings {
             workers: None,
             shutdown_timeout_secs: 30,
             log_format: LogFormat::Auto,
+            tile_url: None,
+            tile_attribution: None,
         }
     }
 }
@@ -196,7 +204,19 @@ impl Settings {
             (1..=self.max_pull_limit).contains(&self.default_pull_limit),
             "default_pull_limit must be between 1 and max_pull_limit"
         );
+        if let Some(url) = &self.tile_url {
+            anyhow::ensure!(
+                tile_origin(url).is_some(),
+                "tile_url must be an http(s) URL template with {{z}}, {{x}} and {{y}} in its path"
+            );
+        }
         Ok(())
+    }
+
+    /// The origin of the configured map tiles (`https://tiles.example.org`), which the dashboard's
+    /// content security policy lets images come from.
+    pub fn tile_origin(&self) -> Option<&str> {
+        self.tile_url.as_deref().and_then(tile_origin)
     }
 
     /// The PostgreSQL URL, when one is configured.
@@ -205,5 +225,45 @@ impl Settings {
             .as_ref()
             .map(Secret::expose)
             .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    }
+}
+
+/// The origin of a tile URL template, when the template is usable: http(s), a plain host, and
+/// `{z}`, `{x}` and `{y}` after it. The origin goes into a response header, so nothing that could
+/// end or extend the header value passes.
+fn tile_origin(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let host_end = rest.find('/')?;
+    let host = &rest[..host_end];
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':');
+    let safe = |c: char| c.is_ascii_graphic() && !matches!(c, ';' | ',' | '\'' | '"');
+    let usable = !host.is_empty()
+        && host.chars().all(plain)
+        && url.chars().all(safe)
+        && ["{z}", "{x}", "{y}"].iter().all(|part| rest[host_end..].contains(part));
+    usable.then(|| &url[..url.len() - rest.len() + host_end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tile_origin;
+
+    #[test]
+    fn a_tile_template_gives_its_origin() {
+        assert_eq!(tile_origin("https://tile.example.org/{z}/{x}/{y}.png"), Some("https://tile.example.org"));
+        assert_eq!(tile_origin("http://127.0.0.1:9000/t/{z}/{x}/{y}.png?k=1"), Some("http://127.0.0.1:9000"));
+    }
+
+    #[test]
+    fn a_template_that_could_break_the_policy_header_is_refused() {
+        for url in [
+            "ftp://tile.example.org/{z}/{x}/{y}.png",
+            "https://tile.example.org/{z}/{x}.png",
+            "https://{s}.tile.example.org/{z}/{x}/{y}.png",
+            "https://tile.example.org/{z}/{x}/{y}.png; script-src *",
+            "https://tile.example.org",
+        ] {
+            assert_eq!(tile_origin(url), None, "{url}");
+        }
     }
 }

@@ -4,7 +4,9 @@ pub mod app;
 pub mod areas;
 pub mod audit;
 pub mod auth;
+pub mod dashboard;
 pub mod devices;
+pub mod embedded;
 pub mod health;
 pub mod indicators;
 pub mod json;
@@ -48,6 +50,10 @@ route_table! {
     GET "/app" => app::redirect,
     GET "/app/" => app::index,
     GET "/app/{asset}" => app::asset,
+    GET "/dashboard" => dashboard::redirect,
+    GET "/dashboard/" => dashboard::index,
+    GET "/dashboard/config.json" => dashboard::config,
+    GET "/dashboard/{asset}" => dashboard::asset,
 
     POST "/api/v1/auth/login" => auth::login,
     POST "/api/v1/auth/refresh" => auth::refresh,

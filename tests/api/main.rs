@@ -5,6 +5,7 @@ mod auth_login;
 mod cli;
 mod crash;
 mod cursor;
+mod dashboard;
 mod demo;
 mod errors;
 mod field_app;

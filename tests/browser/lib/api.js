@@ -15,6 +15,16 @@ async function token(server, username, deviceId) {
 /** A user's view of the API; logs in again for each request, as access tokens here live 30 s. */
 async function login(server, username, deviceId) {
   await token(server, username, deviceId)
+  const send = async (method, path, body) => {
+    const access = await token(server, username, deviceId)
+    const answer = await fetch(`${server.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${access}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body ?? {}),
+    })
+    if (!answer.ok) throw new Error(`${method} ${path}: ${answer.status} ${await answer.text()}`)
+    return answer.json()
+  }
   return {
     async get(path) {
       const access = await token(server, username, deviceId)
@@ -41,15 +51,14 @@ async function login(server, username, deviceId) {
       if (!answer.ok) throw new Error(`push: ${answer.status} ${await answer.text()}`)
       return answer.json()
     },
-    async patch(path, body) {
-      const access = await token(server, username, deviceId)
-      const answer = await fetch(`${server.url}${path}`, {
-        method: 'PATCH',
-        headers: { authorization: `Bearer ${access}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      })
-      if (!answer.ok) throw new Error(`PATCH ${path}: ${answer.status} ${await answer.text()}`)
-      return answer.json()
+    patch(path, body) {
+      return send('PATCH', path, body)
+    },
+    post(path, body) {
+      return send('POST', path, body)
+    },
+    put(path, body) {
+      return send('PUT', path, body)
     },
   }
 }

@@ -1,5 +1,6 @@
 // Debian's chromium driven by playwright-core: a phone-sized persistent profile (so a test can
-// restart the browser and keep its storage), screenshots into screenshots/, and an axe-core check.
+// restart the browser and keep its storage), a laptop for the dashboard, screenshots into
+// screenshots/, and an axe-core check.
 
 'use strict'
 
@@ -74,16 +75,73 @@ class Phone {
   }
 
   /** Runs axe-core on the page; fails on any serious or critical violation. */
-  async checkAccessibility(screen) {
-    const page = this.page
-    if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE_SOURCE)
-    const result = await page.evaluate(() =>
-      window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } }),
-    )
-    const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    const describe = serious.map((v) => `${v.id} (${v.impact}): ${v.help}\n  ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('\n  ')}`)
-    assert.deepEqual(describe, [], `accessibility violations on ${screen}`)
+  checkAccessibility(screen) {
+    return checkAccessibility(this.page, screen)
   }
 }
 
-module.exports = { Phone, HOME, PHONE, SCREENSHOTS }
+/** Runs axe-core on a page; fails on any serious or critical violation. */
+async function checkAccessibility(page, screen) {
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE_SOURCE)
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } }),
+  )
+  const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+  const describe = serious.map((v) => `${v.id} (${v.impact}): ${v.help}\n  ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('\n  ')}`)
+  assert.deepEqual(describe, [], `accessibility violations on ${screen}`)
+}
+
+const DESKTOP = { width: 1280, height: 800 }
+
+/**
+ * A laptop: a fresh browser context at 1280×800 (switchable to phone size), which accepts
+ * downloads; for the coordinator dashboard.
+ */
+class Desk {
+  constructor({ locale = 'sv-SE' } = {}) {
+    this.locale = locale
+    this.browser = null
+    this.context = null
+    this.page = null
+  }
+
+  async open() {
+    if (!fs.existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: apt-get install chromium`)
+    this.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS })
+    this.context = await this.browser.newContext({
+      viewport: DESKTOP,
+      deviceScaleFactor: 1,
+      locale: this.locale,
+      timezoneId: 'Europe/Stockholm',
+      acceptDownloads: true,
+    })
+    this.page = await this.context.newPage()
+    this.page.setDefaultTimeout(15_000)
+    this.errors = []
+    this.page.on('pageerror', (error) => this.errors.push(error.message))
+    return this.page
+  }
+
+  /** Switches between `desktop` (1280×800) and `phone` (390×844). */
+  async size(kind) {
+    await this.page.setViewportSize(kind === 'phone' ? PHONE : DESKTOP)
+  }
+
+  async close() {
+    if (this.browser) await this.browser.close()
+    this.browser = null
+  }
+
+  /** A screenshot of the viewport into screenshots/NAME.png. */
+  async screenshot(name, { fullPage = false } = {}) {
+    fs.mkdirSync(SCREENSHOTS, { recursive: true })
+    await this.page.waitForTimeout(300)
+    await this.page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage })
+  }
+
+  checkAccessibility(screen) {
+    return checkAccessibility(this.page, screen)
+  }
+}
+
+module.exports = { Phone, Desk, HOME, PHONE, DESKTOP, SCREENSHOTS, checkAccessibility }

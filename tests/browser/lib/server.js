@@ -23,6 +23,7 @@ const USERS = {
   bo: 'field',
   carla: 'coordinator',
   dora: 'admin',
+  erik: 'partner',
 }
 
 function binaryPath() {
@@ -97,9 +98,10 @@ function cli(bin, env, args, extraEnv = {}) {
 }
 
 /**
- * Starts a server. Returns { url, userIds, stop(), log() }.
+ * Starts a server. Returns { url, userIds, stop(), log() }. `env` adds settings (such as
+ * `LAGESBILD_TILE_URL`).
  */
-async function startServer() {
+async function startServer({ env: extraEnv = {} } = {}) {
   const bin = binaryPath()
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lagesbild-br-'))
   const adminUrl = (process.env.LAGESBILD_TEST_POSTGRES_URL || '').trim()
@@ -132,7 +134,7 @@ async function startServer() {
   }
 
   const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0'], {
-    env: { ...env, LAGESBILD_LOG_FORMAT: 'json' },
+    env: { ...env, ...extraEnv, LAGESBILD_LOG_FORMAT: 'json' },
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   const lines = []

@@ -1,0 +1,410 @@
+// The coordinator dashboard in Debian's chromium against the real binary. A field user records
+// observations offline in the field app and syncs; a coordinator logs into /dashboard/ and finds
+// them in the heat map, the area table and the review queue, sets a status and a comment, which
+// the phone shows after its next sync; the quarantine lists the record the server refused, and
+// the devices list revokes the phone. A partner sees the map and the area table only. Every
+// main screen is screenshotted at 1280×800 and 390×844 into screenshots/ (not committed) and
+// checked with axe-core.
+//
+//   cargo build && cd tests/browser && npm ci && LAGESBILD_BIN=…/debug/lagesbild node --test
+//
+// `export buttons download files that parse` needs the export endpoints
+// (/api/v1/reports/activity, /api/v1/exports/observations, /api/v1/reports/followup).
+
+'use strict'
+
+const { test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const http = require('node:http')
+const path = require('node:path')
+const { startServer } = require('./lib/server')
+const { Phone, Desk, HOME } = require('./lib/browser')
+const api = require('./lib/api')
+const { AREAS, pushRecords } = require('./lib/seed')
+
+/** Gothenburg: a wrong GPS fix, outside the organisation's bounding box. */
+const FAR_AWAY = { latitude: 57.7089, longitude: 11.9746, accuracy: 15 }
+const SCREENS = ['map', 'areas', 'area/TC', 'review', 'quarantine', 'devices', 'exports']
+
+let server
+let admin
+let coordinator
+
+before(async () => {
+  server = await startServer()
+  admin = await api.login(server, 'dora', 'dora-laptop')
+  coordinator = await api.login(server, 'carla', 'carla-api')
+  await admin.post('/api/v1/areas', AREAS)
+  await pushRecords(await api.login(server, 'bo', 'bo-phone'))
+  await admin.put(`/api/v1/users/${server.userIds.erik}/areas`, { areas: ['TC', 'TB'] })
+})
+
+after(async () => {
+  if (server) await server.stop()
+})
+
+async function waitFor(check, what, timeout = 20_000) {
+  const until = Date.now() + timeout
+  let last
+  while (Date.now() < until) {
+    last = await check()
+    if (last) return last
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`)
+}
+
+async function recordObservation(page, { category, severity, safety, note, accuracy = HOME.accuracy }) {
+  await page.goto(`${server.url}/app/#observation`)
+  await page.getByText(category, { exact: true }).click()
+  await page.getByRole('group', { name: 'Allvar' }).getByText(String(severity), { exact: true }).click()
+  await page.getByRole('group', { name: 'Upplevd trygghet här nu' }).getByText(String(safety), { exact: true }).click()
+  await page.getByLabel('Anteckning').fill(note)
+  await waitFor(async () => (await page.locator('.position-status').textContent()).includes(`GPS ±${accuracy}\u00a0m`), 'a GPS fix')
+  await page.getByRole('button', { name: 'Spara', exact: true }).click()
+  await page.getByText(/^Sparad/).waitFor()
+}
+
+async function logIn(page, username) {
+  await page.goto(`${server.url}/dashboard/`)
+  await page.getByLabel('Organisation').fill(server.org)
+  await page.getByLabel('Användarnamn').fill(username)
+  await page.getByLabel('Lösenord').fill(server.password)
+  await page.getByRole('button', { name: 'Logga in' }).click()
+}
+
+/** Opens a view by its hash and waits for its heading and its data. */
+async function open(page, hash) {
+  await page.goto(`${server.url}/dashboard/#${hash}`)
+  await page.locator('main h1').waitFor()
+  await page.locator('main [role="status"]', { hasText: /^(Hämtar|Loading)/ }).waitFor({ state: 'detached' }).catch(() => {})
+  await page.waitForFunction(() => !document.querySelector('main p.hint[role="status"]'))
+}
+
+test('a coordinator reviews in the dashboard what a field user recorded offline, and the phone shows it', async (t) => {
+  // The field app: offline, two observations (one with a wrong GPS fix), then online.
+  const phone = new Phone()
+  t.after(() => phone.dispose())
+  const app = await phone.open()
+  await app.goto(`${server.url}/app/`)
+  await app.getByLabel('Organisation').fill(server.org)
+  await app.getByLabel('Användarnamn').fill('anna')
+  await app.getByLabel('Lösenord').fill(server.password)
+  await app.getByRole('button', { name: 'Logga in' }).click()
+  await app.getByText('Skadegörelse', { exact: true }).waitFor()
+  await phone.context.setOffline(true)
+  await recordObservation(app, { category: 'Skadegörelse', severity: 4, safety: 2, note: 'Krossad ruta vid busshållplatsen' })
+  await phone.context.setGeolocation(FAR_AWAY)
+  await recordObservation(app, { category: 'Klotter', severity: 2, safety: 3, note: 'Klotter på fel ställe', accuracy: FAR_AWAY.accuracy })
+  await phone.context.setGeolocation(HOME)
+  await app.locator('#sync-pill', { hasText: 'Offline · 2 väntar' }).waitFor()
+  await phone.context.setOffline(false)
+  await app.locator('#sync-pill', { hasText: '1 behöver rättas' }).waitFor({ timeout: 30_000 })
+
+  // The coordinator's laptop.
+  const desk = new Desk()
+  t.after(async () => {
+    await desk.screenshot('dashboard-zz-last-state').catch(() => {})
+    await desk.close()
+  })
+  const page = await desk.open()
+  await page.goto(`${server.url}/dashboard/`)
+  await page.getByRole('heading', { name: 'Logga in' }).waitFor()
+  await desk.screenshot('dashboard-desktop-00-login')
+  await desk.checkAccessibility('dashboard login')
+  await logIn(page, 'carla')
+
+  // The heat map: hexagons over the four area outlines.
+  await page.getByRole('heading', { name: 'Värmekarta' }).waitFor()
+  await page.locator('.cells path.cell').first().waitFor()
+  assert.equal(await page.locator('.areas path.area').count(), 4)
+  const cells = await page.locator('.cells path.cell').count()
+  assert.ok(cells >= 5, `hexagons on the map: ${cells}`)
+  await page.getByText(/^25 observationer i \d+ hexagoner\./).waitFor()
+  assert.equal(await page.locator('.tiles image').count(), 0, 'no tile server, no tiles')
+  await desk.screenshot('dashboard-desktop-01-map')
+  await desk.checkAccessibility('map')
+
+  // A hexagon opens its figures and the area it lies in; that opens the area's picture.
+  const busiest = await page.locator('.cells path.cell').evaluateAll((paths) => {
+    const counts = paths.map((p) => Number(/\d+/.exec(p.getAttribute('aria-label'))?.[0] ?? 0))
+    return counts.indexOf(Math.max(...counts))
+  })
+  await page.locator('.cells path.cell').nth(busiest).click()
+  await page.getByRole('heading', { name: 'Hexagon' }).waitFor()
+  await page.getByText('Ligger i Tyresö centrum').waitFor()
+  await desk.screenshot('dashboard-desktop-02-map-hexagon')
+  await desk.checkAccessibility('map with a hexagon open')
+  await page.getByRole('button', { name: 'Öppna områdets bild' }).click()
+  await page.getByRole('heading', { name: 'Tyresö centrum', level: 1 }).waitFor()
+  await page.getByRole('img', { name: /Observationer per veckodag och timme/ }).waitFor()
+  await page.getByRole('img', { name: /Observationer per allvarsgrad/ }).waitFor()
+  await page.getByRole('img', { name: /Observationer per månad/ }).waitFor()
+  await page.getByRole('cell', { name: 'Skadegörelse' }).first().waitFor()
+  await desk.screenshot('dashboard-desktop-03-area', { fullPage: true })
+  await desk.checkAccessibility('area')
+
+  // Filters: after dark only, then a category; the map follows.
+  await page.locator('#nav').getByRole('link', { name: 'Karta' }).click()
+  await page.getByLabel('Kategori').selectOption('vandalism')
+  await page.getByText(/^\d+ observationer i \d+ hexagon/).waitFor()
+  const vandalism = await page.locator('.cells path.cell').count()
+  assert.ok(vandalism >= 1 && vandalism < cells, `vandalism hexagons: ${vandalism}`)
+  await page.getByLabel('Kategori').selectOption('')
+  // An area outline opens from the keyboard too.
+  await page.locator('path.area[data-code="TB"]').focus()
+  await page.keyboard.press('Enter')
+  await page.getByRole('heading', { name: 'Trollbäcken', level: 1 }).waitFor()
+
+  // The area table, sortable.
+  await page.locator('#nav').getByRole('link', { name: 'Områden' }).click()
+  await page.getByRole('heading', { name: 'Områden', level: 1 }).waitFor()
+  const table = page.locator('table.areas-table')
+  await table.waitFor()
+  assert.equal(await table.locator('tbody tr').count(), 4)
+  assert.equal(await table.locator('tbody tr').first().locator('th').textContent(), 'Tyresö TY', 'most observations first')
+  const centrum = table.locator('tbody tr', { hasText: 'Tyresö centrum' })
+  assert.match(await centrum.locator('td').first().textContent(), /^\d+$/)
+  await table.getByRole('button', { name: /^Område/ }).click()
+  assert.equal(await table.locator('thead th').first().getAttribute('aria-sort'), 'ascending')
+  assert.equal(await table.locator('tbody tr').first().locator('th a').textContent(), 'Trollbäcken')
+  await desk.screenshot('dashboard-desktop-04-areas')
+  await desk.checkAccessibility('areas')
+
+  // The review queue: anna's observation, reviewed and forwarded with a comment.
+  await page.locator('#nav').getByRole('link', { name: /Granskning/ }).click()
+  const card = page.locator('article.observation', { hasText: 'Krossad ruta vid busshållplatsen' })
+  await card.waitFor()
+  await desk.screenshot('dashboard-desktop-05-review')
+  await desk.checkAccessibility('review')
+  await card.getByLabel('Status').selectOption('forwarded')
+  await card.getByLabel('Kommentar').fill('Till Tybo')
+  await card.getByRole('button', { name: 'Spara' }).click()
+  await page.getByText('Sparat: Vidarebefordrad.').waitFor()
+  await card.waitFor({ state: 'detached' })
+  const stored = (await coordinator.get('/api/v1/observations?status=forwarded')).items
+  assert.equal(stored.length, 1)
+  assert.equal(stored[0].review_comment, 'Till Tybo')
+
+  // The phone shows the review after its next sync.
+  await app.goto(`${server.url}/app/#outbox`)
+  await app.getByRole('button', { name: 'Synka nu' }).click()
+  await app.getByText('Status: vidarebefordrad').waitFor()
+  await app.getByText('Kommentar: Till Tybo').waitFor()
+
+  // The quarantine: the record with the wrong position, and why.
+  await page.locator('#nav').getByRole('link', { name: 'Karantän' }).click()
+  const entry = page.locator('table.quarantine-table tbody tr', { hasText: 'anna' })
+  await entry.waitFor()
+  assert.match(await entry.textContent(), /Positionen ligger utanför kommunen\./)
+  assert.match(await entry.textContent(), /Observation: Klotter/)
+  await desk.screenshot('dashboard-desktop-06-quarantine')
+  await desk.checkAccessibility('quarantine')
+
+  // The devices: anna's phone, with its last sync, is revoked; the phone learns it at once.
+  await page.locator('#nav').getByRole('link', { name: 'Telefoner' }).click()
+  const row = page.locator('table.devices-table tbody tr', { hasText: 'anna' })
+  await row.waitFor()
+  assert.doesNotMatch(await row.locator('td').nth(2).textContent(), /aldrig/)
+  await desk.screenshot('dashboard-desktop-07-devices')
+  await desk.checkAccessibility('devices')
+  await row.getByRole('button', { name: /^Spärra/ }).click()
+  const dialog = page.getByRole('dialog', { name: /^Spärra/ })
+  await dialog.waitFor()
+  await desk.screenshot('dashboard-desktop-08-revoke')
+  await desk.checkAccessibility('revoke dialog')
+  await dialog.getByRole('button', { name: 'Spärra' }).click()
+  await row.getByText(/^Spärrad/).waitFor()
+  assert.equal(await page.locator('table.devices-table tbody tr', { hasText: 'den här webbläsaren' }).getByRole('button').count(), 0, 'no revoking oneself')
+  await app.getByRole('button', { name: 'Synka nu' }).click()
+  await app.getByText(/Den här telefonen är spärrad/).waitFor()
+
+  // Exports (the files themselves are the next test's).
+  await page.locator('#nav').getByRole('link', { name: 'Export' }).click()
+  await page.getByRole('button', { name: 'Öppna rapporten' }).waitFor()
+  await desk.screenshot('dashboard-desktop-09-exports')
+  await desk.checkAccessibility('exports')
+
+  // Every main screen at phone size, then in English.
+  await desk.size('phone')
+  for (const [i, hash] of SCREENS.entries()) {
+    await open(page, hash)
+    await desk.screenshot(`dashboard-phone-${String(i + 1).padStart(2, '0')}-${hash.replace('/', '-')}`)
+    await desk.checkAccessibility(`${hash} on a phone`)
+  }
+  await desk.size('desktop')
+  await open(page, 'areas')
+  await page.getByLabel('Språk').selectOption('en')
+  await page.getByRole('heading', { name: 'Areas', level: 1 }).waitFor()
+  await page.locator('#nav').getByRole('link', { name: 'Review' }).waitFor()
+  await desk.screenshot('dashboard-desktop-10-areas-english')
+  await page.reload()
+  await page.getByRole('heading', { name: 'Areas', level: 1 }).waitFor()
+
+  assert.deepEqual(desk.errors, [], 'the dashboard threw')
+})
+
+test('a partner sees the heat map and the area table of shared areas only', async (t) => {
+  const desk = new Desk()
+  t.after(() => desk.close())
+  const page = await desk.open()
+  await logIn(page, 'erik')
+  await page.getByRole('heading', { name: 'Värmekarta' }).waitFor()
+  const links = await page.locator('#nav a:visible').allTextContents()
+  assert.deepEqual(links, ['Karta', 'Områden'])
+  await page.locator('.cells path.cell').first().waitFor()
+  assert.deepEqual((await page.locator('.areas path.area').evaluateAll((paths) => paths.map((p) => p.dataset.code))).sort(), ['TB', 'TC'])
+  await page.getByText('Färre än 3 observationer (dolt)').waitFor()
+  await desk.screenshot('dashboard-desktop-11-partner-map')
+  await desk.checkAccessibility('partner map')
+
+  // An expired access token is renewed with the refresh token on the next request.
+  const logged = server.log().length
+  await page.evaluate(() => {
+    const session = JSON.parse(localStorage.getItem('lagesbild.dashboard.session'))
+    localStorage.setItem('lagesbild.dashboard.session', JSON.stringify({ ...session, access_expires_at: 0 }))
+  })
+  await open(page, 'areas')
+  const refreshes = server.log().slice(logged).filter((line) => line.includes('"route":"/api/v1/auth/refresh"'))
+  assert.ok(refreshes.length === 1 && refreshes[0].includes('"status":200'), `the dashboard renewed its token once: ${refreshes.join('\n')}`)
+  const table = page.locator('table.areas-table')
+  assert.deepEqual((await table.locator('tbody th a').allTextContents()).sort(), ['Trollbäcken', 'Tyresö centrum'])
+  await page.getByText('Värden från färre än 3 poster visas inte').waitFor()
+  await desk.screenshot('dashboard-desktop-12-partner-areas')
+  await desk.checkAccessibility('partner areas')
+
+  // The coordinators' views are not offered, even by address.
+  await page.goto(`${server.url}/dashboard/#review`)
+  await page.getByRole('heading', { name: 'Värmekarta' }).waitFor()
+  assert.equal(await page.locator('article.observation').count(), 0)
+  assert.deepEqual(desk.errors, [], 'the dashboard threw')
+})
+
+test('map tiles come from the configured tile server, and only then', async (t) => {
+  const tile = fs.readFileSync(path.join(__dirname, '..', '..', 'web', 'app', 'icon-192.png'))
+  const asked = []
+  const tiles = http.createServer((request, response) => {
+    asked.push(request.url)
+    response.writeHead(200, { 'content-type': 'image/png', 'access-control-allow-origin': '*' })
+    response.end(tile)
+  })
+  await new Promise((resolve) => tiles.listen(0, '127.0.0.1', resolve))
+  t.after(() => tiles.close())
+  const tiled = await startServer({
+    env: {
+      LAGESBILD_TILE_URL: `http://127.0.0.1:${tiles.address().port}/tiles/{z}/{x}/{y}.png`,
+      LAGESBILD_TILE_ATTRIBUTION: '© Testkartor',
+    },
+  })
+  t.after(() => tiled.stop())
+  await (await api.login(tiled, 'dora', 'dora-laptop')).post('/api/v1/areas', AREAS)
+  const desk = new Desk()
+  t.after(() => desk.close())
+  const page = await desk.open()
+  await page.goto(`${tiled.url}/dashboard/`)
+  await page.getByLabel('Organisation').fill(tiled.org)
+  await page.getByLabel('Användarnamn').fill('carla')
+  await page.getByLabel('Lösenord').fill(tiled.password)
+  await page.getByRole('button', { name: 'Logga in' }).click()
+  await page.locator('.areas path.area').first().waitFor()
+  await page.locator('.tiles image').first().waitFor({ state: 'attached' })
+  await page.getByText('Karta: © Testkartor').waitFor()
+  await waitFor(() => asked.some((url) => /^\/tiles\/\d+\/\d+\/\d+\.png$/.test(url)), 'a tile request')
+  assert.deepEqual(desk.errors, [], 'the dashboard threw')
+})
+
+test('a field account is sent to the field app', async (t) => {
+  const desk = new Desk()
+  t.after(() => desk.close())
+  const page = await desk.open()
+  await logIn(page, 'bo')
+  await page.getByText('Det här kontot är ett fältkonto.').waitFor()
+  await page.getByRole('link', { name: /\/app\/$/ }).waitFor()
+  await page.reload()
+  await page.getByRole('heading', { name: 'Logga in' }).waitFor()
+})
+
+test('export buttons fetch with the token and save under the server’s file name', async (t) => {
+  // The browser's side of the exports, with the server's answers stood in for.
+  const desk = new Desk()
+  t.after(() => desk.close())
+  const page = await desk.open()
+  const asked = []
+  await page.route('**/api/v1/reports/activity**', (route) => {
+    asked.push({ url: route.request().url(), authorization: route.request().headers().authorization })
+    route.fulfill({
+      status: 200,
+      headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="aktiviteter-T.csv"; filename*=UTF-8\'\'aktiviteter-%C3%A5r.csv' },
+      body: '\ufefftyp;enhet;pass\r\noutreach_shift;falt;3\r\n',
+    })
+  })
+  await page.route('**/api/v1/reports/followup**', (route) => {
+    asked.push({ url: route.request().url(), authorization: route.request().headers().authorization })
+    route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: '<!doctype html><title>Uppföljning</title><style>h1 { color: rgb(1, 2, 3) }</style><h1>Uppföljning</h1>' })
+  })
+  await logIn(page, 'carla')
+  await page.getByRole('heading', { name: 'Värmekarta' }).waitFor()
+  await page.locator('#nav').getByRole('link', { name: 'Export' }).click()
+  const activity = page.getByRole('region', { name: /^Aktiviteter/ })
+  const [download] = await Promise.all([page.waitForEvent('download'), activity.getByRole('button', { name: 'CSV för Excel (semikolon)' }).click()])
+  assert.equal(download.suggestedFilename(), 'aktiviteter-år.csv')
+  assert.match(fs.readFileSync(await download.path(), 'utf8'), /^\ufefftyp;enhet;pass\r\n/)
+  const url = new URL(asked[0].url)
+  assert.match(asked[0].authorization, /^Bearer \S+/)
+  assert.equal(url.searchParams.get('format'), 'csv')
+  assert.equal(url.searchParams.get('sep'), 'semicolon')
+  assert.equal(url.searchParams.get('group_by'), 'type,unit')
+  assert.equal(url.searchParams.get('compare'), 'last_year')
+  assert.match(url.searchParams.get('period'), /^\d{4}-T[123]$/)
+  await page.locator('.export-status', { hasText: 'Sparad: aktiviteter-år.csv' }).waitFor()
+
+  // The report opens in a new tab from a blob, with its own styles.
+  const [tab] = await Promise.all([page.waitForEvent('popup'), page.getByRole('button', { name: 'Öppna rapporten' }).click()])
+  await tab.waitForURL(/^blob:/)
+  await tab.getByRole('heading', { name: 'Uppföljning' }).waitFor()
+  assert.equal(await tab.locator('h1').evaluate((el) => getComputedStyle(el).color), 'rgb(1, 2, 3)')
+  assert.match(asked[1].authorization, /^Bearer \S+/)
+  assert.equal(new URL(asked[1].url).searchParams.get('lang'), 'sv')
+})
+
+test('export buttons download files that parse', async (t) => {
+  const desk = new Desk()
+  t.after(() => desk.close())
+  const page = await desk.open()
+  await logIn(page, 'carla')
+  await page.getByRole('heading', { name: 'Värmekarta' }).waitFor()
+  await page.locator('#nav').getByRole('link', { name: 'Export' }).click()
+  await page.getByLabel('Period', { exact: true }).selectOption({ index: 0 })
+  const save = async (region, button) => {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('region', { name: region }).getByRole('button', { name: button, exact: true }).click(),
+    ])
+    await page.locator('.export-status', { hasText: /^Sparad: / }).waitFor()
+    return { name: download.suggestedFilename(), bytes: fs.readFileSync(await download.path()) }
+  }
+  const csvHeader = (bytes, separator) => {
+    const header = bytes.toString('utf8').replace(/^\ufeff/, '').split(/\r?\n/)[0]
+    assert.ok(header.split(separator).length >= 2, `a header row: ${header}`)
+  }
+
+  const activityCsv = await save(/^Aktiviteter/, 'CSV')
+  assert.match(activityCsv.name, /\.csv$/)
+  csvHeader(activityCsv.bytes, ',')
+  csvHeader((await save(/^Aktiviteter/, 'CSV för Excel (semikolon)')).bytes, ';')
+  const activityXlsx = await save(/^Aktiviteter/, 'Excel (XLSX)')
+  assert.match(activityXlsx.name, /\.xlsx$/)
+  assert.equal(activityXlsx.bytes.subarray(0, 2).toString('latin1'), 'PK')
+
+  csvHeader((await save('Observationer', 'CSV')).bytes, ',')
+  assert.equal((await save('Observationer', 'Excel (XLSX)')).bytes.subarray(0, 2).toString('latin1'), 'PK')
+  const geojson = JSON.parse((await save('Observationer', 'GeoJSON (för GIS)')).bytes.toString('utf8'))
+  assert.equal(geojson.type, 'FeatureCollection')
+
+  const [tab] = await Promise.all([page.waitForEvent('popup'), page.getByRole('button', { name: 'Öppna rapporten' }).click()])
+  await tab.waitForURL(/^blob:/)
+  await tab.waitForLoadState()
+  assert.match(await tab.content(), /<html/i)
+  assert.ok((await tab.locator('body').innerText()).trim().length > 0, 'the report has content')
+})
