@@ -8,7 +8,6 @@
 use super::Lang;
 use super::activity::{AGE_BANDS, Dimension, GENDERS};
 use super::activity_report::{Report, Row, bucket_label, dimension_header};
-use super::table::local_iso;
 use crate::db::queries::assessments::Assessment;
 use crate::domain::period::Period;
 use chrono_tz::Tz;
@@ -35,6 +34,7 @@ pub struct IndicatorLine {
 /// An area outline for the figure.
 pub struct Outline {
     pub code: String,
+    pub parent: Option<String>,
     pub name: String,
     pub shape: MultiPolygon<f64>,
 }
@@ -127,12 +127,15 @@ h1 { font-size: 20pt; margin: 0 0 4px; color: #1d4f7c; }
 h2 { font-size: 14pt; margin: 20px 0 6px; color: #1d4f7c; break-after: avoid; }
 h3 { font-size: 11pt; margin: 12px 0 4px; break-after: avoid; }
 p.meta { margin: 2px 0; color: #424a53; }
-table { border-collapse: collapse; width: 100%; margin: 4px 0 10px; break-inside: auto; }
+table { border-collapse: collapse; width: 100%; margin: 4px 0 10px; break-inside: auto; font-size: 9pt; }
 thead { display: table-header-group; }
 tr { break-inside: avoid; }
 th, td { border-bottom: 1px solid #d0d7de; padding: 3px 5px; text-align: left; vertical-align: top; }
 th { background: #eef2f6; font-weight: 600; }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+#indicators td:first-child { width: 45%; }
+.source { font-size: 8pt; color: #57606a; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.n { white-space: nowrap; }
 tfoot td { font-weight: 600; border-top: 2px solid #1b1f24; }
 .rating { display: inline-block; padding: 3px 12px; border-radius: 12px; font-weight: 700; color: #fff; }
 .rating.green { background: #1a7f37; } .rating.yellow { background: #9a6700; } .rating.red { background: #cf222e; }
@@ -197,7 +200,7 @@ impl FollowUp<'_> {
             html,
             "</main>\n<footer>{} {} ({}). {}</footer>\n</body>\n</html>",
             self.t("Skapad", "Generated"),
-            local_iso(self.tz, self.generated_at),
+            local_time(self.tz, self.generated_at),
             self.tz.name(),
             self.t(
                 "Siffrorna kommer från lägesbildens registreringar; en aktivitet som går över periodens gräns räknas med sin andel av tiden.",
@@ -229,7 +232,7 @@ impl FollowUp<'_> {
                     escape(&a.comment).replace('\n', "<br>"),
                     self.t("Satt av", "Set by"),
                     escape(&a.set_by_name),
-                    local_iso(self.tz, a.set_at),
+                    local_time(self.tz, a.set_at),
                 );
             }
             None => {
@@ -258,9 +261,8 @@ impl FollowUp<'_> {
         }
         let _ = writeln!(
             html,
-            "<table>\n<thead><tr><th>{}</th><th>{}</th><th>{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th>{}</th><th>{}</th></tr></thead>\n<tbody>",
-            self.t("Indikator", "Indicator"),
-            self.t("Källa", "Source"),
+            "<table>\n<thead><tr><th>{}</th><th>{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th>{}</th><th>{}</th></tr></thead>\n<tbody>",
+            self.t("Indikator (källa)", "Indicator (source)"),
             self.t("Mål", "Target"),
             self.t("År", "Year"),
             self.t("Senaste", "Latest"),
@@ -269,9 +271,9 @@ impl FollowUp<'_> {
             self.t("Når målet", "Meets target"),
         );
         for line in self.indicators {
-            let name = match &line.group {
-                Some(group) if !group.is_empty() => format!("{} ({})", line.name, group),
-                _ => line.name.clone(),
+            let name = match line.group.as_deref() {
+                Some("") | None => line.name.clone(),
+                Some(group) => format!("{}, {}", line.name, group_label(self.lang, group)),
             };
             let trend = match line.trend.as_str() {
                 "improved" => self.t("↑ förbättrad", "↑ improved"),
@@ -286,11 +288,11 @@ impl FollowUp<'_> {
             };
             let _ = writeln!(
                 html,
-                "<tr><td>{}</td><td>{}</td><td>{}</td>{}{}{}<td data-value=\"{}\">{trend}</td>{meets}</tr>",
+                "<tr><td>{}<br><span class=\"source\">{}</span></td><td>{}</td>{}{}{}<td data-value=\"{}\">{trend}</td>{meets}</tr>",
                 escape(&name),
                 escape(&line.source),
                 escape(&line.target),
-                figure(self.lang, line.latest_year.map(f64::from), 0),
+                year_cell(line.latest_year),
                 figure(self.lang, line.latest, 1),
                 figure(self.lang, line.previous, 1),
                 escape(&line.trend),
@@ -525,8 +527,13 @@ impl FollowUp<'_> {
             }
             let _ = writeln!(svg, "<path d=\"{d}\" data-area=\"{}\"/>", escape(&outline.code));
         }
-        svg.push_str("</g>\n<g class=\"labels\" font-size=\"12\" fill=\"#1b1f24\" text-anchor=\"middle\">\n");
-        for outline in self.outlines {
+        svg.push_str("</g>\n<g class=\"labels\" font-size=\"11\" fill=\"#1b1f24\" text-anchor=\"middle\">\n");
+        // Only the innermost areas are named: a district's name would sit on its neighbourhoods'.
+        let leaves = self
+            .outlines
+            .iter()
+            .filter(|o| !self.outlines.iter().any(|c| c.parent.as_deref() == Some(o.code.as_str())));
+        for outline in leaves {
             if let Some(centre) = outline.shape.centroid() {
                 let (x, y) = project(centre.x(), centre.y());
                 let _ = writeln!(
@@ -538,6 +545,29 @@ impl FollowUp<'_> {
         }
         svg.push_str("</g>\n</svg>\n");
         svg
+    }
+}
+
+/// A group of an indicator as the language names it.
+fn group_label(lang: Lang, group: &str) -> String {
+    match group {
+        "boys" => lang.pick("pojkar", "boys").to_owned(),
+        "girls" => lang.pick("flickor", "girls").to_owned(),
+        "other" => lang.pick("annat kön", "other gender").to_owned(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// A moment as people read it: local date and time to the minute.
+fn local_time(tz: Tz, ms: i64) -> String {
+    use chrono::TimeZone;
+    tz.timestamp_millis_opt(ms).single().map(|at| at.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+}
+
+fn year_cell(year: Option<i32>) -> String {
+    match year {
+        Some(y) => format!("<td class=\"n\" data-value=\"{y}\">{y}</td>"),
+        None => "<td class=\"n\" data-value=\"\">–</td>".to_owned(),
     }
 }
 

@@ -487,10 +487,13 @@ pub async fn followup(
         let activity = Report::load(conn, &caller.organisation_id, request, tz, now)?;
         let picture_query = super::picture::PictureQuery::for_period(&period);
         let picture = super::picture::picture_of_areas(conn, state, &caller, &picture_query)?;
-        let heatmap = super::picture::heatmap_of(conn, state, &caller, &picture_query, h3o::Resolution::Nine)?;
+        // Resolution 8 (about 0.7 km²) shows a municipality's hot spots on one page.
+        let heatmap = super::picture::heatmap_of(conn, state, &caller, &picture_query, h3o::Resolution::Eight)?;
         let outlines: Vec<Outline> = area_queries::list(conn, &caller.organisation_id)?
             .into_iter()
-            .filter_map(|area| Some(Outline { shape: area.shape()?, code: area.code, name: area.name }))
+            .filter_map(|area| {
+                Some(Outline { shape: area.shape()?, code: area.code, parent: area.parent_code, name: area.name })
+            })
             .collect();
         let assessment = assessments::get(conn, &caller.organisation_id, &period.to_string())?;
         let indicators = indicator_lines(conn, &caller.organisation_id, lang)?;
