@@ -3,7 +3,9 @@
 //! so memory stays flat however many rows there are.
 
 use super::Lang;
-use super::table::{Cell, Column, CsvStyle, SheetFormats, local_iso, sheet_name, xlsx_filter, xlsx_header, xlsx_row};
+use super::table::{
+    Cell, Column, CsvStyle, Field, SheetFormats, local_iso, sheet_name, xlsx_filter, xlsx_header, xlsx_row,
+};
 use crate::db::DbConnection;
 use crate::db::queries::reports::{self, ExportRow, Labels, ObservationFilter};
 use chrono_tz::Tz;
@@ -166,14 +168,52 @@ impl Export<'_> {
         let style = CsvStyle { semicolon, tz: self.tz };
         let mut writer = style.writer(out)?;
         writer.write_record(columns(self.lang).iter().map(|c| c.header.as_str()))?;
+        let mut scratch = String::with_capacity(64);
         let total = self.each_page(conn, progress, |page| {
             for row in page {
-                style.row(&mut writer, &self.cells(row))?;
+                for field in self.fields(row) {
+                    style.field(&mut writer, field, &mut scratch)?;
+                }
+                writer.write_record(None::<&[u8]>)?;
             }
             Ok(())
         })?;
         writer.flush()?;
         Ok(total)
+    }
+
+    /// A row's cells borrowed, in the order of [`columns`].
+    fn fields<'r>(&'r self, row: &'r ExportRow) -> [Field<'r>; 19] {
+        let text = |t: &'r Option<String>| t.as_deref().map_or(Field::Empty, Field::Text);
+        [
+            Field::Text(&row.id),
+            Field::Time(row.observed_at),
+            Field::Text(&row.category),
+            Field::Text(self.category_label_ref(&row.category)),
+            Field::Int(i64::from(row.severity)),
+            Field::Int(i64::from(row.perceived_safety)),
+            row.people_count.map_or(Field::Empty, |n| Field::Int(i64::from(n))),
+            text(&row.age_band),
+            Field::Bool(row.needs_follow_up),
+            Field::Text(&row.status),
+            text(&row.review_comment),
+            Field::Text(&row.note),
+            Field::Bool(row.redacted),
+            Field::Num(row.lat),
+            Field::Num(row.lon),
+            row.accuracy_m.map_or(Field::Empty, Field::Num),
+            text(&row.area_code),
+            row.area_code.as_deref().map_or(Field::Empty, |c| Field::Text(self.area_name_ref(c))),
+            text(&row.cell),
+        ]
+    }
+
+    fn category_label_ref<'r>(&'r self, slug: &'r str) -> &'r str {
+        self.labels.categories.get(slug).map_or(slug, |(sv, en)| if self.lang == Lang::Sv { sv } else { en })
+    }
+
+    fn area_name_ref<'r>(&'r self, code: &'r str) -> &'r str {
+        self.labels.areas.get(code).map_or(code, String::as_str)
     }
 
     /// Writes the records as a GeoJSON FeatureCollection of points.

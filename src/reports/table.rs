@@ -107,10 +107,75 @@ impl CsvStyle {
 
 /// ISO 8601 in local time with its offset, to the second: `2024-06-01T18:30:00+02:00`.
 pub fn local_iso(tz: Tz, ms: i64) -> String {
-    tz.timestamp_millis_opt(ms)
-        .single()
-        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
-        .unwrap_or_default()
+    let mut out = String::with_capacity(25);
+    write_local_iso(tz, ms, &mut out);
+    out
+}
+
+/// Appends [`local_iso`] to `out` without allocating (exports write a million of these).
+pub fn write_local_iso(tz: Tz, ms: i64, out: &mut String) {
+    use chrono::{Datelike, Offset, Timelike};
+    use std::fmt::Write as _;
+    if let Some(at) = tz.timestamp_millis_opt(ms).single() {
+        let offset = at.offset().fix().local_minus_utc();
+        let local = at.naive_local();
+        let _ = write!(
+            out,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{}{:02}:{:02}",
+            local.year(),
+            local.month(),
+            local.day(),
+            local.hour(),
+            local.minute(),
+            local.second(),
+            if offset < 0 { '-' } else { '+' },
+            offset.abs() / 3600,
+            offset.abs() % 3600 / 60,
+        );
+    }
+}
+
+/// A cell borrowed from a row, for writing CSV without building the row first.
+#[derive(Debug, Clone, Copy)]
+pub enum Field<'a> {
+    Empty,
+    Text(&'a str),
+    Int(i64),
+    Num(f64),
+    Bool(bool),
+    Time(i64),
+}
+
+impl CsvStyle {
+    /// Writes one field of the current record; `scratch` is reused between fields.
+    pub fn field<W: Write>(
+        &self,
+        writer: &mut csv::Writer<W>,
+        field: Field<'_>,
+        scratch: &mut String,
+    ) -> csv::Result<()> {
+        use std::fmt::Write as _;
+        scratch.clear();
+        match field {
+            Field::Empty => return writer.write_field(""),
+            Field::Text(text) => return writer.write_field(text),
+            Field::Bool(b) => return writer.write_field(if b { "true" } else { "false" }),
+            Field::Int(n) => {
+                let _ = write!(scratch, "{n}");
+            }
+            Field::Num(x) => {
+                let _ = write!(scratch, "{x}");
+                if self.semicolon {
+                    // A formatted float has at most one '.'.
+                    if let Some(at) = scratch.find('.') {
+                        scratch.replace_range(at..=at, ",");
+                    }
+                }
+            }
+            Field::Time(ms) => write_local_iso(self.tz, ms, scratch),
+        }
+        writer.write_field(scratch.as_bytes())
+    }
 }
 
 /// Formats shared by the sheets of one workbook.
