@@ -30,3 +30,8 @@ CREATE TABLE followup_assessments (
 -- What the follow-up report is headed with: the assignment and who is responsible for it.
 ALTER TABLE organisations ADD COLUMN assignment_title TEXT NOT NULL DEFAULT '';
 ALTER TABLE organisations ADD COLUMN responsible TEXT NOT NULL DEFAULT '';
+
+-- Exports read observations in (observed_at, id) order in keyset pages: with id in the index,
+-- each page is a range read that stops at its limit instead of sorting what follows.
+DROP INDEX observations_observed;
+CREATE INDEX observations_observed ON observations (organisation_id, observed_at, id);
