@@ -149,6 +149,8 @@ impl PictureQuery {
                     .split_once('-')
                     .and_then(|(a, b)| Some((a.trim().parse::<u8>().ok()?, b.trim().parse::<u8>().ok()?)));
                 match parsed {
+                    // 0-24 is the whole day: no filter.
+                    Some((0, 24)) => None,
                     Some((start, end)) if start <= 23 && end <= 24 && start != end => Some((start, end % 24)),
                     _ => {
                         return Err(ApiError::field(
