@@ -1,8 +1,11 @@
-//! Validity of imported (Multi)Polygons in O(n log n).
+//! Validity of imported (Multi)Polygons.
 //!
 //! geo's `Validation` compares every segment of a ring with every other and relates every pair
-//! of rings and polygons: a 50,000-vertex polygon takes half a minute. Here the segments go into
-//! an R-tree of their envelopes, so only segments whose boxes meet are compared, with exact
+//! of rings and polygons: a 50,000-vertex polygon takes seconds to half a minute. Here the
+//! segments go into an R-tree of their envelopes, so only segments whose boxes meet are compared
+//! (O(n log n) for a boundary of short segments; not in the worst case: long segments whose boxes
+//! overlap by the thousand, like the spokes of a spiky star, are compared pair by pair and cost as
+//! much as geo, see BENCHMARKS.md; a sweep line would bound that too), with exact
 //! orientation tests (geo's robust kernel). Where two rings meet at a point, the edges around
 //! that point tell a touch from a crossing, and which ring lies inside which; rings that do not
 //! meet are placed by one point-in-ring test along a ray, again through the R-tree.
