@@ -2,7 +2,6 @@
 //! (RFC 7946) and held in an R-tree.
 
 use super::FieldError;
-use geo::algorithm::Validation;
 use geo::{Area, BoundingRect, Intersects, MultiPolygon, Point, Polygon, Simplify};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
@@ -58,8 +57,10 @@ pub fn geometry_json(geometry: &MultiPolygon<f64>) -> String {
 /// The geometry simplified, if the result is still valid and keeps every polygon.
 pub fn simplified(geometry: &MultiPolygon<f64>, tolerance: f64) -> Option<MultiPolygon<f64>> {
     let simple = geometry.simplify(tolerance);
-    (simple.0.len() == geometry.0.len() && simple.is_valid() && simple.0.iter().all(|p| p.exterior().0.len() >= 4))
-        .then_some(simple)
+    (simple.0.len() == geometry.0.len()
+        && super::rings::validate(&simple).is_ok()
+        && simple.0.iter().all(|p| p.exterior().0.len() >= 4))
+    .then_some(simple)
 }
 
 fn polygon_vertices(polygon: &Polygon<f64>) -> usize {
@@ -179,7 +180,7 @@ pub fn parse_collection(body: &Value, stored_codes: &HashSet<String>) -> Result<
     if errors.is_empty() { Ok(areas) } else { Err(errors) }
 }
 
-type Problem = (&'static str, String);
+use super::rings::Problem;
 
 /// The positions in a raw Polygon or MultiPolygon, less one closing position per ring.
 fn raw_vertex_count(value: Option<&Value>) -> usize {
@@ -255,17 +256,7 @@ fn geometry_of(value: Option<&Value>) -> Result<MultiPolygon<f64>, Problem> {
         result.push(Polygon::new(exterior, parsed));
     }
     let geometry = MultiPolygon::new(result);
-    if let Some(problem) = geometry.validation_errors().into_iter().next() {
-        let text = problem.to_string();
-        let code = if text.contains("interior") && (text.contains("outside") || text.contains("contained")) {
-            "hole_outside_shell"
-        } else if text.contains("intersect") {
-            "self_intersection"
-        } else {
-            "invalid_geometry"
-        };
-        return Err((code, text));
-    }
+    super::rings::validate(&geometry)?;
     Ok(geometry)
 }
 

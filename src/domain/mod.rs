@@ -8,6 +8,7 @@ pub mod period;
 pub mod records;
 pub mod redaction;
 pub mod reference;
+pub mod rings;
 pub mod sun;
 pub mod sync;
 
