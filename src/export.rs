@@ -33,18 +33,9 @@ pub enum ExportCommand {
         /// last_year, previous or none.
         #[arg(long, default_value = "last_year")]
         compare: String,
-        /// csv, xlsx or json.
-        #[arg(long, default_value = "csv")]
-        format: String,
-        /// comma, or semicolon with decimal commas (Swedish Excel).
-        #[arg(long, default_value = "comma")]
-        sep: String,
-        /// sv or en.
-        #[arg(long, default_value = "sv")]
-        lang: String,
-        /// The file to write.
-        #[arg(short, long, value_name = "FILE")]
-        output: PathBuf,
+        /// How and where to write it; `--format` is csv, xlsx or json.
+        #[command(flatten)]
+        out: Output,
     },
     /// Every matching observation.
     Observations {
@@ -60,19 +51,27 @@ pub enum ExportCommand {
         /// Category slugs, comma-separated.
         #[arg(long)]
         category: Option<String>,
-        /// csv, xlsx or geojson.
-        #[arg(long, default_value = "csv")]
-        format: String,
-        /// comma, or semicolon with decimal commas (Swedish Excel).
-        #[arg(long, default_value = "comma")]
-        sep: String,
-        /// sv or en.
-        #[arg(long, default_value = "sv")]
-        lang: String,
-        /// The file to write.
-        #[arg(short, long, value_name = "FILE")]
-        output: PathBuf,
+        /// How and where to write it; `--format` is csv, xlsx or geojson.
+        #[command(flatten)]
+        out: Output,
     },
+}
+
+/// What every export command takes about its file.
+#[derive(clap::Args, Debug)]
+pub struct Output {
+    /// The format.
+    #[arg(long, default_value = "csv")]
+    format: String,
+    /// comma, or semicolon with decimal commas (Swedish Excel).
+    #[arg(long, default_value = "comma")]
+    sep: String,
+    /// sv or en.
+    #[arg(long, default_value = "sv")]
+    lang: String,
+    /// The file to write.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
 }
 
 fn parse_lang(text: &str) -> anyhow::Result<Lang> {
@@ -105,7 +104,7 @@ fn write_atomically(
 /// Runs one export command.
 pub fn run(conn: &mut DbConnection, command: ExportCommand) -> anyhow::Result<()> {
     match command {
-        ExportCommand::Activity { org, period, group_by, compare, format, sep, lang, output } => {
+        ExportCommand::Activity { org, period, group_by, compare, out: Output { format, sep, lang, output } } => {
             let organisation =
                 organisations::by_slug(conn, &org)?.with_context(|| format!("there is no organisation `{org}`"))?;
             let period = parse_period(&period)?;
@@ -150,7 +149,7 @@ pub fn run(conn: &mut DbConnection, command: ExportCommand) -> anyhow::Result<()
             eprintln!("{org}: {rows} group(s) for {period} written to {}", output.display());
             Ok(())
         }
-        ExportCommand::Observations { org, period, area, category, format, sep, lang, output } => {
+        ExportCommand::Observations { org, period, area, category, out: Output { format, sep, lang, output } } => {
             let organisation =
                 organisations::by_slug(conn, &org)?.with_context(|| format!("there is no organisation `{org}`"))?;
             let period = period.as_deref().map(parse_period).transpose()?;

@@ -19,7 +19,7 @@ pub struct AuditQuery {
     user: Option<String>,
     /// Actions, comma-separated; `export` or `read` stand for all of their kind.
     action: Option<String>,
-    /// From this time (RFC 3339 or a date, UTC), inclusive.
+    /// From this time (RFC 3339, a date meaning UTC midnight, or ms), inclusive.
     from: Option<String>,
     /// Until this time, exclusive.
     to: Option<String>,
@@ -27,17 +27,6 @@ pub struct AuditQuery {
     limit: Option<String>,
     /// The `next` value of the previous page.
     after: Option<String>,
-}
-
-fn instant(field: &str, text: &str) -> ApiResult<i64> {
-    let text = text.trim();
-    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(at.timestamp_millis());
-    }
-    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis());
-    }
-    Err(ApiError::field(field, "invalid_time", "use RFC 3339 (2024-05-01T18:00:00+02:00) or a date (2024-05-01)"))
 }
 
 fn actions(text: Option<&str>) -> ApiResult<Vec<String>> {
@@ -87,8 +76,18 @@ pub async fn list(
     let filter = AuditFilter {
         user_id: query.user.clone().filter(|u| !u.trim().is_empty()),
         actions: actions(query.action.as_deref())?,
-        from: query.from.as_deref().filter(|t| !t.trim().is_empty()).map(|t| instant("from", t)).transpose()?,
-        to: query.to.as_deref().filter(|t| !t.trim().is_empty()).map(|t| instant("to", t)).transpose()?,
+        from: query
+            .from
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| super::records::instant("from", t))
+            .transpose()?,
+        to: query
+            .to
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| super::records::instant("to", t))
+            .transpose()?,
         before,
         limit,
     };

@@ -40,7 +40,8 @@ pub struct ListQuery {
     after: Option<String>,
 }
 
-fn instant(field: &str, text: &str) -> ApiResult<i64> {
+/// A time as the lists take it: RFC 3339, a date (UTC midnight) or ms since the epoch.
+pub(super) fn instant(field: &str, text: &str) -> ApiResult<i64> {
     let text = text.trim();
     // Milliseconds since the epoch; a short number such as `2024` is not taken for one.
     if let Ok(ms) = text.parse::<i64>().map_err(drop).and_then(|ms| if text.len() >= 12 { Ok(ms) } else { Err(()) }) {
