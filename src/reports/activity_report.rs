@@ -3,7 +3,7 @@
 
 use super::Lang;
 use super::activity::{AGE_BANDS, Activity, Dimension, Figures, GENDERS, Key, OUTSIDE, aggregate};
-use super::table::{Cell, Column, CsvStyle, SheetFormats, sheet_name, xlsx_filter, xlsx_header, xlsx_row};
+use super::table::{Cell, Column, CsvStyle, Field, SheetFormats, sheet_name, xlsx_filter, xlsx_header, xlsx_row};
 use crate::db::queries::reports::{ActivityFilter, Labels};
 use crate::domain::period::Period;
 use chrono_tz::Tz;
@@ -370,7 +370,13 @@ impl Report {
             sheet.set_name(sheet_name(&name))?;
             xlsx_header(sheet, &columns, &formats)?;
             for (index, row) in rows.iter().enumerate() {
-                xlsx_row(sheet, u32::try_from(index + 1).unwrap_or(u32::MAX), row, self.tz, &formats)?;
+                xlsx_row(
+                    sheet,
+                    u32::try_from(index + 1).unwrap_or(u32::MAX),
+                    row.iter().map(Cell::field),
+                    self.tz,
+                    &formats,
+                )?;
             }
             xlsx_filter(sheet, u32::try_from(rows.len()).unwrap_or(u32::MAX), columns.len())?;
         }
@@ -425,7 +431,7 @@ impl Report {
         for (index, (name, value)) in lines.into_iter().enumerate() {
             let row = u32::try_from(index).unwrap_or(u32::MAX);
             about.write_string_with_format(row, 0, name, &formats.header)?;
-            xlsx_row(about, row, &[Cell::Empty, value], self.tz, &formats)?;
+            xlsx_row(about, row, [Field::Empty, value.field()], self.tz, &formats)?;
         }
         workbook.save_to_buffer()
     }

@@ -100,42 +100,6 @@ fn columns(lang: Lang) -> Vec<Column> {
 }
 
 impl Export<'_> {
-    fn category_label(&self, slug: &str) -> String {
-        self.labels
-            .categories
-            .get(slug)
-            .map(|(sv, en)| if self.lang == Lang::Sv { sv.clone() } else { en.clone() })
-            .unwrap_or_else(|| slug.to_owned())
-    }
-
-    fn area_name(&self, code: Option<&str>) -> Option<String> {
-        code.map(|c| self.labels.areas.get(c).cloned().unwrap_or_else(|| c.to_owned()))
-    }
-
-    fn cells(&self, row: &ExportRow) -> Vec<Cell> {
-        vec![
-            Cell::Text(row.id.clone()),
-            Cell::Time(row.observed_at),
-            Cell::Text(row.category.clone()),
-            Cell::Text(self.category_label(&row.category)),
-            Cell::Int(i64::from(row.severity)),
-            Cell::Int(i64::from(row.perceived_safety)),
-            row.people_count.map(i64::from).into(),
-            row.age_band.clone().into(),
-            Cell::Bool(row.needs_follow_up),
-            Cell::Text(row.status.clone()),
-            row.review_comment.clone().into(),
-            Cell::Text(row.note.clone()),
-            Cell::Bool(row.redacted),
-            Cell::Num(row.lat),
-            Cell::Num(row.lon),
-            row.accuracy_m.into(),
-            row.area_code.clone().into(),
-            self.area_name(row.area_code.as_deref()).into(),
-            row.cell.clone().into(),
-        ]
-    }
-
     /// Reads every matching row in pages and hands each page to `write`; returns the count.
     fn each_page(
         &self,
@@ -189,7 +153,7 @@ impl Export<'_> {
             Field::Text(&row.id),
             Field::Time(row.observed_at),
             Field::Text(&row.category),
-            Field::Text(self.category_label_ref(&row.category)),
+            Field::Text(self.category_label(&row.category)),
             Field::Int(i64::from(row.severity)),
             Field::Int(i64::from(row.perceived_safety)),
             row.people_count.map_or(Field::Empty, |n| Field::Int(i64::from(n))),
@@ -203,16 +167,16 @@ impl Export<'_> {
             Field::Num(row.lon),
             row.accuracy_m.map_or(Field::Empty, Field::Num),
             text(&row.area_code),
-            row.area_code.as_deref().map_or(Field::Empty, |c| Field::Text(self.area_name_ref(c))),
+            row.area_code.as_deref().map_or(Field::Empty, |c| Field::Text(self.area_name(c))),
             text(&row.cell),
         ]
     }
 
-    fn category_label_ref<'r>(&'r self, slug: &'r str) -> &'r str {
+    fn category_label<'r>(&'r self, slug: &'r str) -> &'r str {
         self.labels.categories.get(slug).map_or(slug, |(sv, en)| if self.lang == Lang::Sv { sv } else { en })
     }
 
-    fn area_name_ref<'r>(&'r self, code: &'r str) -> &'r str {
+    fn area_name<'r>(&'r self, code: &'r str) -> &'r str {
         self.labels.areas.get(code).map_or(code, String::as_str)
     }
 
@@ -247,7 +211,7 @@ impl Export<'_> {
                         "redacted": row.redacted,
                         "accuracy_m": row.accuracy_m,
                         "area_code": row.area_code,
-                        "area": self.area_name(row.area_code.as_deref()),
+                        "area": row.area_code.as_deref().map(|c| self.area_name(c)),
                         "cell": row.cell,
                     },
                 });
@@ -296,7 +260,7 @@ impl Export<'_> {
                 }
                 let index = sheet_index.last().copied().unwrap_or_default();
                 written += 1;
-                xlsx_row(workbook.worksheet_from_index(index)?, written, &self.cells(row), self.tz, &formats)?;
+                xlsx_row(workbook.worksheet_from_index(index)?, written, self.fields(row), self.tz, &formats)?;
             }
             Ok(())
         })?;
@@ -345,7 +309,7 @@ pub fn about_sheet(
     for (index, (name, value)) in lines.iter().enumerate() {
         let row = u32::try_from(index).unwrap_or(u32::MAX);
         sheet.write_string_with_format(row, 0, name, &formats.header)?;
-        xlsx_row(sheet, row, &[Cell::Empty, value.clone()], tz, formats)?;
+        xlsx_row(sheet, row, [Field::Empty, value.field()], tz, formats)?;
     }
     Ok(())
 }
@@ -416,7 +380,7 @@ pub fn table_xlsx(
     sheet.set_name(sheet_name(name))?;
     xlsx_header(sheet, columns, &formats)?;
     for (index, row) in rows.iter().enumerate() {
-        xlsx_row(sheet, u32::try_from(index + 1).unwrap_or(u32::MAX), row, tz, &formats)?;
+        xlsx_row(sheet, u32::try_from(index + 1).unwrap_or(u32::MAX), row.iter().map(Cell::field), tz, &formats)?;
     }
     xlsx_filter(sheet, u32::try_from(rows.len()).unwrap_or(u32::MAX), columns.len())?;
     about_sheet(&mut workbook, lang, tz, filters, suppression_k, &formats)?;

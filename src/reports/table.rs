@@ -19,6 +19,20 @@ pub enum Cell {
     Time(i64),
 }
 
+impl Cell {
+    /// The cell borrowed, as the writers take it.
+    pub fn field(&self) -> Field<'_> {
+        match self {
+            Cell::Empty => Field::Empty,
+            Cell::Text(text) => Field::Text(text),
+            Cell::Int(n) => Field::Int(*n),
+            Cell::Num(x) => Field::Num(*x),
+            Cell::Bool(b) => Field::Bool(*b),
+            Cell::Time(ms) => Field::Time(*ms),
+        }
+    }
+}
+
 impl From<&str> for Cell {
     fn from(text: &str) -> Self {
         Cell::Text(text.to_owned())
@@ -84,24 +98,13 @@ impl CsvStyle {
             .from_writer(out))
     }
 
-    /// One cell as CSV text.
-    pub fn text(&self, cell: &Cell) -> String {
-        match cell {
-            Cell::Empty => String::new(),
-            Cell::Text(text) => text.clone(),
-            Cell::Int(n) => n.to_string(),
-            Cell::Num(x) => {
-                let text = x.to_string();
-                if self.semicolon { text.replace('.', ",") } else { text }
-            }
-            Cell::Bool(b) => b.to_string(),
-            Cell::Time(ms) => local_iso(self.tz, *ms),
-        }
-    }
-
     /// Writes one row.
     pub fn row<W: Write>(&self, writer: &mut csv::Writer<W>, cells: &[Cell]) -> csv::Result<()> {
-        writer.write_record(cells.iter().map(|cell| self.text(cell)))
+        let mut scratch = String::new();
+        for cell in cells {
+            self.field(writer, cell.field(), &mut scratch)?;
+        }
+        writer.write_record(None::<&[u8]>)
     }
 }
 
@@ -207,31 +210,31 @@ pub fn xlsx_header(sheet: &mut Worksheet, columns: &[Column], formats: &SheetFor
 }
 
 /// Writes one data row.
-pub fn xlsx_row(
+pub fn xlsx_row<'a>(
     sheet: &mut Worksheet,
     row: u32,
-    cells: &[Cell],
+    cells: impl IntoIterator<Item = Field<'a>>,
     tz: Tz,
     formats: &SheetFormats,
 ) -> Result<(), XlsxError> {
-    for (index, cell) in cells.iter().enumerate() {
+    for (index, cell) in cells.into_iter().enumerate() {
         let col = u16::try_from(index).unwrap_or(u16::MAX);
         match cell {
-            Cell::Empty => {}
-            Cell::Text(text) => {
+            Field::Empty => {}
+            Field::Text(text) => {
                 sheet.write_string(row, col, text)?;
             }
-            Cell::Int(n) => {
-                sheet.write_number(row, col, *n as f64)?;
+            Field::Int(n) => {
+                sheet.write_number(row, col, n as f64)?;
             }
-            Cell::Num(x) => {
-                sheet.write_number_with_format(row, col, *x, &formats.number)?;
+            Field::Num(x) => {
+                sheet.write_number_with_format(row, col, x, &formats.number)?;
             }
-            Cell::Bool(b) => {
-                sheet.write_boolean(row, col, *b)?;
+            Field::Bool(b) => {
+                sheet.write_boolean(row, col, b)?;
             }
-            Cell::Time(ms) => {
-                if let Some(at) = excel_time(tz, *ms) {
+            Field::Time(ms) => {
+                if let Some(at) = excel_time(tz, ms) {
                     sheet.write_datetime_with_format(row, col, &at, &formats.time)?;
                 }
             }
@@ -277,10 +280,16 @@ mod tests {
 
     #[test]
     fn semicolon_style_writes_decimal_commas() {
-        let style = CsvStyle { semicolon: true, tz: chrono_tz::Europe::Stockholm };
-        assert_eq!(style.text(&Cell::Num(12.5)), "12,5");
-        let comma = CsvStyle { semicolon: false, ..style };
-        assert_eq!(comma.text(&Cell::Num(12.5)), "12.5");
+        let written = |semicolon: bool| {
+            let style = CsvStyle { semicolon, tz: chrono_tz::Europe::Stockholm };
+            let mut out = Vec::new();
+            let mut writer = style.writer(&mut out).unwrap();
+            style.row(&mut writer, &[Cell::Num(12.5), Cell::Int(3)]).unwrap();
+            drop(writer);
+            String::from_utf8(out[BOM.len()..].to_vec()).unwrap()
+        };
+        assert_eq!(written(true), "12,5;3\r\n");
+        assert_eq!(written(false), "12.5,3\r\n");
     }
 
     #[test]

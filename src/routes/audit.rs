@@ -1,14 +1,12 @@
 //! `GET /api/v1/audit`: who exported what and who read raw observations, for admins, newest
 //! first in keyset pages.
 
-use super::db;
+use super::{db, params};
 use crate::auth::{Admin, Auth};
 use crate::db::queries::audit::{self, ACTIONS, AuditFilter};
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 use actix_web::{HttpResponse, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -55,39 +53,13 @@ pub async fn list(
     auth: Auth<Admin>,
     query: web::Query<AuditQuery>,
 ) -> ApiResult<HttpResponse> {
-    let limit = match query.limit.as_deref().map(str::trim) {
-        None | Some("") => 100,
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| ApiError::field("limit", "out_of_range", "must be between 1 and 1000"))?,
-    };
-    let before = match query.after.as_deref().filter(|a| !a.is_empty()) {
-        Some(token) => Some(
-            URL_SAFE_NO_PAD
-                .decode(token)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<(i64, String)>(&bytes).ok())
-                .ok_or_else(|| ApiError::field("after", "invalid_cursor", "not a `next` value of this list"))?,
-        ),
-        None => None,
-    };
+    let limit = params::limit(query.limit.as_deref())?;
+    let before = params::after(query.after.as_deref())?;
     let filter = AuditFilter {
         user_id: query.user.clone().filter(|u| !u.trim().is_empty()),
         actions: actions(query.action.as_deref())?,
-        from: query
-            .from
-            .as_deref()
-            .filter(|t| !t.trim().is_empty())
-            .map(|t| super::records::instant("from", t))
-            .transpose()?,
-        to: query
-            .to
-            .as_deref()
-            .filter(|t| !t.trim().is_empty())
-            .map(|t| super::records::instant("to", t))
-            .transpose()?,
+        from: params::optional_instant("from", query.from.as_deref())?,
+        to: params::optional_instant("to", query.to.as_deref())?,
         before,
         limit,
     };
@@ -96,7 +68,7 @@ pub async fn list(
     let next = (entries.len() as i64 == limit)
         .then(|| entries.last())
         .flatten()
-        .map(|last| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(last.at, &last.id)).unwrap_or_default()));
+        .map(|last| params::encode_after(last.at, &last.id));
     let items: Vec<Value> = entries
         .iter()
         .map(|entry| {

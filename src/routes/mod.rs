@@ -13,6 +13,7 @@ pub mod json;
 pub mod me;
 pub mod middleware;
 pub mod organisation;
+pub mod params;
 pub mod picture;
 pub mod records;
 pub mod reference;

@@ -60,13 +60,7 @@ impl Scope {
             organisations::table.find(&auth.organisation_id).select(organisations::suppression_k).get_result(conn)?;
         let partner = auth.role == Role::Partner;
         let shared = if partner {
-            partner_areas::table
-                .filter(partner_areas::organisation_id.eq(&auth.organisation_id))
-                .filter(partner_areas::user_id.eq(&auth.user_id))
-                .select(partner_areas::area_code)
-                .load(conn)?
-                .into_iter()
-                .collect()
+            read_shared(conn, &auth.organisation_id, &auth.user_id)?.into_iter().collect()
         } else {
             HashSet::new()
         };
@@ -90,10 +84,6 @@ fn flag(field: &str, text: Option<&str>) -> ApiResult<Option<bool>> {
         Some("false" | "0" | "no") => Ok(Some(false)),
         Some(_) => Err(ApiError::field(field, "invalid_type", "must be true or false")),
     }
-}
-
-fn list(text: Option<&str>) -> Vec<String> {
-    text.map(|t| t.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
 }
 
 fn local_instant(field: &str, text: &str, tz: chrono_tz::Tz) -> ApiResult<i64> {
@@ -163,7 +153,7 @@ impl PictureQuery {
             }
         };
         let mut weekdays = 0u8;
-        for day in list(self.weekday.as_deref()) {
+        for day in super::params::list(self.weekday.as_deref()) {
             const NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
             let index = day
                 .parse::<usize>()
@@ -179,7 +169,7 @@ impl PictureQuery {
         Ok(Filter {
             from_ms,
             to_ms,
-            categories: list(self.category.as_deref()),
+            categories: super::params::list(self.category.as_deref()),
             severity_min,
             unit: self.unit.clone().filter(|u| !u.trim().is_empty()),
             hours,
@@ -631,7 +621,8 @@ pub struct SharedAreas {
     areas: Vec<String>,
 }
 
-fn read_shared(conn: &mut DbConnection, organisation_id: &str, user_id: &str) -> QueryResult<Vec<String>> {
+/// The area codes shared with a partner.
+pub(super) fn read_shared(conn: &mut DbConnection, organisation_id: &str, user_id: &str) -> QueryResult<Vec<String>> {
     partner_areas::table
         .filter(partner_areas::organisation_id.eq(organisation_id))
         .filter(partner_areas::user_id.eq(user_id))

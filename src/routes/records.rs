@@ -3,6 +3,7 @@
 
 use super::db;
 use super::json::ApiJson;
+use super::params;
 use crate::auth::{Auth, Coordinator, Reporter};
 use crate::db::models::HistoryRow;
 use crate::db::queries::audit;
@@ -12,8 +13,6 @@ use crate::domain::records::parse_review;
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 use actix_web::{HttpResponse, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -40,53 +39,16 @@ pub struct ListQuery {
     after: Option<String>,
 }
 
-/// A time as the lists take it: RFC 3339, a date (UTC midnight) or ms since the epoch.
-pub(super) fn instant(field: &str, text: &str) -> ApiResult<i64> {
-    let text = text.trim();
-    // Milliseconds since the epoch; a short number such as `2024` is not taken for one.
-    if let Ok(ms) = text.parse::<i64>().map_err(drop).and_then(|ms| if text.len() >= 12 { Ok(ms) } else { Err(()) }) {
-        return Ok(ms);
-    }
-    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(at.timestamp_millis());
-    }
-    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis());
-    }
-    Err(ApiError::field(
-        field,
-        "invalid_time",
-        "use RFC 3339 (2024-05-01T18:00:00+02:00), a date (2024-05-01) or ms since the epoch",
-    ))
-}
-
-fn list(text: Option<&str>) -> Vec<String> {
-    text.map(|t| t.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
-}
-
 impl ListQuery {
     fn filter(&self, caller_is_field: bool, user_id: &str, kinds: Option<&str>) -> ApiResult<RecordFilter> {
-        let limit = match self.limit.as_deref() {
-            None | Some("") => 100,
-            Some(text) => text
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| ApiError::field("limit", "out_of_range", "must be between 1 and 1000"))?,
-        };
-        let before = match self.after.as_deref().filter(|a| !a.is_empty()) {
-            Some(token) => Some(
-                decode_after(token)
-                    .ok_or_else(|| ApiError::field("after", "invalid_cursor", "not a `next` value of this list"))?,
-            ),
-            None => None,
-        };
+        let limit = params::limit(self.limit.as_deref())?;
+        let before = params::after(self.after.as_deref())?;
         Ok(RecordFilter {
             user_id: caller_is_field.then(|| user_id.to_owned()),
-            from: self.from.as_deref().map(|t| instant("from", t)).transpose()?,
-            to: self.to.as_deref().map(|t| instant("to", t)).transpose()?,
-            kinds: list(kinds),
-            statuses: list(self.status.as_deref()),
+            from: self.from.as_deref().map(|t| params::instant("from", t)).transpose()?,
+            to: self.to.as_deref().map(|t| params::instant("to", t)).transpose()?,
+            kinds: params::list(kinds),
+            statuses: params::list(self.status.as_deref()),
             area: self.area.clone().filter(|a| !a.is_empty()),
             unit: self.unit.clone().filter(|u| !u.is_empty()),
             before,
@@ -113,14 +75,6 @@ impl ListQuery {
     }
 }
 
-fn encode_after(time: i64, id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(time, id)).unwrap_or_default())
-}
-
-fn decode_after(token: &str) -> Option<(i64, String)> {
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token).ok()?).ok()
-}
-
 fn page(
     items: Vec<Map<String, Value>>,
     limit: i64,
@@ -130,7 +84,7 @@ fn page(
         .then(|| {
             items.last().map(|last| {
                 let (t, id) = key(last);
-                encode_after(t, &id)
+                params::encode_after(t, &id)
             })
         })
         .flatten();

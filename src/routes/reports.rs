@@ -9,7 +9,6 @@ use crate::db::queries::assessments::{self, Assessment};
 use crate::db::queries::audit::{self, Actor, Event};
 use crate::db::queries::reports::{self as report_queries, ActivityFilter, ObservationFilter};
 use crate::db::queries::{areas as area_queries, organisations};
-use crate::db::schema::partner_areas;
 use crate::domain::identity::Role;
 use crate::domain::period::Period;
 use crate::error::{ApiError, ApiResult};
@@ -23,7 +22,6 @@ use crate::startup::AppState;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
-use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
@@ -74,11 +72,7 @@ pub fn select_areas(conn: &mut DbConnection, caller: &AuthUser, area: Option<&st
         };
         return Ok(Selection { areas, suppress_below: None });
     }
-    let shared: Vec<String> = partner_areas::table
-        .filter(partner_areas::organisation_id.eq(&caller.organisation_id))
-        .filter(partner_areas::user_id.eq(&caller.user_id))
-        .select(partner_areas::area_code)
-        .load(conn)?;
+    let shared = super::picture::read_shared(conn, &caller.organisation_id, &caller.user_id)?;
     let visible: HashSet<String> = shared.iter().flat_map(|code| with_descendants(&tree, code)).collect();
     let areas = match area {
         None => visible,
@@ -86,10 +80,6 @@ pub fn select_areas(conn: &mut DbConnection, caller: &AuthUser, area: Option<&st
         Some(_) => return Err(ApiError::field("area", "unknown_area", "no such area is shared with you")),
     };
     Ok(Selection { areas: Some(areas), suppress_below: Some(k) })
-}
-
-fn list(text: Option<&str>) -> Vec<String> {
-    text.map(|t| t.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
 }
 
 fn period(text: Option<&str>) -> ApiResult<Period> {
@@ -170,7 +160,10 @@ pub async fn activity(
     })?;
     let format = report_format(query.format.as_deref(), query.sep.as_deref())?;
     let lang = lang(query.lang.as_deref())?;
-    let filter = ActivityFilter { types: list(query.activity_type.as_deref()), units: list(query.unit.as_deref()) };
+    let filter = ActivityFilter {
+        types: super::params::list(query.activity_type.as_deref()),
+        units: super::params::list(query.unit.as_deref()),
+    };
     let area = query.area.clone();
     let (report, body) = db(&state, move |conn, _| {
         let (_, tz, k) = organisations::report_settings(conn, &caller.organisation_id)?;
@@ -340,8 +333,8 @@ pub async fn observations(
             "partners get counts per area and category, never positions: use csv or xlsx",
         ));
     }
-    let categories = list(query.category.as_deref());
-    let statuses = list(query.status.as_deref());
+    let categories = super::params::list(query.category.as_deref());
+    let statuses = super::params::list(query.status.as_deref());
     let area = query.area.clone();
     let prepared = db(&state, move |conn, _| {
         let (_, tz, k) = organisations::report_settings(conn, &caller.organisation_id)?;
