@@ -50,39 +50,41 @@ pub async fn delete(state: web::Data<AppState>, auth: Auth<Admin>, path: web::Pa
     let job = db(&state, move |conn, state| {
         let now = chrono::Utc::now().timestamp_millis();
         let job =
-            area_queries::delete(conn, &organisation_id, &code, now, &state.area_job_lease).map_err(
-                |error| match error {
-                    area_queries::DeleteError::NotFound(code) => ApiError::Missing {
-                        code: "area_not_found",
-                        detail: format!("no area has the code `{code}`"),
-                        field: "code",
-                    },
-                    area_queries::DeleteError::HasChildren { code, children } => ApiError::ConflictFields {
-                        code: "area_has_children",
-                        detail: format!(
-                            "`{code}` is the parent of {}; delete those first, or import them with another parent",
-                            children.iter().map(|(child, _)| format!("`{child}`")).collect::<Vec<_>>().join(", ")
-                        ),
-                        errors: children
-                            .iter()
-                            .map(|(child, name)| {
-                                FieldError::new(
-                                    "code",
-                                    "area_has_children",
-                                    format!("`{child}` ({name}) lies in `{code}`"),
-                                )
-                            })
-                            .collect(),
-                    },
-                    area_queries::DeleteError::Database(error) => error.into(),
-                },
-            )?;
+            area_queries::delete(conn, &organisation_id, &code, now, &state.area_job_lease).map_err(delete_problem)?;
         state.push_rules.forget(&organisation_id);
         Ok(job)
     })
     .await?;
     spawn_job(state.clone(), job);
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The problem a refused delete answers with.
+fn delete_problem(error: area_queries::DeleteError) -> ApiError {
+    match error {
+        area_queries::DeleteError::NotFound(code) => ApiError::Missing {
+            code: "area_not_found",
+            detail: format!("no area has the code `{code}`"),
+            field: "code",
+        },
+        area_queries::DeleteError::HasChildren { code, children } => {
+            let listed: Vec<String> = children.iter().map(|(child, _)| format!("`{child}`")).collect();
+            ApiError::ConflictFields {
+                code: "area_has_children",
+                detail: format!(
+                    "`{code}` is the parent of {}; delete those first, or import them with another parent",
+                    listed.join(", ")
+                ),
+                errors: children
+                    .iter()
+                    .map(|(child, name)| {
+                        FieldError::new("code", "area_has_children", format!("`{child}` ({name}) lies in `{code}`"))
+                    })
+                    .collect(),
+            }
+        }
+        area_queries::DeleteError::Database(error) => error.into(),
+    }
 }
 
 /// Runs a reassignment job to its end on the blocking pool, batch by batch, with one index of
