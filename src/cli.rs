@@ -4,7 +4,7 @@
 use crate::accounts::{self, NewUser};
 use crate::auth::password::Passwords;
 use crate::config::{Overrides, Settings};
-use crate::db::queries::{devices, organisations, refresh_tokens, users};
+use crate::db::queries::{area_jobs, devices, organisations, refresh_tokens, users};
 use crate::db::{self, DatabaseTarget, DbConnection};
 use crate::domain::FieldError;
 use crate::domain::identity::{DeviceId, Name, NewPassword, Role, Slug, TimeZone, Username};
@@ -90,6 +90,16 @@ enum AreasCommand {
     Import {
         /// The GeoJSON file.
         file: std::path::PathBuf,
+        /// The organisation's slug.
+        #[arg(long)]
+        org: String,
+    },
+    /// Delete an area (as `DELETE /api/v1/areas/{code}`): phones get it as deleted, its records
+    /// are reassigned (to its parent, another area or outside areas), and a later import of
+    /// the same code brings it back. Refused while live areas have it as their parent.
+    Delete {
+        /// The area's code.
+        code: String,
         /// The organisation's slug.
         #[arg(long)]
         org: String,
@@ -274,6 +284,20 @@ fn organisation_id(conn: &mut DbConnection, slug: &str) -> anyhow::Result<String
     organisations::by_slug(conn, slug)?.map(|org| org.id).with_context(|| format!("there is no organisation `{slug}`"))
 }
 
+/// The command line's claim on the area job it runs itself.
+fn job_lease(settings: &Settings) -> area_jobs::Lease {
+    area_jobs::Lease::for_this_process(std::time::Duration::from_secs(settings.area_job_lease_secs))
+}
+
+fn report_job(org: &str, job: &area_jobs::AreaJob, progress: area_jobs::Progress) {
+    match progress {
+        area_jobs::Progress::Lost => {
+            println!("{org}: the areas changed again meanwhile; a newer job reassigns the records")
+        }
+        _ => println!("{org}: {} of {} record(s) reassigned to new areas", job.changed, job.done),
+    }
+}
+
 fn administer(settings: &Settings, command: Command) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
     let conn = &mut conn;
@@ -284,30 +308,42 @@ fn administer(settings: &Settings, command: Command) -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let body: serde_json::Value =
                 serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
-            let (counts, job) = match crate::db::queries::areas::import_collection(conn, &organisation_id, &body) {
-                Ok(imported) => imported,
-                Err(crate::db::queries::areas::ImportError::Invalid(errors)) => {
-                    for error in &errors {
-                        eprintln!("{}: {} ({})", error.field, error.message, error.code);
+            let lease = job_lease(settings);
+            let (counts, job) =
+                match crate::db::queries::areas::import_collection(conn, &organisation_id, &body, &lease) {
+                    Ok(imported) => imported,
+                    Err(crate::db::queries::areas::ImportError::Invalid(errors)) => {
+                        for error in &errors {
+                            eprintln!("{}: {} ({})", error.field, error.message, error.code);
+                        }
+                        anyhow::bail!("{} refused: nothing was imported", file.display());
                     }
-                    anyhow::bail!("{} refused: nothing was imported", file.display());
-                }
-                Err(crate::db::queries::areas::ImportError::Database(error)) => return Err(error.into()),
-            };
+                    Err(crate::db::queries::areas::ImportError::Database(error)) => return Err(error.into()),
+                };
             println!(
                 "{org}: {} area(s) created, {} updated, {} unchanged",
                 counts.created, counts.updated, counts.unchanged
             );
-            if let Some(mut job) = job {
-                let index = crate::db::queries::areas::index(conn, &organisation_id)?;
-                while crate::db::queries::areas::run_batch(
-                    conn,
-                    &mut job,
-                    &index,
-                    chrono::Utc::now().timestamp_millis(),
-                )? {}
-                println!("{org}: {} of {} record(s) reassigned to new areas", job.changed, job.done);
+            if let Some(job) = job {
+                let (job, progress) = area_jobs::run_to_end(conn, job, &lease)?;
+                report_job(&org, &job, progress);
             }
+        }
+        Command::Areas(AreasCommand::Delete { code, org }) => {
+            use crate::db::queries::areas::{DeleteError, delete};
+            let organisation_id = organisation_id(conn, &org)?;
+            let lease = job_lease(settings);
+            let job = match delete(conn, &organisation_id, &code, chrono::Utc::now().timestamp_millis(), &lease) {
+                Ok(job) => job,
+                Err(DeleteError::HasChildren { code, children }) => {
+                    let children: Vec<String> = children.into_iter().map(|(child, _)| child).collect();
+                    anyhow::bail!("`{code}` is the parent of {}: delete those first", children.join(", "));
+                }
+                Err(error) => return Err(error.into()),
+            };
+            println!("{org}: area {code} deleted");
+            let (job, progress) = area_jobs::run_to_end(conn, job, &lease)?;
+            report_job(&org, &job, progress);
         }
         Command::Demo { org, reset, password_env } => {
             let slug = parsed(Slug::parse("org", &org), "org")?;

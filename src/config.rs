@@ -92,6 +92,9 @@ pub struct Settings {
     pub tombstone_horizon_days: u64,
     /// How often tombstones past the horizon are removed.
     pub tombstone_purge_interval_secs: u64,
+    /// How long a process's claim on an area reassignment job holds without being renewed;
+    /// every process looks for expired claims to take over twice as often.
+    pub area_job_lease_secs: u64,
     /// Device clock differences within this are not corrected.
     pub clock_skew_tolerance_ms: i64,
     /// Database connections in the pool (default: 8 on SQLite, 16 on PostgreSQL).
@@ -141,6 +144,7 @@ impl Default for Settings {
             default_pull_limit: 5_000,
             tombstone_horizon_days: 90,
             tombstone_purge_interval_secs: 3600,
+            area_job_lease_secs: 60,
             clock_skew_tolerance_ms: 120_000,
             db_pool_size: None,
             revocation_poll_ms: 1000,
@@ -200,6 +204,7 @@ impl Settings {
         anyhow::ensure!(self.max_body_bytes >= 1024, "max_body_bytes must be at least 1024");
         anyhow::ensure!(self.max_push_bytes >= 1024, "max_push_bytes must be at least 1024");
         anyhow::ensure!(self.max_push_records >= 1, "max_push_records must be at least 1");
+        anyhow::ensure!(self.area_job_lease_secs >= 1, "area_job_lease_secs must be at least 1");
         anyhow::ensure!(
             (1..=self.max_pull_limit).contains(&self.default_pull_limit),
             "default_pull_limit must be between 1 and max_pull_limit"

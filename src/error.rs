@@ -36,6 +36,9 @@ pub enum ApiError {
     /// No such thing in the caller's organisation (or at all).
     #[error("{0}")]
     NotFound(String),
+    /// What a field names does not exist: 404 with its own code and the field.
+    #[error("{detail}")]
+    Missing { code: &'static str, detail: String, field: &'static str },
     /// No such route.
     #[error("no route matches {0}")]
     RouteNotFound(String),
@@ -45,6 +48,9 @@ pub enum ApiError {
     /// The request conflicts with what is stored (a duplicate, a stale version).
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// A conflict with what is stored, naming each thing in the way.
+    #[error("{detail}")]
+    ConflictFields { code: &'static str, detail: String, errors: Vec<FieldError> },
     /// The body is larger than the route accepts.
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -97,7 +103,11 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Validation(_) => "validation_failed",
-            Self::BadRequest { code, .. } | Self::Unauthorized { code, .. } | Self::Conflict { code, .. } => code,
+            Self::BadRequest { code, .. }
+            | Self::Unauthorized { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::ConflictFields { code, .. }
+            | Self::Missing { code, .. } => code,
             Self::Forbidden => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::RouteNotFound(_) => "route_not_found",
@@ -118,9 +128,9 @@ impl ApiError {
             Self::BadRequest { .. } => "Bad request",
             Self::Unauthorized { .. } => "Not authenticated",
             Self::Forbidden => "Forbidden",
-            Self::NotFound(_) | Self::RouteNotFound(_) => "Not found",
+            Self::NotFound(_) | Self::RouteNotFound(_) | Self::Missing { .. } => "Not found",
             Self::MethodNotAllowed { .. } => "Method not allowed",
-            Self::Conflict { .. } => "Conflict",
+            Self::Conflict { .. } | Self::ConflictFields { .. } => "Conflict",
             Self::PayloadTooLarge { .. } | Self::TooManyRecords { .. } => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::TooManyRequests { .. } => "Too many requests",
@@ -156,9 +166,9 @@ impl ResponseError for ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound(_) | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::RouteNotFound(_) | Self::Missing { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::ConflictFields { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } | Self::TooManyRecords { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -183,6 +193,7 @@ impl ResponseError for ApiError {
             other => other.to_string(),
         };
         let code = self.code();
+        let missing;
         let body = Problem {
             kind: format!("urn:lagesbild:problem:{code}"),
             title: self.title(),
@@ -190,7 +201,11 @@ impl ResponseError for ApiError {
             detail,
             code,
             errors: match self {
-                Self::Validation(errors) => Some(errors),
+                Self::Validation(errors) | Self::ConflictFields { errors, .. } => Some(errors.as_slice()),
+                Self::Missing { code, detail, field } => {
+                    missing = [FieldError::new(field, code, detail.clone())];
+                    Some(missing.as_slice())
+                }
                 _ => None,
             },
             request_id: matches!(self, Self::Internal(_) | Self::Unavailable(_)).then_some(request_id).flatten(),

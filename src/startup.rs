@@ -42,6 +42,8 @@ pub struct AppState {
     pub push_rules: db::queries::sync_push::RulesCache,
     /// The picture's in-memory index per organisation.
     pub pictures: crate::picture::Pictures,
+    /// This process's claim on the area reassignment jobs it runs.
+    pub area_job_lease: db::queries::area_jobs::Lease,
 }
 
 impl AppState {
@@ -109,15 +111,15 @@ impl Application {
             group_commit: db::group_commit::GroupCommit::start(target.clone(), GROUP_COMMIT_MAX_RECORDS)?,
             push_rules: db::queries::sync_push::RulesCache::new(Duration::from_secs(10)),
             pictures: crate::picture::Pictures::default(),
+            area_job_lease: db::queries::area_jobs::Lease::for_this_process(Duration::from_secs(
+                settings.area_job_lease_secs,
+            )),
         });
         spawn_housekeeping(state.clone(), activity);
-        // Area reassignments a restart interrupted go on where they stopped.
-        let unfinished =
-            db::queries::areas::unfinished_jobs(&mut *pool.get().context("cannot get a database connection")?)
-                .context("cannot read area jobs")?;
-        for job in unfinished {
-            crate::routes::areas::spawn_job(state.clone(), job);
-        }
+        // Area reassignments that a stopped process left go on where they stopped, now and
+        // whenever another process's claim runs out.
+        crate::routes::areas::take_over_jobs(&state).context("cannot take over area jobs")?;
+        crate::routes::areas::spawn_job_sweeper(state.clone());
 
         let listener =
             TcpListener::bind(settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;

@@ -5,8 +5,12 @@
 //! fsyncs per second, and on PostgreSQL one hold of the `sync_state` row lock, which every
 //! writer of synced data takes, instead of one per push queued behind each other.
 //!
-//! The pushes arrive prepared (read, validated and redacted): the writer does storage only.
+//! The pushes arrive prepared (read, validated and redacted): the writer does storage only,
+//! except that it places again the records of a push prepared before the organisation's areas
+//! changed, with an index of the current areas it keeps per organisation (see
+//! [`super::queries::areas`]).
 
+use super::queries::areas::CurrentAreas;
 use super::queries::sync_push::{self, PreparedPush, RecordResult};
 use super::queries::sync_state;
 use super::{DatabaseTarget, DbConnection, write_transaction};
@@ -146,6 +150,7 @@ fn start_statistician(target: &DatabaseTarget, alive: Weak<()>) -> anyhow::Resul
 
 fn writer(target: DatabaseTarget, mut conn: DbConnection, queue: mpsc::Receiver<Job>, max_records: usize) {
     let mut waiting: Option<Job> = None;
+    let mut areas = CurrentAreas::default();
     loop {
         let first = match waiting.take() {
             Some(job) => job,
@@ -168,7 +173,7 @@ fn writer(target: DatabaseTarget, mut conn: DbConnection, queue: mpsc::Receiver<
             // First write: serializes writers so that commit order is sequence order.
             let seq = sync_state::take(conn)?;
             let pushes: Vec<&PreparedPush> = jobs.iter().map(|job| &job.push).collect();
-            sync_push::apply_all(conn, seq, &pushes)
+            sync_push::apply_all(conn, seq, &pushes, &mut areas)
         });
         match committed {
             Ok(results) => {
@@ -181,7 +186,7 @@ fn writer(target: DatabaseTarget, mut conn: DbConnection, queue: mpsc::Receiver<
                 // at fault fails.
                 tracing::warn!(%error, pushes = jobs.len(), "a group of pushes failed; storing them one by one");
                 for job in jobs {
-                    let outcome = sync_push::store(&mut conn, &job.push).map_err(|error| error.to_string());
+                    let outcome = sync_push::store(&mut conn, &job.push, &mut areas).map_err(|error| error.to_string());
                     let failed = outcome.is_err();
                     let _ = job.reply.send((outcome, job.push));
                     if failed {

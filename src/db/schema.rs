@@ -14,6 +14,7 @@ diesel::table! {
         suppression_k -> Integer,
         assignment_title -> Text,
         responsible -> Text,
+        areas_version -> BigInt,
     }
 }
 
@@ -50,6 +51,8 @@ diesel::table! {
         last_id -> Nullable<Text>,
         created_at -> BigInt,
         finished_at -> Nullable<BigInt>,
+        owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
     }
 }
 

@@ -257,7 +257,7 @@ fn store(
     }
     let results = crate::db::write_transaction(conn, |conn| {
         let seq = sync_state::take(conn)?;
-        sync_push::apply_all(conn, seq, &pushes.iter().collect::<Vec<_>>())
+        sync_push::apply_all(conn, seq, &pushes.iter().collect::<Vec<_>>(), &mut Default::default())
     })?;
     let results: Vec<RecordResult> = results.into_iter().flatten().collect();
     if let Some(refused) = results.iter().find(|r| r.status != Status::Applied) {
@@ -311,7 +311,9 @@ fn readable_password() -> String {
 
 /// Imports the areas as `POST /api/v1/areas` does, and completes the reassignment job.
 fn import_areas(conn: &mut DbConnection, org: &str) -> anyhow::Result<usize> {
-    let (counts, job) = match areas::import_collection(conn, org, &places::feature_collection()) {
+    use crate::db::queries::area_jobs;
+    let lease = area_jobs::Lease::for_this_process(std::time::Duration::from_secs(300));
+    let (counts, job) = match areas::import_collection(conn, org, &places::feature_collection(), &lease) {
         Ok(imported) => imported,
         Err(areas::ImportError::Invalid(errors)) => {
             let problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -319,9 +321,8 @@ fn import_areas(conn: &mut DbConnection, org: &str) -> anyhow::Result<usize> {
         }
         Err(areas::ImportError::Database(error)) => return Err(error.into()),
     };
-    if let Some(mut job) = job {
-        let index = areas::index(conn, org)?;
-        while areas::run_batch(conn, &mut job, &index, chrono::Utc::now().timestamp_millis())? {}
+    if let Some(job) = job {
+        area_jobs::run_to_end(conn, job, &lease)?;
     }
     Ok(counts.created + counts.updated + counts.unchanged)
 }

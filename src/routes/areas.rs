@@ -1,8 +1,11 @@
-//! Areas: import from GeoJSON (admins), listing as GeoJSON, and the reassignment jobs.
+//! Areas: import from GeoJSON and delete (admins), listing as GeoJSON, and the reassignment
+//! jobs, which run on the blocking pool under this process's lease.
 
 use super::db;
 use crate::auth::{Admin, AnyRole, Auth, Coordinator};
-use crate::db::queries::areas::{self as area_queries, AreaJob};
+use crate::db::queries::area_jobs::{self, AreaJob, Progress};
+use crate::db::queries::areas as area_queries;
+use crate::domain::FieldError;
 use crate::domain::areas::{geometry_json, simplified};
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
@@ -18,10 +21,12 @@ pub async fn import(
 ) -> ApiResult<HttpResponse> {
     let organisation_id = auth.organisation_id.clone();
     let (counts, job) = db(&state, move |conn, state| {
-        let imported = area_queries::import_collection(conn, &organisation_id, &body).map_err(|error| match error {
-            area_queries::ImportError::Invalid(errors) => ApiError::Validation(errors),
-            area_queries::ImportError::Database(error) => error.into(),
-        })?;
+        let lease = &state.area_job_lease;
+        let imported =
+            area_queries::import_collection(conn, &organisation_id, &body, lease).map_err(|error| match error {
+                area_queries::ImportError::Invalid(errors) => ApiError::Validation(errors),
+                area_queries::ImportError::Database(error) => error.into(),
+            })?;
         state.push_rules.forget(&organisation_id);
         Ok(imported)
     })
@@ -37,32 +42,116 @@ pub async fn import(
     })))
 }
 
-/// Runs a reassignment job to its end on the blocking pool, batch by batch, reading the areas
-/// afresh for each batch so that a later change is never undone.
+/// `DELETE /api/v1/areas/{code}`: a soft delete. The area goes to phones as deleted, leaves the
+/// list, and its records are placed again by a job (in its parent, another area, or outside).
+pub async fn delete(state: web::Data<AppState>, auth: Auth<Admin>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let organisation_id = auth.organisation_id.clone();
+    let code = path.into_inner();
+    let job = db(&state, move |conn, state| {
+        let now = chrono::Utc::now().timestamp_millis();
+        let job =
+            area_queries::delete(conn, &organisation_id, &code, now, &state.area_job_lease).map_err(delete_problem)?;
+        state.push_rules.forget(&organisation_id);
+        Ok(job)
+    })
+    .await?;
+    spawn_job(state.clone(), job);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The problem a refused delete answers with.
+fn delete_problem(error: area_queries::DeleteError) -> ApiError {
+    match error {
+        area_queries::DeleteError::NotFound(code) => ApiError::Missing {
+            code: "area_not_found",
+            detail: format!("no area has the code `{code}`"),
+            field: "code",
+        },
+        area_queries::DeleteError::HasChildren { code, children } => {
+            let listed: Vec<String> = children.iter().map(|(child, _)| format!("`{child}`")).collect();
+            ApiError::ConflictFields {
+                code: "area_has_children",
+                detail: format!(
+                    "`{code}` is the parent of {}; delete those first, or import them with another parent",
+                    listed.join(", ")
+                ),
+                errors: children
+                    .iter()
+                    .map(|(child, name)| {
+                        FieldError::new("code", "area_has_children", format!("`{child}` ({name}) lies in `{code}`"))
+                    })
+                    .collect(),
+            }
+        }
+        area_queries::DeleteError::Database(error) => error.into(),
+    }
+}
+
+/// Runs a reassignment job to its end on the blocking pool, batch by batch, with one index of
+/// the areas for all its batches: should the areas change meanwhile, the job is superseded and
+/// its next batch writes nothing and ends it. After repeated failures it stops, and the job is
+/// taken over once its lease has run out (by this process or another).
 pub fn spawn_job(state: web::Data<AppState>, mut job: AreaJob) {
     tokio::task::spawn_blocking(move || {
+        let lease = state.area_job_lease.clone();
+        let mut index = None;
         let mut failures = 0;
         loop {
             let step = state.conn().map_err(|e| anyhow::anyhow!(e)).and_then(|mut conn| {
-                let index = area_queries::index(&mut conn, &job.organisation_id)?;
+                if index.is_none() {
+                    index = Some(area_queries::index(&mut conn, &job.organisation_id)?);
+                }
+                let areas = index.get_or_insert_with(Default::default);
                 let now = chrono::Utc::now().timestamp_millis();
-                Ok(area_queries::run_batch(&mut conn, &mut job, &index, now)?)
+                Ok(area_jobs::run_batch(&mut conn, &mut job, areas, &lease, now)?)
             });
             match step {
-                Ok(true) => failures = 0,
-                Ok(false) => {
+                Ok(Progress::More) => failures = 0,
+                Ok(Progress::Finished) => {
                     tracing::info!(job = %job.id, changed = job.changed, "areas reassigned");
+                    return;
+                }
+                Ok(Progress::Lost) => {
+                    tracing::info!(job = %job.id, "area job superseded or taken over; stopping here");
                     return;
                 }
                 Err(error) => {
                     failures += 1;
                     tracing::warn!(job = %job.id, error = %format!("{error:#}"), "area reassignment failed; will retry");
                     if failures > 20 {
-                        // Left `running`: the next start resumes it where it stopped.
+                        // Left `running`: it is taken over once its lease runs out.
                         return;
                     }
                     std::thread::sleep(std::time::Duration::from_millis(500));
                 }
+            }
+        }
+    });
+}
+
+/// Claims the running jobs whose lease ran out and runs them here.
+pub fn take_over_jobs(state: &web::Data<AppState>) -> anyhow::Result<()> {
+    let mut conn = state.conn()?;
+    let now = chrono::Utc::now().timestamp_millis();
+    for job in area_jobs::take_over_expired(&mut conn, &state.area_job_lease, now)? {
+        spawn_job(state.clone(), job);
+    }
+    Ok(())
+}
+
+/// Looks for jobs to take over every half lease.
+pub fn spawn_job_sweeper(state: web::Data<AppState>) {
+    let every = std::time::Duration::from_millis((state.settings.area_job_lease_secs.max(1) * 500).max(500));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let state = state.clone();
+            match tokio::task::spawn_blocking(move || take_over_jobs(&state)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(error = %format!("{error:#}"), "cannot take over area jobs; will retry")
+                }
+                Err(error) => tracing::warn!(%error, "the area job sweep could not run"),
             }
         }
     });
@@ -81,10 +170,10 @@ fn job_view(job: &AreaJob) -> Value {
     })
 }
 
-/// `GET /api/v1/areas/jobs`
+/// `GET /api/v1/areas/jobs`: newest first; `running`, `done`, or `superseded` by a newer job.
 pub async fn jobs(state: web::Data<AppState>, auth: Auth<Coordinator>) -> ApiResult<HttpResponse> {
     let organisation_id = auth.organisation_id.clone();
-    let jobs = db(&state, move |conn, _| Ok(area_queries::jobs(conn, &organisation_id)?)).await?;
+    let jobs = db(&state, move |conn, _| Ok(area_jobs::list(conn, &organisation_id)?)).await?;
     Ok(HttpResponse::Ok().json(jobs.iter().map(job_view).collect::<Vec<_>>()))
 }
 

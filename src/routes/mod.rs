@@ -99,6 +99,7 @@ route_table! {
     GET "/api/v1/areas" => areas::list,
     POST "/api/v1/areas" => areas::import,
     GET "/api/v1/areas/jobs" => areas::jobs,
+    DELETE "/api/v1/areas/{code}" => areas::delete,
     GET "/api/v1/heatmap" => picture::heatmap,
     GET "/api/v1/picture" => picture::picture,
     GET "/api/v1/areas/{code}/picture" => picture::area_picture,

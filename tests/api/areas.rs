@@ -5,7 +5,7 @@ use crate::helpers::{TestApp, spawn_app};
 use serde_json::{Value, json};
 
 /// A rectangle as a GeoJSON Polygon.
-fn rect(lon: f64, lat: f64, w: f64, h: f64) -> Value {
+pub fn rect(lon: f64, lat: f64, w: f64, h: f64) -> Value {
     json!({ "type": "Polygon", "coordinates": [[[lon, lat], [lon + w, lat], [lon + w, lat + h], [lon, lat + h], [lon, lat]]] })
 }
 
@@ -14,7 +14,7 @@ fn feature(code: &str, name: &str, parent: Option<&str>, geometry: Value) -> Val
 }
 
 /// A district with one neighbourhood inside it, and another district beside it.
-fn tyreso() -> Value {
+pub fn tyreso() -> Value {
     json!({ "type": "FeatureCollection", "features": [
         feature("TY", "Tyresö", None, rect(18.20, 59.20, 0.10, 0.06)),
         feature("GR", "Granängsringen", Some("TY"), rect(18.22, 59.22, 0.02, 0.01)),
@@ -22,27 +22,27 @@ fn tyreso() -> Value {
     ]})
 }
 
-fn observation(id: &str, lat: f64, lon: f64) -> Value {
+pub fn observation(id: &str, lat: f64, lon: f64) -> Value {
     json!({ "id": id, "category": "vandalism", "severity": 3, "perceived_safety": 2, "note": "",
             "lat": lat, "lon": lon, "observed_at": chrono::Utc::now().timestamp_millis() - 3_600_000 })
 }
 
-async fn push(app: &TestApp, token: &str, records: Vec<Value>) {
+pub async fn push(app: &TestApp, token: &str, records: Vec<Value>) {
     let response = app
         .post("/api/v1/sync/push?last_pulled_at=null", token, &json!({ "observations": { "created": records } }))
         .await;
     assert_eq!(response.status(), 200);
 }
 
-async fn area_of(app: &TestApp, token: &str, id: &str) -> Value {
+pub async fn area_of(app: &TestApp, token: &str, id: &str) -> Value {
     let record: Value = app.get(&format!("/api/v1/observations/{id}"), token).await.json().await.unwrap();
     record["area_code"].clone()
 }
 
-async fn wait_for_jobs(app: &TestApp, token: &str) -> Vec<Value> {
+pub async fn wait_for_jobs(app: &TestApp, token: &str) -> Vec<Value> {
     for _ in 0..200 {
         let jobs: Vec<Value> = app.get("/api/v1/areas/jobs", token).await.json().await.unwrap();
-        if jobs.iter().all(|job| job["state"] == "done") {
+        if jobs.iter().all(|job| job["state"] != "running") {
             return jobs;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -1,5 +1,6 @@
 //! The API test suite: real HTTP against a real server and a real database.
 
+mod area_lifecycle;
 mod areas;
 mod auth_login;
 mod cli;

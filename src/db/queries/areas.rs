@@ -1,13 +1,29 @@
-//! Areas: import (all or nothing, idempotent by code), the index records are assigned by, and
-//! the reassignment of records after the areas changed.
+//! Areas: import (all or nothing, idempotent by code), soft delete, the index records are
+//! assigned by, and the organisation's areas version that tells whether an index is current.
+//!
+//! # Why ingest never keeps a record placed by old areas
+//!
+//! Every change to an organisation's areas (an import that changes something, a delete) bumps
+//! `organisations.areas_version` and creates the reassignment job in one transaction whose first
+//! write is [`sync_state::take`]. The push writer's transaction starts with the same take and
+//! only then reads the version ([`version`]), re-placing its records with an index of that
+//! version when the push was prepared against another. The `sync_state` row lock (the write
+//! lock on SQLite) is held by both until commit, so the two never overlap: on PostgreSQL, under
+//! READ COMMITTED, a statement sees every transaction committed before it started, so either
+//! the area change committed before the writer took the lock (and the writer reads the new
+//! version and places its records with the new areas), or it waits for the writer's commit (and
+//! its job, created after that, reads the pushed rows and places them again). No record is left
+//! assigned from areas older than the last committed change without a job to fix it.
 
+use super::area_jobs::{self, AreaJob, Lease};
 use super::sync_state;
 use crate::db::DbConnection;
-use crate::db::schema::{activity_logs, area_jobs, areas, observations};
+use crate::db::schema::{areas, organisations};
 use crate::domain::areas::{AreaIndex, AreaInput};
 use diesel::prelude::*;
 use geo::MultiPolygon;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Outlines sent to phones are simplified to about this many degrees (≈ 10 m).
 pub const OUTLINE_TOLERANCE: f64 = 0.0001;
@@ -76,6 +92,49 @@ pub fn index(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Area
     })))
 }
 
+/// The organisation's areas version: bumped by every change to its areas.
+pub fn version(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<i64> {
+    organisations::table.find(organisation_id).select(organisations::areas_version).first(conn)
+}
+
+/// The index of the organisation's live areas with the version it was read at. The version is
+/// read first: should the areas change in between, the index is newer than its version says,
+/// and a holder that compares versions reloads it rather than trusting an older one.
+pub fn versioned_index(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<(i64, AreaIndex)> {
+    let version = version(conn, organisation_id)?;
+    Ok((version, index(conn, organisation_id)?))
+}
+
+/// Marks the organisation's areas as changed; call it in the transaction that changes them.
+fn bump_version(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<i64> {
+    diesel::update(organisations::table.find(organisation_id))
+        .set(organisations::areas_version.eq(organisations::areas_version + 1))
+        .returning(organisations::areas_version)
+        .get_result(conn)
+}
+
+/// Indexes of the current areas per organisation, held by one writer and reloaded only when
+/// the organisation's areas version moved on.
+#[derive(Default)]
+pub struct CurrentAreas {
+    by_organisation: HashMap<String, (i64, Arc<AreaIndex>)>,
+}
+
+impl CurrentAreas {
+    /// The index of the organisation's areas at `version` (the version just read in the
+    /// caller's transaction).
+    pub fn at(&mut self, conn: &mut DbConnection, organisation_id: &str, version: i64) -> QueryResult<Arc<AreaIndex>> {
+        if let Some((held, index)) = self.by_organisation.get(organisation_id)
+            && *held == version
+        {
+            return Ok(index.clone());
+        }
+        let index = Arc::new(index(conn, organisation_id)?);
+        self.by_organisation.insert(organisation_id.to_owned(), (version, index.clone()));
+        Ok(index)
+    }
+}
+
 /// What an import did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct ImportCounts {
@@ -85,7 +144,7 @@ pub struct ImportCounts {
 }
 
 /// Stores the areas in one transaction: new codes are created, known ones updated when they
-/// differ, deleted ones brought back.
+/// differ, deleted ones brought back (a deleted area's code stays reserved for this).
 pub fn import(
     conn: &mut DbConnection,
     organisation_id: &str,
@@ -153,168 +212,74 @@ pub enum ImportError {
     Database(#[from] diesel::result::Error),
 }
 
-/// Imports a GeoJSON FeatureCollection of areas for the organisation and creates the job that
-/// reassigns its records when anything changed. Shared by the API and the command line.
+/// Imports a GeoJSON FeatureCollection of areas for the organisation and, when anything
+/// changed, bumps the areas version and creates the job that reassigns its records (leased to
+/// `lease`'s owner), all in one transaction. Shared by the API and the command line.
 pub fn import_collection(
     conn: &mut DbConnection,
     organisation_id: &str,
     body: &serde_json::Value,
+    lease: &Lease,
 ) -> Result<(ImportCounts, Option<AreaJob>), ImportError> {
     let stored = codes(conn, organisation_id)?;
     let inputs = crate::domain::areas::parse_collection(body, &stored).map_err(ImportError::Invalid)?;
     let now = chrono::Utc::now().timestamp_millis();
-    let counts = import(conn, organisation_id, &inputs, now)?;
-    let job = if counts.created + counts.updated > 0 { Some(create_job(conn, organisation_id, now)?) } else { None };
-    Ok((counts, job))
-}
-
-/// A reassignment job.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
-#[diesel(table_name = area_jobs)]
-pub struct AreaJob {
-    pub id: String,
-    pub organisation_id: String,
-    pub state: String,
-    pub total: i64,
-    pub done: i64,
-    pub changed: i64,
-    pub last_table: Option<String>,
-    pub last_id: Option<String>,
-    pub created_at: i64,
-    pub finished_at: Option<i64>,
-}
-
-/// Starts a job that reassigns every record of the organisation.
-pub fn create_job(conn: &mut DbConnection, organisation_id: &str, now_ms: i64) -> QueryResult<AreaJob> {
-    let observations: i64 =
-        observations::table.filter(observations::organisation_id.eq(organisation_id)).count().get_result(conn)?;
-    let activities: i64 =
-        activity_logs::table.filter(activity_logs::organisation_id.eq(organisation_id)).count().get_result(conn)?;
-    let job = AreaJob {
-        id: uuid::Uuid::now_v7().to_string(),
-        organisation_id: organisation_id.to_owned(),
-        state: "running".to_owned(),
-        total: observations + activities,
-        done: 0,
-        changed: 0,
-        last_table: None,
-        last_id: None,
-        created_at: now_ms,
-        finished_at: None,
-    };
-    diesel::insert_into(area_jobs::table).values(&job).execute(conn)?;
-    Ok(job)
-}
-
-/// The organisation's jobs, newest first.
-pub fn jobs(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Vec<AreaJob>> {
-    area_jobs::table
-        .filter(area_jobs::organisation_id.eq(organisation_id))
-        .order(area_jobs::created_at.desc())
-        .limit(50)
-        .select(AreaJob::as_select())
-        .load(conn)
-}
-
-/// Jobs left unfinished (by a restart).
-pub fn unfinished_jobs(conn: &mut DbConnection) -> QueryResult<Vec<AreaJob>> {
-    area_jobs::table.filter(area_jobs::state.eq("running")).select(AreaJob::as_select()).load(conn)
-}
-
-/// Records reassigned per transaction.
-const BATCH: i64 = 1000;
-
-/// Does one batch of a job: the next records after the job's position get the area the index
-/// gives them; the changed ones move to a new sequence number so that phones and the picture
-/// see the change. Returns false once the job is finished.
-pub fn run_batch(conn: &mut DbConnection, job: &mut AreaJob, index: &AreaIndex, now_ms: i64) -> QueryResult<bool> {
-    let table = job.last_table.clone().unwrap_or_else(|| "observations".to_owned());
-    let after = job.last_id.clone().unwrap_or_default();
-    let org = job.organisation_id.clone();
-    crate::db::write_transaction(conn, |conn| {
-        let (ids, moves): (Vec<String>, Vec<(String, Option<String>)>) = if table == "observations" {
-            let rows: Vec<(String, f64, f64, Option<String>)> = observations::table
-                .filter(observations::organisation_id.eq(&org))
-                .filter(observations::id.gt(&after))
-                .order(observations::id.asc())
-                .limit(BATCH)
-                .select((observations::id, observations::lon, observations::lat, observations::area_code))
-                .load(conn)?;
-            let ids = rows.iter().map(|r| r.0.clone()).collect();
-            let moves = rows
-                .into_iter()
-                .filter_map(|(id, lon, lat, area)| {
-                    let new = index.locate(lon, lat).map(str::to_owned);
-                    (new != area).then_some((id, new))
-                })
-                .collect();
-            (ids, moves)
-        } else {
-            type Placed = (String, Option<f64>, Option<f64>, Option<String>);
-            let rows: Vec<Placed> = activity_logs::table
-                .filter(activity_logs::organisation_id.eq(&org))
-                .filter(activity_logs::id.gt(&after))
-                .order(activity_logs::id.asc())
-                .limit(BATCH)
-                .select((activity_logs::id, activity_logs::lon, activity_logs::lat, activity_logs::area_code))
-                .load(conn)?;
-            let ids = rows.iter().map(|r| r.0.clone()).collect();
-            // Only activities with a position are placed by the server; the others keep the
-            // area their reporter chose.
-            let moves = rows
-                .into_iter()
-                .filter_map(|(id, lon, lat, area)| {
-                    let (lon, lat) = (lon?, lat?);
-                    let new = index.locate(lon, lat).map(str::to_owned);
-                    (new != area).then_some((id, new))
-                })
-                .collect();
-            (ids, moves)
-        };
-        if !moves.is_empty() {
-            let seq = sync_state::take(conn)?;
-            for (id, area) in &moves {
-                if table == "observations" {
-                    diesel::update(observations::table.find((&org, id)))
-                        .set((observations::area_code.eq(area), observations::server_seq.eq(seq)))
-                        .execute(conn)?;
-                } else {
-                    diesel::update(activity_logs::table.find((&org, id)))
-                        .set((activity_logs::area_code.eq(area), activity_logs::server_seq.eq(seq)))
-                        .execute(conn)?;
-                }
-            }
+    let imported = crate::db::write_transaction(conn, |conn| {
+        let counts = import(conn, organisation_id, &inputs, now)?;
+        if counts.created + counts.updated == 0 {
+            return Ok((counts, None));
         }
-        job.done += i64::try_from(ids.len()).unwrap_or(0);
-        job.changed += i64::try_from(moves.len()).unwrap_or(0);
-        let more = match ids.last() {
-            Some(last) => {
-                job.last_table = Some(table.clone());
-                job.last_id = Some(last.clone());
-                true
-            }
-            None if table == "observations" => {
-                job.last_table = Some("activity_logs".to_owned());
-                job.last_id = None;
-                true
-            }
-            None => {
-                job.state = "done".to_owned();
-                job.finished_at = Some(now_ms);
-                false
-            }
+        bump_version(conn, organisation_id)?;
+        Ok::<_, diesel::result::Error>((counts, Some(area_jobs::create(conn, organisation_id, now, lease)?)))
+    })?;
+    Ok(imported)
+}
+
+/// Why a delete was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteError {
+    #[error("no live area has the code `{0}`")]
+    NotFound(String),
+    /// Live areas name it as their parent: (code, name) of each.
+    #[error("live areas have `{code}` as their parent")]
+    HasChildren { code: String, children: Vec<(String, String)> },
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+/// Deletes a live area softly (its row stays with `deleted_at`, so the code stays reserved and a
+/// later import brings it back), sends the delete to phones under a new sequence number, bumps
+/// the areas version and creates the job that reassigns its records, in one transaction.
+pub fn delete(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    code: &str,
+    now_ms: i64,
+    lease: &Lease,
+) -> Result<AreaJob, DeleteError> {
+    crate::db::write_transaction(conn, |conn| {
+        let seq = sync_state::take(conn)?;
+        let live = || {
+            areas::table
+                .filter(areas::organisation_id.eq(organisation_id))
+                .filter(areas::deleted_at.is_null())
+                .into_boxed()
         };
-        diesel::update(area_jobs::table.find(&job.id))
-            .set((
-                area_jobs::state.eq(&job.state),
-                area_jobs::done.eq(job.done),
-                area_jobs::changed.eq(job.changed),
-                area_jobs::last_table.eq(&job.last_table),
-                area_jobs::last_id.eq(&job.last_id),
-                area_jobs::finished_at.eq(job.finished_at),
-            ))
+        let id: Option<String> = live().filter(areas::code.eq(code)).select(areas::id).first(conn).optional()?;
+        let id = id.ok_or_else(|| DeleteError::NotFound(code.to_owned()))?;
+        let children: Vec<(String, String)> = live()
+            .filter(areas::parent_code.eq(code))
+            .order(areas::code.asc())
+            .select((areas::code, areas::name))
+            .load(conn)?;
+        if !children.is_empty() {
+            return Err(DeleteError::HasChildren { code: code.to_owned(), children });
+        }
+        diesel::update(areas::table.find((organisation_id, &id)))
+            .set((areas::deleted_at.eq(now_ms), areas::updated_at.eq(now_ms), areas::server_seq.eq(seq)))
             .execute(conn)?;
-        Ok(more)
+        bump_version(conn, organisation_id)?;
+        Ok(area_jobs::create(conn, organisation_id, now_ms, lease)?)
     })
 }
 

@@ -1,5 +1,6 @@
 //! Queries by topic. Every function that reads or writes tenant data takes the organisation id.
 
+pub mod area_jobs;
 pub mod areas;
 pub mod assessments;
 pub mod audit;

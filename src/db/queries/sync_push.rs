@@ -6,11 +6,13 @@
 //! storage work inside the writer's transaction, with one lookup of the stored versions and one
 //! of the quarantine per table, whatever the number of records.
 
+use super::areas::CurrentAreas;
 use super::{reference, sync_state};
 use crate::db::DbConnection;
 use crate::db::models::{ActivityLogRow, HistoryRow, ObservationRow, QuarantineRow};
 use crate::db::schema::{activity_logs, observations, record_history, sync_quarantine, units};
 use crate::domain::FieldError;
+use crate::domain::areas::AreaIndex;
 use crate::domain::identity::Role;
 use crate::domain::records::{self, ActivityContent, BoundingBox, Context, Instant, ObservationContent, ReviewChange};
 use crate::domain::redaction::redact;
@@ -75,8 +77,9 @@ pub struct RecordResult {
 #[derive(Debug, Default)]
 pub struct Rules {
     bbox: Option<BoundingBox>,
-    /// The areas records are assigned to.
+    /// The areas records are assigned to, and the areas version they were read at.
     areas: crate::domain::areas::AreaIndex,
+    areas_version: i64,
     categories: HashSet<String>,
     activity_types: HashSet<String>,
     units: HashSet<String>,
@@ -92,9 +95,11 @@ pub fn load_rules(conn: &mut DbConnection, organisation_id: &str) -> QueryResult
         }
         _ => None,
     };
+    let (areas_version, areas) = super::areas::versioned_index(conn, organisation_id)?;
     Ok(Rules {
         bbox,
-        areas: super::areas::index(conn, organisation_id)?,
+        areas,
+        areas_version,
         categories: slugs(reference::list(conn, reference::Kind::Categories, organisation_id)?),
         activity_types: slugs(reference::list(conn, reference::Kind::ActivityTypes, organisation_id)?),
         units: units::table
@@ -111,7 +116,9 @@ pub fn load_rules(conn: &mut DbConnection, organisation_id: &str) -> QueryResult
 /// Reference data is only ever added (never deleted), so a record refused for an unknown slug
 /// or a position outside the bounding box is checked again against freshly read rules before
 /// it is quarantined: a stale entry can delay nothing. The time to live bounds how long a
-/// narrowed bounding box set by another process goes unnoticed.
+/// narrowed bounding box set by another process goes unnoticed. Areas do change (and go): the
+/// writer compares the version they were read at with the current one and places the records
+/// again when they differ, so stale areas never reach storage.
 pub struct RulesCache {
     entries: Mutex<HashMap<String, (std::time::Instant, Arc<Rules>)>>,
     ttl: Duration,
@@ -220,6 +227,9 @@ enum Change {
 pub struct PreparedPush {
     pub context: PushContext,
     changes: Vec<Change>,
+    /// The areas version its records were placed with; the writer places them again when the
+    /// organisation's areas changed since.
+    areas_version: i64,
 }
 
 impl PreparedPush {
@@ -323,7 +333,7 @@ pub fn prepare(context: PushContext, tables: Vec<(String, TableChanges)>, rules:
             });
         }
     }
-    PreparedPush { context, changes }
+    PreparedPush { context, changes, areas_version: rules.areas_version }
 }
 
 /// Reads the rules (from `cache` when given) and prepares the push. Records refused by
@@ -342,6 +352,10 @@ pub fn prepare_with(
     let mut prepared = prepare(context, tables, &rules);
     if prepared.refused_by_rules() {
         let rules = cache.get(conn, &prepared.context.organisation_id, true)?;
+        if rules.areas_version != prepared.areas_version {
+            // Only some records are placed again here; the writer places every one.
+            prepared.areas_version = -1;
+        }
         let validation = validation_context(&prepared.context, &rules);
         for change in &mut prepared.changes {
             match change {
@@ -431,13 +445,24 @@ struct Batch<'a> {
     new_observations: Vec<ObservationRow>,
     new_activities: Vec<ActivityLogRow>,
     results: Vec<RecordResult>,
+    /// The current areas, when the push at hand was placed with older ones.
+    relocate: Option<Arc<AreaIndex>>,
 }
 
 /// Stores prepared pushes under the sequence number `seq`, inside the caller's write
 /// transaction (which took `seq` as its first write), in their order. Each push's records are
 /// answered in a list of their own. The stored versions of all the records of one
 /// organisation's pushes are read at once, and their new rows written together.
-pub fn apply_all(conn: &mut DbConnection, seq: i64, pushes: &[&PreparedPush]) -> QueryResult<Vec<Vec<RecordResult>>> {
+///
+/// The organisation's areas version is read here, after `seq` was taken: a push prepared with
+/// other areas has its records placed with the current ones from `areas` (see
+/// [`super::areas`] for why this leaves no record placed by old areas).
+pub fn apply_all(
+    conn: &mut DbConnection,
+    seq: i64,
+    pushes: &[&PreparedPush],
+    areas: &mut CurrentAreas,
+) -> QueryResult<Vec<Vec<RecordResult>>> {
     let mut results = vec![Vec::new(); pushes.len()];
     let mut by_organisation: HashMap<&str, Vec<usize>> = HashMap::new();
     for (index, push) in pushes.iter().enumerate() {
@@ -446,8 +471,14 @@ pub fn apply_all(conn: &mut DbConnection, seq: i64, pushes: &[&PreparedPush]) ->
     for (organisation_id, indexes) in by_organisation {
         let changes = indexes.iter().flat_map(|index| pushes[*index].changes.iter());
         let mut batch = Batch::load(conn, organisation_id, &pushes[indexes[0]].context, seq, changes)?;
+        let version = super::areas::version(conn, organisation_id)?;
         for index in indexes {
             batch.context = &pushes[index].context;
+            batch.relocate = if pushes[index].areas_version == version {
+                None
+            } else {
+                Some(areas.at(conn, organisation_id, version)?)
+            };
             for change in &pushes[index].changes {
                 match change {
                     Change::Refuse { table, id, status, error } => batch.refuse(table.clone(), id, *status, error),
@@ -464,16 +495,21 @@ pub fn apply_all(conn: &mut DbConnection, seq: i64, pushes: &[&PreparedPush]) ->
 }
 
 /// Stores one prepared push under `seq`, inside the caller's write transaction.
-pub fn apply(conn: &mut DbConnection, seq: i64, push: &PreparedPush) -> QueryResult<Vec<RecordResult>> {
-    Ok(apply_all(conn, seq, &[push])?.pop().unwrap_or_default())
+pub fn apply(
+    conn: &mut DbConnection,
+    seq: i64,
+    push: &PreparedPush,
+    areas: &mut CurrentAreas,
+) -> QueryResult<Vec<RecordResult>> {
+    Ok(apply_all(conn, seq, &[push], areas)?.pop().unwrap_or_default())
 }
 
 /// Stores a prepared push in a write transaction of its own.
-pub fn store(conn: &mut DbConnection, push: &PreparedPush) -> QueryResult<Vec<RecordResult>> {
+pub fn store(conn: &mut DbConnection, push: &PreparedPush, areas: &mut CurrentAreas) -> QueryResult<Vec<RecordResult>> {
     crate::db::write_transaction(conn, |conn| {
         // First write: serializes writers so that commit order is sequence order.
         let seq = sync_state::take(conn)?;
-        apply(conn, seq, push)
+        apply(conn, seq, push, areas)
     })
 }
 
@@ -484,7 +520,7 @@ pub fn push(
     tables: Vec<(String, TableChanges)>,
 ) -> QueryResult<Vec<RecordResult>> {
     let prepared = prepare_with(conn, None, context, tables)?;
-    store(conn, &prepared)
+    store(conn, &prepared, &mut CurrentAreas::default())
 }
 
 fn same_owner_or_new(existing_owner: Option<&str>, user_id: &str) -> bool {
@@ -519,6 +555,7 @@ impl<'a> Batch<'a> {
             new_observations: Vec::new(),
             new_activities: Vec::new(),
             results: Vec::new(),
+            relocate: None,
         };
         for (table, mut ids) in ids {
             ids.sort_unstable();
@@ -853,7 +890,10 @@ impl<'a> Batch<'a> {
             candidate.lat = content.lat;
             candidate.lon = content.lon;
             candidate.cell = crate::domain::geo::cell_for(content.lat, content.lon);
-            candidate.area_code.clone_from(&change.area);
+            candidate.area_code = match &self.relocate {
+                Some(areas) => areas.locate(content.lon, content.lat).map(str::to_owned),
+                None => change.area.clone(),
+            };
             candidate.accuracy_m = content.accuracy_m;
             candidate.observed_at = observed_at.corrected;
             candidate.observed_at_device = observed_at.device;
@@ -984,7 +1024,10 @@ impl<'a> Batch<'a> {
             clock_corrected: started_at.corrected_for_skew || ended_at.is_some_and(|t| t.corrected_for_skew),
             lat: content.lat,
             lon: content.lon,
-            area_code: change.area.clone(),
+            area_code: match &self.relocate {
+                Some(areas) => activity_area(content, areas),
+                None => change.area.clone(),
+            },
             cell: content.lat.zip(content.lon).and_then(|(lat, lon)| crate::domain::geo::cell_for(lat, lon)),
             girls: counts.girls,
             boys: counts.boys,
