@@ -175,3 +175,39 @@ async fn many_writers_and_pullers_at_once_never_miss_a_row() {
     }
     let _ = tenant;
 }
+
+/// On PostgreSQL the tables pushes write are analysed as they grow (a new database has no
+/// planner statistics, and autovacuum waits for a tenth of a table to change), so the push's
+/// lookups by id keep using the primary key instead of scanning the organisation's rows.
+#[tokio::test]
+async fn postgresql_analyses_the_pushed_tables_as_they_grow() {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Analysed {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        analysed: bool,
+    }
+    let app = spawn_app().await;
+    if !app.on_postgres() {
+        return; // PostgreSQL's planner statistics; SQLite's planner needs none for these lookups.
+    }
+    let tenant = app.tenant("tyreso").await;
+    let phone = Phone::new(&app, &tenant.field.tokens.access);
+    let analysed = || {
+        diesel::sql_query("SELECT last_analyze IS NOT NULL AS analysed FROM pg_stat_user_tables WHERE relid = 'observations'::regclass")
+            .get_result::<Analysed>(&mut app.conn())
+            .unwrap()
+            .analysed
+    };
+    assert!(!analysed(), "a new database has never been analysed");
+    for _ in 0..2 {
+        let records = (0..750).map(|i| observation(&uuid::Uuid::now_v7().to_string(), &format!("burst {i}"))).collect();
+        let answer = phone.push(created("observations", records)).await;
+        assert_eq!(answer["results"].as_array().unwrap().len(), 750);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !analysed() {
+        assert!(Instant::now() < deadline, "1,500 new observations were not analysed within 30 s");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
