@@ -1,5 +1,5 @@
-//! An index's observations kept by UTC day, so that a query reads only the days its period
-//! touches instead of every row.
+//! An index's records kept by UTC day, so that a query reads only the days its period touches
+//! instead of every row.
 //!
 //! Records arrive mostly in time order, but a phone that was offline for a week delivers last
 //! week's records late, and a clock correction can move a stored record's time. Neither needs a
@@ -7,7 +7,7 @@
 //! each record's row is. Within a day rows stay in arrival order; a query checks each row's time
 //! anyway, which matters only in the first and last day of its period.
 
-use super::index::Obs;
+use super::index::{Act, Obs};
 use std::collections::{BTreeMap, HashMap};
 
 const DAY_MS: i64 = 86_400_000;
@@ -17,6 +17,40 @@ fn day_of(at_ms: i64) -> i64 {
     at_ms.div_euclid(DAY_MS)
 }
 
+/// A row the days can hold.
+pub trait Dated: Copy {
+    /// The instant that decides the row's day (an activity's start).
+    fn at_ms(&self) -> i64;
+    /// How long after that instant the row still overlaps a period (an activity's duration).
+    fn span_ms(&self) -> i64;
+    /// Marks a row left behind by its record, so that no query counts it.
+    fn kill(&mut self);
+}
+
+impl Dated for Obs {
+    fn at_ms(&self) -> i64 {
+        self.at_ms
+    }
+    fn span_ms(&self) -> i64 {
+        0
+    }
+    fn kill(&mut self) {
+        self.flags = 0;
+    }
+}
+
+impl Dated for Act {
+    fn at_ms(&self) -> i64 {
+        self.start_ms
+    }
+    fn span_ms(&self) -> i64 {
+        self.end_ms.saturating_sub(self.start_ms)
+    }
+    fn kill(&mut self) {
+        self.flags = 0;
+    }
+}
+
 /// Where a record's row is: its day and its position in that day.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Slot {
@@ -24,48 +58,60 @@ struct Slot {
     row: u32,
 }
 
-/// Observations grouped by UTC day, each day's rows contiguous.
-#[derive(Debug, Default)]
-pub struct ObservationDays {
-    days: BTreeMap<i64, Vec<Obs>>,
+/// Records grouped by UTC day, each day's rows contiguous.
+#[derive(Debug)]
+pub struct Days<Row> {
+    days: BTreeMap<i64, Vec<Row>>,
     slots: HashMap<u128, Slot>,
     rows: usize,
+    /// The longest span of any row stored: how far before a period a row can start and still
+    /// overlap it.
+    longest_ms: i64,
 }
 
-impl ObservationDays {
+impl<Row> Default for Days<Row> {
+    fn default() -> Self {
+        Self { days: BTreeMap::new(), slots: HashMap::new(), rows: 0, longest_ms: 0 }
+    }
+}
+
+impl<Row: Dated> Days<Row> {
     /// Stores the record with this key: replaces its row, or adds one if the key is new.
-    pub fn put(&mut self, key: u128, obs: Obs) {
-        let day = day_of(obs.at_ms);
+    pub fn put(&mut self, key: u128, record: Row) {
+        let day = day_of(record.at_ms());
+        self.longest_ms = self.longest_ms.max(record.span_ms());
         if let Some(slot) = self.slots.get(&key).copied()
             && let Some(row) = self.days.get_mut(&slot.day).and_then(|rows| rows.get_mut(slot.row as usize))
         {
             if slot.day == day {
-                *row = obs;
+                *row = record;
                 return;
             }
-            // The record's time moved to another day. Its old row stays where it is, dead (no
-            // flags, so no query counts it), rather than renumbering the rows after it.
-            row.flags = 0;
+            // The record's time moved to another day. Its old row stays where it is, dead, rather
+            // than renumbering the rows after it.
+            row.kill();
         }
         let rows = self.days.entry(day).or_default();
         // Four billion records in one day of one organisation do not happen; if they did, the
         // extra ones would be left out rather than break the index.
         let Ok(row) = u32::try_from(rows.len()) else { return };
-        rows.push(obs);
+        rows.push(record);
         self.slots.insert(key, Slot { day, row });
         self.rows += 1;
     }
 
-    /// The rows of every day that overlaps `[from_ms, to_ms)`, oldest day first. Rows in the
-    /// first and last day may lie outside the range.
-    pub fn overlapping(&self, from_ms: i64, to_ms: i64) -> impl Iterator<Item = &[Obs]> {
+    /// The rows of every day that may hold a row overlapping `[from_ms, to_ms)`, oldest day
+    /// first: the days of the range, and for rows with a span the days before it as far as the
+    /// longest span. Rows in the first and last days may lie outside the range.
+    pub fn overlapping(&self, from_ms: i64, to_ms: i64) -> impl Iterator<Item = &[Row]> {
         // `to_ms - 1` cannot overflow once `from_ms < to_ms`; an empty range reads no day.
-        let days = (from_ms < to_ms).then(|| self.days.range(day_of(from_ms)..=day_of(to_ms - 1)));
+        let first = day_of(from_ms.saturating_sub(self.longest_ms));
+        let days = (from_ms < to_ms).then(|| self.days.range(first..=day_of(to_ms - 1)));
         days.into_iter().flatten().map(|(_, rows)| rows.as_slice())
     }
 
     /// The rows of every day.
-    pub fn all(&self) -> impl Iterator<Item = &[Obs]> {
+    pub fn all(&self) -> impl Iterator<Item = &[Row]> {
         self.days.values().map(Vec::as_slice)
     }
 
@@ -92,8 +138,8 @@ impl ObservationDays {
 
     /// Approximate bytes held by the rows, with the per-day overhead.
     pub fn row_bytes(&self) -> usize {
-        let per_day = std::mem::size_of::<i64>() + std::mem::size_of::<Vec<Obs>>();
-        self.days.values().map(|rows| rows.capacity() * std::mem::size_of::<Obs>() + per_day).sum()
+        let per_day = std::mem::size_of::<i64>() + std::mem::size_of::<Vec<Row>>();
+        self.days.values().map(|rows| rows.capacity() * std::mem::size_of::<Row>() + per_day).sum()
     }
 
     /// Approximate bytes held by the id map: a hash table holds at most 7 entries per 8 buckets,
@@ -106,13 +152,13 @@ impl ObservationDays {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::picture::index::LIVE;
+    use crate::picture::index::{Act, LIVE};
 
     fn obs(at_ms: i64, severity: u8) -> Obs {
         Obs { at_ms, cell: 0, category: 0, unit: 0, area: 0, severity, safety: 3, hour_of_week: 0, flags: LIVE }
     }
 
-    fn live_in(days: &ObservationDays, from_ms: i64, to_ms: i64) -> Vec<(i64, u8)> {
+    fn live_in(days: &Days<Obs>, from_ms: i64, to_ms: i64) -> Vec<(i64, u8)> {
         let mut found: Vec<(i64, u8)> = days
             .overlapping(from_ms, to_ms)
             .flatten()
@@ -125,7 +171,7 @@ mod tests {
 
     #[test]
     fn a_late_record_joins_its_own_day() {
-        let mut days = ObservationDays::default();
+        let mut days = Days::<Obs>::default();
         days.put(1, obs(10 * DAY_MS + 5, 1));
         days.put(2, obs(12 * DAY_MS + 5, 2));
         days.put(3, obs(11 * DAY_MS + 5, 3));
@@ -136,7 +182,7 @@ mod tests {
 
     #[test]
     fn a_range_reads_only_the_days_it_overlaps() {
-        let mut days = ObservationDays::default();
+        let mut days = Days::<Obs>::default();
         for day in 0..10 {
             days.put(day as u128, obs(day * DAY_MS + 1, 1));
         }
@@ -148,8 +194,27 @@ mod tests {
     }
 
     #[test]
+    fn a_range_reaches_back_to_rows_that_started_before_it_and_last_into_it() {
+        let activity =
+            |start_ms: i64, end_ms: i64| Act { start_ms, end_ms, kind: 0, unit: 0, area: 0, contacts: 0, flags: LIVE };
+        let mut days = Days::<Act>::default();
+        days.put(1, activity(2 * DAY_MS, 2 * DAY_MS + 3_600_000));
+        days.put(2, activity(5 * DAY_MS, 5 * DAY_MS));
+        let starts = |days: &Days<Act>, from_ms, to_ms| -> Vec<i64> {
+            days.overlapping(from_ms, to_ms).flatten().map(|a| a.start_ms).collect()
+        };
+        // The longest span is an hour: a range from 00:00 reads the day before, from 01:00 it need not.
+        assert_eq!(starts(&days, 3 * DAY_MS, 6 * DAY_MS), vec![2 * DAY_MS, 5 * DAY_MS]);
+        assert_eq!(starts(&days, 3 * DAY_MS + 3_600_000, 6 * DAY_MS), vec![5 * DAY_MS]);
+        // A shift from day 2 into day 4 must be found by a range that starts on day 4.
+        days.put(3, activity(2 * DAY_MS + 1, 4 * DAY_MS + 1));
+        assert_eq!(starts(&days, 4 * DAY_MS, 6 * DAY_MS), vec![2 * DAY_MS, 2 * DAY_MS + 1, 5 * DAY_MS]);
+        assert_eq!(starts(&days, 9 * DAY_MS, 10 * DAY_MS), Vec::<i64>::new(), "two days back, and no further");
+    }
+
+    #[test]
     fn times_before_the_epoch_fall_in_their_own_day() {
-        let mut days = ObservationDays::default();
+        let mut days = Days::<Obs>::default();
         days.put(1, obs(-1, 1));
         days.put(2, obs(0, 2));
         assert_eq!(live_in(&days, -DAY_MS, 0), vec![(-1, 1)]);
@@ -158,7 +223,7 @@ mod tests {
 
     #[test]
     fn an_update_in_the_same_day_replaces_the_row() {
-        let mut days = ObservationDays::default();
+        let mut days = Days::<Obs>::default();
         days.put(1, obs(DAY_MS + 5, 1));
         days.put(2, obs(DAY_MS + 6, 2));
         days.put(1, obs(DAY_MS + 7, 4));
@@ -168,7 +233,7 @@ mod tests {
 
     #[test]
     fn a_record_moved_to_another_day_counts_once_and_stays_reachable() {
-        let mut days = ObservationDays::default();
+        let mut days = Days::<Obs>::default();
         days.put(1, obs(DAY_MS + 5, 1));
         days.put(2, obs(DAY_MS + 6, 2));
         days.put(1, obs(3 * DAY_MS + 5, 1));
@@ -188,14 +253,13 @@ mod tests {
 
     #[test]
     fn settling_frees_spare_rows_of_old_days_only() {
-        let mut days = ObservationDays::default();
+        let mut days = Days::<Obs>::default();
         for i in 0..5u32 {
             for day in 0..4 {
                 days.put(u128::from(i) * 10 + day as u128, obs(day * DAY_MS + i64::from(i), 1));
             }
         }
-        let spare =
-            |days: &ObservationDays| -> Vec<bool> { days.days.values().map(|r| r.capacity() > r.len()).collect() };
+        let spare = |days: &Days<Obs>| -> Vec<bool> { days.days.values().map(|r| r.capacity() > r.len()).collect() };
         assert_eq!(spare(&days), vec![true; 4]);
         days.settle();
         assert_eq!(spare(&days), vec![false, false, true, true]);

@@ -5,7 +5,7 @@
 //! order (see `sync_state::take`): reading the rows past the highest sequence applied so far
 //! sees every change exactly once, in every process, with nothing to coordinate.
 
-use super::days::ObservationDays;
+use super::days::Days;
 use crate::db::DbConnection;
 use crate::db::schema::{activity_logs, observations, organisations, units, users};
 use chrono::{Datelike, TimeZone, Timelike};
@@ -107,9 +107,9 @@ pub struct OrgIndex {
     pub units: Dictionary,
     pub areas: Dictionary,
     /// The observations by day, so that a period reads only its own days.
-    pub observations: ObservationDays,
-    pub activities: Vec<Act>,
-    activity_slots: HashMap<u128, u32>,
+    pub observations: Days<Obs>,
+    /// The activity logs by the day they started.
+    pub activities: Days<Act>,
     /// Each reporter's unit slug, for the observations' unit.
     user_units: HashMap<String, Option<String>>,
 }
@@ -165,9 +165,8 @@ impl OrgIndex {
             kinds: Dictionary::default(),
             units: Dictionary::default(),
             areas: Dictionary::default(),
-            observations: ObservationDays::default(),
-            activities: Vec::new(),
-            activity_slots: HashMap::new(),
+            observations: Days::default(),
+            activities: Days::default(),
             user_units: HashMap::new(),
         }
     }
@@ -250,6 +249,7 @@ impl OrgIndex {
             highest_activity = last;
         }
         self.observations.settle();
+        self.activities.settle();
         self.seq = committed;
         Ok(())
     }
@@ -316,14 +316,7 @@ impl OrgIndex {
             contacts,
             flags: if deleted_at.is_none() { LIVE } else { 0 } | dark,
         };
-        match self.activity_slots.get(&key(&id)) {
-            Some(slot) => self.activities[*slot as usize] = act,
-            None => {
-                let slot = u32::try_from(self.activities.len()).unwrap_or(u32::MAX);
-                self.activity_slots.insert(key(&id), slot);
-                self.activities.push(act);
-            }
-        }
+        self.activities.put(key(&id), act);
     }
 
     /// The local year and month of an instant.
@@ -336,7 +329,7 @@ impl OrgIndex {
     pub fn memory_bytes(&self) -> usize {
         self.observations.row_bytes()
             + self.observations.id_map_bytes()
-            + self.activities.capacity() * std::mem::size_of::<Act>()
-            + self.activity_slots.capacity() * 8 / 7 * (std::mem::size_of::<(u128, u32)>() + 1)
+            + self.activities.row_bytes()
+            + self.activities.id_map_bytes()
     }
 }

@@ -215,7 +215,8 @@ pub fn area_figures(index: &OrgIndex, filter: &Filter, parents: &HashMap<u16, u1
             *count += 1;
         }
     }
-    for act in index.activities.iter().filter(|act| act.flags & LIVE != 0) {
+    let activities = index.activities.overlapping(filter.from_ms, filter.to_ms).flatten();
+    for act in activities.filter(|act| act.flags & LIVE != 0) {
         let Some(overlap) = overlap_ms(act, filter.from_ms, filter.to_ms) else { continue };
         let entry = &mut leaf[slot(act.area)];
         entry.activity_ms += overlap;
