@@ -5,6 +5,7 @@
 //! order (see `sync_state::take`): reading the rows past the highest sequence applied so far
 //! sees every change exactly once, in every process, with nothing to coordinate.
 
+use super::days::Days;
 use crate::db::DbConnection;
 use crate::db::schema::{activity_logs, observations, organisations, units, users};
 use chrono::{Datelike, TimeZone, Timelike};
@@ -105,16 +106,16 @@ pub struct OrgIndex {
     pub kinds: Dictionary,
     pub units: Dictionary,
     pub areas: Dictionary,
-    pub observations: Vec<Obs>,
-    pub activities: Vec<Act>,
-    observation_slots: HashMap<u128, u32>,
-    activity_slots: HashMap<u128, u32>,
+    /// The observations by day, so that a period reads only its own days.
+    pub observations: Days<Obs>,
+    /// The activity logs by the day they started.
+    pub activities: Days<Act>,
     /// Each reporter's unit slug, for the observations' unit.
     user_units: HashMap<String, Option<String>>,
 }
 
 /// A record id as a 128-bit key: the UUID itself, or a 128-bit hash of other ids.
-fn key(id: &str) -> u128 {
+pub fn key(id: &str) -> u128 {
     if let Ok(uuid) = uuid::Uuid::parse_str(id) {
         return uuid.as_u128();
     }
@@ -164,10 +165,8 @@ impl OrgIndex {
             kinds: Dictionary::default(),
             units: Dictionary::default(),
             areas: Dictionary::default(),
-            observations: Vec::new(),
-            activities: Vec::new(),
-            observation_slots: HashMap::new(),
-            activity_slots: HashMap::new(),
+            observations: Days::default(),
+            activities: Days::default(),
             user_units: HashMap::new(),
         }
     }
@@ -249,6 +248,8 @@ impl OrgIndex {
             }
             highest_activity = last;
         }
+        self.observations.settle();
+        self.activities.settle();
         self.seq = committed;
         Ok(())
     }
@@ -295,14 +296,7 @@ impl OrgIndex {
             hour_of_week,
             flags: if deleted_at.is_none() { LIVE } else { 0 } | super::darkness(lat, lon, at_ms),
         };
-        match self.observation_slots.get(&key(&id)) {
-            Some(slot) => self.observations[*slot as usize] = obs,
-            None => {
-                let slot = u32::try_from(self.observations.len()).unwrap_or(u32::MAX);
-                self.observation_slots.insert(key(&id), slot);
-                self.observations.push(obs);
-            }
-        }
+        self.observations.put(key(&id), obs);
     }
 
     fn apply_activity(&mut self, row: ActivityChange) {
@@ -322,14 +316,7 @@ impl OrgIndex {
             contacts,
             flags: if deleted_at.is_none() { LIVE } else { 0 } | dark,
         };
-        match self.activity_slots.get(&key(&id)) {
-            Some(slot) => self.activities[*slot as usize] = act,
-            None => {
-                let slot = u32::try_from(self.activities.len()).unwrap_or(u32::MAX);
-                self.activity_slots.insert(key(&id), slot);
-                self.activities.push(act);
-            }
-        }
+        self.activities.put(key(&id), act);
     }
 
     /// The local year and month of an instant.
@@ -340,8 +327,9 @@ impl OrgIndex {
 
     /// Approximate memory held by the columns and id maps, in bytes.
     pub fn memory_bytes(&self) -> usize {
-        self.observations.capacity() * std::mem::size_of::<Obs>()
-            + self.activities.capacity() * std::mem::size_of::<Act>()
-            + (self.observation_slots.capacity() + self.activity_slots.capacity()) * (16 + 4 + 8)
+        self.observations.row_bytes()
+            + self.observations.id_map_bytes()
+            + self.activities.row_bytes()
+            + self.activities.id_map_bytes()
     }
 }

@@ -1,8 +1,11 @@
 //! The shared situational picture: the heat map and the area table, read from an in-memory
 //! columnar index per organisation (see [`index`]).
 
+pub mod days;
 pub mod index;
 pub mod query;
+#[cfg(test)]
+mod tests;
 
 use crate::db::DbConnection;
 use diesel::QueryResult;

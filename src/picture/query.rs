@@ -117,6 +117,11 @@ impl Compiled {
     fn admits(&self, obs: &Obs) -> bool {
         (self.from_ms..self.to_ms).contains(&obs.at_ms) && self.admits_outside_time(obs)
     }
+
+    /// The observations that count, read from the days of the period only.
+    fn observations<'a>(&'a self, index: &'a OrgIndex) -> impl Iterator<Item = &'a Obs> {
+        index.observations.overlapping(self.from_ms, self.to_ms).flatten().filter(|obs| self.admits(obs))
+    }
 }
 
 /// One hexagon of the heat map.
@@ -135,7 +140,7 @@ pub fn heatmap(index: &OrgIndex, filter: &Filter, resolution: h3o::Resolution) -
     let mut cells: CellMap<(u32, u32)> = CellMap::default();
     let mut without_cell = 0;
     let target = u8::from(resolution);
-    for obs in index.observations.iter().filter(|obs| compiled.admits(obs)) {
+    for obs in compiled.observations(index) {
         // Stored cells are valid H3 indexes (from h3o at ingest); 0 means no position.
         if obs.cell == 0 {
             without_cell += 1;
@@ -200,7 +205,7 @@ pub fn area_figures(index: &OrgIndex, filter: &Filter, parents: &HashMap<u16, u1
     let slot = |area: u16| if area == NONE || usize::from(area) >= areas { areas } else { usize::from(area) };
     let mut leaf = vec![AreaFigures::default(); areas + 1];
     let mut by_category = vec![0u32; (areas + 1) * categories];
-    for obs in index.observations.iter().filter(|obs| compiled.admits(obs)) {
+    for obs in compiled.observations(index) {
         let at = slot(obs.area);
         let entry = &mut leaf[at];
         entry.observations += 1;
@@ -210,7 +215,8 @@ pub fn area_figures(index: &OrgIndex, filter: &Filter, parents: &HashMap<u16, u1
             *count += 1;
         }
     }
-    for act in index.activities.iter().filter(|act| act.flags & LIVE != 0) {
+    let activities = index.activities.overlapping(filter.from_ms, filter.to_ms).flatten();
+    for act in activities.filter(|act| act.flags & LIVE != 0) {
         let Some(overlap) = overlap_ms(act, filter.from_ms, filter.to_ms) else { continue };
         let entry = &mut leaf[slot(act.area)];
         entry.activity_ms += overlap;
@@ -283,7 +289,7 @@ pub struct AreaDetail {
 pub fn area_detail(index: &OrgIndex, filter: &Filter) -> AreaDetail {
     let compiled = Compiled::new(filter, index);
     let mut detail = AreaDetail { hour_of_week: vec![0; 168], ..AreaDetail::default() };
-    for obs in index.observations.iter().filter(|obs| compiled.admits(obs)) {
+    for obs in compiled.observations(index) {
         if let Some(slot) = usize::from(obs.severity).checked_sub(1).and_then(|i| detail.severity.get_mut(i)) {
             *slot += 1;
         }

@@ -259,3 +259,51 @@ async fn a_partner_without_shared_areas_sees_nothing_and_never_a_small_count() {
         .unwrap();
     assert_eq!(response.status(), 422);
 }
+
+#[tokio::test]
+async fn late_records_and_corrected_times_count_in_the_period_they_belong_to() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let (app, field, coordinator) = (&app, &tenant.field.tokens.access, &tenant.coordinator.tokens.access);
+    let now = chrono::Utc::now().timestamp_millis();
+    let (hour, day) = (3_600_000, 86_400_000);
+    let record = |n: u32, at_ms: i64| {
+        json!({
+            "id": format!("0193b000-0000-7000-8000-{n:012}"), "category": "vandalism", "severity": 3,
+            "perceived_safety": 3, "note": "", "lat": 59.244, "lon": 18.228, "observed_at": at_ms,
+        })
+    };
+    // A phone that pulls before each push, so that its updates are not conflicts.
+    let mut phone = crate::sync::Phone::new(app, field);
+    let mut push = async |bucket: &str, records: Vec<Value>| {
+        let mut changes = json!({ "observations": { "created": [], "updated": [], "deleted": [] } });
+        changes["observations"][bucket] = Value::Array(records);
+        phone.pull().await;
+        let body = phone.push(changes).await;
+        assert!(body["results"].as_array().unwrap().iter().all(|r| r["status"] == "applied"), "{body}");
+    };
+    let count = |from_ms: i64, to_ms: i64| {
+        let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap().to_rfc3339().replace('+', "%2B");
+        let query = format!("from={}&to={}", at(from_ms), at(to_ms));
+        async move {
+            let picture: Value = app.get(&format!("/api/v1/picture?{query}"), coordinator).await.json().await.unwrap();
+            let heat: Value = app.get(&format!("/api/v1/heatmap?{query}"), coordinator).await.json().await.unwrap();
+            let observations = picture["outside_areas"]["observations"].as_u64().unwrap_or(0);
+            assert_eq!(heat["total"].as_u64(), Some(observations), "the heat map agrees with the table");
+            observations
+        }
+    };
+    let (recent, weeks_ago) = ((now - day, now), (now - 30 * day, now - 20 * day));
+
+    push("created", vec![record(1, now - 2 * hour), record(2, now - 3 * hour)]).await;
+    assert_eq!((count(recent.0, recent.1).await, count(weeks_ago.0, weeks_ago.1).await), (2, 0));
+    // A phone that was offline for weeks delivers an old record; another has its clock corrected.
+    push("created", vec![record(3, now - 25 * day)]).await;
+    push("updated", vec![record(2, now - 26 * day)]).await;
+    assert_eq!((count(recent.0, recent.1).await, count(weeks_ago.0, weeks_ago.1).await), (1, 2));
+    // Later changes reach the records where they now are.
+    push("deleted", vec![json!("0193b000-0000-7000-8000-000000000003")]).await;
+    assert_eq!((count(recent.0, recent.1).await, count(weeks_ago.0, weeks_ago.1).await), (1, 1));
+    push("updated", vec![record(2, now - 4 * hour)]).await;
+    assert_eq!((count(recent.0, recent.1).await, count(weeks_ago.0, weeks_ago.1).await), (2, 0));
+}
