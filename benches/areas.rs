@@ -1,6 +1,6 @@
 //! Validating one imported polygon at the most vertices an import may hold (50,000): our
-//! R-tree validation (`lagesbild::domain::rings::validate`, what `POST /api/v1/areas` runs) against
-//! geo's `Validation`, which it replaced, in the same run.
+//! sweep-line validation (`lagesbild::domain::rings::validate`, what `POST /api/v1/areas` runs)
+//! against geo's `Validation`, which it replaced, in the same run.
 //!
 //! ```sh
 //! cargo bench --bench areas
@@ -9,11 +9,14 @@
 //!
 //! Two shapes: an ellipse, like a real boundary made of short segments; and a star whose
 //! 25,000 points reach from half the radius to the full radius, so that every segment is a
-//! long spoke whose bounding box meets those of thousands of neighbours, the worst case for
-//! an R-tree of segment boxes.
+//! long spoke whose bounding box meets those of thousands of neighbours (the worst case of the
+//! R-tree of segment boxes that came before the sweep line) and the sweep line crosses thousands
+//! of segments at once.
 
 use geo::{Coord, LineString, MultiPolygon, Polygon, Validation};
+use lagesbild::db::queries::areas::OUTLINE_TOLERANCE;
 use lagesbild::domain::rings::validate;
+use lagesbild::domain::simplify::simplify;
 use std::time::Instant;
 
 const VERTICES: usize = 50_000;
@@ -33,8 +36,8 @@ fn main() {
     let runs: usize = std::env::var("AREAS_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let with_geo = std::env::var("AREAS_BENCH_GEO").map_or(true, |v| v != "0");
     println!("# areas bench: validating one polygon of {VERTICES} vertices\n");
-    println!("| shape | ours p50 ms | ours max ms ({runs} runs) | geo Validation ms (1 run) |");
-    println!("|---|---|---|---|");
+    println!("| shape | ours p50 ms | ours max ms ({runs} runs) | geo Validation ms (1 run) | outline ms (1 run) |");
+    println!("|---|---|---|---|---|");
     let shapes =
         [("ellipse", shape(|_| 0.1)), ("star, points from 0.5 r to r", shape(|i| if i % 2 == 0 { 0.1 } else { 0.05 }))];
     for (name, geometry) in &shapes {
@@ -53,6 +56,15 @@ fn main() {
         } else {
             "–".to_owned()
         };
-        println!("| {name} | {:.1} | {:.1} | {geo} |", times[times.len() / 2], times[times.len() - 1]);
+        // The import also simplifies each area into an outline for phones.
+        let started = Instant::now();
+        let outline = simplify(geometry, OUTLINE_TOLERANCE);
+        let outline_ms = started.elapsed().as_secs_f64() * 1000.0;
+        assert!(!outline.0.is_empty());
+        println!(
+            "| {name} | {:.1} | {:.1} | {geo} | {outline_ms:.0} |",
+            times[times.len() / 2],
+            times[times.len() - 1]
+        );
     }
 }

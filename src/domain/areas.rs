@@ -2,7 +2,7 @@
 //! (RFC 7946) and held in an R-tree.
 
 use super::FieldError;
-use geo::{Area, BoundingRect, Intersects, MultiPolygon, Point, Polygon, Simplify};
+use geo::{Area, BoundingRect, Intersects, MultiPolygon, Point, Polygon};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
 use serde_json::Value;
@@ -56,7 +56,7 @@ pub fn geometry_json(geometry: &MultiPolygon<f64>) -> String {
 
 /// The geometry simplified, if the result is still valid and keeps every polygon.
 pub fn simplified(geometry: &MultiPolygon<f64>, tolerance: f64) -> Option<MultiPolygon<f64>> {
-    let simple = geometry.simplify(tolerance);
+    let simple = super::simplify::simplify(geometry, tolerance);
     (simple.0.len() == geometry.0.len()
         && super::rings::validate(&simple).is_ok()
         && simple.0.iter().all(|p| p.exterior().0.len() >= 4))

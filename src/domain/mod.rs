@@ -9,6 +9,7 @@ pub mod records;
 pub mod redaction;
 pub mod reference;
 pub mod rings;
+pub mod simplify;
 pub mod sun;
 pub mod sync;
 

@@ -112,6 +112,55 @@ async fn areas_import_all_or_nothing_and_idempotently() {
     assert_eq!(theirs["features"], json!([]));
 }
 
+/// A closed star of `n` points around (lon, lat), alternating between radius `r` and `r / 2`:
+/// every segment a long spoke.
+fn star(lon: f64, lat: f64, r: f64, n: usize) -> Vec<[f64; 2]> {
+    let mut positions: Vec<[f64; 2]> = (0..n)
+        .map(|i| {
+            let angle = i as f64 / n as f64 * std::f64::consts::TAU;
+            let radius = if i % 2 == 0 { r } else { r / 2.0 };
+            [lon + radius * angle.cos(), lat + radius * angle.sin()]
+        })
+        .collect();
+    positions.push(positions[0]);
+    positions
+}
+
+fn star_collection(positions: &[[f64; 2]]) -> Value {
+    let geometry = json!({ "type": "Polygon", "coordinates": [positions] });
+    json!({ "type": "FeatureCollection", "features": [feature("ST", "Stjärnan", None, geometry)] })
+}
+
+#[tokio::test]
+async fn a_spiky_boundary_of_fifty_thousand_vertices_is_judged_whole() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let admin = &tenant.admin.tokens.access;
+    let spiky = star(18.25, 59.23, 0.02, 50_000);
+
+    // Every spoke's box meets thousands of others: the validation compares neighbours along a
+    // sweep line, and the outline for phones is simplified without recursing once per vertex.
+    let response = app.post("/api/v1/areas", admin, &star_collection(&spiky)).await;
+    assert_eq!(response.status(), 200);
+    let imported: Value = response.json().await.unwrap();
+    assert_eq!(imported["created"], 1);
+
+    // One inner point moved three places on: its spokes cross the two spokes after it.
+    let mut crossed = spiky.clone();
+    let [lon, lat] = spiky[1004];
+    crossed[1001] = [18.25 + (lon - 18.25) / 2.0, 59.23 + (lat - 59.23) / 2.0];
+    let response = app.post("/api/v1/areas", admin, &star_collection(&crossed)).await;
+    assert_eq!(response.status(), 422);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "features[0].geometry", "{problem}");
+    assert_eq!(problem["errors"][0]["code"], "self_intersection");
+    let message = problem["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("polygon 0, ring 0 crosses itself at ["), "{problem}");
+    let listed: Value = app.get("/api/v1/areas", admin).await.json().await.unwrap();
+    let ring = &listed["features"][0]["geometry"]["coordinates"][0];
+    assert_eq!(ring[1001], json!(spiky[1001]), "the refused file changed nothing");
+}
+
 #[tokio::test]
 async fn records_get_the_smallest_area_at_ingest_and_are_reassigned_when_areas_change() {
     let app = spawn_app().await;
