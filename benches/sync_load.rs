@@ -19,9 +19,9 @@
 //!    one row per transaction, `sync_push::push` called directly without HTTP, and on SQLite a bare
 //!    write + fdatasync loop in the data directory), from one and from several threads;
 //! 6. **areas**: scenario 1 into a second organisation holding 50 nested areas of real size
-//!    (23,000 vertices) against scenario 1 into the first (no areas), alternating, two rounds
-//!    each: what assigning areas at ingest costs, with the direct per-record cost of placing a
-//!    position in an area and an H3 cell.
+//!    (23,000 vertices) against scenario 1 into the first (no areas), in the order without, with,
+//!    with, without, and so on (`SYNC_LOAD_AREAS_ROUNDS`): what assigning areas at ingest costs, with the direct per-record cost of
+//!    placing a position in an area and an H3 cell.
 //!
 //! Every measured phase also reports where the CPU went: this process's threads by kind (server
 //! HTTP workers, the server's blocking threads that run the database work, the load-generating
@@ -45,6 +45,7 @@
 //! | `SYNC_LOAD_USERS` | `64` | field users the devices are spread over (device i belongs to user i mod U) |
 //! | `SYNC_LOAD_FIRST_SYNC_RECORDS` | `5000` | own observations of the first-sync user |
 //! | `SYNC_LOAD_FIRST_SYNC_RUNS` | `7` | measured first pulls per encoding |
+//! | `SYNC_LOAD_AREAS_ROUNDS` | `4` | rounds of the areas scenario, each one phase without and one with areas |
 //! | `SYNC_LOAD_STORAGE_SECONDS` | `3` | measured seconds per storage-ceiling row |
 //! | `SYNC_LOAD_STORAGE_THREADS` | `1,4` (SQLite), `1,4,16` (PostgreSQL) | writer threads of the storage rows |
 //! | `SYNC_LOAD_PERF` | on | `0` to not count syscalls with `perf stat` (used only if it works) |
@@ -145,6 +146,7 @@ struct Config {
     users: usize,
     first_sync_records: usize,
     first_sync_runs: usize,
+    areas_rounds: usize,
     storage_measure: Duration,
     storage_threads: Option<Vec<usize>>,
     /// Count syscalls with `perf stat` if it works here.
@@ -205,6 +207,7 @@ impl Config {
             users: env_or("SYNC_LOAD_USERS", 64usize)?.clamp(1, 1024),
             first_sync_records: env_or("SYNC_LOAD_FIRST_SYNC_RECORDS", 5000usize)?.clamp(1, 10_000),
             first_sync_runs: env_or("SYNC_LOAD_FIRST_SYNC_RUNS", 7usize)?.clamp(1, 100),
+            areas_rounds: env_or("SYNC_LOAD_AREAS_ROUNDS", 4usize)?.clamp(1, 100),
             storage_measure: secs("SYNC_LOAD_STORAGE_SECONDS", 3.0)?,
             storage_threads,
             perf: !matches!(std::env::var("SYNC_LOAD_PERF").as_deref(), Ok("0" | "off" | "no")),
@@ -1951,8 +1954,8 @@ fn bench_areas() -> Vec<Value> {
 }
 
 /// Ingest with area assignment: the batched push into an organisation with the 50 areas of
-/// `bench_areas` against the same push into the organisation without areas, alternating (two
-/// rounds each) in the same run; and the per-record cost of placing a position (area and
+/// `bench_areas` against the same push into the organisation without areas, in the order
+/// without, with, with, without, and so on; and the per-record cost of placing a position (area and
 /// H3 cell) measured directly.
 async fn areas_comparison(
     config: &Config,
@@ -1966,9 +1969,15 @@ async fn areas_comparison(
     let seeded = seed(target, config.users, AREAS_ORGANISATION)?;
     let mut conn = target.connect()?;
     let collection = json!({"type": "FeatureCollection", "features": bench_areas()});
-    let (counts, _) = lagesbild::db::queries::areas::import_collection(&mut conn, &seeded.organisation_id, &collection)
-        .map_err(|error| anyhow::anyhow!("importing the bench areas: {error:?}"))?;
+    let lease = lagesbild::db::queries::area_jobs::Lease::for_this_process(Duration::from_secs(60));
+    let (counts, job) =
+        lagesbild::db::queries::areas::import_collection(&mut conn, &seeded.organisation_id, &collection, &lease)
+            .map_err(|error| anyhow::anyhow!("importing the bench areas: {error:?}"))?;
     anyhow::ensure!(counts.created == 50, "50 areas should be created, not {}", counts.created);
+    // The organisation has no records yet: its reassignment job ends at once, before the load.
+    if let Some(job) = job {
+        lagesbild::db::queries::area_jobs::run_to_end(&mut conn, job, &lease)?;
+    }
     let index = lagesbild::db::queries::areas::index(&mut conn, &seeded.organisation_id)?;
     drop(conn);
 
@@ -2007,8 +2016,13 @@ async fn areas_comparison(
         load.run(&push, shape, None, config.warmup, config.max_requests).await;
     }
     let mut rates = [Vec::new(), Vec::new()];
-    for round in 1..=2 {
-        for (k, (label, load)) in loads.iter().enumerate() {
+    // Without, with, with, without, without, with…: both organisations write into the same
+    // tables, which grow through the run, and later phases write into bigger B-trees, so each
+    // side gets as many early phases as late ones.
+    for round in 1..=config.areas_rounds {
+        let order = if round % 2 == 1 { [0, 1] } else { [1, 0] };
+        for k in order {
+            let (label, load) = loads[k];
             let name = format!("1 batched push, {label} (round {round})");
             eprintln!("{}: {name}", backend.name());
             let probe = Probe::start(config.measure, perf, backend);
