@@ -28,6 +28,11 @@ pub struct AppState {
     pub pool: Pool,
     /// Password hashing.
     pub passwords: Passwords,
+    /// Password checks that may run at once: one per core. Each argon2id check holds its memory
+    /// cost (46 MiB by default) for its whole run, and a burst of logins would otherwise run as
+    /// many at once as the blocking pool has threads (hundreds), taking gigabytes and the threads
+    /// the database work needs; the rest wait their turn without holding a thread.
+    pub password_slots: tokio::sync::Semaphore,
     /// Login attempt limits.
     pub login_limiter: LoginLimiter,
     /// The revocation cache, reloaded at once after a change made here.
@@ -100,6 +105,9 @@ impl Application {
                 settings.argon2_iterations,
                 settings.argon2_parallelism,
             )?,
+            password_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            ),
             login_limiter: LoginLimiter::new(
                 settings.login_attempts_per_account,
                 settings.login_attempts_per_address,

@@ -104,6 +104,11 @@ pub async fn login(
 
     // The same argon2 work whether or not the user exists: no user enumeration by timing.
     let password = body.password;
+    let _slot = state
+        .password_slots
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("the password slots are closed")))?;
     let checked_state = state.clone();
     let user = web::block(move || {
         let stored = user.as_ref().map(|u| u.password_hash.as_str());

@@ -108,3 +108,20 @@ async fn login_is_limited_per_client_address() {
     assert!(limited.headers().contains_key("retry-after"));
     assert_problem(limited, 429, "too_many_requests").await;
 }
+
+/// Password checks run a few at a time (one per core); a burst of logins waits its turn rather
+/// than being refused, and every login in it gets its tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_logins_waits_for_password_checks_and_every_login_succeeds() {
+    let app = spawn_app().await;
+    let org = app.seed_org("tyreso");
+    app.seed_user(&org, "anna", Role::Field, None);
+    let logins = (0..24).map(|i| {
+        let password = if i % 4 == 3 { "wrong horse battery" } else { PASSWORD };
+        let app = &app;
+        async move { (i, app.login_response("tyreso", "anna", password, &format!("phone-{i}")).await.status()) }
+    });
+    for (i, status) in futures_util::future::join_all(logins).await {
+        assert_eq!(status, if i % 4 == 3 { 401 } else { 200 }, "login {i}");
+    }
+}
