@@ -162,7 +162,8 @@ fn job_view(job: &AreaJob) -> Value {
     json!({
         "id": job.id,
         "state": job.state,
-        "total": job.total,
+        // Records pushed while the job runs are gone through too: `done` never exceeds `total`.
+        "total": job.total.max(job.done),
         "done": job.done,
         "changed": job.changed,
         "created_at": ms(job.created_at),

@@ -42,6 +42,9 @@ pub async fn area_of(app: &TestApp, token: &str, id: &str) -> Value {
 pub async fn wait_for_jobs(app: &TestApp, token: &str) -> Vec<Value> {
     for _ in 0..200 {
         let jobs: Vec<Value> = app.get("/api/v1/areas/jobs", token).await.json().await.unwrap();
+        for job in &jobs {
+            assert!(job["done"].as_i64().unwrap() <= job["total"].as_i64().unwrap(), "progress past its total: {job}");
+        }
         if jobs.iter().all(|job| job["state"] != "running") {
             return jobs;
         }
