@@ -482,6 +482,7 @@ pub async fn followup(
         let picture = super::picture::picture_of_areas(conn, state, &caller, &picture_query)?;
         // Resolution 8 (about 0.7 km²) shows a municipality's hot spots on one page.
         let heatmap = super::picture::heatmap_of(conn, state, &caller, &picture_query, h3o::Resolution::Eight)?;
+        let heatmap = serde_json::to_value(&heatmap).map_err(|error| ApiError::Internal(error.into()))?;
         let outlines: Vec<Outline> = area_queries::list(conn, &caller.organisation_id)?
             .into_iter()
             .filter_map(|area| {
