@@ -124,6 +124,7 @@ impl Application {
             )),
         });
         spawn_housekeeping(state.clone(), activity);
+        spawn_picture_warmup(state.clone());
         // Area reassignments that a stopped process left go on where they stopped, now and
         // whenever another process's claim runs out.
         crate::routes::areas::take_over_jobs(&state).context("cannot take over area jobs")?;
@@ -160,6 +161,30 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Builds every organisation's picture index in the background right after the start, so that
+/// the first heat map or area table after a restart does not wait for it (about 1.8 s per
+/// million observations on the benchmark machine). A request that comes first waits for this
+/// build (the index's lock) instead of doing one of its own.
+fn spawn_picture_warmup(state: web::Data<AppState>) {
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let built = (|| -> anyhow::Result<usize> {
+            let mut conn = state.conn()?;
+            let organisations = db::queries::organisations::ids(&mut conn)?;
+            for organisation_id in &organisations {
+                state.pictures.current(&mut conn, organisation_id)?;
+            }
+            Ok(organisations.len())
+        })();
+        match built {
+            Ok(organisations) => {
+                tracing::info!(organisations, ms = started.elapsed().as_millis(), "picture indexes built")
+            }
+            Err(error) => tracing::warn!(error = %format!("{error:#}"), "cannot build the picture indexes ahead"),
+        }
+    });
 }
 
 /// Background work each process does on its own: picks up revocations made by other processes,

@@ -19,6 +19,11 @@ pub fn by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<Organi
         .optional()
 }
 
+/// Every organisation's id.
+pub fn ids(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    organisations::table.select(organisations::id).order(organisations::id.asc()).load(conn)
+}
+
 /// The organisation with this id.
 pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<OrganisationRow> {
     organisations::table.find(id).select(OrganisationRow::as_select()).first(conn)
