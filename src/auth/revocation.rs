@@ -6,7 +6,7 @@
 use super::tokens::Claims;
 use crate::db::{DbConnection, queries::auth_state};
 use parking_lot::RwLock;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Why a well-signed token no longer admits its bearer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +26,15 @@ struct Gates {
     users: HashMap<String, (i64, bool)>,
     /// (organisation id, device id) -> (token generation, revoked).
     devices: HashMap<(String, String), (i64, bool)>,
+    /// The organisations there were when the gates were read.
+    organisations: HashSet<String>,
+    /// When the gates were read (seconds since the epoch, taken just before), 0 before the first
+    /// read.
+    read_at: i64,
 }
+
+/// How far apart the clocks of the processes issuing and checking tokens may be, in seconds.
+const CLOCK_MARGIN_SECS: i64 = 2;
 
 /// The in-memory gates, shared by all workers of a process.
 #[derive(Default)]
@@ -41,7 +49,16 @@ impl RevocationCache {
         let (user_generation, disabled) = gates.users.get(&claims.sub).copied().unwrap_or((0, false));
         let device_key = (claims.org.clone(), claims.dev.clone());
         let (device_generation, revoked) = gates.devices.get(&device_key).copied().unwrap_or((0, false));
-        if disabled {
+        // A token issued while its organisation existed, whose organisation the gates (read
+        // after it was issued) no longer hold: the organisation was deleted (`demo --reset`).
+        // An organisation created after the read is not in the gates yet, but neither can a
+        // token of it be older than the read.
+        let deleted_organisation = gates.read_at > 0
+            && claims.iat < gates.read_at - CLOCK_MARGIN_SECS
+            && !gates.organisations.contains(&claims.org);
+        if deleted_organisation {
+            Err(Refusal::SessionEnded)
+        } else if disabled {
             Err(Refusal::AccountDisabled)
         } else if revoked {
             Err(Refusal::DeviceRevoked)
@@ -71,10 +88,13 @@ impl RevocationCache {
 
     /// Loads every gate from the database.
     pub fn reload(&self, conn: &mut DbConnection) -> diesel::QueryResult<()> {
-        let (generation, users, devices) = auth_state::load_gates(conn)?;
+        let read_at = chrono::Utc::now().timestamp();
+        let auth_state::Gates { generation, users, devices, organisations } = auth_state::load_gates(conn)?;
         let gates = Gates {
             generation,
             users: users.into_iter().map(|gate| (gate.id, (gate.token_generation, gate.disabled))).collect(),
+            organisations: organisations.into_iter().collect(),
+            read_at,
             devices: devices
                 .into_iter()
                 .map(|gate| ((gate.organisation_id, gate.id), (gate.token_generation, gate.revoked)))

@@ -163,7 +163,10 @@ async fn demo_gives_every_view_something_true_to_show() {
     let field = app.login("tyreso", "falt1", &passwords["falt1"], "demo-field").await.access;
     assert!(!json(&app, "/api/v1/observations?limit=1", &field).await["items"].as_array().unwrap().is_empty());
 
-    // A second run refuses; --reset makes it anew, with new passwords.
+    // A second run refuses; --reset makes it anew, with new passwords. (The pause: a token is
+    // known to belong to a deleted organisation once it is older than the server's clock margin,
+    // 2 s, at the moment the server rereads the organisations.)
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let (code, _, err) = demo(with_args(&app, &["demo", "--org", "tyreso"])).await;
     assert_eq!(code, 1);
     assert!(err.contains("already exists") && err.contains("--reset"), "{err}");
@@ -175,6 +178,21 @@ async fn demo_gives_every_view_something_true_to_show() {
     assert!(credentials(&out).values().all(|p| p == "(given)"), "a given password is not printed: {out}");
     let response = app.login_response("tyreso", "samordnare", &passwords["samordnare"], "demo-coordinator").await;
     assert_eq!(response.status(), 401, "the old password is gone with the old organisation");
+    // A token of the deleted organisation ends its session (once the server has reread the
+    // gates, within its poll interval) instead of failing on the missing organisation.
+    let mut answers = Vec::new();
+    for _ in 0..50 {
+        let response = app.get("/api/v1/picture", &coordinator).await;
+        answers.push(response.status().as_u16());
+        if response.status() == 401 {
+            let problem = assert_problem(response, 401, "invalid_token").await;
+            assert!(problem["detail"].as_str().unwrap().contains("session has ended"), "{problem}");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(answers.last(), Some(&401), "{answers:?}");
+    assert!(answers.iter().all(|status| *status != 500), "{answers:?}");
     let again = app.login("tyreso", "samordnare", "ett gemensamt demolösenord", "demo-coordinator-2").await.access;
     let picture = json(&app, &format!("/api/v1/picture?period={}", today.year()), &again).await;
     let grr = picture["areas"].as_array().unwrap().iter().find(|row| row["area"] == "GRR").unwrap();

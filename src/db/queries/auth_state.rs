@@ -2,7 +2,7 @@
 //! and which token generations are current.
 
 use crate::db::DbConnection;
-use crate::db::schema::{auth_state, devices, users};
+use crate::db::schema::{auth_state, devices, organisations, users};
 use diesel::prelude::*;
 
 /// Marks a change that every process's revocation cache must see. Call it inside the
@@ -35,9 +35,19 @@ pub struct DeviceGateRow {
 }
 
 /// Every gate, read in one transaction together with its generation.
-pub fn load_gates(conn: &mut DbConnection) -> QueryResult<(i64, Vec<UserGateRow>, Vec<DeviceGateRow>)> {
+pub struct Gates {
+    pub generation: i64,
+    pub users: Vec<UserGateRow>,
+    pub devices: Vec<DeviceGateRow>,
+    /// Every organisation's id.
+    pub organisations: Vec<String>,
+}
+
+/// Every gate, read in one transaction together with its generation.
+pub fn load_gates(conn: &mut DbConnection) -> QueryResult<Gates> {
     conn.transaction(|conn| {
         let generation = generation(conn)?;
+        let organisations = organisations::table.select(organisations::id).load(conn)?;
         let user_rows: Vec<(String, i64, Option<chrono::NaiveDateTime>)> = users::table
             .filter(users::token_generation.gt(0).or(users::disabled_at.is_not_null()))
             .select((users::id, users::token_generation, users::disabled_at))
@@ -63,6 +73,6 @@ pub fn load_gates(conn: &mut DbConnection) -> QueryResult<(i64, Vec<UserGateRow>
                 revoked: revoked_at.is_some(),
             })
             .collect();
-        Ok((generation, users, devices))
+        Ok(Gates { generation, users, devices, organisations })
     })
 }
