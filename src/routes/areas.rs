@@ -98,10 +98,10 @@ pub fn spawn_job(state: web::Data<AppState>, mut job: AreaJob) {
         let mut failures = 0;
         loop {
             let step = state.conn().map_err(|e| anyhow::anyhow!(e)).and_then(|mut conn| {
-                if index.is_none() {
-                    index = Some(area_queries::index(&mut conn, &job.organisation_id)?);
-                }
-                let areas = index.get_or_insert_with(Default::default);
+                let areas = match &mut index {
+                    Some(areas) => areas,
+                    unread @ None => unread.insert(area_queries::index(&mut conn, &job.organisation_id)?),
+                };
                 let now = chrono::Utc::now().timestamp_millis();
                 Ok(area_jobs::run_batch(&mut conn, &mut job, areas, &lease, now)?)
             });
@@ -162,8 +162,7 @@ fn job_view(job: &AreaJob) -> Value {
     json!({
         "id": job.id,
         "state": job.state,
-        // Records pushed while the job runs are gone through too: `done` never exceeds `total`.
-        "total": job.total.max(job.done),
+        "total": job.total,
         "done": job.done,
         "changed": job.changed,
         "created_at": ms(job.created_at),

@@ -37,6 +37,18 @@ async fn pull(app: &TestApp, token: &str, cursor: Option<i64>) -> Value {
 
 const IN_GR: &str = "0193e000-0000-7000-8000-000000000001";
 const IN_TB: &str = "0193e000-0000-7000-8000-000000000002";
+const NEW_IN_TB: &str = "0193e000-0000-7000-8000-000000000003";
+
+/// An organisation with the areas of `tyreso()` and one observation in Granängsringen, placed
+/// and its job done. The push also leaves the server holding the rules (and areas) of this
+/// moment.
+async fn tenant_with_a_record_in_gr(app: &TestApp) -> Tenant {
+    let tenant = app.tenant("tyreso").await;
+    app.post("/api/v1/areas", &tenant.admin.tokens.access, &tyreso()).await;
+    push(app, &tenant.field.tokens.access, vec![observation(IN_GR, 59.225, 18.23)]).await;
+    wait_for_jobs(app, &tenant.coordinator.tokens.access).await;
+    tenant
+}
 
 #[tokio::test]
 async fn a_deleted_area_leaves_the_list_reaches_phones_as_deleted_and_its_records_move_up() {
@@ -104,12 +116,8 @@ async fn a_deleted_area_leaves_the_list_reaches_phones_as_deleted_and_its_record
 #[tokio::test]
 async fn the_command_line_deletes_an_area_and_reassigns_its_records() {
     let app = spawn_app().await;
-    let tenant = app.tenant("tyreso").await;
-    let (field, coordinator, admin) =
-        (&tenant.field.tokens.access, &tenant.coordinator.tokens.access, &tenant.admin.tokens.access);
-    app.post("/api/v1/areas", admin, &tyreso()).await;
-    push(&app, field, vec![observation(IN_GR, 59.225, 18.23)]).await;
-    wait_for_jobs(&app, coordinator).await;
+    let tenant = tenant_with_a_record_in_gr(&app).await;
+    let (coordinator, admin) = (&tenant.coordinator.tokens.access, &tenant.admin.tokens.access);
 
     let (code, _, err) = run(lagesbild(&app).args(["areas", "delete", "TY", "--org", "tyreso"]), "");
     assert_ne!(code, 0);
@@ -127,13 +135,8 @@ async fn the_command_line_deletes_an_area_and_reassigns_its_records() {
 #[tokio::test]
 async fn a_record_moved_while_a_batch_runs_keeps_the_area_of_its_new_place() {
     let app = spawn_app().await;
-    let tenant = app.tenant("tyreso").await;
-    let (field, coordinator, admin) =
-        (&tenant.field.tokens.access, &tenant.coordinator.tokens.access, &tenant.admin.tokens.access);
-    app.post("/api/v1/areas", admin, &tyreso()).await;
-    // The push also leaves the server holding the rules (and areas) of this moment.
-    push(&app, field, vec![observation(IN_GR, 59.225, 18.23)]).await;
-    wait_for_jobs(&app, coordinator).await;
+    let tenant = tenant_with_a_record_in_gr(&app).await;
+    let (field, coordinator) = (&tenant.field.tokens.access, &tenant.coordinator.tokens.access);
     let cursor = pull(&app, field, None).await["timestamp"].as_i64().unwrap();
 
     // Another process moves Granängsringen east, and its job reads the first batch: the record
@@ -163,6 +166,8 @@ async fn a_record_moved_while_a_batch_runs_keeps_the_area_of_its_new_place() {
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["results"][0]["status"], "applied", "{answer}");
     assert_eq!(area_of(&app, coordinator, IN_GR).await, "GR", "placed at ingest with the current areas");
+    // A record new since the job started: the job goes through it too, and its total grows.
+    push(&app, field, vec![observation(NEW_IN_TB, 59.23, 18.32)]).await;
 
     // The batch then writes: the record changed since it was read, so the move is not applied.
     let now = chrono::Utc::now().timestamp_millis();
@@ -171,7 +176,9 @@ async fn a_record_moved_while_a_batch_runs_keeps_the_area_of_its_new_place() {
     assert_eq!(area_of(&app, coordinator, IN_GR).await, "GR", "the push wins over the batch");
     let (job, progress) = area_jobs::run_to_end(&mut conn, job, &lease).unwrap();
     assert_eq!((progress, job.state.as_str()), (Progress::Finished, "done"));
+    assert_eq!((job.done, job.total), (2, 2), "counted when the job started: 1");
     assert_eq!(area_of(&app, coordinator, IN_GR).await, "GR");
+    assert_eq!(area_of(&app, coordinator, NEW_IN_TB).await, "TB");
 }
 
 #[tokio::test]

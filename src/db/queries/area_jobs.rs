@@ -246,6 +246,8 @@ pub fn apply_batch(
             }
         }
         next.done += i64::try_from(plan.read).unwrap_or(0);
+        // Records pushed while the job runs are gone through too: the total grows with them.
+        next.total = next.total.max(next.done);
         next.changed += changed;
         let progress = match &plan.last_id {
             Some(last) => {
@@ -273,6 +275,7 @@ pub fn apply_batch(
         )
         .set((
             area_jobs::state.eq(&next.state),
+            area_jobs::total.eq(next.total),
             area_jobs::done.eq(next.done),
             area_jobs::changed.eq(next.changed),
             area_jobs::last_table.eq(&next.last_table),
