@@ -812,7 +812,7 @@ struct PostgresDatabase {
 
 impl PostgresDatabase {
     fn create(admin_url: &str) -> anyhow::Result<(String, Self)> {
-        let mut admin = PgConnection::establish(admin_url)
+        let mut admin = lagesbild::db::connect_postgres(admin_url)
             .map_err(|error| anyhow::anyhow!("cannot connect to PostgreSQL at {admin_url}: {error}"))?;
         let name = format!("lagesbild_sync_load_{}", uuid::Uuid::now_v7().simple());
         admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).context("cannot create the bench database")?;
@@ -823,7 +823,7 @@ impl PostgresDatabase {
 
 impl Drop for PostgresDatabase {
     fn drop(&mut self) {
-        match PgConnection::establish(&self.admin_url) {
+        match lagesbild::db::connect_postgres(&self.admin_url) {
             Ok(mut conn) => {
                 match conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)) {
                     Ok(()) => eprintln!("dropped database {}", self.name),
@@ -1634,7 +1634,7 @@ fn database_size(target: &DatabaseTarget, data_dir: &Path) -> String {
         DatabaseTarget::Sqlite(_) => std::fs::read_dir(data_dir)
             .map(|entries| entries.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum::<u64>())
             .unwrap_or(0),
-        DatabaseTarget::Postgres(url) => PgConnection::establish(url)
+        DatabaseTarget::Postgres(url) => lagesbild::db::connect_postgres(url)
             .ok()
             .and_then(|mut pg| {
                 diesel::sql_query("SELECT pg_database_size(current_database()) AS bytes")
@@ -2263,7 +2263,7 @@ fn main() -> anyhow::Result<()> {
     let mut report = Report::default();
     for &backend in &config.backends {
         if backend == Backend::Postgres
-            && let Err(error) = PgConnection::establish(&config.postgres_url)
+            && let Err(error) = lagesbild::db::connect_postgres(&config.postgres_url)
         {
             println!("\n## postgres — skipped: cannot connect to {}: {error}", config.postgres_url);
             continue;

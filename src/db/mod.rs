@@ -80,12 +80,25 @@ impl DatabaseTarget {
                 Ok(DbConnection::Sqlite(conn))
             }
             Self::Postgres(url) => {
-                let conn = PgConnection::establish(url)
-                    .map_err(|error| anyhow::anyhow!("cannot connect to PostgreSQL: {error}"))?;
+                let conn =
+                    connect_postgres(url).map_err(|error| anyhow::anyhow!("cannot connect to PostgreSQL: {error}"))?;
                 Ok(DbConnection::Postgres(conn))
             }
         }
     }
+}
+
+/// Opens a PostgreSQL connection; every PostgreSQL connection of the process goes through here.
+///
+/// libpq's TLS is OpenSSL, which by default frees its global state in an exit handler. Threads
+/// that still hold a connection when the process exits (the writer, the statistics thread, a
+/// pool being dropped) then close their TLS sessions on freed memory and corrupt the heap
+/// (`munmap_chunk(): invalid pointer` as the process ends). OpenSSL is therefore initialised
+/// here first, without that exit handler (`OPENSSL_INIT_NO_ATEXIT`); the system reclaims its
+/// memory at exit anyway.
+pub fn connect_postgres(url: &str) -> diesel::ConnectionResult<PgConnection> {
+    openssl_sys::init();
+    PgConnection::establish(url)
 }
 
 /// Opens connections for the pool to the chosen backend.

@@ -3,7 +3,6 @@
 //! afterwards), and builders for the organisations and users a test needs.
 
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
 use lagesbild::accounts::{self, NewUser};
 use lagesbild::auth::password::Passwords;
 use lagesbild::config::{Secret, Settings};
@@ -37,7 +36,7 @@ pub struct PostgresDatabase {
 
 impl Drop for PostgresDatabase {
     fn drop(&mut self) {
-        match PgConnection::establish(&self.admin_url) {
+        match lagesbild::db::connect_postgres(&self.admin_url) {
             Ok(mut conn) => {
                 if let Err(error) =
                     conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
@@ -58,7 +57,8 @@ pub fn postgres_admin_url() -> Option<String> {
 /// Creates a fresh, uniquely named PostgreSQL database; returns its URL and the guard that drops it.
 pub fn fresh_postgres(admin_url: &str) -> (String, PostgresDatabase) {
     let name = format!("lagesbild_test_{}", uuid::Uuid::now_v7().simple());
-    let mut admin = PgConnection::establish(admin_url).expect("LAGESBILD_TEST_POSTGRES_URL must reach PostgreSQL");
+    let mut admin =
+        lagesbild::db::connect_postgres(admin_url).expect("LAGESBILD_TEST_POSTGRES_URL must reach PostgreSQL");
     admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("cannot create a test database");
     let (base, _) = admin_url.rsplit_once('/').expect("the PostgreSQL URL needs a database path");
     (format!("{base}/{name}"), PostgresDatabase { admin_url: admin_url.to_owned(), name })
