@@ -14,8 +14,12 @@
 //! under any export of these rows; and the export's own keyset page query reading every row into
 //! its structs and writing nothing.
 
+#[path = "common/observations.rs"]
+mod observations;
+
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use observations::{Lcg, Row};
 use std::io::Read;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -141,53 +145,33 @@ fn insert(conn: &mut SqliteConnection, organisation: &str, rows: usize) {
         "",
     ];
     let now = chrono::Utc::now().timestamp_millis();
-    let mut state = 1u64;
-    let mut next = move |modulo: u64| {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (state >> 33) % modulo
-    };
-    let mut done = 0;
-    while done < rows {
-        let mut sql = String::from("BEGIN;");
-        for _ in 0..100 {
-            if done >= rows {
-                break;
-            }
-            sql.push_str(
-                "INSERT INTO observations (organisation_id, id, user_id, device_id, category, severity, \
-                 perceived_safety, people_count, age_band, note, lat, lon, accuracy_m, observed_at, \
-                 observed_at_device, clock_corrected, needs_follow_up, status, area_code, cell, redacted, \
-                 created_at, updated_at, created_seq, content_seq, review_seq, server_seq, content_device_id) VALUES ",
-            );
-            let batch = 1_000.min(rows - done);
-            for i in 0..batch {
-                let n = done + i;
-                let lat = 59.20 + next(8_000) as f64 / 100_000.0;
-                let lon = 18.15 + next(20_000) as f64 / 100_000.0;
-                // Stored roughly in the order they happened, as phones sync them: each one is
-                // up to two days late (a phone offline over a weekend).
-                let span = 730 * 86_400_000i64;
-                let at = now - span + (span as f64 * n as f64 / rows as f64) as i64 - (next(48 * 60) as i64) * 60_000;
-                let cell = h3o::LatLng::new(lat, lon)
-                    .map(|p| p.to_cell(h3o::Resolution::Twelve).to_string())
-                    .unwrap_or_default();
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "('{organisation}','0193e000-0000-7000-8000-{n:012}','u','d','{}',{},{},{},'13_15','{}',{lat},{lon},10,{at},{at},0,0,'new','A{:02}','{cell}',0,{at},{at},1,1,1,1,'d')",
-                    CATEGORIES[next(6) as usize],
-                    1 + next(5),
-                    1 + next(5),
-                    next(12),
-                    NOTES[next(4) as usize],
-                    next(50),
-                ));
-            }
-            sql.push(';');
-            done += batch;
+    let mut random = Lcg::new(1);
+    observations::insert(conn, rows, |n| {
+        let lat = 59.20 + random.below(8_000) as f64 / 100_000.0;
+        let lon = 18.15 + random.below(20_000) as f64 / 100_000.0;
+        // Stored roughly in the order they happened, as phones sync them: each one is up to two
+        // days late (a phone offline over a weekend).
+        let span = 730 * 86_400_000i64;
+        let at = now - span + (span as f64 * n as f64 / rows as f64) as i64 - (random.below(48 * 60) as i64) * 60_000;
+        let cell =
+            h3o::LatLng::new(lat, lon).map(|p| p.to_cell(h3o::Resolution::Twelve).to_string()).unwrap_or_default();
+        Row {
+            organisation,
+            n,
+            user: "u",
+            category: CATEGORIES[random.below(6) as usize],
+            severity: 1 + random.below(5) as u32,
+            perceived_safety: 1 + random.below(5) as u32,
+            people_count: random.below(12) as u32,
+            note: NOTES[random.below(4) as usize],
+            lat,
+            lon,
+            observed_at: at,
+            area_code: format!("A{:02}", random.below(50)),
+            cell,
+            stored_at: at,
+            seq: 1,
         }
-        sql.push_str("COMMIT;");
-        conn.batch_execute(&sql).expect("the rows are inserted");
-    }
+    })
+    .expect("the rows are inserted");
 }

@@ -20,6 +20,11 @@
 //! bare HTTP baseline of the same run. VmRSS and VmHWM are this process's (server and client),
 //! read before the index is built and after.
 
+#[path = "common/login.rs"]
+mod login;
+#[path = "common/observations.rs"]
+mod observations;
+
 use anyhow::Context;
 use chrono::Datelike;
 use diesel::connection::SimpleConnection;
@@ -33,7 +38,9 @@ use lagesbild::domain::FieldError;
 use lagesbild::domain::geo::cell_for;
 use lagesbild::domain::identity::{Name, NewPassword, Role, Slug, TimeZone, Username};
 use lagesbild::startup::Application;
-use serde_json::{Value, json};
+use login::Login;
+use observations::{Lcg, Row};
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -183,21 +190,9 @@ async fn get(client: &reqwest::Client, base: &str, token: &str, path: &str) -> a
 }
 
 async fn login(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
-    let response = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({
-            "organisation": SLUG,
-            "username": COORDINATOR,
-            "password": PASSWORD,
-            "device_id": "bench-browser",
-            "device_name": "bench",
-        }))
-        .send()
-        .await?;
-    let status = response.status();
-    let body: Value = response.json().await?;
-    anyhow::ensure!(status == 200, "login: {status} {body}");
-    body["access_token"].as_str().map(str::to_owned).context("no access_token in the login answer")
+    let coordinator =
+        Login { organisation: SLUG, username: COORDINATOR, password: PASSWORD, device_id: "bench-browser" };
+    login::access_token(client, base, coordinator).await
 }
 
 /// The newest tertial that has ended, e.g. `2026-T2` in December 2026.
@@ -318,85 +313,65 @@ fn fill(target: &DatabaseTarget, seeded: &Seeded, rows: usize) -> anyhow::Result
     let weights: Vec<f64> = places::AREAS.iter().map(|a| a.weight).collect();
     let total: f64 = weights.iter().sum::<f64>() / 0.9;
     let (municipality, _, [min_lat, min_lon, max_lat, max_lon]) = places::MUNICIPALITY;
-    let mut state = 1u64;
-    let mut next = move |modulo: u64| {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (state >> 33) % modulo
-    };
-    let mut unit_interval = || next(1 << 30) as f64 / f64::from(1u32 << 30);
+    let mut random = Lcg::new(1);
     let now = chrono::Utc::now().timestamp_millis();
     let span = 730 * 86_400_000i64;
     let organisation = &seeded.organisation_id;
-    let mut done = 0;
-    while done < rows {
-        let mut sql = String::from("BEGIN;");
-        for _ in 0..100 {
-            if done >= rows {
-                break;
+    observations::insert(&mut conn, rows, |n| {
+        let mut pick = random.unit() * total;
+        let area = places::AREAS.iter().find(|area| {
+            pick -= area.weight;
+            pick < 0.0
+        });
+        let (lat, lon, code) = match area {
+            Some(area) => {
+                let (lat, lon) = area.point(random.unit(), random.unit());
+                (lat, lon, area.code)
             }
-            sql.push_str(
-                "INSERT INTO observations (organisation_id, id, user_id, device_id, category, severity, \
-                 perceived_safety, people_count, age_band, note, lat, lon, accuracy_m, observed_at, \
-                 observed_at_device, clock_corrected, needs_follow_up, status, area_code, cell, redacted, \
-                 created_at, updated_at, created_seq, content_seq, review_seq, server_seq, content_device_id) VALUES ",
-            );
-            let batch = 1_000.min(rows - done);
-            for i in 0..batch {
-                let n = done + i;
-                let mut pick = unit_interval() * total;
-                let area = places::AREAS.iter().find(|area| {
-                    pick -= area.weight;
-                    pick < 0.0
-                });
-                let (lat, lon, code) = match area {
-                    Some(area) => {
-                        let (lat, lon) = area.point(unit_interval(), unit_interval());
-                        (lat, lon, area.code)
-                    }
-                    None => loop {
-                        let lat = min_lat + unit_interval() * (max_lat - min_lat);
-                        let lon = min_lon + unit_interval() * (max_lon - min_lon);
-                        // The areas' bounding boxes hold their octagons: outside every box is
-                        // outside every area.
-                        let inside = places::AREAS
-                            .iter()
-                            .any(|a| (lat - a.lat).abs() <= a.radius_lat && (lon - a.lon).abs() <= a.radius_lon);
-                        if !inside {
-                            break (lat, lon, municipality);
-                        }
-                    },
-                };
-                // In sync order, each up to two days late; half of them in the evening.
-                let day_start = now - span + (span as f64 * n as f64 / rows as f64) as i64;
-                let day_start = day_start - day_start.rem_euclid(86_400_000);
-                let minute = if unit_interval() < 0.5 {
-                    18 * 60 + (unit_interval() * 360.0) as i64
-                } else {
-                    (unit_interval() * 1440.0) as i64
-                };
-                let at = (day_start + minute * 60_000).min(now);
-                let synced = at + (unit_interval() * 2.0 * 86_400_000.0) as i64;
-                let cell = cell_for(lat, lon).unwrap_or_default();
-                let user = &seeded.reporters[n % seeded.reporters.len()];
-                let category = &seeded.categories
-                    [(unit_interval() * seeded.categories.len() as f64) as usize % seeded.categories.len()];
-                let seq = first_seq + n as i64;
-                if i > 0 {
-                    sql.push(',');
+            None => loop {
+                let lat = min_lat + random.unit() * (max_lat - min_lat);
+                let lon = min_lon + random.unit() * (max_lon - min_lon);
+                // The areas' bounding boxes hold their octagons: outside every box is outside
+                // every area.
+                let inside = places::AREAS
+                    .iter()
+                    .any(|a| (lat - a.lat).abs() <= a.radius_lat && (lon - a.lon).abs() <= a.radius_lon);
+                if !inside {
+                    break (lat, lon, municipality);
                 }
-                sql.push_str(&format!(
-                    "('{organisation}','0193e000-0000-7000-8000-{n:012}','{user}','d','{category}',{},{},{},'13_15','',{lat},{lon},10,{at},{at},0,0,'new','{code}','{cell}',0,{synced},{synced},{seq},{seq},{seq},{seq},'d')",
-                    1 + (unit_interval() * 5.0) as u32 % 5,
-                    1 + (unit_interval() * 5.0) as u32 % 5,
-                    (unit_interval() * 12.0) as u32,
-                ));
-            }
-            sql.push(';');
-            done += batch;
+            },
+        };
+        // In sync order, each up to two days late; half of them in the evening.
+        let day_start = now - span + (span as f64 * n as f64 / rows as f64) as i64;
+        let day_start = day_start - day_start.rem_euclid(86_400_000);
+        let minute = if random.unit() < 0.5 {
+            18 * 60 + (random.unit() * 360.0) as i64
+        } else {
+            (random.unit() * 1440.0) as i64
+        };
+        let at = (day_start + minute * 60_000).min(now);
+        let synced = at + (random.unit() * 2.0 * 86_400_000.0) as i64;
+        let categories = &seeded.categories;
+        let category = &categories[(random.unit() * categories.len() as f64) as usize % categories.len()];
+        Row {
+            organisation,
+            n,
+            user: &seeded.reporters[n % seeded.reporters.len()],
+            category,
+            severity: 1 + (random.unit() * 5.0) as u32 % 5,
+            perceived_safety: 1 + (random.unit() * 5.0) as u32 % 5,
+            people_count: (random.unit() * 12.0) as u32,
+            note: "",
+            lat,
+            lon,
+            observed_at: at,
+            area_code: code.to_owned(),
+            cell: cell_for(lat, lon).unwrap_or_default(),
+            stored_at: synced,
+            seq: first_seq + n as i64,
         }
-        sql.push_str("COMMIT;");
-        conn.batch_execute(&sql).context("the rows are inserted")?;
-    }
+    })
+    .context("the rows are inserted")?;
     let last_seq = first_seq + rows as i64 - 1;
     conn.batch_execute(&format!("UPDATE sync_state SET seq = max(seq, {last_seq}) WHERE id = 1"))?;
     Ok(())

@@ -50,6 +50,9 @@
 //! | `SYNC_LOAD_STORAGE_THREADS` | `1,4` (SQLite), `1,4,16` (PostgreSQL) | writer threads of the storage rows |
 //! | `SYNC_LOAD_PERF` | on | `0` to not count syscalls with `perf stat` (used only if it works) |
 
+#[path = "common/login.rs"]
+mod login;
+
 use anyhow::Context;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -64,6 +67,7 @@ use lagesbild::db::{DatabaseTarget, DbConnection};
 use lagesbild::domain::FieldError;
 use lagesbild::domain::identity::{Name, NewPassword, Role, Slug, TimeZone, Username};
 use lagesbild::startup::Application;
+use login::Login;
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -915,22 +919,8 @@ struct Bench {
 
 impl Bench {
     async fn login(&self, username: &str, device_id: &str) -> anyhow::Result<String> {
-        let response = self
-            .client
-            .post(format!("{}/api/v1/auth/login", self.base))
-            .json(&json!({
-                "organisation": self.organisation,
-                "username": username,
-                "password": PASSWORD,
-                "device_id": device_id,
-                "device_name": format!("{device_id} (bench)"),
-            }))
-            .send()
-            .await?;
-        let status = response.status();
-        let body: Value = response.json().await?;
-        anyhow::ensure!(status == 200, "login of {username} on {device_id}: {status} {body}");
-        body["access_token"].as_str().map(str::to_owned).context("no access_token in the login answer")
+        let login = Login { organisation: &self.organisation, username, password: PASSWORD, device_id };
+        login::access_token(&self.client, &self.base, login).await
     }
 
     /// A complete first pull (every page); returns the body of the last page and the cursor.
