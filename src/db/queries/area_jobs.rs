@@ -7,6 +7,7 @@
 //! record anyway. Each batch checks, in its own transaction, that the job is still running and
 //! still its owner's, and writes nothing otherwise.
 
+use super::sync_push::Table;
 use super::sync_state;
 use crate::db::DbConnection;
 use crate::db::schema::{activity_logs, area_jobs, observations};
@@ -144,7 +145,7 @@ pub struct Move {
 /// records whose area changes.
 #[derive(Debug, Clone)]
 pub struct BatchPlan {
-    pub table: String,
+    pub table: Table,
     pub read: usize,
     pub last_id: Option<String>,
     pub moves: Vec<Move>,
@@ -165,12 +166,18 @@ pub enum Progress {
 /// Reads the next batch after the job's position and works out which records move. Takes no
 /// lock: [`apply_batch`] writes only what nobody changed since.
 pub fn plan_batch(conn: &mut DbConnection, job: &AreaJob, index: &AreaIndex) -> QueryResult<BatchPlan> {
-    let table = job.last_table.clone().unwrap_or_else(|| "observations".to_owned());
+    // A job starts with the observations; a table it does not know is a corrupt position.
+    let table = match job.last_table.as_deref() {
+        None => Table::Observations,
+        Some(name) => Table::of(name).ok_or_else(|| {
+            diesel::result::Error::DeserializationError(format!("area job {}: unknown table `{name}`", job.id).into())
+        })?,
+    };
     let after = job.last_id.clone().unwrap_or_default();
     let org = &job.organisation_id;
     type Placed = (String, i64, Option<f64>, Option<f64>, Option<String>);
-    let rows: Vec<Placed> = if table == "observations" {
-        observations::table
+    let rows: Vec<Placed> = match table {
+        Table::Observations => observations::table
             .filter(observations::organisation_id.eq(org))
             .filter(observations::id.gt(&after))
             .order(observations::id.asc())
@@ -182,9 +189,8 @@ pub fn plan_batch(conn: &mut DbConnection, job: &AreaJob, index: &AreaIndex) -> 
                 observations::lat.nullable(),
                 observations::area_code,
             ))
-            .load(conn)?
-    } else {
-        activity_logs::table
+            .load(conn)?,
+        Table::ActivityLogs => activity_logs::table
             .filter(activity_logs::organisation_id.eq(org))
             .filter(activity_logs::id.gt(&after))
             .order(activity_logs::id.asc())
@@ -196,7 +202,7 @@ pub fn plan_batch(conn: &mut DbConnection, job: &AreaJob, index: &AreaIndex) -> 
                 activity_logs::lat,
                 activity_logs::area_code,
             ))
-            .load(conn)?
+            .load(conn)?,
     };
     let read = rows.len();
     let last_id = rows.last().map(|row| row.0.clone());
@@ -240,7 +246,7 @@ pub fn apply_batch(
         if !plan.moves.is_empty() {
             let seq = sync_state::take(conn)?;
             for planned in &plan.moves {
-                if move_record(conn, &next.organisation_id, &plan.table, planned, index, seq)? {
+                if move_record(conn, &next.organisation_id, plan.table, planned, index, seq)? {
                     changed += 1;
                 }
             }
@@ -251,12 +257,12 @@ pub fn apply_batch(
         next.changed += changed;
         let progress = match &plan.last_id {
             Some(last) => {
-                next.last_table = Some(plan.table.clone());
+                next.last_table = Some(plan.table.name().to_owned());
                 next.last_id = Some(last.clone());
                 Progress::More
             }
-            None if plan.table == "observations" => {
-                next.last_table = Some("activity_logs".to_owned());
+            None if plan.table == Table::Observations => {
+                next.last_table = Some(Table::ActivityLogs.name().to_owned());
                 next.last_id = None;
                 Progress::More
             }
@@ -305,29 +311,32 @@ pub fn apply_batch(
 fn move_record(
     conn: &mut DbConnection,
     org: &str,
-    table: &str,
+    table: Table,
     planned: &Move,
     index: &AreaIndex,
     seq: i64,
 ) -> QueryResult<bool> {
     let set_area = |conn: &mut DbConnection, area: &Option<String>, read_seq: Option<i64>| -> QueryResult<usize> {
-        if table == "observations" {
-            let target = observations::table.find((org, &planned.id));
-            let values = (observations::area_code.eq(area), observations::server_seq.eq(seq));
-            match read_seq {
-                Some(read) => {
-                    diesel::update(target.filter(observations::server_seq.eq(read))).set(values).execute(conn)
+        match table {
+            Table::Observations => {
+                let target = observations::table.find((org, &planned.id));
+                let values = (observations::area_code.eq(area), observations::server_seq.eq(seq));
+                match read_seq {
+                    Some(read) => {
+                        diesel::update(target.filter(observations::server_seq.eq(read))).set(values).execute(conn)
+                    }
+                    None => diesel::update(target).set(values).execute(conn),
                 }
-                None => diesel::update(target).set(values).execute(conn),
             }
-        } else {
-            let target = activity_logs::table.find((org, &planned.id));
-            let values = (activity_logs::area_code.eq(area), activity_logs::server_seq.eq(seq));
-            match read_seq {
-                Some(read) => {
-                    diesel::update(target.filter(activity_logs::server_seq.eq(read))).set(values).execute(conn)
+            Table::ActivityLogs => {
+                let target = activity_logs::table.find((org, &planned.id));
+                let values = (activity_logs::area_code.eq(area), activity_logs::server_seq.eq(seq));
+                match read_seq {
+                    Some(read) => {
+                        diesel::update(target.filter(activity_logs::server_seq.eq(read))).set(values).execute(conn)
+                    }
+                    None => diesel::update(target).set(values).execute(conn),
                 }
-                None => diesel::update(target).set(values).execute(conn),
             }
         }
     };
@@ -336,18 +345,17 @@ fn move_record(
     }
     // Changed since the batch read it: place what is stored now.
     type Stored = (Option<f64>, Option<f64>, Option<String>);
-    let stored: Option<Stored> = if table == "observations" {
-        observations::table
+    let stored: Option<Stored> = match table {
+        Table::Observations => observations::table
             .find((org, &planned.id))
             .select((observations::lon.nullable(), observations::lat.nullable(), observations::area_code))
             .first(conn)
-            .optional()?
-    } else {
-        activity_logs::table
+            .optional()?,
+        Table::ActivityLogs => activity_logs::table
             .find((org, &planned.id))
             .select((activity_logs::lon, activity_logs::lat, activity_logs::area_code))
             .first(conn)
-            .optional()?
+            .optional()?,
     };
     let Some((lon, lat, area)) = stored else { return Ok(false) };
     match place(index, lon, lat) {

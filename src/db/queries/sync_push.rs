@@ -149,15 +149,16 @@ impl RulesCache {
     }
 }
 
-/// The tables a push writes.
+/// The tables a push writes: the records' tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Table {
+pub enum Table {
     Observations,
     ActivityLogs,
 }
 
 impl Table {
-    fn of(name: &str) -> Option<Self> {
+    /// The table of this name, if it is one of the records' tables.
+    pub fn of(name: &str) -> Option<Self> {
         match name {
             "observations" => Some(Self::Observations),
             "activity_logs" => Some(Self::ActivityLogs),
@@ -165,7 +166,8 @@ impl Table {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// The table's name, as the protocol and the database name it.
+    pub fn name(self) -> &'static str {
         match self {
             Self::Observations => "observations",
             Self::ActivityLogs => "activity_logs",
