@@ -268,6 +268,7 @@ impl ObservationRow {
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "sync_error": Value::Null,
+            "sync_errors": Value::Null,
         }))
     }
 }
@@ -303,6 +304,7 @@ impl ActivityLogRow {
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "sync_error": Value::Null,
+            "sync_errors": Value::Null,
         }))
     }
 }

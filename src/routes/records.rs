@@ -94,6 +94,7 @@ fn page(
 fn observation_view(row: &crate::db::models::ObservationRow) -> Map<String, Value> {
     let mut raw = row.to_raw();
     raw.remove("sync_error");
+    raw.remove("sync_errors");
     raw.insert("reviewed_by".into(), json!(row.reviewed_by));
     raw.insert("reviewed_at".into(), json!(row.reviewed_at));
     raw.insert("device_id".into(), json!(row.device_id));
@@ -103,6 +104,7 @@ fn observation_view(row: &crate::db::models::ObservationRow) -> Map<String, Valu
 fn activity_view(row: &crate::db::models::ActivityLogRow) -> Map<String, Value> {
     let mut raw = row.to_raw();
     raw.remove("sync_error");
+    raw.remove("sync_errors");
     raw.insert("device_id".into(), json!(row.device_id));
     raw
 }

@@ -223,6 +223,9 @@ async fn one_bad_record_never_blocks_the_queue() {
         .find(|r| r["id"] == "00000000-0000-7000-8000-00000000000b")
         .unwrap();
     assert!(back["sync_error"].as_str().unwrap().contains("severity"), "{back}");
+    // Every device of the author gets the fields at fault with their codes, as the push answered.
+    let listed: Value = serde_json::from_str(back["sync_errors"].as_str().unwrap()).unwrap();
+    assert_eq!(listed, quarantined["errors"], "{back}");
     assert_eq!(back["note"], "bad");
     let list: Vec<Value> =
         app.get("/api/v1/sync/quarantine", &tenant.coordinator.tokens.access).await.json().await.unwrap();
@@ -256,6 +259,7 @@ async fn one_bad_record_never_blocks_the_queue() {
         .find(|r| r["id"] == "00000000-0000-7000-8000-00000000000b")
         .unwrap();
     assert_eq!(clean["sync_error"], Value::Null);
+    assert_eq!(clean["sync_errors"], Value::Null);
 }
 
 #[tokio::test]

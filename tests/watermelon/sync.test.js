@@ -279,6 +279,7 @@ test('4. one valid, one invalid and one conflicting record in one push', async (
   assert.equal(pushResult(phone, valid.id).status, 'applied')
   assert.equal(pushResult(phone, invalid.id).status, 'quarantined')
   assert.deepEqual(pushResult(phone, invalid.id).errors.map((e) => e.field), ['severity'])
+  const refused = pushResult(phone, invalid.id).errors
   assert.equal(pushResult(phone, contested.id).status, 'conflict')
   assert.deepEqual(phone.lastPush.body.experimentalRejectedIds, { observations: [contested.id] })
 
@@ -318,10 +319,16 @@ test('4. one valid, one invalid and one conflicting record in one push', async (
   assert.equal(back.note, 'bad')
   assert.equal(await phone.hasUnsyncedChanges(), false)
 
-  // The tablet gets the merged record; as the same user's device it also gets the quarantined one.
+  // The tablet gets the merged record; as the same user's device it also gets the quarantined one,
+  // with the fields at fault and their codes.
   await tablet.sync()
   assert.equal((await tablet.find('observations', contested.id)).note, 'edited on the phone')
-  assert.match((await tablet.find('observations', invalid.id)).sync_error, /severity/)
+  const onTablet = await tablet.find('observations', invalid.id)
+  assert.match(onTablet.sync_error, /severity/)
+  assert.deepEqual(
+    JSON.parse(onTablet.sync_errors).map((error) => [error.field, error.code]),
+    refused.map((error) => [error.field, error.code]),
+  )
 
   // The user fixes the record: it is stored, the quarantine is resolved, the error cleared.
   await phone.update(back, { severity: 4 })
@@ -332,6 +339,7 @@ test('4. one valid, one invalid and one conflicting record in one push', async (
   assert.equal(after.resolved, true)
   await phone.sync()
   assert.equal((await phone.find('observations', invalid.id)).sync_error, null)
+  assert.equal((await phone.find('observations', invalid.id)).sync_errors, null)
 
 })
 

@@ -112,7 +112,7 @@ export async function saveRecord(table, record, changedColumns) {
     if (!stored) {
       next = { ...record, _status: 'created', _changed: [] }
     } else {
-      next = { ...stored, sync_error: null, _error_codes: null }
+      next = { ...stored, sync_error: null, sync_errors: null, _error_codes: null }
       for (const column of changedColumns) next[column] = record[column]
       if (stored._status !== 'created') {
         next._status = 'updated'

@@ -11,7 +11,7 @@ const MAX_ROUNDS = 3
 const LOCAL_COLUMNS = ['_status', '_changed', '_rev', '_error_codes']
 // Columns the server owns: a pulled version always wins for these.
 const SERVER_COLUMNS = new Set([
-  'status', 'review_comment', 'redacted', 'sync_error', 'area_code', 'clock_corrected',
+  'status', 'review_comment', 'redacted', 'sync_error', 'sync_errors', 'area_code', 'clock_corrected',
   'observed_at_device', 'user_id', 'created_at', 'updated_at', 'server_seq',
 ])
 
@@ -45,10 +45,20 @@ async function pull() {
   return Object.values(merged).reduce((n, records) => n + records.size, 0)
 }
 
+/** The stable codes of a pulled record's `sync_errors` (a JSON array in a string), or null. */
+function errorCodes(raw) {
+  if (!raw.sync_errors) return null
+  try {
+    const listed = JSON.parse(raw.sync_errors)
+    return Array.isArray(listed) ? listed.map((error) => error?.code).filter((code) => typeof code === 'string') : null
+  } catch {
+    return null
+  }
+}
+
 function merge(local, raw) {
   if (!local || !db.isPending(local)) {
-    const codes = raw.sync_error && raw.sync_error === local?.sync_error ? local._error_codes : null
-    return { ...raw, _status: 'synced', _changed: [], _rev: local?._rev ?? 0, _error_codes: codes ?? null }
+    return { ...raw, _status: 'synced', _changed: [], _rev: local?._rev ?? 0, _error_codes: errorCodes(raw) }
   }
   // Local edits win per column; the server's own columns come from the server.
   const kept = local._status === 'created'

@@ -344,8 +344,9 @@ fn assemble(
     changes
 }
 
-/// A quarantined record as its author's devices get it back: the columns as pushed, the id, and
-/// `sync_error` saying what to fix.
+/// A quarantined record as its author's devices get it back: the columns as pushed, the id,
+/// `sync_error` saying what to fix, and `sync_errors`, the same per field with its stable code
+/// (a JSON array in a string, as a client database's column holds it).
 fn quarantined_raw(row: &QuarantineRow) -> Map<String, Value> {
     let mut raw: Map<String, Value> = serde_json::from_str(&row.payload).unwrap_or_default();
     raw.remove("_status");
@@ -367,6 +368,7 @@ fn quarantined_raw(row: &QuarantineRow) -> Map<String, Value> {
         "sync_error".to_owned(),
         Value::String(if message.is_empty() { "rejected".to_owned() } else { message }),
     );
+    raw.insert("sync_errors".to_owned(), Value::String(serde_json::to_string(&errors).unwrap_or_default()));
     raw
 }
 

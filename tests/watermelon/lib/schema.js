@@ -1,5 +1,5 @@
 // The phone's WatermelonDB schema (version 1): the columns the server sends down (see the
-// `to_raw` methods in src/db/models.rs), plus `sync_error` on the tables a phone pushes.
+// `to_raw` methods in src/db/models.rs), plus `sync_error` and `sync_errors` on the tables a phone pushes.
 
 'use strict'
 
@@ -40,6 +40,7 @@ const schema = appSchema({
         { name: 'created_at', type: 'number' },
         { name: 'updated_at', type: 'number' },
         { name: 'sync_error', type: 'string', isOptional: true },
+        { name: 'sync_errors', type: 'string', isOptional: true },
       ],
     }),
     tableSchema({
@@ -68,6 +69,7 @@ const schema = appSchema({
         { name: 'created_at', type: 'number' },
         { name: 'updated_at', type: 'number' },
         { name: 'sync_error', type: 'string', isOptional: true },
+        { name: 'sync_errors', type: 'string', isOptional: true },
       ],
     }),
     tableSchema({ name: 'categories', columns: reference }),
