@@ -112,6 +112,7 @@ impl Application {
                 settings.login_attempts_per_account,
                 settings.login_attempts_per_address,
                 Duration::from_secs(settings.login_window_secs),
+                &key,
             ),
             revocations: revocations.clone(),
             metrics: Metrics::new(backend),
@@ -188,7 +189,7 @@ fn spawn_picture_warmup(state: web::Data<AppState>) {
 }
 
 /// Background work each process does on its own: picks up revocations made by other processes,
-/// writes last-seen times, and forgets idle login limits.
+/// writes last-seen times, purges old tombstones and forgets idle login limits.
 fn spawn_housekeeping(state: web::Data<AppState>, activity: Arc<DeviceActivity>) {
     let every = Duration::from_millis(state.settings.revocation_poll_ms.max(10));
     tokio::spawn(async move {
@@ -214,7 +215,6 @@ fn spawn_housekeeping(state: web::Data<AppState>, activity: Arc<DeviceActivity>)
                     if !seen.is_empty() {
                         db::queries::devices::touch(&mut conn, &seen)?;
                     }
-                    state.login_limiter.forget_idle();
                 }
                 if purge {
                     let horizon_ms =
@@ -224,6 +224,7 @@ fn spawn_housekeeping(state: web::Data<AppState>, activity: Arc<DeviceActivity>)
                     if removed > 0 {
                         tracing::info!(removed, "purged tombstones past the horizon");
                     }
+                    LoginLimiter::forget_idle(&mut conn)?;
                 }
                 Ok(())
             })

@@ -1,46 +1,79 @@
-//! Login limits per account and per client address (GCRA, in memory, per process).
+//! Login limits per account and per client address (GCRA), kept in the database so that every
+//! process serving it counts the same attempts: with several processes behind a load balancer,
+//! limits per process would let each address or account try once per process.
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
-use std::num::NonZeroU32;
+use crate::db::DbConnection;
+use crate::db::queries::login_limits::{self, Limit};
+use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-/// Two keyed limits, both of which a login attempt must pass.
+/// Two limits, both of which a login attempt must pass.
 pub struct LoginLimiter {
-    per_account: DefaultKeyedRateLimiter<String>,
-    per_address: DefaultKeyedRateLimiter<String>,
-    clock: DefaultClock,
+    per_account: Allowance,
+    per_address: Allowance,
+    /// Keys the digests, so that the stored keys cannot be turned back into addresses (there are
+    /// few enough IPv4 addresses to try them all) or names: the SHA-256 of the signing key, which
+    /// every process serving the database shares.
+    salt: [u8; 32],
+}
+
+/// An allowance of attempts per window, all of it available at once.
+#[derive(Debug, Clone, Copy)]
+struct Allowance {
+    interval_ms: i64,
+    tolerance_ms: i64,
+}
+
+impl Allowance {
+    fn new(attempts: u32, window: Duration) -> Self {
+        let attempts = i64::from(attempts.max(1));
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX / 2);
+        let interval_ms = (window_ms / attempts).max(1);
+        Self { interval_ms, tolerance_ms: interval_ms * (attempts - 1) }
+    }
+
+    fn limit(self, salt: &[u8; 32], what: &str) -> Limit {
+        Limit {
+            key: hex::encode(Sha256::new().chain_update(salt).chain_update(what.as_bytes()).finalize()),
+            interval_ms: self.interval_ms,
+            tolerance_ms: self.tolerance_ms,
+        }
+    }
 }
 
 impl LoginLimiter {
-    /// `attempts` per `window` for each account and each address, with the whole allowance
-    /// available at once.
-    pub fn new(per_account: u32, per_address: u32, window: Duration) -> Self {
+    /// `per_account` attempts per `window` for each account and `per_address` for each address;
+    /// `signing_key` keys the stored digests.
+    pub fn new(per_account: u32, per_address: u32, window: Duration, signing_key: &[u8]) -> Self {
         Self {
-            per_account: DefaultKeyedRateLimiter::keyed(quota(per_account, window)),
-            per_address: DefaultKeyedRateLimiter::keyed(quota(per_address, window)),
-            clock: DefaultClock::default(),
+            per_account: Allowance::new(per_account, window),
+            per_address: Allowance::new(per_address, window),
+            salt: Sha256::digest(signing_key).into(),
         }
     }
 
-    /// Counts an attempt; `Err` carries how long the caller must wait.
-    pub fn check(&self, organisation: &str, username: &str, address: &str) -> Result<(), Duration> {
-        let account = format!("{}\u{0}{}", organisation.trim().to_lowercase(), username.trim().to_lowercase());
-        let now = self.clock.now();
+    /// Counts an attempt; the inner `Err` carries how long the caller must wait.
+    pub fn check(
+        &self,
+        conn: &mut DbConnection,
+        organisation: &str,
+        username: &str,
+        address: &str,
+    ) -> diesel::QueryResult<Result<(), Duration>> {
+        let account =
+            format!("account\u{0}{}\u{0}{}", organisation.trim().to_lowercase(), username.trim().to_lowercase());
         // The address is checked first so that one address cannot lock every account it guesses.
-        self.per_address.check_key(&address.to_owned()).map_err(|not_until| not_until.wait_time_from(now))?;
-        self.per_account.check_key(&account).map_err(|not_until| not_until.wait_time_from(now))
+        let limits = [
+            self.per_address.limit(&self.salt, &format!("address\u{0}{address}")),
+            self.per_account.limit(&self.salt, &account),
+        ];
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        Ok(login_limits::take(conn, &limits, now_ms)?
+            .map_err(|wait_ms| Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0).max(1))))
     }
 
-    /// Forgets keys whose allowance is full again, so memory stays bounded.
-    pub fn forget_idle(&self) {
-        self.per_account.retain_recent();
-        self.per_address.retain_recent();
+    /// Forgets the keys whose whole allowance is back, so the table stays small; returns how many.
+    pub fn forget_idle(conn: &mut DbConnection) -> diesel::QueryResult<usize> {
+        login_limits::forget_idle(conn, chrono::Utc::now().timestamp_millis())
     }
-}
-
-fn quota(attempts: u32, window: Duration) -> Quota {
-    let attempts = NonZeroU32::new(attempts).unwrap_or(NonZeroU32::MIN);
-    let period = (window / attempts.get()).max(Duration::from_millis(1));
-    Quota::with_period(period).unwrap_or_else(|| Quota::per_second(attempts)).allow_burst(attempts)
 }

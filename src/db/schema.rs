@@ -341,6 +341,13 @@ diesel::joinable!(users -> organisations (organisation_id));
 diesel::joinable!(users -> units (unit_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
+diesel::table! {
+    login_limits (key) {
+        key -> Text,
+        tat_ms -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     units,

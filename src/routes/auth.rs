@@ -87,14 +87,13 @@ pub async fn login(
     };
 
     let address = req.peer_addr().map(|addr| addr.ip().to_string()).unwrap_or_default();
-    state
-        .login_limiter
-        .check(&body.organisation, &body.username, &address)
-        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
-
     let organisation = body.organisation.trim().to_lowercase();
     let username = body.username.trim().to_lowercase();
-    let user = db(&state, move |conn, _| {
+    let user = db(&state, move |conn, state| {
+        state
+            .login_limiter
+            .check(conn, &organisation, &username, &address)?
+            .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
         let Some(org) = organisations::by_slug(conn, &organisation)? else {
             return Ok(None);
         };

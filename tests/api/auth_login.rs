@@ -109,6 +109,48 @@ async fn login_is_limited_per_client_address() {
     assert_problem(limited, 429, "too_many_requests").await;
 }
 
+/// Several servers on one database (processes behind a load balancer) count the same attempts:
+/// an account that used its allowance on one server is refused on the other, and so is an address.
+/// The stored keys name no account and no address.
+#[tokio::test]
+async fn login_limits_hold_across_servers_sharing_the_database() {
+    let app = spawn_app_with(|settings| {
+        settings.login_attempts_per_account = 3;
+        settings.login_attempts_per_address = 5;
+        settings.login_window_secs = 60;
+    })
+    .await;
+    let org = app.seed_org("tyreso");
+    app.seed_user(&org, "anna", Role::Field, None);
+    app.seed_user(&org, "bo", Role::Field, None);
+    let other = lagesbild::startup::Application::build(app.settings.clone()).unwrap();
+    let other_login = format!("http://127.0.0.1:{}/api/v1/auth/login", other.port());
+    tokio::spawn(other.run_until_stopped());
+    let login_on_other = |username: &str| {
+        app.client
+            .post(&other_login)
+            .json(&json!({ "organisation": "tyreso", "username": username, "password": PASSWORD, "device_id": "phone-9" }))
+            .send()
+    };
+
+    for _ in 0..3 {
+        assert_eq!(app.login_response("tyreso", "anna", "wrong password", "phone-1").await.status(), 401);
+    }
+    assert_problem(login_on_other("anna").await.unwrap(), 429, "too_many_requests").await;
+    // The address has used four of its five attempts (the refused one counts too): bo's login on
+    // the other server is its last, and after it the address is refused for every account.
+    assert_eq!(login_on_other("bo").await.unwrap().status(), 200);
+    assert_problem(app.login_response("tyreso", "bo", PASSWORD, "phone-2").await, 429, "too_many_requests").await;
+
+    use diesel::prelude::*;
+    use lagesbild::db::schema::login_limits;
+    let keys: Vec<String> = login_limits::table.select(login_limits::key).load(&mut app.conn()).unwrap();
+    assert_eq!(keys.len(), 3, "one address and two accounts: {keys:?}");
+    for key in keys {
+        assert!(key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
+    }
+}
+
 /// Password checks run a few at a time (one per core); a burst of logins waits its turn rather
 /// than being refused, and every login in it gets its tokens.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -123,5 +165,40 @@ async fn a_burst_of_logins_waits_for_password_checks_and_every_login_succeeds() 
     });
     for (i, status) in futures_util::future::join_all(logins).await {
         assert_eq!(status, if i % 4 == 3 { 401 } else { 200 }, "login {i}");
+    }
+}
+
+/// The limits' arithmetic on the stored arrival times, with the clock given: an allowance is
+/// available at once, comes back one attempt per interval, and a refusal says how long to wait.
+#[tokio::test]
+async fn an_allowance_is_spent_at_once_and_comes_back_one_attempt_per_interval() {
+    use lagesbild::db::queries::login_limits::{Limit, forget_idle, take};
+    let app = spawn_app().await;
+    let mut conn = app.conn();
+    // Three attempts per minute.
+    let limit = |key: &str| Limit { key: key.to_owned(), interval_ms: 20_000, tolerance_ms: 40_000 };
+    let start = 1_000_000_000_000;
+    for _ in 0..3 {
+        assert_eq!(take(&mut conn, &[limit("a")], start).unwrap(), Ok(()));
+    }
+    assert_eq!(take(&mut conn, &[limit("a")], start).unwrap(), Err(20_000));
+    assert_eq!(take(&mut conn, &[limit("a")], start + 5_000).unwrap(), Err(15_000), "refusals cost nothing");
+    assert_eq!(take(&mut conn, &[limit("a")], start + 20_000).unwrap(), Ok(()), "one attempt is back");
+    assert_eq!(take(&mut conn, &[limit("a")], start + 20_000).unwrap(), Err(20_000));
+    // A refusal by a later limit keeps the attempt counted by the earlier ones; a refusal by the
+    // first touches none after it.
+    assert_eq!(take(&mut conn, &[limit("b"), limit("a")], start + 20_000).unwrap(), Err(20_000));
+    assert_eq!(take(&mut conn, &[limit("a"), limit("c")], start + 20_000).unwrap(), Err(20_000));
+    for _ in 0..2 {
+        assert_eq!(take(&mut conn, &[limit("b")], start + 20_000).unwrap(), Ok(()));
+    }
+    assert_eq!(take(&mut conn, &[limit("b")], start + 20_000).unwrap(), Err(20_000), "b had one attempt counted");
+    assert_eq!(take(&mut conn, &[limit("c")], start + 20_000).unwrap(), Ok(()));
+    // Once a whole minute passed after the last attempt, every allowance is full and its key is
+    // forgotten.
+    assert_eq!(forget_idle(&mut conn, start + 60_000).unwrap(), 1, "c is full again; a and b are not");
+    assert_eq!(forget_idle(&mut conn, start + 100_000).unwrap(), 2);
+    for _ in 0..3 {
+        assert_eq!(take(&mut conn, &[limit("a")], start + 100_000).unwrap(), Ok(()));
     }
 }

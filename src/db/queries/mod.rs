@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth_state;
 pub mod devices;
 pub mod indicators;
+pub mod login_limits;
 pub mod organisations;
 pub mod records;
 pub mod reference;
