@@ -172,7 +172,7 @@ async fn a_burst_of_logins_waits_for_password_checks_and_every_login_succeeds() 
 /// available at once, comes back one attempt per interval, and a refusal says how long to wait.
 #[tokio::test]
 async fn an_allowance_is_spent_at_once_and_comes_back_one_attempt_per_interval() {
-    use lagesbild::db::queries::login_limits::{Limit, forget_idle, take};
+    use lagesbild::db::queries::login_limits::{Limit, Refusal, forget_idle, take};
     let app = spawn_app().await;
     let mut conn = app.conn();
     // Three attempts per minute.
@@ -181,18 +181,32 @@ async fn an_allowance_is_spent_at_once_and_comes_back_one_attempt_per_interval()
     for _ in 0..3 {
         assert_eq!(take(&mut conn, &[limit("a")], start).unwrap(), Ok(()));
     }
-    assert_eq!(take(&mut conn, &[limit("a")], start).unwrap(), Err(20_000));
-    assert_eq!(take(&mut conn, &[limit("a")], start + 5_000).unwrap(), Err(15_000), "refusals cost nothing");
+    assert_eq!(take(&mut conn, &[limit("a")], start).unwrap(), Err(Refusal { limit: 0, wait_ms: 20_000 }));
+    assert_eq!(
+        take(&mut conn, &[limit("a")], start + 5_000).unwrap(),
+        Err(Refusal { limit: 0, wait_ms: 15_000 }),
+        "refusals cost nothing"
+    );
     assert_eq!(take(&mut conn, &[limit("a")], start + 20_000).unwrap(), Ok(()), "one attempt is back");
-    assert_eq!(take(&mut conn, &[limit("a")], start + 20_000).unwrap(), Err(20_000));
+    assert_eq!(take(&mut conn, &[limit("a")], start + 20_000).unwrap(), Err(Refusal { limit: 0, wait_ms: 20_000 }));
     // A refusal by a later limit keeps the attempt counted by the earlier ones; a refusal by the
     // first touches none after it.
-    assert_eq!(take(&mut conn, &[limit("b"), limit("a")], start + 20_000).unwrap(), Err(20_000));
-    assert_eq!(take(&mut conn, &[limit("a"), limit("c")], start + 20_000).unwrap(), Err(20_000));
+    assert_eq!(
+        take(&mut conn, &[limit("b"), limit("a")], start + 20_000).unwrap(),
+        Err(Refusal { limit: 1, wait_ms: 20_000 })
+    );
+    assert_eq!(
+        take(&mut conn, &[limit("a"), limit("c")], start + 20_000).unwrap(),
+        Err(Refusal { limit: 0, wait_ms: 20_000 })
+    );
     for _ in 0..2 {
         assert_eq!(take(&mut conn, &[limit("b")], start + 20_000).unwrap(), Ok(()));
     }
-    assert_eq!(take(&mut conn, &[limit("b")], start + 20_000).unwrap(), Err(20_000), "b had one attempt counted");
+    assert_eq!(
+        take(&mut conn, &[limit("b")], start + 20_000).unwrap(),
+        Err(Refusal { limit: 0, wait_ms: 20_000 }),
+        "b had one attempt counted"
+    );
     assert_eq!(take(&mut conn, &[limit("c")], start + 20_000).unwrap(), Ok(()));
     // Once a whole minute passed after the last attempt, every allowance is full and its key is
     // forgotten.

@@ -16,18 +16,25 @@ pub struct Limit {
     pub tolerance_ms: i64,
 }
 
+/// Why an attempt was refused: which limit (its position in the list) and how long to wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub limit: usize,
+    pub wait_ms: i64,
+}
+
 /// Counts one attempt against each limit in turn, in one transaction. The first limit that has
-/// no allowance left refuses the attempt with the ms to wait; the limits before it keep the
-/// attempt counted, those after it are not touched.
-pub fn take(conn: &mut DbConnection, limits: &[Limit], now_ms: i64) -> QueryResult<Result<(), i64>> {
+/// no allowance left refuses the attempt; the limits before it keep the attempt counted, those
+/// after it are not touched.
+pub fn take(conn: &mut DbConnection, limits: &[Limit], now_ms: i64) -> QueryResult<Result<(), Refusal>> {
     write_transaction(conn, |conn| {
-        for limit in limits {
+        for (position, limit) in limits.iter().enumerate() {
             lock(conn, &limit.key, now_ms)?;
             let stored: i64 = login_limits::table.find(&limit.key).select(login_limits::tat_ms).first(conn)?;
             let arrival = stored.max(now_ms);
             let ahead = arrival - now_ms;
             if ahead > limit.tolerance_ms {
-                return Ok(Err(ahead - limit.tolerance_ms));
+                return Ok(Err(Refusal { limit: position, wait_ms: ahead - limit.tolerance_ms }));
             }
             diesel::update(login_limits::table.find(&limit.key))
                 .set(login_limits::tat_ms.eq(arrival.saturating_add(limit.interval_ms)))
