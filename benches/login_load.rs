@@ -24,14 +24,16 @@
 //! | `LOGIN_LOAD_FAILURE_ROUNDS` | `40` | rounds of the four-way login comparison |
 //! | `LOGIN_LOAD_SERVER_ARGON2` | (the defaults) | `KIB:T:P` for the server and the seeded user instead |
 
+#[path = "common/seed.rs"]
+mod seed;
+
 use anyhow::Context;
-use lagesbild::accounts::{self, NewUser};
 use lagesbild::auth::password::Passwords;
 use lagesbild::config::Settings;
 use lagesbild::db::DatabaseTarget;
-use lagesbild::domain::FieldError;
-use lagesbild::domain::identity::{Name, NewPassword, Role, Slug, TimeZone, Username};
+use lagesbild::domain::identity::Role;
 use lagesbild::startup::Application;
+use seed::User;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -340,38 +342,13 @@ fn memory() -> String {
 /// Creates the organisation, a unit and the user, hashing with the server's parameters.
 fn seed(settings: &Settings) -> anyhow::Result<()> {
     let mut conn = DatabaseTarget::from_settings(settings)?.connect()?;
-    let organisation = accounts::create_organisation(
-        &mut conn,
-        &valid(Slug::parse("slug", ORGANISATION))?,
-        &valid(Name::parse("name", "Bench kommun"))?,
-        valid(TimeZone::parse("tz", "Europe/Stockholm"))?,
-    )?;
-    accounts::create_unit(
-        &mut conn,
-        &organisation.id,
-        &valid(Slug::parse("slug", "falt"))?,
-        &valid(Name::parse("name", "Fält"))?,
-    )?;
+    let organisation_id = seed::organisation(&mut conn, ORGANISATION)?;
+    seed::unit(&mut conn, &organisation_id, "falt", "Fält")?;
     let passwords =
         Passwords::new(settings.argon2_memory_kib, settings.argon2_iterations, settings.argon2_parallelism)?;
-    accounts::create_user(
-        &mut conn,
-        &passwords,
-        &organisation.id,
-        NewUser {
-            username: valid(Username::parse("username", USERNAME))?,
-            display_name: None,
-            password: valid(NewPassword::parse("password", PASSWORD))?,
-            role: Role::Field,
-            unit: Some(valid(Slug::parse("unit", "falt"))?),
-        },
-    )?;
+    let user = User { username: USERNAME, password: PASSWORD, role: Role::Field, unit: Some("falt") };
+    seed::user(&mut conn, &passwords, &organisation_id, user)?;
     Ok(())
-}
-
-/// A parsed literal, or why it was refused.
-fn valid<T>(parsed: Result<T, FieldError>) -> anyhow::Result<T> {
-    parsed.map_err(|error| anyhow::anyhow!("{}: {}", error.field, error.message))
 }
 
 /// What one client request does.

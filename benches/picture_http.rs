@@ -24,22 +24,23 @@
 mod login;
 #[path = "common/observations.rs"]
 mod observations;
+#[path = "common/seed.rs"]
+mod seed;
 
 use anyhow::Context;
 use chrono::Datelike;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use lagesbild::accounts::{self, NewUser};
 use lagesbild::auth::password::Passwords;
 use lagesbild::config::Settings;
-use lagesbild::db::{DatabaseTarget, DbConnection};
+use lagesbild::db::DatabaseTarget;
 use lagesbild::demo::places;
-use lagesbild::domain::FieldError;
 use lagesbild::domain::geo::cell_for;
-use lagesbild::domain::identity::{Name, NewPassword, Role, Slug, TimeZone, Username};
+use lagesbild::domain::identity::Role;
 use lagesbild::startup::Application;
 use login::Login;
 use observations::{Lcg, Row};
+use seed::User;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -215,10 +216,6 @@ fn memory() -> (Option<u64>, Option<u64>) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn valid<T>(parsed: Result<T, FieldError>) -> anyhow::Result<T> {
-    parsed.map_err(|error| anyhow::anyhow!("{}: {}", error.field, error.message))
-}
-
 struct Seeded {
     organisation_id: String,
     /// Reporters' user ids, spread over the units.
@@ -230,45 +227,23 @@ struct Seeded {
 /// the demo areas: the municipality and seven areas inside it.
 fn seed(target: &DatabaseTarget) -> anyhow::Result<Seeded> {
     let mut conn = target.connect()?;
-    let organisation = accounts::create_organisation(
-        &mut conn,
-        &valid(Slug::parse("slug", SLUG))?,
-        &valid(Name::parse("name", "Bench kommun"))?,
-        valid(TimeZone::parse("tz", "Europe/Stockholm"))?,
-    )?;
+    let organisation_id = seed::organisation(&mut conn, SLUG)?;
     for unit in UNITS {
-        accounts::create_unit(
-            &mut conn,
-            &organisation.id,
-            &valid(Slug::parse("slug", unit))?,
-            &valid(Name::parse("name", unit))?,
-        )?;
+        seed::unit(&mut conn, &organisation_id, unit, unit)?;
     }
     let passwords = Passwords::new(1024, 1, 1)?;
-    let create = |conn: &mut DbConnection, username: &str, role: Role, unit: Option<&str>| -> anyhow::Result<String> {
-        Ok(accounts::create_user(
-            conn,
-            &passwords,
-            &organisation.id,
-            NewUser {
-                username: valid(Username::parse("username", username))?,
-                display_name: None,
-                password: valid(NewPassword::parse("password", PASSWORD))?,
-                role,
-                unit: unit.map(|u| valid(Slug::parse("unit", u))).transpose()?,
-            },
-        )?
-        .id)
+    let mut create = |username: &str, role: Role, unit: Option<&str>| {
+        seed::user(&mut conn, &passwords, &organisation_id, User { username, password: PASSWORD, role, unit })
     };
-    create(&mut conn, COORDINATOR, Role::Coordinator, None)?;
+    create(COORDINATOR, Role::Coordinator, None)?;
     let mut reporters = Vec::new();
     for (i, unit) in UNITS.iter().cycle().take(3 * UNITS.len()).enumerate() {
-        reporters.push(create(&mut conn, &format!("falt-{i:02}"), Role::Field, Some(unit))?);
+        reporters.push(create(&format!("falt-{i:02}"), Role::Field, Some(unit))?);
     }
     let lease = lagesbild::db::queries::area_jobs::Lease::for_this_process(Duration::from_secs(300));
     let (_, job) = lagesbild::db::queries::areas::import_collection(
         &mut conn,
-        &organisation.id,
+        &organisation_id,
         &places::feature_collection(),
         &lease,
     )
@@ -283,13 +258,13 @@ fn seed(target: &DatabaseTarget) -> anyhow::Result<Seeded> {
     }
     let categories: Vec<String> =
         diesel::sql_query("SELECT slug AS text FROM categories WHERE organisation_id = ? ORDER BY sort_order")
-            .bind::<diesel::sql_types::Text, _>(&organisation.id)
+            .bind::<diesel::sql_types::Text, _>(&organisation_id)
             .load::<Text>(&mut conn)?
             .into_iter()
             .map(|row| row.text)
             .collect();
     anyhow::ensure!(!categories.is_empty(), "the organisation has no categories");
-    Ok(Seeded { organisation_id: organisation.id, reporters, categories })
+    Ok(Seeded { organisation_id, reporters, categories })
 }
 
 /// Fills the table with rows as the server stores them, each with its own sequence number after

@@ -52,11 +52,12 @@
 
 #[path = "common/login.rs"]
 mod login;
+#[path = "common/seed.rs"]
+mod seed;
 
 use anyhow::Context;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use lagesbild::accounts::{self, NewUser};
 use lagesbild::auth::password::Passwords;
 use lagesbild::config::{Secret, Settings};
 use lagesbild::db::models::ObservationRow;
@@ -64,11 +65,11 @@ use lagesbild::db::queries::sync_push::{self, PushContext, Status, TableChanges}
 use lagesbild::db::queries::sync_state;
 use lagesbild::db::schema::observations;
 use lagesbild::db::{DatabaseTarget, DbConnection};
-use lagesbild::domain::FieldError;
-use lagesbild::domain::identity::{Name, NewPassword, Role, Slug, TimeZone, Username};
+use lagesbild::domain::identity::Role;
 use lagesbild::startup::Application;
 use login::Login;
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
+use seed::User;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -843,10 +844,6 @@ fn secret(text: &str) -> anyhow::Result<Secret> {
     Ok(serde_json::from_value(json!(text))?)
 }
 
-fn valid<T>(parsed: Result<T, FieldError>) -> anyhow::Result<T> {
-    parsed.map_err(|error| anyhow::anyhow!("{}: {}", error.field, error.message))
-}
-
 struct Seeded {
     organisation_id: String,
     /// Field users' usernames.
@@ -859,33 +856,12 @@ struct Seeded {
 /// The organisation (with its default reference data), a unit and the field users.
 fn seed(target: &DatabaseTarget, users: usize, slug: &str) -> anyhow::Result<Seeded> {
     let mut conn = target.connect()?;
-    let organisation = accounts::create_organisation(
-        &mut conn,
-        &valid(Slug::parse("slug", slug))?,
-        &valid(Name::parse("name", "Bench kommun"))?,
-        valid(TimeZone::parse("tz", "Europe/Stockholm"))?,
-    )?;
-    accounts::create_unit(
-        &mut conn,
-        &organisation.id,
-        &valid(Slug::parse("slug", "falt"))?,
-        &valid(Name::parse("name", "Fält"))?,
-    )?;
+    let organisation_id = seed::organisation(&mut conn, slug)?;
+    seed::unit(&mut conn, &organisation_id, "falt", "Fält")?;
     let passwords = Passwords::new(1024, 1, 1)?;
-    let mut create = |username: &str| -> anyhow::Result<String> {
-        Ok(accounts::create_user(
-            &mut conn,
-            &passwords,
-            &organisation.id,
-            NewUser {
-                username: valid(Username::parse("username", username))?,
-                display_name: None,
-                password: valid(NewPassword::parse("password", PASSWORD))?,
-                role: Role::Field,
-                unit: Some(valid(Slug::parse("unit", "falt"))?),
-            },
-        )?
-        .id)
+    let mut create = |username: &str| {
+        let user = User { username, password: PASSWORD, role: Role::Field, unit: Some("falt") };
+        seed::user(&mut conn, &passwords, &organisation_id, user)
     };
     let mut names = Vec::with_capacity(users);
     for i in 0..users {
@@ -896,7 +872,7 @@ fn seed(target: &DatabaseTarget, users: usize, slug: &str) -> anyhow::Result<See
     create("first-sync")?;
     let storage_user_id = create("storage")?;
     Ok(Seeded {
-        organisation_id: organisation.id,
+        organisation_id,
         users: names,
         first_sync_user: "first-sync".to_owned(),
         storage_user: "storage".to_owned(),
