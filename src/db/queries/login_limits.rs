@@ -29,9 +29,7 @@ pub struct Refusal {
 pub fn take(conn: &mut DbConnection, limits: &[Limit], now_ms: i64) -> QueryResult<Result<(), Refusal>> {
     write_transaction(conn, |conn| {
         for (position, limit) in limits.iter().enumerate() {
-            lock(conn, &limit.key, now_ms)?;
-            let stored: i64 = login_limits::table.find(&limit.key).select(login_limits::tat_ms).first(conn)?;
-            let arrival = stored.max(now_ms);
+            let arrival = lock(conn, &limit.key, now_ms)?.max(now_ms);
             let ahead = arrival - now_ms;
             if ahead > limit.tolerance_ms {
                 return Ok(Err(Refusal { limit: position, wait_ms: ahead - limit.tolerance_ms }));
@@ -44,21 +42,21 @@ pub fn take(conn: &mut DbConnection, limits: &[Limit], now_ms: i64) -> QueryResu
     })
 }
 
-/// Makes sure the key has a row and takes the row's lock: on PostgreSQL an upsert locks the row
-/// (SQLite's write transaction holds the whole database), so concurrent attempts on one key are
-/// counted one after another. The upsert is written per backend, as diesel's common backend has
-/// no `ON CONFLICT`.
-fn lock(conn: &mut DbConnection, key: &str, now_ms: i64) -> QueryResult<()> {
+/// Makes sure the key has a row, takes the row's lock and returns its stored arrival time (now,
+/// for a new key): on PostgreSQL an upsert locks the row (SQLite's write transaction holds the
+/// whole database), so concurrent attempts on one key are counted one after another. The upsert
+/// is written per backend, as diesel's common backend has no `ON CONFLICT`.
+fn lock(conn: &mut DbConnection, key: &str, now_ms: i64) -> QueryResult<i64> {
     let upsert = diesel::insert_into(login_limits::table)
         .values((login_limits::key.eq(key), login_limits::tat_ms.eq(now_ms)))
         .on_conflict(login_limits::key)
         .do_update()
-        .set(login_limits::tat_ms.eq(login_limits::tat_ms));
+        .set(login_limits::tat_ms.eq(login_limits::tat_ms))
+        .returning(login_limits::tat_ms);
     match conn {
-        DbConnection::Postgres(pg) => upsert.execute(pg),
-        DbConnection::Sqlite(sqlite) => upsert.execute(sqlite),
+        DbConnection::Postgres(pg) => upsert.get_result(pg),
+        DbConnection::Sqlite(sqlite) => upsert.get_result(sqlite),
     }
-    .map(drop)
 }
 
 /// Forgets the keys whose whole allowance is back; returns how many.
