@@ -318,10 +318,21 @@ fn grid_ring(x: i32, y: i32, r: f64) -> impl Strategy<Value = Vec<(f64, f64)>> {
 }
 
 fn grid_polygon() -> impl Strategy<Value = Polygon<f64>> {
-    (0..=20i32, 0..=20i32, 2.0..=8.0f64)
-        .prop_flat_map(|(x, y, r)| {
-            let hole =
-                (-4..=4i32, -4..=4i32, 1.0..=3.0f64).prop_flat_map(move |(dx, dy, hr)| grid_ring(x + dx, y + dy, hr));
+    polygon_with_holes(20, 2.0..=8.0, 4, 1.0..=3.0)
+}
+
+/// A grid ring around a point of `[0, within]²`, with up to two holes whose centres lie at most
+/// `hole_offset` away from it.
+fn polygon_with_holes(
+    within: i32,
+    radius: std::ops::RangeInclusive<f64>,
+    hole_offset: i32,
+    hole_radius: std::ops::RangeInclusive<f64>,
+) -> impl Strategy<Value = Polygon<f64>> {
+    (0..=within, 0..=within, radius)
+        .prop_flat_map(move |(x, y, r)| {
+            let hole = (-hole_offset..=hole_offset, -hole_offset..=hole_offset, hole_radius.clone())
+                .prop_flat_map(move |(dx, dy, hr)| grid_ring(x + dx, y + dy, hr));
             (grid_ring(x, y, r), prop::collection::vec(hole, 0..=2))
         })
         .prop_map(|(shell, holes)| Polygon::new(ring(&shell), holes.iter().map(|h| ring(h)).collect()))
@@ -336,13 +347,7 @@ fn flat_triangle(line: &LineString<f64>) -> bool {
 
 /// Polygons crowded onto a small grid, so that their rings often share vertices and edges.
 fn crowded_polygon() -> impl Strategy<Value = Polygon<f64>> {
-    (0..=4i32, 0..=4i32, 1.0..=3.0f64)
-        .prop_flat_map(|(x, y, r)| {
-            let hole =
-                (-1..=1i32, -1..=1i32, 1.0..=2.0f64).prop_flat_map(move |(dx, dy, hr)| grid_ring(x + dx, y + dy, hr));
-            (grid_ring(x, y, r), prop::collection::vec(hole, 0..=2))
-        })
-        .prop_map(|(shell, holes)| Polygon::new(ring(&shell), holes.iter().map(|h| ring(h)).collect()))
+    polygon_with_holes(4, 1.0..=3.0, 1, 1.0..=2.0)
 }
 
 /// Triangles with one corner at the origin, the others taken in turn from grid points sorted by
