@@ -7,11 +7,13 @@ use crate::auth::revocation::RevocationCache;
 use crate::auth::tokens::TokenIssuer;
 use crate::auth::{Authenticator, keys};
 use crate::config::Settings;
-use crate::db::{self, DatabaseTarget, Pool};
+use crate::db::{self, DatabaseTarget};
+use crate::jobs::{self, Jobs};
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::routes::middleware;
-use actix_web::dev::Server;
+use crate::state::AppState;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
@@ -22,48 +24,27 @@ use std::time::Duration;
 /// The most records one group commit stores in one transaction.
 const GROUP_COMMIT_MAX_RECORDS: usize = 20_000;
 
-/// What every handler shares.
-pub struct AppState {
-    /// The one database pool.
-    pub pool: Pool,
-    /// Password hashing.
-    pub passwords: Passwords,
-    /// Password checks that may run at once: one per core. Each argon2id check holds its memory
-    /// cost (46 MiB by default) for its whole run, and a burst of logins would otherwise run as
-    /// many at once as the blocking pool has threads (hundreds), taking gigabytes and the threads
-    /// the database work needs; the rest wait their turn without holding a thread.
-    pub password_slots: tokio::sync::Semaphore,
-    /// Login attempt limits.
-    pub login_limiter: LoginLimiter,
-    /// The revocation cache, reloaded at once after a change made here.
-    pub revocations: Arc<RevocationCache>,
-    /// Request and pool metrics.
-    pub metrics: Metrics,
-    /// The settings the server started with.
-    pub settings: Settings,
-    /// The writer thread that commits concurrent pushes together.
-    pub group_commit: db::group_commit::GroupCommit,
-    /// Validation rules per organisation, read once and kept briefly.
-    pub push_rules: db::queries::sync_push::RulesCache,
-    /// The picture's in-memory index per organisation.
-    pub pictures: crate::picture::Pictures,
-    /// This process's claim on the area reassignment jobs it runs.
-    pub area_job_lease: db::queries::area_jobs::Lease,
-}
-
-impl AppState {
-    /// A connection from the pool, counted in the metrics (the only way handlers reach the
-    /// database).
-    pub fn conn(&self) -> Result<db::PooledConn, diesel::r2d2::PoolError> {
-        self.metrics.checkout();
-        self.pool.get()
-    }
-}
-
 /// A built server, bound to its listener, ready to run.
 pub struct Application {
     port: u16,
     server: Server,
+    state: Arc<AppState>,
+}
+
+/// Stops a running [`Application`] from outside: its server, then its background work.
+pub struct Stopper {
+    server: ServerHandle,
+    state: Arc<AppState>,
+}
+
+impl Stopper {
+    /// Stops accepting, ends the connections at once, and stops and joins the background
+    /// threads (the writer after storing what it was given). Returns when the threads have
+    /// ended; the server's own workers end on their own.
+    pub fn stop_now(&self) {
+        drop(self.server.stop(false));
+        jobs::stop(&self.state);
+    }
 }
 
 impl Application {
@@ -98,7 +79,9 @@ impl Application {
             DatabaseTarget::Sqlite(_) => "sqlite",
             DatabaseTarget::Postgres(_) => "postgres",
         };
-        let state = web::Data::new(AppState {
+        let (group_commit, writer) = db::group_commit::GroupCommit::start(target.clone(), GROUP_COMMIT_MAX_RECORDS)?;
+        let upkeep = db::group_commit::Upkeep::open(&target)?;
+        let state = Arc::new(AppState {
             pool: pool.clone(),
             passwords: Passwords::new(
                 settings.argon2_memory_kib,
@@ -117,19 +100,19 @@ impl Application {
             revocations: revocations.clone(),
             metrics: Metrics::new(backend),
             settings: settings.clone(),
-            group_commit: db::group_commit::GroupCommit::start(target.clone(), GROUP_COMMIT_MAX_RECORDS)?,
+            group_commit,
             push_rules: db::queries::sync_push::RulesCache::new(Duration::from_secs(10)),
             pictures: crate::picture::Pictures::default(),
             area_job_lease: db::queries::area_jobs::Lease::for_this_process(Duration::from_secs(
                 settings.area_job_lease_secs,
             )),
+            jobs: Jobs::default(),
         });
-        spawn_housekeeping(state.clone(), activity);
-        spawn_picture_warmup(state.clone());
-        // Area reassignments that a stopped process left go on where they stopped, now and
-        // whenever another process's claim runs out.
-        crate::routes::areas::take_over_jobs(&state).context("cannot take over area jobs")?;
-        crate::routes::areas::spawn_job_sweeper(state.clone());
+        if let Err(error) = jobs::start(&state, writer, upkeep, db::group_commit::upkeep_period(&target), activity) {
+            jobs::stop(&state);
+            return Err(error.context("cannot start the background work"));
+        }
+        let data = web::Data::from(state.clone());
 
         let listener =
             TcpListener::bind(settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -140,7 +123,7 @@ impl Application {
                 .wrap(from_fn(middleware::limit_body))
                 .wrap(Compress::default())
                 .wrap(from_fn(middleware::observe))
-                .app_data(state.clone())
+                .app_data(data.clone())
                 .app_data(authenticator.clone())
                 .configure(routes::configure)
         })
@@ -150,7 +133,7 @@ impl Application {
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }
-        Ok(Self { port, server: server.run() })
+        Ok(Self { port, server: server.run(), state })
     }
 
     /// The port the server listens on (useful with port 0).
@@ -158,82 +141,18 @@ impl Application {
         self.port
     }
 
-    /// Serves until stopped; SIGTERM and SIGINT drain in-flight requests first.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+    /// A handle that stops the server and its background work from outside.
+    pub fn stopper(&self) -> Stopper {
+        Stopper { server: self.server.handle(), state: self.state.clone() }
     }
-}
 
-/// Builds every organisation's picture index in the background right after the start, so that
-/// the first heat map or area table after a restart does not wait for it (about 1.8 s per
-/// million observations on the benchmark machine). A request that comes first waits for this
-/// build (the index's lock) instead of doing one of its own.
-fn spawn_picture_warmup(state: web::Data<AppState>) {
-    tokio::task::spawn_blocking(move || {
-        let started = std::time::Instant::now();
-        let built = (|| -> anyhow::Result<usize> {
-            let mut conn = state.conn()?;
-            let organisations = db::queries::organisations::ids(&mut conn)?;
-            for organisation_id in &organisations {
-                state.pictures.current(&mut conn, organisation_id)?;
-            }
-            Ok(organisations.len())
-        })();
-        match built {
-            Ok(organisations) => {
-                tracing::info!(organisations, ms = started.elapsed().as_millis(), "picture indexes built")
-            }
-            Err(error) => tracing::warn!(error = %format!("{error:#}"), "cannot build the picture indexes ahead"),
-        }
-    });
-}
-
-/// Background work each process does on its own: picks up revocations made by other processes,
-/// writes last-seen times, purges old tombstones and forgets idle login limits.
-fn spawn_housekeeping(state: web::Data<AppState>, activity: Arc<DeviceActivity>) {
-    let every = Duration::from_millis(state.settings.revocation_poll_ms.max(10));
-    tokio::spawn(async move {
-        let mut ticks: u64 = 0;
-        let mut last_purge: Option<std::time::Instant> = None;
-        loop {
-            tokio::time::sleep(every).await;
-            ticks += 1;
-            let state = state.clone();
-            let activity = activity.clone();
-            let flush = ticks.is_multiple_of(5);
-            // Tombstones past the horizon go every purge interval (and once soon after start).
-            let interval = Duration::from_secs(state.settings.tombstone_purge_interval_secs);
-            let purge = last_purge.is_none_or(|at| at.elapsed() >= interval);
-            if purge {
-                last_purge = Some(std::time::Instant::now());
-            }
-            let result = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-                let mut conn = state.conn()?;
-                state.revocations.refresh(&mut conn)?;
-                if flush {
-                    let seen = activity.drain();
-                    if !seen.is_empty() {
-                        db::queries::devices::touch(&mut conn, &seen)?;
-                    }
-                }
-                if purge {
-                    let horizon_ms =
-                        i64::try_from(state.settings.tombstone_horizon_days).unwrap_or(36_500) * 86_400_000;
-                    let before = chrono::Utc::now().timestamp_millis() - horizon_ms;
-                    let removed = db::queries::sync_state::purge_tombstones(&mut conn, before)?;
-                    if removed > 0 {
-                        tracing::info!(removed, "purged tombstones past the horizon");
-                    }
-                    LoginLimiter::forget_idle(&mut conn)?;
-                }
-                Ok(())
-            })
-            .await;
-            match result {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => tracing::warn!(error = %format!("{error:#}"), "housekeeping failed; will retry"),
-                Err(error) => tracing::warn!(%error, "housekeeping could not run"),
-            }
-        }
-    });
+    /// Serves until stopped; SIGTERM and SIGINT drain in-flight requests first. Then the
+    /// background work stops, and its threads are joined.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let served = self.server.await;
+        let state = self.state;
+        // Joining waits for blocking work (a batch of an area job, a group commit).
+        let _ = tokio::task::spawn_blocking(move || jobs::stop(&state)).await;
+        served
+    }
 }

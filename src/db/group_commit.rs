@@ -11,11 +11,12 @@
 //! [`super::queries::areas`]).
 
 use super::queries::areas::CurrentAreas;
-use super::queries::sync_push::{self, PreparedPush, RecordResult};
+use super::queries::sync_push;
 use super::queries::sync_state;
 use super::{DatabaseTarget, DbConnection, write_transaction};
+use crate::domain::push::{PreparedPush, RecordResult};
 use diesel::connection::SimpleConnection;
-use std::sync::{Arc, Weak, mpsc};
+use std::sync::mpsc;
 use tokio::sync::oneshot;
 
 /// The answer to one push: its results, or why it could not be stored, and the push itself,
@@ -27,44 +28,67 @@ struct Job {
     reply: oneshot::Sender<Outcome>,
 }
 
+/// What reaches the writer thread: a push, or the word to stop once the pushes before it are done.
+enum Message {
+    Push(Job),
+    Stop,
+}
+
 /// The handle through which pushes reach the writer thread.
 pub struct GroupCommit {
-    jobs: mpsc::Sender<Job>,
-    /// The background threads (checkpoints, statistics) stop once this is dropped.
-    _alive: Arc<()>,
+    queue: mpsc::Sender<Message>,
+}
+
+/// The writer, ready to run on a thread of its own (see [`Writer::run`]).
+pub struct Writer {
+    target: DatabaseTarget,
+    conn: DbConnection,
+    queue: mpsc::Receiver<Message>,
+    max_records: usize,
 }
 
 impl GroupCommit {
-    /// Starts the writer thread with its own connection. A group holds at most `max_records`
-    /// records (but always at least one push), so one group's transaction stays short.
-    pub fn start(target: DatabaseTarget, max_records: usize) -> anyhow::Result<Self> {
-        let alive = Arc::new(());
+    /// Opens the writer's own connection. A group holds at most `max_records` records (but
+    /// always at least one push), so one group's transaction stays short. Pushes wait in the
+    /// queue until the returned [`Writer`] runs.
+    pub fn start(target: DatabaseTarget, max_records: usize) -> anyhow::Result<(Self, Writer)> {
         let mut conn = target.connect()?;
-        match &mut conn {
-            DbConnection::Sqlite(sqlite) => {
-                // A group's pages stay in memory until its commit instead of spilling to the WAL
-                // half-way, and checkpoints run on a thread of their own, off the writer's path.
-                sqlite.batch_execute(WRITER_PRAGMAS)?;
-                start_checkpointer(&target, Arc::downgrade(&alive))?;
-            }
-            DbConnection::Postgres(pg) => {
-                pg.batch_execute(WRITER_SETTINGS_PG)?;
-                start_statistician(&target, Arc::downgrade(&alive))?;
-            }
-        }
-        let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("lagesbild-writer".into())
-            .spawn(move || writer(target, conn, queue, max_records.max(1)))?;
-        Ok(Self { jobs, _alive: alive })
+        configure_writer(&mut conn)?;
+        let (queue, received) = mpsc::channel::<Message>();
+        Ok((Self { queue }, Writer { target, conn, queue: received, max_records: max_records.max(1) }))
     }
 
     /// Applies a push and answers once it is committed and flushed.
     pub async fn push(&self, push: PreparedPush) -> anyhow::Result<Vec<RecordResult>> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job { push, reply }).map_err(|_| anyhow::anyhow!("the writer thread has stopped"))?;
+        self.queue
+            .send(Message::Push(Job { push, reply }))
+            .map_err(|_| anyhow::anyhow!("the writer thread has stopped"))?;
         let (outcome, _push) = answer.await.map_err(|_| anyhow::anyhow!("the writer thread dropped a push"))?;
         outcome.map_err(|error| anyhow::anyhow!("the push could not be stored: {error}"))
+    }
+
+    /// Tells the writer to stop once it has stored the pushes already queued.
+    pub fn close(&self) {
+        let _ = self.queue.send(Message::Stop);
+    }
+}
+
+impl Writer {
+    /// Stores the queued pushes, group by group, until [`GroupCommit::close`] (or until every
+    /// handle is gone).
+    pub fn run(self) {
+        writer(self.target, self.conn, self.queue, self.max_records);
+    }
+}
+
+/// Sets the writer's own connection up for its work.
+fn configure_writer(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    match conn {
+        // A group's pages stay in memory until its commit instead of spilling to the WAL
+        // half-way, and checkpoints run on a thread of their own, off the writer's path.
+        DbConnection::Sqlite(sqlite) => sqlite.batch_execute(WRITER_PRAGMAS),
+        DbConnection::Postgres(pg) => pg.batch_execute(WRITER_SETTINGS_PG),
     }
 }
 
@@ -77,26 +101,17 @@ const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpo
 /// statement is planned for its own values.
 const WRITER_SETTINGS_PG: &str = "SET plan_cache_mode = force_custom_plan;";
 
+/// How often [`Upkeep::run`] is due: the checkpoint of SQLite's WAL, or a look at PostgreSQL's
+/// statistics.
+pub fn upkeep_period(target: &DatabaseTarget) -> std::time::Duration {
+    match target {
+        DatabaseTarget::Sqlite(_) => CHECKPOINT_EVERY,
+        DatabaseTarget::Postgres(_) => STATISTICS_EVERY,
+    }
+}
+
 /// How often the checkpointer copies the WAL back into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
-
-/// Copies committed WAL frames into the SQLite database file in the background (a passive
-/// checkpoint waits for no reader or writer), so the writer thread never does it inline.
-fn start_checkpointer(target: &DatabaseTarget, alive: Weak<()>) -> anyhow::Result<()> {
-    let mut conn = target.connect()?;
-    std::thread::Builder::new().name("lagesbild-checkpoint".into()).spawn(move || {
-        loop {
-            std::thread::sleep(CHECKPOINT_EVERY);
-            if alive.strong_count() == 0 {
-                return;
-            }
-            if let Err(error) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
-                tracing::warn!(%error, "WAL checkpoint failed; will retry");
-            }
-        }
-    })?;
-    Ok(())
-}
 
 /// How often the statistician looks at how much the synced tables grew.
 const STATISTICS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
@@ -104,64 +119,83 @@ const STATISTICS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 /// The tables pushes write, whose planner statistics the statistician keeps fresh.
 const PUSHED_TABLES: [&str; 4] = ["observations", "activity_logs", "sync_quarantine", "record_history"];
 
-/// Keeps PostgreSQL's planner statistics of the pushed tables fresh while they grow fast.
+/// The writer's upkeep, on a connection of its own, off the writer's path, run every
+/// [`upkeep_period`].
 ///
-/// The push looks its records up by `(organisation_id, id)`. Without statistics (a new database,
-/// or a table that grew tenfold since autovacuum last analysed it, which waits for a tenth of
-/// the table to change) the planner guesses that one organisation holds a small share of the
-/// rows and scans all of that organisation's rows through another index, comparing each with
-/// every id: one such lookup took 80 ms at 180,000 rows and grows with the table. A table is
-/// analysed here once at least 1,000 rows changed and the changes are at least half of its
-/// rows, so it is analysed at about every doubling; ANALYZE reads a fixed-size sample, does not
-/// block writers, and runs on a connection of its own, off the writer's path.
-fn start_statistician(target: &DatabaseTarget, alive: Weak<()>) -> anyhow::Result<()> {
+/// On SQLite it copies committed WAL frames into the database file (a passive checkpoint waits
+/// for no reader or writer), so the writer thread never does it inline.
+///
+/// On PostgreSQL it keeps the planner statistics of the pushed tables fresh while they grow
+/// fast. The push looks its records up by `(organisation_id, id)`. Without statistics (a new
+/// database, or a table that grew tenfold since autovacuum last analysed it, which waits for a
+/// tenth of the table to change) the planner guesses that one organisation holds a small share
+/// of the rows and scans all of that organisation's rows through another index, comparing each
+/// with every id: one such lookup took 80 ms at 180,000 rows and grows with the table. A table
+/// is analysed here once at least 1,000 rows changed and the changes are at least half of its
+/// rows, so it is analysed at about every doubling; ANALYZE reads a fixed-size sample and does
+/// not block writers.
+pub struct Upkeep {
+    conn: DbConnection,
+}
+
+impl Upkeep {
+    /// Opens the upkeep's connection.
+    pub fn open(target: &DatabaseTarget) -> anyhow::Result<Self> {
+        Ok(Self { conn: target.connect()? })
+    }
+
+    /// One round: a checkpoint, or an ANALYZE of the tables that grew. Failures are logged; the
+    /// next round tries again.
+    pub fn run(&mut self) {
+        let done = match &mut self.conn {
+            DbConnection::Sqlite(conn) => conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);"),
+            DbConnection::Postgres(conn) => analyse_grown_tables(conn),
+        };
+        if let Err(error) = done {
+            tracing::warn!(%error, "database upkeep failed; will retry");
+        }
+    }
+}
+
+fn analyse_grown_tables(conn: &mut diesel::PgConnection) -> diesel::QueryResult<()> {
     #[derive(diesel::QueryableByName)]
     struct Stale {
         #[diesel(sql_type = diesel::sql_types::Text)]
         table: String,
     }
-    let mut conn = target.connect()?;
     let lookup = format!(
         "SELECT relname::text AS table FROM pg_stat_user_tables \
          WHERE relid IN ({}) AND n_mod_since_analyze >= 1000 AND 2 * n_mod_since_analyze >= n_live_tup",
         PUSHED_TABLES.map(|table| format!("'{table}'::regclass")).join(", ")
     );
-    std::thread::Builder::new().name("lagesbild-statistics".into()).spawn(move || {
-        loop {
-            std::thread::sleep(STATISTICS_EVERY);
-            if alive.strong_count() == 0 {
-                return;
-            }
-            let analysed =
-                diesel::RunQueryDsl::load::<Stale>(diesel::sql_query(&lookup), &mut conn).and_then(|stale| {
-                    // Only names from PUSHED_TABLES reach the statement.
-                    for table in PUSHED_TABLES.iter().filter(|name| stale.iter().any(|stale| stale.table == **name)) {
-                        conn.batch_execute(&format!("ANALYZE {table}"))?;
-                    }
-                    Ok(())
-                });
-            if let Err(error) = analysed {
-                tracing::warn!(%error, "refreshing the planner statistics failed; will retry");
-            }
-        }
-    })?;
+    let stale = diesel::RunQueryDsl::load::<Stale>(diesel::sql_query(&lookup), conn)?;
+    // Only names from PUSHED_TABLES reach the statement.
+    for table in PUSHED_TABLES.iter().filter(|name| stale.iter().any(|stale| stale.table == **name)) {
+        conn.batch_execute(&format!("ANALYZE {table}"))?;
+    }
     Ok(())
 }
 
-fn writer(target: DatabaseTarget, mut conn: DbConnection, queue: mpsc::Receiver<Job>, max_records: usize) {
+fn writer(target: DatabaseTarget, mut conn: DbConnection, queue: mpsc::Receiver<Message>, max_records: usize) {
     let mut waiting: Option<Job> = None;
     let mut areas = CurrentAreas::default();
+    let mut stopping = false;
     loop {
         let first = match waiting.take() {
             Some(job) => job,
+            None if stopping => return,
             None => match queue.recv() {
-                Ok(job) => job,
-                Err(_) => return,
+                Ok(Message::Push(job)) => job,
+                Ok(Message::Stop) | Err(_) => return,
             },
         };
         let mut records = first.push.len();
         let mut jobs = vec![first];
-        while let Ok(job) = queue.try_recv() {
+        while !stopping && let Ok(message) = queue.try_recv() {
+            let Message::Push(job) = message else {
+                stopping = true;
+                break;
+            };
             if records + job.push.len() > max_records {
                 waiting = Some(job);
                 break;
@@ -209,11 +243,7 @@ fn writer(target: DatabaseTarget, mut conn: DbConnection, queue: mpsc::Receiver<
 fn reconnect(target: &DatabaseTarget, conn: &mut DbConnection) {
     match target.connect() {
         Ok(mut fresh) => {
-            let configured = match &mut fresh {
-                DbConnection::Sqlite(sqlite) => sqlite.batch_execute(WRITER_PRAGMAS),
-                DbConnection::Postgres(pg) => pg.batch_execute(WRITER_SETTINGS_PG),
-            };
-            if let Err(error) = configured {
+            if let Err(error) = configure_writer(&mut fresh) {
                 tracing::warn!(%error, "cannot configure the writer's connection");
             }
             *conn = fresh;

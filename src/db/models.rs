@@ -196,6 +196,38 @@ pub struct ActivityLogRow {
     pub author_seen_seq: Option<i64>,
 }
 
+/// Converts between a row and the domain's record of the same fields, both ways, by moving
+/// each field: the rows are how diesel stores a record, the domain's types how the rules see it.
+macro_rules! same_fields {
+    ($row:ident <=> $record:ty { $( $field:ident ),* $(,)? }) => {
+        impl From<$record> for $row {
+            fn from(record: $record) -> Self {
+                Self { $( $field: record.$field ),* }
+            }
+        }
+
+        impl From<$row> for $record {
+            fn from(row: $row) -> Self {
+                Self { $( $field: row.$field ),* }
+            }
+        }
+    };
+}
+
+same_fields!(ObservationRow <=> crate::domain::stored::Observation {
+    organisation_id, id, user_id, device_id, category, severity, perceived_safety, people_count, age_band,
+    note, lat, lon, accuracy_m, observed_at, observed_at_device, clock_corrected, needs_follow_up, status,
+    review_comment, reviewed_by, reviewed_at, area_code, cell, redacted, created_at, updated_at, deleted_at,
+    created_seq, content_seq, review_seq, server_seq, content_device_id, review_device_id, author_seen_seq
+});
+
+same_fields!(ActivityLogRow <=> crate::domain::stored::ActivityLog {
+    organisation_id, id, user_id, device_id, activity_type, unit, started_at, ended_at, started_at_device,
+    ended_at_device, clock_corrected, lat, lon, area_code, cell, girls, boys, gender_other, gender_unknown,
+    age_under_13, age_13_15, age_16_17, age_18_24, age_25_plus, age_unknown, note, redacted, created_at,
+    updated_at, deleted_at, created_seq, content_seq, server_seq, content_device_id, author_seen_seq
+});
+
 /// A pushed record that could not be accepted, as received.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = super::schema::sync_quarantine, primary_key(organisation_id, table_name, record_id), treat_none_as_null = true)]
@@ -239,73 +271,6 @@ fn object(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         _ => Map::new(),
-    }
-}
-
-impl ObservationRow {
-    /// The raw record the sync protocol sends down.
-    pub fn to_raw(&self) -> Map<String, Value> {
-        object(json!({
-            "id": self.id,
-            "category": self.category,
-            "severity": self.severity,
-            "perceived_safety": self.perceived_safety,
-            "people_count": self.people_count,
-            "age_band": self.age_band,
-            "note": self.note,
-            "lat": self.lat,
-            "lon": self.lon,
-            "accuracy_m": self.accuracy_m,
-            "observed_at": self.observed_at,
-            "observed_at_device": self.observed_at_device,
-            "clock_corrected": self.clock_corrected,
-            "needs_follow_up": self.needs_follow_up,
-            "status": self.status,
-            "review_comment": self.review_comment,
-            "area_code": self.area_code,
-            "redacted": self.redacted,
-            "user_id": self.user_id,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "sync_error": Value::Null,
-            "sync_errors": Value::Null,
-        }))
-    }
-}
-
-impl ActivityLogRow {
-    /// The raw record the sync protocol sends down.
-    pub fn to_raw(&self) -> Map<String, Value> {
-        object(json!({
-            "id": self.id,
-            "activity_type": self.activity_type,
-            "unit": self.unit,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "started_at_device": self.started_at_device,
-            "ended_at_device": self.ended_at_device,
-            "clock_corrected": self.clock_corrected,
-            "lat": self.lat,
-            "lon": self.lon,
-            "area_code": self.area_code,
-            "girls": self.girls,
-            "boys": self.boys,
-            "gender_other": self.gender_other,
-            "gender_unknown": self.gender_unknown,
-            "age_under_13": self.age_under_13,
-            "age_13_15": self.age_13_15,
-            "age_16_17": self.age_16_17,
-            "age_18_24": self.age_18_24,
-            "age_25_plus": self.age_25_plus,
-            "age_unknown": self.age_unknown,
-            "note": self.note,
-            "redacted": self.redacted,
-            "user_id": self.user_id,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "sync_error": Value::Null,
-            "sync_errors": Value::Null,
-        }))
     }
 }
 

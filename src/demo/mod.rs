@@ -14,10 +14,11 @@ use crate::auth::password::Passwords;
 use crate::db::DbConnection;
 use crate::db::models::OrganisationRow;
 use crate::db::queries::indicators::{self as indicator_queries, IndicatorRow};
-use crate::db::queries::sync_push::{self, PreparedPush, PushContext, RecordResult, Status, TableChanges};
+use crate::db::queries::sync_push;
 use crate::db::queries::{areas, organisations, sync_state};
 use crate::domain::identity::{Name, NewPassword, Role, Slug, TimeZone, Username};
 use crate::domain::indicators::{CheckedValue, Definition, TargetRule};
+use crate::domain::push::{self, PreparedPush, PushContext, RecordResult, Rules, Status, TableChanges};
 use crate::domain::records::BoundingBox;
 use anyhow::Context;
 use chrono::Datelike;
@@ -240,7 +241,7 @@ impl Stored {
 /// applied: anything else is a fault of the generator, reported with the record's reason.
 fn store(
     conn: &mut DbConnection,
-    rules: &sync_push::Rules,
+    rules: &Rules,
     records: Vec<Pending>,
     context: &dyn Fn(&str) -> anyhow::Result<PushContext>,
     updates: bool,
@@ -253,7 +254,7 @@ fn store(
     let mut pushes: Vec<PreparedPush> = Vec::new();
     for (reporter, tables) in by_reporter {
         let tables = tables.into_iter().map(|(name, changes)| (name.to_owned(), changes)).collect();
-        pushes.push(sync_push::prepare(context(reporter)?, tables, rules));
+        pushes.push(push::prepare(context(reporter)?, tables, rules));
     }
     let results = crate::db::write_transaction(conn, |conn| {
         let seq = sync_state::take(conn)?;

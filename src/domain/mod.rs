@@ -5,11 +5,13 @@ pub mod geo;
 pub mod identity;
 pub mod indicators;
 pub mod period;
+pub mod push;
 pub mod records;
 pub mod redaction;
 pub mod reference;
 pub mod rings;
 pub mod simplify;
+pub mod stored;
 pub mod sun;
 pub mod sync;
 

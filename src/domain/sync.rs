@@ -1,5 +1,5 @@
 //! The sync rules, free of HTTP and SQL: which bucket a pulled record goes in, whether a pushed
-//! change applies or conflicts, and the page token.
+//! change applies or conflicts, the synced tables, and the page token.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -91,6 +91,83 @@ impl PageToken {
     pub fn decode(text: &str) -> Option<Self> {
         let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
         serde_json::from_slice(&bytes).ok()
+    }
+}
+
+/// The tables a pull carries, in their tie-break order within one sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyncedTable {
+    Categories = 0,
+    ActivityTypes = 1,
+    Units = 2,
+    Observations = 3,
+    ActivityLogs = 4,
+    Areas = 5,
+}
+
+impl SyncedTable {
+    /// Every table, in order.
+    pub const ALL: [SyncedTable; 6] =
+        [Self::Categories, Self::ActivityTypes, Self::Units, Self::Areas, Self::Observations, Self::ActivityLogs];
+
+    /// The table's name in the protocol.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Categories => "categories",
+            Self::ActivityTypes => "activity_types",
+            Self::Units => "units",
+            Self::Observations => "observations",
+            Self::ActivityLogs => "activity_logs",
+            Self::Areas => "areas",
+        }
+    }
+
+    /// The table a protocol name means.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|table| table.name() == name)
+    }
+
+    /// The tables phones push: the records' tables.
+    pub const RECORDS: [SyncedTable; 2] = [Self::Observations, Self::ActivityLogs];
+
+    /// The records' table of this name; `None` for a table that syncs down only, or none.
+    pub fn record(name: &str) -> Option<Self> {
+        Self::RECORDS.into_iter().find(|table| table.name() == name)
+    }
+
+    /// Its place in the pull order within one sequence number.
+    pub fn rank(self) -> u8 {
+        self as u8
+    }
+}
+
+/// Rows a table may send in this page: after the position, not above the high-water mark.
+pub struct Range {
+    pub high_water: i64,
+    pub after: Position,
+    /// A first sync or replacement: tombstones are not sent.
+    pub snapshot: bool,
+}
+
+/// The lower bound of one table's rows, given the position of the last row sent.
+pub enum After {
+    /// Rows with a greater sequence number.
+    Seq(i64),
+    /// Rows with this or a greater sequence number.
+    SeqOrEqual(i64),
+    /// Rows after (sequence, id).
+    Key(i64, String),
+}
+
+impl Range {
+    /// The bound for `table`: rows ordered by (seq, table, id) after the position.
+    pub fn after_for(&self, table: SyncedTable) -> After {
+        let rank = table.rank();
+        match rank.cmp(&self.after.table) {
+            std::cmp::Ordering::Greater => After::SeqOrEqual(self.after.seq),
+            std::cmp::Ordering::Less => After::Seq(self.after.seq),
+            std::cmp::Ordering::Equal => After::Key(self.after.seq, self.after.id.clone()),
+        }
     }
 }
 

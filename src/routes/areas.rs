@@ -1,14 +1,14 @@
 //! Areas: import from GeoJSON and delete (admins), listing as GeoJSON, and the reassignment
 //! jobs, which run on the blocking pool under this process's lease.
 
-use super::db;
 use crate::auth::{Admin, AnyRole, Auth, Coordinator};
-use crate::db::queries::area_jobs::{self, AreaJob, Progress};
+use crate::db::queries::area_jobs::{self, AreaJob};
 use crate::db::queries::areas as area_queries;
 use crate::domain::FieldError;
 use crate::domain::areas::{geometry_json, simplified};
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::state::db;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -32,7 +32,7 @@ pub async fn import(
     })
     .await?;
     if let Some(job) = job.clone() {
-        spawn_job(state.clone(), job);
+        crate::jobs::run_area_job(&state, job);
     }
     Ok(HttpResponse::Ok().json(json!({
         "created": counts.created,
@@ -55,7 +55,7 @@ pub async fn delete(state: web::Data<AppState>, auth: Auth<Admin>, path: web::Pa
         Ok(job)
     })
     .await?;
-    spawn_job(state.clone(), job);
+    crate::jobs::run_area_job(&state, job);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -85,76 +85,6 @@ fn delete_problem(error: area_queries::DeleteError) -> ApiError {
         }
         area_queries::DeleteError::Database(error) => error.into(),
     }
-}
-
-/// Runs a reassignment job to its end on the blocking pool, batch by batch, with one index of
-/// the areas for all its batches: should the areas change meanwhile, the job is superseded and
-/// its next batch writes nothing and ends it. After repeated failures it stops, and the job is
-/// taken over once its lease has run out (by this process or another).
-pub fn spawn_job(state: web::Data<AppState>, mut job: AreaJob) {
-    tokio::task::spawn_blocking(move || {
-        let lease = state.area_job_lease.clone();
-        let mut index = None;
-        let mut failures = 0;
-        loop {
-            let step = state.conn().map_err(|e| anyhow::anyhow!(e)).and_then(|mut conn| {
-                let areas = match &mut index {
-                    Some(areas) => areas,
-                    unread @ None => unread.insert(area_queries::index(&mut conn, &job.organisation_id)?),
-                };
-                let now = chrono::Utc::now().timestamp_millis();
-                Ok(area_jobs::run_batch(&mut conn, &mut job, areas, &lease, now)?)
-            });
-            match step {
-                Ok(Progress::More) => failures = 0,
-                Ok(Progress::Finished) => {
-                    tracing::info!(job = %job.id, changed = job.changed, "areas reassigned");
-                    return;
-                }
-                Ok(Progress::Lost) => {
-                    tracing::info!(job = %job.id, "area job superseded or taken over; stopping here");
-                    return;
-                }
-                Err(error) => {
-                    failures += 1;
-                    tracing::warn!(job = %job.id, error = %format!("{error:#}"), "area reassignment failed; will retry");
-                    if failures > 20 {
-                        // Left `running`: it is taken over once its lease runs out.
-                        return;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(500));
-                }
-            }
-        }
-    });
-}
-
-/// Claims the running jobs whose lease ran out and runs them here.
-pub fn take_over_jobs(state: &web::Data<AppState>) -> anyhow::Result<()> {
-    let mut conn = state.conn()?;
-    let now = chrono::Utc::now().timestamp_millis();
-    for job in area_jobs::take_over_expired(&mut conn, &state.area_job_lease, now)? {
-        spawn_job(state.clone(), job);
-    }
-    Ok(())
-}
-
-/// Looks for jobs to take over every half lease.
-pub fn spawn_job_sweeper(state: web::Data<AppState>) {
-    let every = std::time::Duration::from_millis((state.settings.area_job_lease_secs.max(1) * 500).max(500));
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(every).await;
-            let state = state.clone();
-            match tokio::task::spawn_blocking(move || take_over_jobs(&state)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => {
-                    tracing::warn!(error = %format!("{error:#}"), "cannot take over area jobs; will retry")
-                }
-                Err(error) => tracing::warn!(%error, "the area job sweep could not run"),
-            }
-        }
-    });
 }
 
 fn job_view(job: &AreaJob) -> Value {

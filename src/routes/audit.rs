@@ -1,11 +1,12 @@
 //! `GET /api/v1/audit`: who exported what and who read raw observations, for admins, newest
 //! first in keyset pages.
 
-use super::{db, params};
+use super::params;
 use crate::auth::{Admin, Auth};
 use crate::db::queries::audit::{self, ACTIONS, AuditFilter};
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::state::db;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -1,6 +1,5 @@
 //! Login, refresh and logout.
 
-use super::db;
 use super::json::ApiJson;
 use crate::auth::tokens::Grant;
 use crate::auth::{AnyRole, Auth, Authenticator, random_secret, token_hash};
@@ -10,7 +9,8 @@ use crate::db::queries::{devices, organisations, refresh_tokens, users};
 use crate::domain::FieldErrors;
 use crate::domain::identity::{DeviceId, Name, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::state::db;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 

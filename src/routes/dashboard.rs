@@ -4,7 +4,7 @@
 
 use super::embedded::{self, Asset, embed_directory};
 use crate::error::ApiResult;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;

@@ -1,11 +1,12 @@
 //! Devices: listed with when they were last seen, revoked one by one.
 
-use super::{db, rfc3339};
+use super::rfc3339;
 use crate::auth::{Auth, Authenticator, Coordinator};
 use crate::db::models::DeviceRow;
 use crate::db::queries::{devices, users};
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::state::db;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 
 use crate::db;
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use diesel::connection::SimpleConnection;
 use serde_json::json;

@@ -3,7 +3,6 @@
 //! group, how the latest value moved and whether it meets the target. Indicators are published
 //! survey aggregates, so partners may read them too.
 
-use super::db;
 use super::json::ApiJson;
 use crate::auth::{Admin, Analyst, Auth, Coordinator};
 use crate::db::queries::indicators::{self, IndicatorError, IndicatorRow};
@@ -11,7 +10,8 @@ use crate::domain::identity::Slug;
 use crate::domain::indicators::{self as rules, Definition, DefinitionInput, IndicatorSummary, ValueInput};
 use crate::domain::{FieldError, FieldErrors};
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::state::db;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 

@@ -1,10 +1,10 @@
 //! `GET /api/v1/me`: who the caller is.
 
-use super::db;
 use crate::auth::{AnyRole, Auth};
 use crate::db::queries::{organisations, units, users};
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::state::db;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 

@@ -2,7 +2,7 @@
 //! `Content-Length` before the body is read.
 
 use crate::error::{ApiError, REQUEST_ID};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};

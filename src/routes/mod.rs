@@ -23,9 +23,7 @@ pub mod sync;
 pub mod units;
 pub mod users;
 
-use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
 use actix_web::http::Method;
 use actix_web::{HttpRequest, web};
 
@@ -155,20 +153,6 @@ pub fn path_matches(pattern: &str, path: &str) -> bool {
             _ => return false,
         }
     }
-}
-
-/// Runs database work on the blocking pool with a pooled connection, never on an async worker.
-pub async fn db<T, F>(state: &web::Data<AppState>, work: F) -> ApiResult<T>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut DbConnection, &AppState) -> ApiResult<T> + Send + 'static,
-{
-    let state = state.clone();
-    web::block(move || {
-        let mut conn = state.conn()?;
-        work(&mut conn, &state)
-    })
-    .await?
 }
 
 /// Formats a stored UTC timestamp as RFC 3339.

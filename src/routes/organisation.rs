@@ -1,13 +1,13 @@
 //! The caller's organisation: its settings, which admins change.
 
-use super::db;
 use super::json::ApiJson;
 use crate::auth::{Admin, Auth, Coordinator};
 use crate::db::models::OrganisationRow;
 use crate::db::schema::organisations;
 use crate::domain::FieldError;
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::state::db;
 use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 use serde::Deserialize;

@@ -2,7 +2,6 @@
 //! Coordinators and admins see every figure; partners see the areas shared with them, with
 //! every group of fewer than k records suppressed, and never a record or a position.
 
-use super::db;
 use crate::auth::{Analyst, Auth, AuthUser};
 use crate::db::DbConnection;
 use crate::db::queries::audit::{self, Event};
@@ -12,6 +11,7 @@ use crate::domain::period::Period;
 use crate::error::{ApiError, ApiResult};
 use crate::picture::index::{NONE, OrgIndex};
 use crate::picture::query::{self, AreaFigures, Filter};
+use crate::state::db;
 use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -199,7 +199,7 @@ struct Areas {
 /// The caller's index, caught up, with every stored area coded in it, and the areas.
 fn picture_of(
     conn: &mut DbConnection,
-    state: &crate::startup::AppState,
+    state: &crate::state::AppState,
     organisation_id: &str,
 ) -> QueryResult<(std::sync::Arc<parking_lot::RwLock<OrgIndex>>, Areas)> {
     let index = state.pictures.current(conn, organisation_id)?;
@@ -262,7 +262,7 @@ struct View {
 }
 
 impl View {
-    fn open(conn: &mut DbConnection, state: &crate::startup::AppState, caller: &AuthUser) -> QueryResult<Self> {
+    fn open(conn: &mut DbConnection, state: &crate::state::AppState, caller: &AuthUser) -> QueryResult<Self> {
         let scope = Scope::read(conn, caller)?;
         let (index, areas) = picture_of(conn, state, &caller.organisation_id)?;
         Ok(Self { scope, index, areas })
@@ -281,7 +281,7 @@ impl PictureQuery {
 
 /// `GET /api/v1/heatmap`
 pub async fn heatmap(
-    state: web::Data<crate::startup::AppState>,
+    state: web::Data<crate::state::AppState>,
     auth: Auth<Analyst>,
     query: web::Query<PictureQuery>,
 ) -> ApiResult<HttpResponse> {
@@ -351,7 +351,7 @@ struct CellProperties {
 /// The heat map as `GET /api/v1/heatmap` answers it, for the caller.
 pub fn heatmap_of(
     conn: &mut DbConnection,
-    state: &crate::startup::AppState,
+    state: &crate::state::AppState,
     caller: &AuthUser,
     query: &PictureQuery,
     resolution: h3o::Resolution,
@@ -512,7 +512,7 @@ fn three_periods(
 
 /// `GET /api/v1/picture`: one row per area.
 pub async fn picture(
-    state: web::Data<crate::startup::AppState>,
+    state: web::Data<crate::state::AppState>,
     auth: Auth<Analyst>,
     query: web::Query<PictureQuery>,
 ) -> ApiResult<HttpResponse> {
@@ -524,7 +524,7 @@ pub async fn picture(
 /// The area table as `GET /api/v1/picture` answers it, for the caller.
 pub fn picture_of_areas(
     conn: &mut DbConnection,
-    state: &crate::startup::AppState,
+    state: &crate::state::AppState,
     caller: &AuthUser,
     query: &PictureQuery,
 ) -> ApiResult<Value> {
@@ -567,7 +567,7 @@ pub fn picture_of_areas(
 
 /// `GET /api/v1/areas/{code}/picture`: one area's row with its detail.
 pub async fn area_picture(
-    state: web::Data<crate::startup::AppState>,
+    state: web::Data<crate::state::AppState>,
     auth: Auth<Analyst>,
     path: web::Path<String>,
     query: web::Query<PictureQuery>,
@@ -689,7 +689,7 @@ pub(super) fn read_shared(conn: &mut DbConnection, organisation_id: &str, user_i
 
 /// `GET /api/v1/users/{id}/areas`: the areas shared with a partner.
 pub async fn shared_areas(
-    state: web::Data<crate::startup::AppState>,
+    state: web::Data<crate::state::AppState>,
     auth: Auth<crate::auth::Admin>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
@@ -705,7 +705,7 @@ pub async fn shared_areas(
 
 /// `PUT /api/v1/users/{id}/areas`: replaces the areas shared with a partner.
 pub async fn share_areas(
-    state: web::Data<crate::startup::AppState>,
+    state: web::Data<crate::state::AppState>,
     auth: Auth<crate::auth::Admin>,
     id: web::Path<String>,
     super::json::ApiJson(body): super::json::ApiJson<SharedAreas>,

@@ -1,7 +1,6 @@
 //! Observations and activity logs for the dashboard: lists with filters and keyset pages, one
 //! record, its history, and a coordinator's review.
 
-use super::db;
 use super::json::ApiJson;
 use super::params;
 use crate::auth::{Auth, Coordinator, Reporter};
@@ -11,7 +10,8 @@ use crate::db::queries::records::{self, RecordFilter, Reviewer};
 use crate::domain::identity::Role;
 use crate::domain::records::parse_review;
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::state::db;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -91,7 +91,7 @@ fn page(
     HttpResponse::Ok().json(json!({ "items": items, "next": next }))
 }
 
-fn observation_view(row: &crate::db::models::ObservationRow) -> Map<String, Value> {
+fn observation_view(row: &crate::domain::stored::Observation) -> Map<String, Value> {
     let mut raw = row.to_raw();
     raw.remove("sync_error");
     raw.remove("sync_errors");
@@ -101,7 +101,7 @@ fn observation_view(row: &crate::db::models::ObservationRow) -> Map<String, Valu
     raw
 }
 
-fn activity_view(row: &crate::db::models::ActivityLogRow) -> Map<String, Value> {
+fn activity_view(row: &crate::domain::stored::ActivityLog) -> Map<String, Value> {
     let mut raw = row.to_raw();
     raw.remove("sync_error");
     raw.remove("sync_errors");

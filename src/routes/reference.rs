@@ -1,16 +1,17 @@
 //! Reference data: categories and activity types, edited by administrators and synced down to
 //! phones. Entries are never deleted (records use them); set `active: false` to stop offering one.
 
-use super::db;
 use super::json::ApiJson;
 use crate::auth::{Admin, AnyRole, Auth};
 use crate::db::models::ReferenceRow;
 use crate::db::queries::is_unique_violation;
-use crate::db::queries::reference::{self, Kind, ReferenceChange};
+use crate::db::queries::reference::{self, ReferenceChange};
 use crate::domain::FieldErrors;
 use crate::domain::identity::{Name, Slug};
+use crate::domain::sync::SyncedTable;
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::state::db;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -48,7 +49,7 @@ fn not_found() -> ApiError {
     ApiError::NotFound("no such entry".into())
 }
 
-async fn list(state: web::Data<AppState>, organisation_id: String, kind: Kind) -> ApiResult<HttpResponse> {
+async fn list(state: web::Data<AppState>, organisation_id: String, kind: SyncedTable) -> ApiResult<HttpResponse> {
     let rows = db(&state, move |conn, _| Ok(reference::list(conn, kind, &organisation_id)?)).await?;
     Ok(HttpResponse::Ok().json(rows.iter().map(view).collect::<Vec<_>>()))
 }
@@ -56,7 +57,7 @@ async fn list(state: web::Data<AppState>, organisation_id: String, kind: Kind) -
 async fn create(
     state: web::Data<AppState>,
     organisation_id: String,
-    kind: Kind,
+    kind: SyncedTable,
     body: CreateEntry,
     base: &str,
 ) -> ApiResult<HttpResponse> {
@@ -102,7 +103,7 @@ async fn create(
 async fn update(
     state: web::Data<AppState>,
     organisation_id: String,
-    kind: Kind,
+    kind: SyncedTable,
     id: String,
     body: UpdateEntry,
 ) -> ApiResult<HttpResponse> {
@@ -128,7 +129,7 @@ async fn update(
 
 /// `GET /api/v1/categories`
 pub async fn list_categories(state: web::Data<AppState>, auth: Auth<AnyRole>) -> ApiResult<HttpResponse> {
-    list(state, auth.organisation_id.clone(), Kind::Categories).await
+    list(state, auth.organisation_id.clone(), SyncedTable::Categories).await
 }
 
 /// `POST /api/v1/categories`
@@ -137,7 +138,7 @@ pub async fn create_category(
     auth: Auth<Admin>,
     ApiJson(body): ApiJson<CreateEntry>,
 ) -> ApiResult<HttpResponse> {
-    create(state, auth.organisation_id.clone(), Kind::Categories, body, "/api/v1/categories").await
+    create(state, auth.organisation_id.clone(), SyncedTable::Categories, body, "/api/v1/categories").await
 }
 
 /// `PATCH /api/v1/categories/{id}`
@@ -147,12 +148,12 @@ pub async fn update_category(
     id: web::Path<String>,
     ApiJson(body): ApiJson<UpdateEntry>,
 ) -> ApiResult<HttpResponse> {
-    update(state, auth.organisation_id.clone(), Kind::Categories, id.into_inner(), body).await
+    update(state, auth.organisation_id.clone(), SyncedTable::Categories, id.into_inner(), body).await
 }
 
 /// `GET /api/v1/activity-types`
 pub async fn list_activity_types(state: web::Data<AppState>, auth: Auth<AnyRole>) -> ApiResult<HttpResponse> {
-    list(state, auth.organisation_id.clone(), Kind::ActivityTypes).await
+    list(state, auth.organisation_id.clone(), SyncedTable::ActivityTypes).await
 }
 
 /// `POST /api/v1/activity-types`
@@ -161,7 +162,7 @@ pub async fn create_activity_type(
     auth: Auth<Admin>,
     ApiJson(body): ApiJson<CreateEntry>,
 ) -> ApiResult<HttpResponse> {
-    create(state, auth.organisation_id.clone(), Kind::ActivityTypes, body, "/api/v1/activity-types").await
+    create(state, auth.organisation_id.clone(), SyncedTable::ActivityTypes, body, "/api/v1/activity-types").await
 }
 
 /// `PATCH /api/v1/activity-types/{id}`
@@ -171,5 +172,5 @@ pub async fn update_activity_type(
     id: web::Path<String>,
     ApiJson(body): ApiJson<UpdateEntry>,
 ) -> ApiResult<HttpResponse> {
-    update(state, auth.organisation_id.clone(), Kind::ActivityTypes, id.into_inner(), body).await
+    update(state, auth.organisation_id.clone(), SyncedTable::ActivityTypes, id.into_inner(), body).await
 }

@@ -2,7 +2,6 @@
 //! Coordinators and admins see everything; partners get aggregates for the areas shared with
 //! them, with small counts suppressed, and never a record.
 
-use super::db;
 use crate::auth::{Analyst, Auth, AuthUser, Coordinator};
 use crate::db::DbConnection;
 use crate::db::queries::assessments::{self, Assessment};
@@ -18,7 +17,8 @@ use crate::reports::activity_report::{Compare, Report, Request};
 use crate::reports::followup::{FollowUp, IndicatorLine, Outline, number};
 use crate::reports::observations::{self, Export, Format};
 use crate::reports::table::CsvStyle;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::state::db;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};

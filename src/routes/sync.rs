@@ -2,16 +2,18 @@
 //! results), and the quarantine list for coordinators.
 
 use super::json::ApiJson;
-use super::{db, rfc3339};
+use super::rfc3339;
 use crate::auth::{AnyRole, Auth, Authenticator, Coordinator};
 use crate::db::queries::sync_pull::{self, PullRequest};
-use crate::db::queries::sync_push::{self, PushContext, Status, TableChanges};
+use crate::db::queries::sync_push;
 use crate::db::queries::{devices, users};
 use crate::domain::identity::Role;
+use crate::domain::push::{PushContext, RecordResult, Status, TableChanges};
 use crate::domain::records::EARLIEST_MS;
 use crate::domain::sync::{PROTOCOL_VERSION, PageToken, SCHEMA_VERSION_MAX, SCHEMA_VERSION_MIN};
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::state::db;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -264,7 +266,7 @@ struct PushAnswer<'a> {
     /// Conflicting records by table: WatermelonDB keeps these unsynced and pulls.
     #[serde(rename = "experimentalRejectedIds")]
     rejected: BTreeMap<&'a str, Vec<&'a str>>,
-    results: &'a [sync_push::RecordResult],
+    results: &'a [RecordResult],
     server_time_ms: i64,
 }
 

@@ -1,7 +1,7 @@
 //! Units: the reporting actors (field assistants, guards, the summer café…).
 
 use super::json::ApiJson;
-use super::{db, rfc3339};
+use super::rfc3339;
 use crate::accounts;
 use crate::auth::{Admin, AnyRole, Auth};
 use crate::db::models::UnitRow;
@@ -9,7 +9,8 @@ use crate::db::queries::units;
 use crate::domain::FieldErrors;
 use crate::domain::identity::{Name, Slug};
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::state::db;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 

@@ -1,7 +1,7 @@
 //! The admin API for users: create, list, read, and change role, unit, password or status.
 
 use super::json::ApiJson;
-use super::{db, rfc3339};
+use super::rfc3339;
 use crate::accounts::{self, NewUser};
 use crate::auth::{Admin, Auth};
 use crate::db::models::UserRow;
@@ -10,7 +10,8 @@ use crate::db::queries::{refresh_tokens, units, users};
 use crate::domain::FieldErrors;
 use crate::domain::identity::{Name, NewPassword, Role, Slug, Username};
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::state::db;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Deserializer, Serialize};
 

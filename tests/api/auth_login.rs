@@ -125,7 +125,7 @@ async fn login_limits_hold_across_servers_sharing_the_database() {
     app.seed_user(&org, "bo", Role::Field, None);
     let other = lagesbild::startup::Application::build(app.settings.clone()).unwrap();
     let other_login = format!("http://127.0.0.1:{}/api/v1/auth/login", other.port());
-    tokio::spawn(other.run_until_stopped());
+    let _other = crate::helpers::run(other);
     let login_on_other = |username: &str| {
         app.client
             .post(&other_login)

@@ -238,7 +238,7 @@ async fn the_generated_signing_key_is_private_and_survives_a_restart() {
     let settings = first.settings.clone();
     let second = lagesbild::startup::Application::build(settings).unwrap();
     let url = format!("http://127.0.0.1:{}/api/v1/me", second.port());
-    tokio::spawn(second.run_until_stopped());
+    let _second = crate::helpers::run(second);
     let response = first.client.get(url).bearer_auth(&tenant.field.tokens.access).send().await.unwrap();
     assert_eq!(response.status(), 200);
 }

@@ -5,8 +5,9 @@ use crate::helpers::*;
 use crate::sync::{Phone, created, observation};
 use diesel::Connection;
 use lagesbild::db::DatabaseTarget;
-use lagesbild::db::queries::sync_push::{self, PushContext, TableChanges};
+use lagesbild::db::queries::sync_push;
 use lagesbild::domain::identity::Role;
+use lagesbild::domain::push::{PushContext, Status, TableChanges};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -55,7 +56,7 @@ async fn a_transaction_held_open_is_not_skipped_by_a_pull_that_runs_meanwhile() 
         )];
         conn.transaction::<_, diesel::result::Error, _>(|conn| {
             let results = sync_push::push(conn, context.clone(), tables)?;
-            assert_eq!(results[0].status, sync_push::Status::Applied);
+            assert_eq!(results[0].status, Status::Applied);
             held_tx.send(()).unwrap();
             release_rx.recv().unwrap();
             Ok(())

@@ -26,7 +26,27 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub settings: Settings,
     pub data_dir: TempDir,
+    /// Stops the server and joins its background threads when the test ends, before its
+    /// database goes.
+    _server: Running,
     postgres: Option<PostgresDatabase>,
+}
+
+/// A server running in the test's runtime; dropping it stops the server and joins its
+/// background threads, so a test's threads end with the test.
+pub struct Running(lagesbild::startup::Stopper);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.stop_now();
+    }
+}
+
+/// Runs a built server in the test's runtime until the returned guard is dropped.
+pub fn run(application: Application) -> Running {
+    let stopper = application.stopper();
+    tokio::spawn(application.run_until_stopped());
+    Running(stopper)
 }
 
 pub struct PostgresDatabase {
@@ -102,7 +122,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     adjust(&mut settings);
     let application = Application::build(settings.clone()).expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
-    tokio::spawn(application.run_until_stopped());
+    let server = run(application);
     // Idle connections are let go well before the server's 5 s keep-alive ends them, so a
     // request is never sent on a connection the server is closing at that moment.
     let client = reqwest::Client::builder()
@@ -110,7 +130,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         .pool_idle_timeout(std::time::Duration::from_secs(2))
         .build()
         .expect("an HTTP client");
-    TestApp { address, client, settings, data_dir, postgres }
+    TestApp { address, client, settings, data_dir, _server: server, postgres }
 }
 
 /// A configuration secret from text.

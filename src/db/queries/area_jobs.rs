@@ -7,11 +7,11 @@
 //! record anyway. Each batch checks, in its own transaction, that the job is still running and
 //! still its owner's, and writes nothing otherwise.
 
-use super::sync_push::Table;
 use super::sync_state;
 use crate::db::DbConnection;
 use crate::db::schema::{activity_logs, area_jobs, observations};
 use crate::domain::areas::AreaIndex;
+use crate::domain::sync::SyncedTable;
 use diesel::prelude::*;
 
 /// The state of a job still at work.
@@ -145,7 +145,7 @@ pub struct Move {
 /// records whose area changes.
 #[derive(Debug, Clone)]
 pub struct BatchPlan {
-    pub table: Table,
+    pub table: SyncedTable,
     pub read: usize,
     pub last_id: Option<String>,
     pub moves: Vec<Move>,
@@ -168,8 +168,8 @@ pub enum Progress {
 pub fn plan_batch(conn: &mut DbConnection, job: &AreaJob, index: &AreaIndex) -> QueryResult<BatchPlan> {
     // A job starts with the observations; a table it does not know is a corrupt position.
     let table = match job.last_table.as_deref() {
-        None => Table::Observations,
-        Some(name) => Table::of(name).ok_or_else(|| {
+        None => SyncedTable::Observations,
+        Some(name) => SyncedTable::record(name).ok_or_else(|| {
             diesel::result::Error::DeserializationError(format!("area job {}: unknown table `{name}`", job.id).into())
         })?,
     };
@@ -177,7 +177,7 @@ pub fn plan_batch(conn: &mut DbConnection, job: &AreaJob, index: &AreaIndex) -> 
     let org = &job.organisation_id;
     type Placed = (String, i64, Option<f64>, Option<f64>, Option<String>);
     let rows: Vec<Placed> = match table {
-        Table::Observations => observations::table
+        SyncedTable::Observations => observations::table
             .filter(observations::organisation_id.eq(org))
             .filter(observations::id.gt(&after))
             .order(observations::id.asc())
@@ -190,7 +190,7 @@ pub fn plan_batch(conn: &mut DbConnection, job: &AreaJob, index: &AreaIndex) -> 
                 observations::area_code,
             ))
             .load(conn)?,
-        Table::ActivityLogs => activity_logs::table
+        SyncedTable::ActivityLogs => activity_logs::table
             .filter(activity_logs::organisation_id.eq(org))
             .filter(activity_logs::id.gt(&after))
             .order(activity_logs::id.asc())
@@ -203,6 +203,7 @@ pub fn plan_batch(conn: &mut DbConnection, job: &AreaJob, index: &AreaIndex) -> 
                 activity_logs::area_code,
             ))
             .load(conn)?,
+        other => return Err(super::not_served(other, "records")),
     };
     let read = rows.len();
     let last_id = rows.last().map(|row| row.0.clone());
@@ -261,8 +262,8 @@ pub fn apply_batch(
                 next.last_id = Some(last.clone());
                 Progress::More
             }
-            None if plan.table == Table::Observations => {
-                next.last_table = Some(Table::ActivityLogs.name().to_owned());
+            None if plan.table == SyncedTable::Observations => {
+                next.last_table = Some(SyncedTable::ActivityLogs.name().to_owned());
                 next.last_id = None;
                 Progress::More
             }
@@ -311,14 +312,14 @@ pub fn apply_batch(
 fn move_record(
     conn: &mut DbConnection,
     org: &str,
-    table: Table,
+    table: SyncedTable,
     planned: &Move,
     index: &AreaIndex,
     seq: i64,
 ) -> QueryResult<bool> {
     let set_area = |conn: &mut DbConnection, area: &Option<String>, read_seq: Option<i64>| -> QueryResult<usize> {
         match table {
-            Table::Observations => {
+            SyncedTable::Observations => {
                 let target = observations::table.find((org, &planned.id));
                 let values = (observations::area_code.eq(area), observations::server_seq.eq(seq));
                 match read_seq {
@@ -328,7 +329,7 @@ fn move_record(
                     None => diesel::update(target).set(values).execute(conn),
                 }
             }
-            Table::ActivityLogs => {
+            SyncedTable::ActivityLogs => {
                 let target = activity_logs::table.find((org, &planned.id));
                 let values = (activity_logs::area_code.eq(area), activity_logs::server_seq.eq(seq));
                 match read_seq {
@@ -338,6 +339,7 @@ fn move_record(
                     None => diesel::update(target).set(values).execute(conn),
                 }
             }
+            other => Err(super::not_served(other, "records")),
         }
     };
     if set_area(conn, &planned.area, Some(planned.seq))? == 1 {
@@ -346,16 +348,17 @@ fn move_record(
     // Changed since the batch read it: place what is stored now.
     type Stored = (Option<f64>, Option<f64>, Option<String>);
     let stored: Option<Stored> = match table {
-        Table::Observations => observations::table
+        SyncedTable::Observations => observations::table
             .find((org, &planned.id))
             .select((observations::lon.nullable(), observations::lat.nullable(), observations::area_code))
             .first(conn)
             .optional()?,
-        Table::ActivityLogs => activity_logs::table
+        SyncedTable::ActivityLogs => activity_logs::table
             .find((org, &planned.id))
             .select((activity_logs::lon, activity_logs::lat, activity_logs::area_code))
             .first(conn)
             .optional()?,
+        other => return Err(super::not_served(other, "records")),
     };
     let Some((lon, lat, area)) = stored else { return Ok(false) };
     match place(index, lon, lat) {

@@ -23,3 +23,9 @@ pub mod users;
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
     matches!(error, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
 }
+
+/// The error for a synced table a query does not serve (a reference table where records are
+/// meant, or the other way round): a mistake in the code, answered as an error, not a panic.
+pub fn not_served(table: crate::domain::sync::SyncedTable, what: &str) -> diesel::result::Error {
+    diesel::result::Error::QueryBuilderError(format!("`{}` holds no {what}", table.name()).into())
+}

@@ -5,6 +5,7 @@ use crate::db::DbConnection;
 use crate::db::models::{ActivityLogRow, HistoryRow, ObservationRow};
 use crate::db::schema::{activity_logs, observations, record_history, units, users};
 use crate::domain::records::ReviewChange;
+use crate::domain::stored::{ActivityLog, Observation};
 use diesel::prelude::*;
 
 /// Filters shared by the record lists; `None` means "any".
@@ -35,7 +36,7 @@ pub fn list_observations(
     conn: &mut DbConnection,
     organisation_id: &str,
     filter: &RecordFilter,
-) -> QueryResult<Vec<ObservationRow>> {
+) -> QueryResult<Vec<Observation>> {
     let mut query = observations::table
         .filter(observations::organisation_id.eq(organisation_id))
         .filter(observations::deleted_at.is_null())
@@ -76,7 +77,7 @@ pub fn list_observations(
                 .or(observations::observed_at.eq(*time).and(observations::id.lt(id.clone()))),
         );
     }
-    query.load(conn)
+    Ok(query.load::<ObservationRow>(conn)?.into_iter().map(Observation::from).collect())
 }
 
 /// A page of activity logs, newest first; tombstones are left out.
@@ -84,7 +85,7 @@ pub fn list_activities(
     conn: &mut DbConnection,
     organisation_id: &str,
     filter: &RecordFilter,
-) -> QueryResult<Vec<ActivityLogRow>> {
+) -> QueryResult<Vec<ActivityLog>> {
     let mut query = activity_logs::table
         .filter(activity_logs::organisation_id.eq(organisation_id))
         .filter(activity_logs::deleted_at.is_null())
@@ -117,27 +118,29 @@ pub fn list_activities(
                 .or(activity_logs::started_at.eq(*time).and(activity_logs::id.lt(id.clone()))),
         );
     }
-    query.load(conn)
+    Ok(query.load::<ActivityLogRow>(conn)?.into_iter().map(ActivityLog::from).collect())
 }
 
 /// One observation (not a tombstone).
-pub fn observation(conn: &mut DbConnection, organisation_id: &str, id: &str) -> QueryResult<Option<ObservationRow>> {
+pub fn observation(conn: &mut DbConnection, organisation_id: &str, id: &str) -> QueryResult<Option<Observation>> {
     observations::table
         .find((organisation_id, id))
         .filter(observations::deleted_at.is_null())
         .select(ObservationRow::as_select())
         .first(conn)
         .optional()
+        .map(|row| row.map(Observation::from))
 }
 
 /// One activity log (not a tombstone).
-pub fn activity(conn: &mut DbConnection, organisation_id: &str, id: &str) -> QueryResult<Option<ActivityLogRow>> {
+pub fn activity(conn: &mut DbConnection, organisation_id: &str, id: &str) -> QueryResult<Option<ActivityLog>> {
     activity_logs::table
         .find((organisation_id, id))
         .filter(activity_logs::deleted_at.is_null())
         .select(ActivityLogRow::as_select())
         .first(conn)
         .optional()
+        .map(|row| row.map(ActivityLog::from))
 }
 
 /// Who reviews, from which device, when.
@@ -155,7 +158,7 @@ pub fn review(
     id: &str,
     change: &ReviewChange,
     reviewer: &Reviewer<'_>,
-) -> QueryResult<Option<ObservationRow>> {
+) -> QueryResult<Option<Observation>> {
     crate::db::write_transaction(conn, |conn| {
         let seq = sync_state::take(conn)?;
         let Some(current) = observation(conn, organisation_id, id)? else {
@@ -177,7 +180,9 @@ pub fn review(
         next.review_device_id = Some(reviewer.device_id.to_owned());
         next.server_seq = seq;
         next.updated_at = reviewer.now_ms;
-        diesel::update(observations::table.find((organisation_id, id))).set(&next).execute(conn)?;
+        diesel::update(observations::table.find((organisation_id, id)))
+            .set(&ObservationRow::from(next.clone()))
+            .execute(conn)?;
         super::sync_push::keep_quarantine_on_top(conn, organisation_id, "observations", id, seq)?;
         let previous = current.to_raw();
         let now = next.to_raw();

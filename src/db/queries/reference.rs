@@ -4,26 +4,23 @@ use super::sync_state;
 use crate::db::DbConnection;
 use crate::db::models::ReferenceRow;
 use crate::domain::reference::{DEFAULT_ACTIVITY_TYPES, DEFAULT_CATEGORIES};
+use crate::domain::sync::{Range, SyncedTable};
 use diesel::prelude::*;
 
-/// Which reference table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Categories,
-    ActivityTypes,
-}
-
+/// Runs `$body` with `$t` naming the reference table `$kind` names (categories or activity
+/// types; any other table is an error).
 macro_rules! with_table {
     ($kind:expr, $t:ident => $body:expr) => {
         match $kind {
-            Kind::Categories => {
+            SyncedTable::Categories => {
                 use crate::db::schema::categories as $t;
                 $body
             }
-            Kind::ActivityTypes => {
+            SyncedTable::ActivityTypes => {
                 use crate::db::schema::activity_types as $t;
                 $body
             }
+            other => Err(super::not_served(other, "reference data")),
         }
     };
 }
@@ -31,7 +28,9 @@ macro_rules! with_table {
 /// Gives a new organisation the default taxonomy.
 pub fn seed_defaults(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<()> {
     let seq = sync_state::take(conn)?;
-    for (kind, defaults) in [(Kind::Categories, DEFAULT_CATEGORIES), (Kind::ActivityTypes, DEFAULT_ACTIVITY_TYPES)] {
+    for (kind, defaults) in
+        [(SyncedTable::Categories, DEFAULT_CATEGORIES), (SyncedTable::ActivityTypes, DEFAULT_ACTIVITY_TYPES)]
+    {
         for (index, (slug, label_sv, label_en)) in defaults.iter().enumerate() {
             let row = ReferenceRow {
                 id: uuid::Uuid::now_v7().to_string(),
@@ -50,7 +49,7 @@ pub fn seed_defaults(conn: &mut DbConnection, organisation_id: &str) -> QueryRes
 }
 
 /// Stores a new entry.
-pub fn insert(conn: &mut DbConnection, kind: Kind, row: &ReferenceRow) -> QueryResult<()> {
+pub fn insert(conn: &mut DbConnection, kind: SyncedTable, row: &ReferenceRow) -> QueryResult<()> {
     with_table!(kind, t => diesel::insert_into(t::table)
         .values((
             t::id.eq(&row.id),
@@ -67,7 +66,7 @@ pub fn insert(conn: &mut DbConnection, kind: Kind, row: &ReferenceRow) -> QueryR
 }
 
 /// Every entry of the organisation, in display order.
-pub fn list(conn: &mut DbConnection, kind: Kind, organisation_id: &str) -> QueryResult<Vec<ReferenceRow>> {
+pub fn list(conn: &mut DbConnection, kind: SyncedTable, organisation_id: &str) -> QueryResult<Vec<ReferenceRow>> {
     with_table!(kind, t => t::table
         .filter(t::organisation_id.eq(organisation_id))
         .order((t::sort_order.asc(), t::slug.asc()))
@@ -78,7 +77,7 @@ pub fn list(conn: &mut DbConnection, kind: Kind, organisation_id: &str) -> Query
 /// The entry with this id in the organisation.
 pub fn by_id(
     conn: &mut DbConnection,
-    kind: Kind,
+    kind: SyncedTable,
     organisation_id: &str,
     id: &str,
 ) -> QueryResult<Option<ReferenceRow>> {
@@ -93,9 +92,9 @@ pub fn by_id(
 /// Entries changed after `after` up to `high_water`, ordered by (seq, id) after the position.
 pub fn changed(
     conn: &mut DbConnection,
-    kind: Kind,
+    kind: SyncedTable,
     organisation_id: &str,
-    range: &super::sync_pull::Range,
+    range: &Range,
     limit: i64,
 ) -> QueryResult<Vec<ReferenceRow>> {
     with_table!(kind, t => {
@@ -106,22 +105,15 @@ pub fn changed(
             .order((t::server_seq.asc(), t::id.asc()))
             .limit(limit)
             .into_boxed();
-        query = crate::after_position!(query, range.after_for(kind_table(kind)), t::server_seq, t::id);
+        query = crate::after_position!(query, range.after_for(kind), t::server_seq, t::id);
         query.load(conn)
     })
-}
-
-fn kind_table(kind: Kind) -> super::sync_pull::SyncedTable {
-    match kind {
-        Kind::Categories => super::sync_pull::SyncedTable::Categories,
-        Kind::ActivityTypes => super::sync_pull::SyncedTable::ActivityTypes,
-    }
 }
 
 /// Changes labels, order or whether the entry is offered; never deletes.
 pub fn update(
     conn: &mut DbConnection,
-    kind: Kind,
+    kind: SyncedTable,
     organisation_id: &str,
     id: &str,
     change: &ReferenceChange,

@@ -4,90 +4,21 @@ use super::{reference, sync_state};
 use crate::db::DbConnection;
 use crate::db::models::{ActivityLogRow, ObservationRow, QuarantineRow, ReferenceRow, UnitRow};
 use crate::db::schema::{activity_logs, areas, devices, observations, sync_quarantine, units, users};
-use crate::domain::sync::{Bucket, PageToken, Position, bucket};
+use crate::domain::stored::{ActivityLog, Observation};
+use crate::domain::sync::{After, Bucket, PageToken, Position, Range, SyncedTable, bucket};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
-
-/// The tables a pull carries, in their tie-break order within one sequence number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SyncedTable {
-    Categories = 0,
-    ActivityTypes = 1,
-    Units = 2,
-    Observations = 3,
-    ActivityLogs = 4,
-    Areas = 5,
-}
-
-impl SyncedTable {
-    /// Every table, in order.
-    pub const ALL: [SyncedTable; 6] =
-        [Self::Categories, Self::ActivityTypes, Self::Units, Self::Areas, Self::Observations, Self::ActivityLogs];
-
-    /// The table's name in the protocol.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Categories => "categories",
-            Self::ActivityTypes => "activity_types",
-            Self::Units => "units",
-            Self::Observations => "observations",
-            Self::ActivityLogs => "activity_logs",
-            Self::Areas => "areas",
-        }
-    }
-
-    /// The table a protocol name means.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|table| table.name() == name)
-    }
-
-    fn rank(self) -> u8 {
-        self as u8
-    }
-}
-
-/// Rows a table may send in this page: after the position, not above the high-water mark.
-pub struct Range {
-    pub high_water: i64,
-    pub after: Position,
-    /// A first sync or replacement: tombstones are not sent.
-    pub snapshot: bool,
-}
-
-/// The lower bound of one table's rows, given the position of the last row sent.
-pub enum After {
-    /// Rows with a greater sequence number.
-    Seq(i64),
-    /// Rows with this or a greater sequence number.
-    SeqOrEqual(i64),
-    /// Rows after (sequence, id).
-    Key(i64, String),
-}
-
-impl Range {
-    /// The bound for `table`: rows ordered by (seq, table, id) after the position.
-    pub fn after_for(&self, table: SyncedTable) -> After {
-        let rank = table.rank();
-        match rank.cmp(&self.after.table) {
-            std::cmp::Ordering::Greater => After::SeqOrEqual(self.after.seq),
-            std::cmp::Ordering::Less => After::Seq(self.after.seq),
-            std::cmp::Ordering::Equal => After::Key(self.after.seq, self.after.id.clone()),
-        }
-    }
-}
 
 /// Filters a boxed query to the rows after a position.
 #[macro_export]
 macro_rules! after_position {
     ($query:expr, $after:expr, $seq:expr, $id:expr) => {
         match $after {
-            $crate::db::queries::sync_pull::After::Seq(seq) => $query.filter($seq.gt(seq)),
-            $crate::db::queries::sync_pull::After::SeqOrEqual(seq) => $query.filter($seq.ge(seq)),
-            $crate::db::queries::sync_pull::After::Key(seq, id) => {
-                $query.filter($seq.gt(seq).or($seq.eq(seq).and($id.gt(id))))
-            }
+            $crate::domain::sync::After::Seq(seq) => $query.filter($seq.gt(seq)),
+            $crate::domain::sync::After::SeqOrEqual(seq) => $query.filter($seq.ge(seq)),
+            $crate::domain::sync::After::Key(seq, id) => $query.filter($seq.gt(seq).or($seq.eq(seq).and($id.gt(id)))),
         }
     };
 }
@@ -136,8 +67,8 @@ enum Entry {
     Reference(SyncedTable, ReferenceRow),
     Unit(UnitRow),
     Area(AreaSyncRow),
-    Observation(ObservationRow),
-    Activity(ActivityLogRow),
+    Observation(Observation),
+    Activity(ActivityLog),
     Quarantine(SyncedTable, QuarantineRow),
 }
 
@@ -198,19 +129,21 @@ pub fn pull(
             Range { high_water: token.high_water, after: token.after.clone(), snapshot: token.cursor.is_none() };
         let fetch = request.limit + 1;
         let mut entries: Vec<Entry> = Vec::new();
-        for kind in [reference::Kind::Categories, reference::Kind::ActivityTypes] {
-            let table = match kind {
-                reference::Kind::Categories => SyncedTable::Categories,
-                reference::Kind::ActivityTypes => SyncedTable::ActivityTypes,
-            };
-            let rows = reference::changed(conn, kind, &request.organisation_id, &range, fetch)?;
+        for table in [SyncedTable::Categories, SyncedTable::ActivityTypes] {
+            let rows = reference::changed(conn, table, &request.organisation_id, &range, fetch)?;
             entries.extend(rows.into_iter().map(|row| Entry::Reference(table, row)));
         }
         entries.extend(changed_units(conn, request, &range, fetch)?.into_iter().map(Entry::Unit));
         entries.extend(changed_areas(conn, request, &range, fetch)?.into_iter().map(Entry::Area));
         if request.receives_records {
-            entries.extend(changed_observations(conn, request, &range, fetch)?.into_iter().map(Entry::Observation));
-            entries.extend(changed_activities(conn, request, &range, fetch)?.into_iter().map(Entry::Activity));
+            entries.extend(
+                changed_observations(conn, request, &range, fetch)?
+                    .into_iter()
+                    .map(|row| Entry::Observation(row.into())),
+            );
+            entries.extend(
+                changed_activities(conn, request, &range, fetch)?.into_iter().map(|row| Entry::Activity(row.into())),
+            );
             entries.extend(changed_quarantine(conn, request, &range, fetch)?);
         }
         let mut keyed: Vec<(Position, Entry)> = entries.into_iter().map(|entry| (entry.position(), entry)).collect();
