@@ -4,7 +4,9 @@ use super::sync_state;
 use crate::db::DbConnection;
 use crate::db::models::{ActivityLogRow, HistoryRow, ObservationRow};
 use crate::db::schema::{activity_logs, observations, record_history, units, users};
+use crate::domain::push::merge::{self, Reviewer};
 use crate::domain::records::ReviewChange;
+use crate::domain::redaction::redact;
 use crate::domain::stored::{ActivityLog, Observation};
 use diesel::prelude::*;
 
@@ -143,13 +145,6 @@ pub fn activity(conn: &mut DbConnection, organisation_id: &str, id: &str) -> Que
         .map(|row| row.map(ActivityLog::from))
 }
 
-/// Who reviews, from which device, when.
-pub struct Reviewer<'a> {
-    pub user_id: &'a str,
-    pub device_id: &'a str,
-    pub now_ms: i64,
-}
-
 /// Applies a coordinator's review; keeps the previous version in the history. The change takes
 /// a sequence number, so the reporter's phone gets it on its next pull.
 pub fn review(
@@ -164,22 +159,13 @@ pub fn review(
         let Some(current) = observation(conn, organisation_id, id)? else {
             return Ok(None);
         };
-        let mut next = current.clone();
-        if let Some(status) = &change.status {
-            next.status = status.clone();
-        }
-        if let Some(comment) = &change.review_comment {
-            next.review_comment = comment.as_deref().map(|comment| crate::domain::redaction::redact(comment).text);
-        }
-        if (&next.status, &next.review_comment) == (&current.status, &current.review_comment) {
+        let change = ReviewChange {
+            status: change.status.clone(),
+            review_comment: change.review_comment.as_ref().map(|comment| comment.as_deref().map(|c| redact(c).text)),
+        };
+        let Some(next) = merge::review(&current, &change, reviewer, seq) else {
             return Ok(Some(current));
-        }
-        next.reviewed_by = Some(reviewer.user_id.to_owned());
-        next.reviewed_at = Some(reviewer.now_ms);
-        next.review_seq = seq;
-        next.review_device_id = Some(reviewer.device_id.to_owned());
-        next.server_seq = seq;
-        next.updated_at = reviewer.now_ms;
+        };
         diesel::update(observations::table.find((organisation_id, id)))
             .set(&ObservationRow::from(next.clone()))
             .execute(conn)?;

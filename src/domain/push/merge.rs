@@ -17,7 +17,7 @@ use super::{ActivityChange, Note, ObservationChange, PushContext, activity_area}
 use crate::domain::FieldError;
 use crate::domain::areas::AreaIndex;
 use crate::domain::geo::cell_for;
-use crate::domain::records::Instant;
+use crate::domain::records::{Instant, ReviewChange};
 use crate::domain::stored::{ActivityLog, Observation};
 use crate::domain::sync::{Decision, decide};
 use serde_json::{Map, Value};
@@ -118,17 +118,7 @@ pub fn merge_observation(
             Ok(review) => review,
             Err(errors) => return Merge::Quarantine(errors.clone()),
         };
-        let before = (candidate.status.clone(), candidate.review_comment.clone());
-        if let Some(status) = &review.status {
-            candidate.status.clone_from(status);
-        }
-        if let Some(comment) = &review.review_comment {
-            candidate.review_comment.clone_from(comment);
-        }
-        if before != (candidate.status.clone(), candidate.review_comment.clone()) {
-            candidate.reviewed_by = Some(caller.user_id.clone());
-            candidate.reviewed_at = Some(caller.now_ms);
-        }
+        apply_review(&mut candidate, review, &caller.user_id, caller.now_ms);
     }
     let Some(existing) = existing else {
         return Merge::Insert(candidate);
@@ -247,6 +237,46 @@ pub fn merge_activity(
             Merge::Update { record: candidate, part: Part::Content }
         }
     }
+}
+
+/// Who reviews outside a push (the dashboard), from which device, when.
+pub struct Reviewer<'a> {
+    pub user_id: &'a str,
+    pub device_id: &'a str,
+    pub now_ms: i64,
+}
+
+/// A coordinator's review from outside a push, at sequence `seq`: the new version, or `None`
+/// when it changes nothing. The review is the coordinator's own part of the record, so it never
+/// conflicts with the reporter's edits.
+pub fn review(current: &Observation, change: &ReviewChange, reviewer: &Reviewer<'_>, seq: i64) -> Option<Observation> {
+    let mut next = current.clone();
+    if !apply_review(&mut next, change, reviewer.user_id, reviewer.now_ms) {
+        return None;
+    }
+    next.review_seq = seq;
+    next.review_device_id = Some(reviewer.device_id.to_owned());
+    next.server_seq = seq;
+    next.updated_at = reviewer.now_ms;
+    Some(next)
+}
+
+/// Sets the review fields a change names; a change of either marks who reviewed and when.
+/// True if anything changed.
+fn apply_review(record: &mut Observation, change: &ReviewChange, user_id: &str, now_ms: i64) -> bool {
+    let before = (record.status.clone(), record.review_comment.clone());
+    if let Some(status) = &change.status {
+        record.status.clone_from(status);
+    }
+    if let Some(comment) = &change.review_comment {
+        record.review_comment.clone_from(comment);
+    }
+    let changed = before != (record.status.clone(), record.review_comment.clone());
+    if changed {
+        record.reviewed_by = Some(user_id.to_owned());
+        record.reviewed_at = Some(now_ms);
+    }
+    changed
 }
 
 /// What a pushed delete does.

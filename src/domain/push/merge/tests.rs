@@ -269,7 +269,7 @@ fn content(record: &Observation) -> impl PartialEq + std::fmt::Debug {
     )
 }
 
-fn review(record: &Observation) -> impl PartialEq + std::fmt::Debug {
+fn review_part(record: &Observation) -> impl PartialEq + std::fmt::Debug {
     (record.status.clone(), record.review_comment.clone(), record.review_seq, record.reviewed_by.clone())
 }
 
@@ -296,7 +296,7 @@ proptest! {
             if by_coordinator {
                 prop_assert_eq!(content(record), content(&stored));
             } else {
-                prop_assert_eq!(review(record), review(&stored));
+                prop_assert_eq!(review_part(record), review_part(&stored));
             }
             prop_assert_eq!(record.server_seq, 12);
         }
@@ -328,4 +328,17 @@ proptest! {
         let merged = merge_observation(Some(&stored), &observation_change(pulled, &again), &again, 20, None);
         prop_assert_eq!(merged, Merge::Unchanged { by_author: true });
     }
+}
+
+#[test]
+fn a_review_outside_a_push_marks_who_reviewed_and_takes_the_sequence_unless_it_changes_nothing() {
+    let stored = stored_observation("", 7);
+    let sam = Reviewer { user_id: "sam", device_id: "sam-laptop", now_ms: NOW };
+    let same = ReviewChange { status: Some("new".into()), review_comment: None };
+    assert_eq!(review(&stored, &same, &sam, 8), None);
+    let change = ReviewChange { status: Some("closed".into()), review_comment: Some(Some("done".into())) };
+    let Some(next) = review(&stored, &change, &sam, 8) else { panic!("the review changes the record") };
+    assert_eq!((next.status.as_str(), next.review_comment.as_deref()), ("closed", Some("done")));
+    assert_eq!((next.reviewed_by.as_deref(), next.review_device_id.as_deref()), (Some("sam"), Some("sam-laptop")));
+    assert_eq!((next.review_seq, next.server_seq, next.content_seq), (8, 8, 7));
 }
