@@ -6,6 +6,7 @@ use crate::db::queries::audit::{self, Actor, Event};
 use crate::db::queries::reports::{self as report_queries, ActivityFilter, ObservationFilter};
 use crate::db::queries::{areas as area_queries, organisations};
 use crate::domain::period::Period;
+use crate::picture::scope::Scope;
 use crate::reports::Lang;
 use crate::reports::activity::parse_dimensions;
 use crate::reports::activity_report::{Compare, Report, Request};
@@ -160,9 +161,10 @@ pub fn run(conn: &mut DbConnection, command: ExportCommand) -> anyhow::Result<()
             let areas = match area.as_deref() {
                 Some(code) => {
                     let tree = area_queries::tree(conn, &organisation.id)?;
-                    anyhow::ensure!(tree.iter().any(|(c, _, _)| c == code), "--area: there is no area `{code}`");
-                    let mut codes: Vec<String> =
-                        crate::routes::reports::with_descendants(&tree, code).into_iter().collect();
+                    let selection = Scope::everything()
+                        .selection(&tree, Some(code))
+                        .map_err(|_| anyhow::anyhow!("--area: there is no area `{code}`"))?;
+                    let mut codes: Vec<String> = selection.areas.unwrap_or_default().into_iter().collect();
                     codes.sort();
                     Some(codes)
                 }

@@ -46,6 +46,27 @@ impl AreaInput {
     }
 }
 
+/// Every area inside `root` (itself included), given each area's `(child, parent)` link: the
+/// areas a question about `root` covers, however deep the nesting.
+pub fn with_descendants<K, I>(root: K, links: I) -> HashSet<K>
+where
+    K: Eq + std::hash::Hash + Clone,
+    I: IntoIterator<Item = (K, K)> + Clone,
+{
+    let mut all = HashSet::from([root]);
+    loop {
+        let before = all.len();
+        for (child, parent) in links.clone() {
+            if all.contains(&parent) {
+                all.insert(child);
+            }
+        }
+        if all.len() == before {
+            return all;
+        }
+    }
+}
+
 /// GeoJSON text for a geometry: a Polygon when it is one, else a MultiPolygon.
 pub fn geometry_json(geometry: &MultiPolygon<f64>) -> String {
     match geometry.0.as_slice() {
@@ -345,6 +366,20 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn an_area_covers_every_area_nested_inside_it_however_deep_and_nothing_beside_it() {
+        let links = [("b", "a"), ("c", "b"), ("d", "c"), ("x", "y")];
+        let covered = |root| {
+            let mut all: Vec<&str> = with_descendants(root, links).into_iter().collect();
+            all.sort_unstable();
+            all
+        };
+        assert_eq!(covered("a"), ["a", "b", "c", "d"]);
+        assert_eq!(covered("c"), ["c", "d"]);
+        assert_eq!(covered("d"), ["d"]);
+        assert_eq!(covered("y"), ["x", "y"]);
+    }
 
     fn square(x: f64, y: f64, size: f64) -> Value {
         json!([[[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]]])

@@ -436,7 +436,7 @@ impl IndicatorSummary {
 }
 
 fn millis<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    serializer.serialize_str(&super::time::rfc3339(*at))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod simplify;
 pub mod stored;
 pub mod sun;
 pub mod sync;
+pub mod time;
 
 use serde::Serialize;
 

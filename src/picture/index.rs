@@ -7,10 +7,10 @@
 
 use super::days::Days;
 use crate::db::DbConnection;
-use crate::db::schema::{activity_logs, observations, organisations, units, users};
+use crate::db::queries::change_feed::{self, ActivityChange, ObservationChange};
 use chrono::{Datelike, TimeZone, Timelike};
 use chrono_tz::Tz;
-use diesel::prelude::*;
+use diesel::QueryResult;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
@@ -131,27 +131,10 @@ pub fn key(id: &str) -> u128 {
 /// Rows read per round trip while catching up.
 const CATCH_UP_ROWS: i64 = 50_000;
 
-type ObservationChange =
-    (String, String, String, i32, i32, i64, Option<String>, Option<String>, f64, f64, Option<i64>, i64);
-type ActivityChange = (
-    String,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    Option<String>,
-    Option<f64>,
-    Option<f64>,
-    (i32, i32, i32, i32),
-    Option<i64>,
-    i64,
-);
-
 impl OrgIndex {
     /// An empty index for the organisation, in its time zone.
     pub fn new(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Self> {
-        let zone: String =
-            organisations::table.find(organisation_id).select(organisations::time_zone).get_result(conn)?;
+        let zone = change_feed::time_zone(conn, organisation_id)?;
         Ok(Self::empty(organisation_id, zone.parse().unwrap_or(chrono_tz::Europe::Stockholm)))
     }
 
@@ -187,29 +170,9 @@ impl OrgIndex {
         let start = self.seq;
         let mut highest = start;
         loop {
-            let rows: Vec<ObservationChange> = observations::table
-                .filter(observations::organisation_id.eq(&self.organisation_id))
-                .filter(observations::server_seq.gt(highest))
-                .filter(observations::server_seq.le(committed))
-                .order(observations::server_seq.asc())
-                .select((
-                    observations::id,
-                    observations::user_id,
-                    observations::category,
-                    observations::severity,
-                    observations::perceived_safety,
-                    observations::observed_at,
-                    observations::area_code,
-                    observations::cell,
-                    observations::lat,
-                    observations::lon,
-                    observations::deleted_at,
-                    observations::server_seq,
-                ))
-                .limit(CATCH_UP_ROWS)
-                .load(conn)?;
-            let Some(last) = rows.last().map(|row| row.11) else { break };
-            self.load_units_of(conn, rows.iter().map(|row| row.1.as_str()))?;
+            let rows = change_feed::observations(conn, &self.organisation_id, highest, committed, CATCH_UP_ROWS)?;
+            let Some(last) = rows.last().map(|row| row.server_seq) else { break };
+            self.load_units_of(conn, rows.iter().map(|row| row.user_id.as_str()))?;
             for row in rows {
                 self.apply_observation(row);
             }
@@ -217,32 +180,9 @@ impl OrgIndex {
         }
         let mut highest_activity = start;
         loop {
-            let rows: Vec<ActivityChange> = activity_logs::table
-                .filter(activity_logs::organisation_id.eq(&self.organisation_id))
-                .filter(activity_logs::server_seq.gt(highest_activity))
-                .filter(activity_logs::server_seq.le(committed))
-                .order(activity_logs::server_seq.asc())
-                .select((
-                    activity_logs::id,
-                    activity_logs::activity_type,
-                    activity_logs::unit,
-                    activity_logs::started_at,
-                    activity_logs::ended_at,
-                    activity_logs::area_code,
-                    activity_logs::lat,
-                    activity_logs::lon,
-                    (
-                        activity_logs::girls,
-                        activity_logs::boys,
-                        activity_logs::gender_other,
-                        activity_logs::gender_unknown,
-                    ),
-                    activity_logs::deleted_at,
-                    activity_logs::server_seq,
-                ))
-                .limit(CATCH_UP_ROWS)
-                .load(conn)?;
-            let Some(last) = rows.last().map(|row| row.10) else { break };
+            let rows =
+                change_feed::activities(conn, &self.organisation_id, highest_activity, committed, CATCH_UP_ROWS)?;
+            let Some(last) = rows.last().map(|row| row.server_seq) else { break };
             for row in rows {
                 self.apply_activity(row);
             }
@@ -262,12 +202,7 @@ impl OrgIndex {
         if user_ids.into_iter().all(|id| self.user_units.contains_key(id)) {
             return Ok(());
         }
-        let rows: Vec<(String, Option<String>)> = users::table
-            .left_join(units::table)
-            .filter(users::organisation_id.eq(&self.organisation_id))
-            .select((users::id, units::slug.nullable()))
-            .load(conn)?;
-        self.user_units = rows.into_iter().collect();
+        self.user_units = change_feed::user_units(conn, &self.organisation_id)?.into_iter().collect();
         Ok(())
     }
 
@@ -282,7 +217,20 @@ impl OrgIndex {
     }
 
     fn apply_observation(&mut self, row: ObservationChange) {
-        let (id, user_id, category, severity, safety, at_ms, area, cell, lat, lon, deleted_at, _) = row;
+        let ObservationChange {
+            id,
+            user_id,
+            category,
+            severity,
+            perceived_safety: safety,
+            observed_at: at_ms,
+            area_code: area,
+            cell,
+            lat,
+            lon,
+            deleted_at,
+            ..
+        } = row;
         let unit = self.user_units.get(&user_id).cloned().flatten();
         let (hour_of_week, _, _) = self.local(at_ms);
         let obs = Obs {
@@ -300,7 +248,19 @@ impl OrgIndex {
     }
 
     fn apply_activity(&mut self, row: ActivityChange) {
-        let (id, kind, unit, start_ms, end_ms, area, lat, lon, genders, deleted_at, _) = row;
+        let ActivityChange {
+            id,
+            activity_type: kind,
+            unit,
+            started_at: start_ms,
+            ended_at: end_ms,
+            area_code: area,
+            lat,
+            lon,
+            genders,
+            deleted_at,
+            ..
+        } = row;
         let contacts =
             [genders.0, genders.1, genders.2, genders.3].iter().map(|n| u32::try_from(*n).unwrap_or(0)).sum();
         let dark = match (lat, lon) {

@@ -4,8 +4,10 @@
 pub mod days;
 pub mod index;
 pub mod query;
+pub mod scope;
 #[cfg(test)]
 mod tests;
+pub mod view;
 
 use crate::db::DbConnection;
 use diesel::QueryResult;
@@ -34,6 +36,11 @@ impl Pictures {
         index.write().catch_up(conn)?;
         Ok(index)
     }
+}
+
+/// Rounds to three decimals, as the picture's shares and means are shown.
+pub fn round3(x: f64) -> f64 {
+    (x * 1e3).round() / 1e3
 }
 
 /// Whether the sun was down where and when something happened, as index flags.

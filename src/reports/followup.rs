@@ -10,9 +10,9 @@ use super::activity::{AGE_BANDS, Dimension, GENDERS};
 use super::activity_report::{Report, Row, bucket_label, dimension_header};
 use crate::db::queries::assessments::Assessment;
 use crate::domain::period::Period;
+use crate::picture::view::{AreaTable, Heatmap};
 use chrono_tz::Tz;
 use geo::{BoundingRect, Centroid, MultiPolygon};
-use serde_json::Value;
 use std::fmt::Write as _;
 
 /// One indicator line: a group's latest value against the target.
@@ -51,10 +51,10 @@ pub struct FollowUp<'a> {
     pub indicators: &'a [IndicatorLine],
     /// The activity report grouped by type, compared with the same period last year.
     pub activity: &'a Report,
-    /// `GET /api/v1/picture` for the period.
-    pub picture: &'a Value,
-    /// `GET /api/v1/heatmap` for the period.
-    pub heatmap: &'a Value,
+    /// The area table of the period, as `GET /api/v1/picture` answers it.
+    pub picture: &'a AreaTable,
+    /// The heat map of the period, as `GET /api/v1/heatmap` answers it.
+    pub heatmap: &'a Heatmap,
     pub outlines: &'a [Outline],
     pub generated_at: i64,
 }
@@ -391,15 +391,10 @@ impl FollowUp<'_> {
             self.t("Behov per närvaro", "Need per presence"),
             self.t("Läge", "State"),
         );
-        let rows = self.picture["areas"].as_array().cloned().unwrap_or_default();
-        let outside = self.picture.get("outside_areas").filter(|v| !v.is_null()).cloned();
-        for row in rows.iter().chain(outside.iter()) {
-            let code = row["area"].as_str().unwrap_or("outside");
-            let name = row["name"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| self.t("Utanför områden", "Outside areas").to_owned());
-            let state = match row["state"].as_str() {
+        for row in self.picture.areas.iter().chain(self.picture.outside_areas.iter()) {
+            let code = row.area.as_deref().unwrap_or("outside");
+            let name = row.name.clone().unwrap_or_else(|| self.t("Utanför områden", "Outside areas").to_owned());
+            let state = match row.state {
                 Some("visited") => self.t("besökt", "visited"),
                 Some("unvisited") => self.t("obesökt", "unvisited"),
                 Some("quiet") => self.t("lugnt", "quiet"),
@@ -411,12 +406,12 @@ impl FollowUp<'_> {
                 "<tr data-key=\"{}\"><td>{}</td>{}{}{}{}{}{}<td>{state}</td></tr>",
                 escape(code),
                 escape(&name),
-                figure(self.lang, row["observations"].as_f64(), 0),
-                change_cell(self.lang, row["change_last_year_pct"].as_f64()),
-                figure(self.lang, row["mean_perceived_safety"].as_f64(), 2),
-                share_cell(self.lang, row["share_after_dark"].as_f64()),
-                figure(self.lang, row["presence"]["hours"].as_f64(), 1),
-                figure(self.lang, row["need_per_presence"].as_f64(), 2),
+                figure(self.lang, row.observations.map(f64::from), 0),
+                change_cell(self.lang, row.change_last_year_pct),
+                figure(self.lang, row.mean_perceived_safety, 2),
+                share_cell(self.lang, row.share_after_dark),
+                figure(self.lang, row.presence.hours, 1),
+                figure(self.lang, row.need_per_presence, 2),
             );
         }
         html.push_str("</tbody>\n</table>\n</section>\n");
@@ -425,7 +420,7 @@ impl FollowUp<'_> {
     fn heatmap_section(&self, html: &mut String) {
         let _ = writeln!(html, "<section id=\"heatmap\">\n<h2>{}</h2>\n<figure>", self.t("Värmekarta", "Heat map"));
         html.push_str(&self.svg());
-        let total = self.heatmap["total"].as_f64();
+        let total = self.heatmap.total.map(f64::from);
         let _ = write!(
             html,
             "<figcaption>{} {} ({}: <span id=\"heatmap-total\" data-value=\"{}\">{}</span>). <span class=\"legend\">{}",
@@ -444,17 +439,13 @@ impl FollowUp<'_> {
 
     /// The hexagons over the area outlines, projected so that distances look right at this latitude.
     fn svg(&self) -> String {
-        let features = self.heatmap["features"].as_array().cloned().unwrap_or_default();
-        let rings: Vec<HexRing> = features
+        let rings: Vec<HexRing> = self
+            .heatmap
+            .features
             .iter()
             .map(|f| {
-                let ring = f["geometry"]["coordinates"][0]
-                    .as_array()
-                    .map(|points| {
-                        points.iter().filter_map(|p| Some((p[0].as_f64()?, p[1].as_f64()?))).collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default();
-                (ring, f["properties"]["intensity"].as_f64(), f["properties"]["count"].as_f64())
+                let ring = f.geometry.coordinates[0].iter().map(|[lon, lat]| (*lon, *lat)).collect();
+                (ring, f.properties.intensity, f.properties.count.map(f64::from))
             })
             .collect();
         let mut bounds: Option<(f64, f64, f64, f64)> = None;

@@ -6,9 +6,9 @@ use crate::db::queries::area_jobs::{self, AreaJob};
 use crate::db::queries::areas as area_queries;
 use crate::domain::FieldError;
 use crate::domain::areas::{geometry_json, simplified};
+use crate::domain::time::rfc3339_ms;
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use crate::state::db;
+use crate::state::{AppState, db};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -88,15 +88,14 @@ fn delete_problem(error: area_queries::DeleteError) -> ApiError {
 }
 
 fn job_view(job: &AreaJob) -> Value {
-    let ms = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|at| at.to_rfc3339());
     json!({
         "id": job.id,
         "state": job.state,
         "total": job.total,
         "done": job.done,
         "changed": job.changed,
-        "created_at": ms(job.created_at),
-        "finished_at": job.finished_at.and_then(ms),
+        "created_at": rfc3339_ms(job.created_at),
+        "finished_at": job.finished_at.map(rfc3339_ms),
     })
 }
 

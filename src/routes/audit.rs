@@ -4,9 +4,9 @@
 use super::params;
 use crate::auth::{Admin, Auth};
 use crate::db::queries::audit::{self, ACTIONS, AuditFilter};
+use crate::domain::time::rfc3339_ms;
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use crate::state::db;
+use crate::state::{AppState, db};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -74,17 +74,11 @@ pub async fn list(
         .iter()
         .map(|entry| {
             let mut item = serde_json::to_value(entry).unwrap_or_default();
-            item["at"] = json!(rfc3339(entry.at));
-            item["finished_at"] = json!(entry.finished_at.map(rfc3339));
+            item["at"] = json!(rfc3339_ms(entry.at));
+            item["finished_at"] = json!(entry.finished_at.map(rfc3339_ms));
             item["filters"] = serde_json::from_str(&entry.filters).unwrap_or(Value::Null);
             item
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "items": items, "next": next })))
-}
-
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
 }

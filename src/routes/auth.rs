@@ -9,8 +9,7 @@ use crate::db::queries::{devices, organisations, refresh_tokens, users};
 use crate::domain::FieldErrors;
 use crate::domain::identity::{DeviceId, Name, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use crate::state::db;
+use crate::state::{AppState, db};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 

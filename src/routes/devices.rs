@@ -1,12 +1,11 @@
 //! Devices: listed with when they were last seen, revoked one by one.
 
-use super::rfc3339;
 use crate::auth::{Auth, Authenticator, Coordinator};
 use crate::db::models::DeviceRow;
 use crate::db::queries::{devices, users};
+use crate::domain::time::rfc3339_utc;
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use crate::state::db;
+use crate::state::{AppState, db};
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -37,11 +36,11 @@ fn view(row: DeviceRow, usernames: &HashMap<String, String>) -> DeviceView {
         name: row.name,
         user_id: row.user_id,
         revoked: row.revoked_at.is_some(),
-        revoked_at: row.revoked_at.map(rfc3339),
-        created_at: rfc3339(row.created_at),
-        last_seen_at: rfc3339(row.last_seen_at),
-        last_push_at: row.last_push_at.map(rfc3339),
-        last_pull_at: row.last_pull_at.map(rfc3339),
+        revoked_at: row.revoked_at.map(rfc3339_utc),
+        created_at: rfc3339_utc(row.created_at),
+        last_seen_at: rfc3339_utc(row.last_seen_at),
+        last_push_at: row.last_push_at.map(rfc3339_utc),
+        last_pull_at: row.last_pull_at.map(rfc3339_utc),
         clock_skew_ms: row.clock_skew_ms,
         pending_count: row.pending_count,
     }

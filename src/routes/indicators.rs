@@ -10,8 +10,7 @@ use crate::domain::identity::Slug;
 use crate::domain::indicators::{self as rules, Definition, DefinitionInput, IndicatorSummary, ValueInput};
 use crate::domain::{FieldError, FieldErrors};
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use crate::state::db;
+use crate::state::{AppState, db};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 

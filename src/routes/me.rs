@@ -3,8 +3,7 @@
 use crate::auth::{AnyRole, Auth};
 use crate::db::queries::{organisations, units, users};
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use crate::state::db;
+use crate::state::{AppState, db};
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 

@@ -154,8 +154,3 @@ pub fn path_matches(pattern: &str, path: &str) -> bool {
         }
     }
 }
-
-/// Formats a stored UTC timestamp as RFC 3339.
-pub fn rfc3339(at: chrono::NaiveDateTime) -> String {
-    at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}

@@ -11,6 +11,8 @@ use crate::db::queries::{areas as area_queries, organisations};
 use crate::domain::identity::Role;
 use crate::domain::period::Period;
 use crate::error::{ApiError, ApiResult};
+use crate::picture::scope::{Scope, Selection};
+use crate::picture::view::Picture;
 use crate::reports::Lang;
 use crate::reports::activity::Dimension;
 use crate::reports::activity_report::{Compare, Report, Request};
@@ -24,7 +26,6 @@ use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use std::collections::HashSet;
 use std::io::Write;
 
 /// The audit log's name for the caller.
@@ -36,50 +37,10 @@ pub fn actor(caller: &AuthUser) -> Actor {
     }
 }
 
-/// Which areas a request covers, and whether its counts are suppressed.
-pub struct Selection {
-    /// Area codes to keep; `None` for everything, also outside areas.
-    pub areas: Option<HashSet<String>>,
-    /// k for partners.
-    pub suppress_below: Option<u32>,
-}
-
-/// Every area inside `code` (itself included), by the parent links of `tree`.
-pub fn with_descendants(tree: &[(String, String, Option<String>)], code: &str) -> HashSet<String> {
-    let mut all: HashSet<String> = HashSet::from([code.to_owned()]);
-    loop {
-        let before = all.len();
-        for (child, _, parent) in tree {
-            if parent.as_ref().is_some_and(|p| all.contains(p)) {
-                all.insert(child.clone());
-            }
-        }
-        if all.len() == before {
-            return all;
-        }
-    }
-}
-
-/// The areas a caller may see, narrowed to `area` (with what it contains) when given.
-pub fn select_areas(conn: &mut DbConnection, caller: &AuthUser, area: Option<&str>, k: u32) -> ApiResult<Selection> {
-    let tree = area_queries::tree(conn, &caller.organisation_id)?;
-    let area = area.map(str::trim).filter(|a| !a.is_empty());
-    if caller.role != Role::Partner {
-        let areas = match area {
-            None => None,
-            Some(code) if tree.iter().any(|(c, _, _)| c == code) => Some(with_descendants(&tree, code)),
-            Some(code) => return Err(ApiError::field("area", "unknown_area", format!("there is no area `{code}`"))),
-        };
-        return Ok(Selection { areas, suppress_below: None });
-    }
-    let shared = super::picture::read_shared(conn, &caller.organisation_id, &caller.user_id)?;
-    let visible: HashSet<String> = shared.iter().flat_map(|code| with_descendants(&tree, code)).collect();
-    let areas = match area {
-        None => visible,
-        Some(code) if visible.contains(code) => with_descendants(&tree, code),
-        Some(_) => return Err(ApiError::field("area", "unknown_area", "no such area is shared with you")),
-    };
-    Ok(Selection { areas: Some(areas), suppress_below: Some(k) })
+/// The areas a caller's report covers, narrowed to `area` (with what it contains) when given.
+fn select_areas(conn: &mut DbConnection, caller: &AuthUser, area: Option<&str>) -> ApiResult<Selection> {
+    let scope = Scope::read(conn, &caller.organisation_id, &caller.user_id, caller.role)?;
+    scope.selection(&area_queries::tree(conn, &caller.organisation_id)?, area)
 }
 
 fn period(text: Option<&str>) -> ApiResult<Period> {
@@ -166,8 +127,8 @@ pub async fn activity(
     };
     let area = query.area.clone();
     let (report, body) = db(&state, move |conn, _| {
-        let (_, tz, k) = organisations::report_settings(conn, &caller.organisation_id)?;
-        let selection = select_areas(conn, &caller, area.as_deref(), k)?;
+        let (_, tz, _) = organisations::report_settings(conn, &caller.organisation_id)?;
+        let selection = select_areas(conn, &caller, area.as_deref())?;
         let request = Request {
             period,
             dimensions,
@@ -337,8 +298,8 @@ pub async fn observations(
     let statuses = super::params::list(query.status.as_deref());
     let area = query.area.clone();
     let prepared = db(&state, move |conn, _| {
-        let (_, tz, k) = organisations::report_settings(conn, &caller.organisation_id)?;
-        let selection = select_areas(conn, &caller, area.as_deref(), k)?;
+        let (_, tz, _) = organisations::report_settings(conn, &caller.organisation_id)?;
+        let selection = select_areas(conn, &caller, area.as_deref())?;
         let (from, to) = match period {
             Some(period) => {
                 let (from, to) = period.bounds_ms(tz);
@@ -478,11 +439,11 @@ pub async fn followup(
         };
         let now = chrono::Utc::now().timestamp_millis();
         let activity = Report::load(conn, &caller.organisation_id, request, tz, now)?;
-        let picture_query = super::picture::PictureQuery::for_period(&period);
-        let picture = super::picture::picture_of_areas(conn, state, &caller, &picture_query)?;
+        let view = Picture::open(conn, &state.pictures, &caller.organisation_id, &caller.user_id, caller.role)?;
+        let filter = view.whole_period(period);
+        let picture = view.area_table(Some(period), &filter);
         // Resolution 8 (about 0.7 km²) shows a municipality's hot spots on one page.
-        let heatmap = super::picture::heatmap_of(conn, state, &caller, &picture_query, h3o::Resolution::Eight)?;
-        let heatmap = serde_json::to_value(&heatmap).map_err(|error| ApiError::Internal(error.into()))?;
+        let heatmap = view.heatmap(Some(period), filter, h3o::Resolution::Eight);
         let outlines: Vec<Outline> = area_queries::list(conn, &caller.organisation_id)?
             .into_iter()
             .filter_map(|area| {

@@ -2,7 +2,6 @@
 //! results), and the quarantine list for coordinators.
 
 use super::json::ApiJson;
-use super::rfc3339;
 use crate::auth::{AnyRole, Auth, Authenticator, Coordinator};
 use crate::db::queries::sync_pull::{self, PullRequest};
 use crate::db::queries::sync_push;
@@ -11,9 +10,9 @@ use crate::domain::identity::Role;
 use crate::domain::push::{PushContext, RecordResult, Status, TableChanges};
 use crate::domain::records::EARLIEST_MS;
 use crate::domain::sync::{PROTOCOL_VERSION, PageToken, SCHEMA_VERSION_MAX, SCHEMA_VERSION_MIN};
+use crate::domain::time::rfc3339_ms;
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use crate::state::db;
+use crate::state::{AppState, db};
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -286,9 +285,9 @@ pub async fn quarantine(state: web::Data<AppState>, auth: Auth<Coordinator>) -> 
                     "device_id": row.device_id,
                     "payload": serde_json::from_str::<Value>(&row.payload).unwrap_or(Value::Null),
                     "errors": serde_json::from_str::<Value>(&row.errors).unwrap_or(Value::Null),
-                    "received_at": ms_to_rfc3339(row.received_at),
+                    "received_at": rfc3339_ms(row.received_at),
                     "resolved": row.resolved_at.is_some(),
-                    "resolved_at": row.resolved_at.map(ms_to_rfc3339),
+                    "resolved_at": row.resolved_at.map(rfc3339_ms),
                     "resolution": row.resolution,
                 })
             })
@@ -296,8 +295,4 @@ pub async fn quarantine(state: web::Data<AppState>, auth: Auth<Coordinator>) -> 
     })
     .await?;
     Ok(HttpResponse::Ok().json(entries))
-}
-
-fn ms_to_rfc3339(ms: i64) -> String {
-    rfc3339(chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().naive_utc())
 }

@@ -1,16 +1,15 @@
 //! Units: the reporting actors (field assistants, guards, the summer café…).
 
 use super::json::ApiJson;
-use super::rfc3339;
 use crate::accounts;
 use crate::auth::{Admin, AnyRole, Auth};
 use crate::db::models::UnitRow;
 use crate::db::queries::units;
 use crate::domain::FieldErrors;
 use crate::domain::identity::{Name, Slug};
+use crate::domain::time::rfc3339_utc;
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use crate::state::db;
+use crate::state::{AppState, db};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +24,7 @@ pub struct UnitView {
 
 impl From<UnitRow> for UnitView {
     fn from(row: UnitRow) -> Self {
-        Self { id: row.id, slug: row.slug, name: row.name, created_at: rfc3339(row.created_at) }
+        Self { id: row.id, slug: row.slug, name: row.name, created_at: rfc3339_utc(row.created_at) }
     }
 }
 

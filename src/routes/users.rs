@@ -1,7 +1,6 @@
 //! The admin API for users: create, list, read, and change role, unit, password or status.
 
 use super::json::ApiJson;
-use super::rfc3339;
 use crate::accounts::{self, NewUser};
 use crate::auth::{Admin, Auth};
 use crate::db::models::UserRow;
@@ -9,9 +8,9 @@ use crate::db::queries::users::UserChanges;
 use crate::db::queries::{refresh_tokens, units, users};
 use crate::domain::FieldErrors;
 use crate::domain::identity::{Name, NewPassword, Role, Slug, Username};
+use crate::domain::time::rfc3339_utc;
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use crate::state::db;
+use crate::state::{AppState, db};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -40,9 +39,9 @@ impl UserView {
             role: row.role,
             unit,
             disabled: row.disabled_at.is_some(),
-            disabled_at: row.disabled_at.map(rfc3339),
-            created_at: rfc3339(row.created_at),
-            updated_at: rfc3339(row.updated_at),
+            disabled_at: row.disabled_at.map(rfc3339_utc),
+            created_at: rfc3339_utc(row.created_at),
+            updated_at: rfc3339_utc(row.updated_at),
         }
     }
 }

@@ -218,3 +218,44 @@ pub fn observation_owner(conn: &mut DbConnection, organisation_id: &str, id: &st
 pub fn activity_owner(conn: &mut DbConnection, organisation_id: &str, id: &str) -> QueryResult<Option<String>> {
     activity_logs::table.find((organisation_id, id)).select(activity_logs::user_id).first(conn).optional()
 }
+
+/// One of the newest observations of some areas.
+#[derive(Debug, Queryable)]
+pub struct Latest {
+    pub id: String,
+    pub category: String,
+    pub severity: i32,
+    pub perceived_safety: i32,
+    pub observed_at: i64,
+    pub status: String,
+    pub area_code: Option<String>,
+}
+
+/// The newest `limit` observations in the areas during `[from, to)`, newest first.
+pub fn latest_in_areas(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    areas: &[String],
+    from: i64,
+    to: i64,
+    limit: i64,
+) -> QueryResult<Vec<Latest>> {
+    observations::table
+        .filter(observations::organisation_id.eq(organisation_id))
+        .filter(observations::deleted_at.is_null())
+        .filter(observations::area_code.eq_any(areas))
+        .filter(observations::observed_at.ge(from))
+        .filter(observations::observed_at.lt(to))
+        .order(observations::observed_at.desc())
+        .select((
+            observations::id,
+            observations::category,
+            observations::severity,
+            observations::perceived_safety,
+            observations::observed_at,
+            observations::status,
+            observations::area_code,
+        ))
+        .limit(limit)
+        .load(conn)
+}

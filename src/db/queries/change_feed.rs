@@ -1,0 +1,117 @@
+//! The change feed the picture index tails: the records' rows past a sequence number, in
+//! sequence order, with only the columns the picture keeps.
+
+use crate::db::DbConnection;
+use crate::db::schema::{activity_logs, observations, organisations, units, users};
+use diesel::prelude::*;
+
+/// An observation as the change feed hands it on.
+#[derive(Debug, Queryable)]
+pub struct ObservationChange {
+    pub id: String,
+    pub user_id: String,
+    pub category: String,
+    pub severity: i32,
+    pub perceived_safety: i32,
+    pub observed_at: i64,
+    pub area_code: Option<String>,
+    pub cell: Option<String>,
+    pub lat: f64,
+    pub lon: f64,
+    pub deleted_at: Option<i64>,
+    pub server_seq: i64,
+}
+
+/// An activity log as the change feed hands it on.
+#[derive(Debug, Queryable)]
+pub struct ActivityChange {
+    pub id: String,
+    pub activity_type: String,
+    pub unit: String,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub area_code: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    /// Girls, boys, other and unknown gender: the contacts.
+    pub genders: (i32, i32, i32, i32),
+    pub deleted_at: Option<i64>,
+    pub server_seq: i64,
+}
+
+/// The organisation's observations changed after sequence `after`, up to `up_to`, oldest
+/// change first, at most `limit`.
+pub fn observations(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    after: i64,
+    up_to: i64,
+    limit: i64,
+) -> QueryResult<Vec<ObservationChange>> {
+    observations::table
+        .filter(observations::organisation_id.eq(organisation_id))
+        .filter(observations::server_seq.gt(after))
+        .filter(observations::server_seq.le(up_to))
+        .order(observations::server_seq.asc())
+        .select((
+            observations::id,
+            observations::user_id,
+            observations::category,
+            observations::severity,
+            observations::perceived_safety,
+            observations::observed_at,
+            observations::area_code,
+            observations::cell,
+            observations::lat,
+            observations::lon,
+            observations::deleted_at,
+            observations::server_seq,
+        ))
+        .limit(limit)
+        .load(conn)
+}
+
+/// The organisation's activity logs changed after sequence `after`, up to `up_to`, oldest
+/// change first, at most `limit`.
+pub fn activities(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    after: i64,
+    up_to: i64,
+    limit: i64,
+) -> QueryResult<Vec<ActivityChange>> {
+    activity_logs::table
+        .filter(activity_logs::organisation_id.eq(organisation_id))
+        .filter(activity_logs::server_seq.gt(after))
+        .filter(activity_logs::server_seq.le(up_to))
+        .order(activity_logs::server_seq.asc())
+        .select((
+            activity_logs::id,
+            activity_logs::activity_type,
+            activity_logs::unit,
+            activity_logs::started_at,
+            activity_logs::ended_at,
+            activity_logs::area_code,
+            activity_logs::lat,
+            activity_logs::lon,
+            (activity_logs::girls, activity_logs::boys, activity_logs::gender_other, activity_logs::gender_unknown),
+            activity_logs::deleted_at,
+            activity_logs::server_seq,
+        ))
+        .limit(limit)
+        .load(conn)
+}
+
+/// Each user of the organisation with the slug of their unit, if they have one.
+pub fn user_units(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Vec<(String, Option<String>)>> {
+    users::table
+        .left_join(units::table)
+        .filter(users::organisation_id.eq(organisation_id))
+        .select((users::id, units::slug.nullable()))
+        .load(conn)
+}
+
+/// The organisation's time zone, as stored.
+pub fn time_zone(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<String> {
+    organisations::table.find(organisation_id).select(organisations::time_zone).get_result(conn)
+}
