@@ -28,10 +28,10 @@
 mod seed;
 
 use anyhow::Context;
-use lagesbild::auth::password::Passwords;
 use lagesbild::config::Settings;
 use lagesbild::db::DatabaseTarget;
 use lagesbild::domain::identity::Role;
+use lagesbild::domain::password::Passwords;
 use lagesbild::startup::Application;
 use seed::User;
 use serde_json::json;

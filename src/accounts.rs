@@ -1,11 +1,11 @@
 //! Creating organisations, units and users: shared by the admin API and the command line, so both
 //! apply the same rules and report the same conflicts.
 
-use crate::auth::password::Passwords;
 use crate::db::DbConnection;
 use crate::db::models::{OrganisationRow, UnitRow, UserRow};
 use crate::db::queries::{is_unique_violation, organisations, reference, sync_state, units, users};
 use crate::domain::identity::{Name, NewPassword, Role, Slug, TimeZone, Username};
+use crate::domain::password::Passwords;
 
 /// Why an account could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +18,7 @@ pub enum AccountError {
     Missing(String),
     /// Storage failed.
     #[error(transparent)]
-    Database(#[from] diesel::result::Error),
+    Database(#[from] crate::db::DbError),
     /// Hashing failed.
     #[error(transparent)]
     Other(#[from] anyhow::Error),

@@ -2,12 +2,12 @@
 //! log in. Exit status 0 on success, 1 on a refused or failed command, 2 on wrong usage.
 
 use crate::accounts::{self, NewUser};
-use crate::auth::password::Passwords;
 use crate::config::{Overrides, Settings};
 use crate::db::queries::{area_jobs, devices, organisations, refresh_tokens, users};
 use crate::db::{self, DatabaseTarget, DbConnection};
 use crate::domain::FieldError;
 use crate::domain::identity::{DeviceId, Name, NewPassword, Role, Slug, TimeZone, Username};
+use crate::domain::password::Passwords;
 use crate::domain::records::BoundingBox;
 use crate::startup::Application;
 use anyhow::Context;
@@ -493,7 +493,7 @@ fn set_disabled(conn: &mut DbConnection, who: &UserRef, disabled: bool) -> anyho
         if disabled {
             refresh_tokens::revoke_for_user(conn, &user.id, now)?;
         }
-        Ok::<_, diesel::result::Error>(())
+        Ok::<_, crate::db::DbError>(())
     })?;
     println!("{} user {username} in {}", if disabled { "disabled" } else { "enabled" }, who.org);
     Ok(())

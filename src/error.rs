@@ -141,8 +141,8 @@ impl ApiError {
     }
 }
 
-impl From<diesel::result::Error> for ApiError {
-    fn from(error: diesel::result::Error) -> Self {
+impl From<crate::db::DbError> for ApiError {
+    fn from(error: crate::db::DbError) -> Self {
         Self::Internal(anyhow::Error::new(error).context("database query failed"))
     }
 }
@@ -153,8 +153,8 @@ impl From<actix_web::error::BlockingError> for ApiError {
     }
 }
 
-impl From<diesel::r2d2::PoolError> for ApiError {
-    fn from(error: diesel::r2d2::PoolError) -> Self {
+impl From<crate::db::PoolError> for ApiError {
+    fn from(error: crate::db::PoolError) -> Self {
         Self::Unavailable(format!("the database is not answering ({error})"))
     }
 }

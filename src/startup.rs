@@ -1,13 +1,13 @@
 //! `Application::build`: the pool, migrations, shared state, routes and the listener.
 
 use crate::auth::activity::DeviceActivity;
-use crate::auth::password::Passwords;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::auth::revocation::RevocationCache;
 use crate::auth::tokens::TokenIssuer;
 use crate::auth::{Authenticator, keys};
 use crate::config::Settings;
 use crate::db::{self, DatabaseTarget};
+use crate::domain::password::Passwords;
 use crate::jobs::{self, Jobs};
 use crate::metrics::Metrics;
 use crate::routes;

@@ -1,12 +1,12 @@
 //! What every handler shares, and the one way handlers reach the database.
 
-use crate::auth::password::Passwords;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::auth::revocation::RevocationCache;
 use crate::config::Settings;
 use crate::db::{self, DbConnection, Pool};
+use crate::domain::password::Passwords;
 use crate::error::ApiResult;
-use crate::jobs::Jobs;
+use crate::jobs::threads::Jobs;
 use crate::metrics::Metrics;
 use actix_web::web;
 use std::sync::Arc;
@@ -45,7 +45,7 @@ pub struct AppState {
 impl AppState {
     /// A connection from the pool, counted in the metrics (the only way handlers reach the
     /// database).
-    pub fn conn(&self) -> Result<db::PooledConn, diesel::r2d2::PoolError> {
+    pub fn conn(&self) -> Result<db::PooledConn, crate::db::PoolError> {
         self.metrics.checkout();
         self.pool.get()
     }

@@ -3,10 +3,10 @@
 #![allow(dead_code, reason = "each bench that includes this module uses a part of it")]
 
 use lagesbild::accounts::{self, NewUser};
-use lagesbild::auth::password::Passwords;
 use lagesbild::db::DbConnection;
 use lagesbild::domain::FieldError;
 use lagesbild::domain::identity::{Name, NewPassword, Role, Slug, TimeZone, Username};
+use lagesbild::domain::password::Passwords;
 
 /// A parsed literal, or why it was refused.
 pub fn valid<T>(parsed: Result<T, FieldError>) -> anyhow::Result<T> {

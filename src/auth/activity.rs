@@ -1,24 +1,10 @@
 //! What each device did lately (last request, last pull, its clock skew and queue depth): noted
 //! in memory on every request, written in batches, so reads never wait for a write.
 
+use crate::db::queries::devices::Seen;
 use chrono::NaiveDateTime;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-
-/// One device's news since the last flush.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Seen {
-    /// Its latest request.
-    pub last_seen: Option<NaiveDateTime>,
-    /// Its latest pull.
-    pub last_pull: Option<NaiveDateTime>,
-    /// Its latest stored push.
-    pub last_push: Option<NaiveDateTime>,
-    /// Server time minus device time, ms, from its latest sync request that said.
-    pub clock_skew_ms: Option<i64>,
-    /// Records waiting on the device, from its latest sync request that said.
-    pub pending_count: Option<i64>,
-}
 
 /// News not yet written to the database, by (organisation id, device id).
 #[derive(Default)]

@@ -1,9 +1,8 @@
-//! Authentication: passwords, tokens, the revocation cache, login limits and the `Auth` extractor.
+//! Authentication: tokens, the revocation cache, login limits and the `Auth` extractor.
 
 pub mod activity;
 pub mod extractor;
 pub mod keys;
-pub mod password;
 pub mod rate_limit;
 pub mod revocation;
 pub mod tokens;

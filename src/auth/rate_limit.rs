@@ -70,7 +70,7 @@ impl LoginLimiter {
         organisation: &str,
         username: &str,
         address: &str,
-    ) -> diesel::QueryResult<Result<(), Duration>> {
+    ) -> crate::db::QueryResult<Result<(), Duration>> {
         let account =
             format!("account\u{0}{}\u{0}{}", organisation.trim().to_lowercase(), username.trim().to_lowercase());
         // The address is checked first so that one address cannot lock every account it guesses.
@@ -108,7 +108,7 @@ impl LoginLimiter {
 
     /// Forgets the keys whose whole allowance is back, so the table stays small; returns how many.
     /// (Remembered refusals run out by themselves.)
-    pub fn forget_idle(conn: &mut DbConnection) -> diesel::QueryResult<usize> {
+    pub fn forget_idle(conn: &mut DbConnection) -> crate::db::QueryResult<usize> {
         login_limits::forget_idle(conn, chrono::Utc::now().timestamp_millis())
     }
 }

@@ -77,7 +77,7 @@ impl RevocationCache {
     }
 
     /// Reloads the gates if the database's generation moved; returns whether it did.
-    pub fn refresh(&self, conn: &mut DbConnection) -> diesel::QueryResult<bool> {
+    pub fn refresh(&self, conn: &mut DbConnection) -> crate::db::QueryResult<bool> {
         let current = auth_state::generation(conn)?;
         if current == self.generation() {
             return Ok(false);
@@ -87,7 +87,7 @@ impl RevocationCache {
     }
 
     /// Loads every gate from the database.
-    pub fn reload(&self, conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    pub fn reload(&self, conn: &mut DbConnection) -> crate::db::QueryResult<()> {
         let read_at = chrono::Utc::now().timestamp();
         let auth_state::Gates { generation, users, devices, organisations } = auth_state::load_gates(conn)?;
         let gates = Gates {

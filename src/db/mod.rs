@@ -126,6 +126,13 @@ impl ManageConnection for Manager {
 
 /// The one connection pool.
 pub type Pool = r2d2::Pool<Manager>;
+
+/// What a query answers: its value, or the database's error.
+pub use diesel::QueryResult;
+/// A pool that could not hand out a connection.
+pub use diesel::r2d2::PoolError;
+/// A database error.
+pub use diesel::result::Error as DbError;
 /// A connection borrowed from the pool.
 pub type PooledConn = PooledConnection<Manager>;
 
@@ -155,6 +162,11 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     }
     .map_err(|error| anyhow::anyhow!("migration failed: {error}"))?;
     Ok(applied.iter().map(ToString::to_string).collect())
+}
+
+/// Answers one trivial statement: the database is there and answers.
+pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {
+    diesel::connection::SimpleConnection::batch_execute(conn, "SELECT 1")
 }
 
 /// Names of migrations not yet applied.

@@ -10,7 +10,6 @@ pub mod places;
 pub mod records;
 
 use crate::accounts::{self, AccountError, NewUser};
-use crate::auth::password::Passwords;
 use crate::db::DbConnection;
 use crate::db::models::OrganisationRow;
 use crate::db::queries::indicators::{self as indicator_queries, IndicatorRow};
@@ -18,6 +17,7 @@ use crate::db::queries::sync_push;
 use crate::db::queries::{areas, organisations, sync_state};
 use crate::domain::identity::{Name, NewPassword, Role, Slug, TimeZone, Username};
 use crate::domain::indicators::{CheckedValue, Definition, TargetRule};
+use crate::domain::password::Passwords;
 use crate::domain::push::{self, PreparedPush, PushContext, RecordResult, Rules, Status, TableChanges};
 use crate::domain::records::BoundingBox;
 use anyhow::Context;

@@ -1,9 +1,11 @@
 //! The domain: pure types and rules, no HTTP and no SQL.
 
+pub mod activity;
 pub mod areas;
 pub mod geo;
 pub mod identity;
 pub mod indicators;
+pub mod password;
 pub mod period;
 pub mod push;
 pub mod records;

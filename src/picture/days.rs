@@ -7,7 +7,6 @@
 //! each record's row is. Within a day rows stay in arrival order; a query checks each row's time
 //! anyway, which matters only in the first and last day of its period.
 
-use super::index::{Act, Obs};
 use std::collections::{BTreeMap, HashMap};
 
 const DAY_MS: i64 = 86_400_000;
@@ -25,30 +24,6 @@ pub trait Dated: Copy {
     fn span_ms(&self) -> i64;
     /// Marks a row left behind by its record, so that no query counts it.
     fn kill(&mut self);
-}
-
-impl Dated for Obs {
-    fn at_ms(&self) -> i64 {
-        self.at_ms
-    }
-    fn span_ms(&self) -> i64 {
-        0
-    }
-    fn kill(&mut self) {
-        self.flags = 0;
-    }
-}
-
-impl Dated for Act {
-    fn at_ms(&self) -> i64 {
-        self.start_ms
-    }
-    fn span_ms(&self) -> i64 {
-        self.end_ms.saturating_sub(self.start_ms)
-    }
-    fn kill(&mut self) {
-        self.flags = 0;
-    }
 }
 
 /// Where a record's row is: its day and its position in that day.
@@ -152,7 +127,7 @@ impl<Row: Dated> Days<Row> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::picture::index::{Act, LIVE};
+    use crate::picture::index::{Act, LIVE, Obs};
 
     fn obs(at_ms: i64, severity: u8) -> Obs {
         Obs { at_ms, cell: 0, category: 0, unit: 0, area: 0, severity, safety: 3, hour_of_week: 0, flags: LIVE }

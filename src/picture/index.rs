@@ -5,12 +5,12 @@
 //! order (see `sync_state::take`): reading the rows past the highest sequence applied so far
 //! sees every change exactly once, in every process, with nothing to coordinate.
 
-use super::days::Days;
+use super::days::{Dated, Days};
 use crate::db::DbConnection;
+use crate::db::QueryResult;
 use crate::db::queries::change_feed::{self, ActivityChange, ObservationChange};
 use chrono::{Datelike, TimeZone, Timelike};
 use chrono_tz::Tz;
-use diesel::QueryResult;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
@@ -51,6 +51,30 @@ pub struct Act {
     pub area: u16,
     pub contacts: u32,
     pub flags: u8,
+}
+
+impl Dated for Obs {
+    fn at_ms(&self) -> i64 {
+        self.at_ms
+    }
+    fn span_ms(&self) -> i64 {
+        0
+    }
+    fn kill(&mut self) {
+        self.flags = 0;
+    }
+}
+
+impl Dated for Act {
+    fn at_ms(&self) -> i64 {
+        self.start_ms
+    }
+    fn span_ms(&self) -> i64 {
+        self.end_ms.saturating_sub(self.start_ms)
+    }
+    fn kill(&mut self) {
+        self.flags = 0;
+    }
 }
 
 /// Strings coded as small numbers, in order of first appearance.

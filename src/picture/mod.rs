@@ -10,7 +10,7 @@ mod tests;
 pub mod view;
 
 use crate::db::DbConnection;
-use diesel::QueryResult;
+use crate::db::QueryResult;
 use index::OrgIndex;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;

@@ -5,11 +5,11 @@
 
 use super::index::OrgIndex;
 use crate::db::DbConnection;
+use crate::db::QueryResult;
 use crate::db::queries::{organisations, partners};
 use crate::domain::areas::with_descendants;
 use crate::domain::identity::Role;
 use crate::error::{ApiError, ApiResult};
-use diesel::QueryResult;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 

@@ -2,9 +2,9 @@
 //! CSV or XLSX. Everything the JSON says is in the CSV and in the XLSX.
 
 use super::Lang;
-use super::activity::{AGE_BANDS, Activity, Dimension, Figures, GENDERS, Key, OUTSIDE, aggregate};
 use super::table::{Cell, Column, CsvStyle, Field, SheetFormats, sheet_name, xlsx_filter, xlsx_header, xlsx_row};
 use crate::db::queries::reports::{ActivityFilter, Labels};
+use crate::domain::activity::{AGE_BANDS, Activity, Dimension, Figures, GENDERS, Key, OUTSIDE, aggregate};
 use crate::domain::period::Period;
 use chrono_tz::Tz;
 use rust_xlsxwriter::{Workbook, XlsxError};
@@ -118,7 +118,7 @@ impl Report {
         request: Request,
         tz: Tz,
         now_ms: i64,
-    ) -> diesel::QueryResult<Self> {
+    ) -> crate::db::QueryResult<Self> {
         let (from, to) = request.reading_bounds(tz);
         let activities =
             crate::db::queries::reports::activities_overlapping(conn, organisation_id, from, to, &request.filter)?;

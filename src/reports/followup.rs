@@ -6,9 +6,9 @@
 //! reader (or a test) can check it without parsing the localised text.
 
 use super::Lang;
-use super::activity::{AGE_BANDS, Dimension, GENDERS};
 use super::activity_report::{Report, Row, bucket_label, dimension_header};
 use crate::db::queries::assessments::Assessment;
+use crate::domain::activity::{AGE_BANDS, Dimension, GENDERS};
 use crate::domain::period::Period;
 use crate::picture::view::{AreaTable, Heatmap};
 use chrono_tz::Tz;

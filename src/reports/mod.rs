@@ -1,7 +1,6 @@
 //! Follow-up: activity counts, exports and the printable follow-up report, rendered from what the
 //! database holds, as JSON, CSV, XLSX, GeoJSON or HTML.
 
-pub mod activity;
 pub mod activity_report;
 pub mod followup;
 pub mod observations;

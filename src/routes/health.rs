@@ -4,7 +4,6 @@ use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
-use diesel::connection::SimpleConnection;
 use serde_json::json;
 
 /// The process answers.
@@ -17,8 +16,7 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let state = state.clone();
     let pending = web::block(move || -> Result<Vec<String>, ApiError> {
         let mut conn = state.conn()?;
-        conn.batch_execute("SELECT 1")
-            .map_err(|error| ApiError::Unavailable(format!("the database does not answer: {error}")))?;
+        db::ping(&mut conn).map_err(|error| ApiError::Unavailable(format!("the database does not answer: {error}")))?;
         db::pending_migrations(&mut conn).map_err(|error| ApiError::Unavailable(format!("{error:#}")))
     })
     .await??;

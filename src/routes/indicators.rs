@@ -227,7 +227,7 @@ pub async fn delete_values(
             if removed > 0 {
                 indicators::touch(conn, &organisation_id, &id, crate::db::now())?;
             }
-            Ok::<_, diesel::result::Error>(removed)
+            Ok::<_, crate::db::DbError>(removed)
         })?;
         if removed == 0 {
             return Err(ApiError::NotFound(match group {

@@ -3,12 +3,11 @@
 use super::json::ApiJson;
 use crate::auth::{Admin, Auth, Coordinator};
 use crate::db::models::OrganisationRow;
-use crate::db::schema::organisations;
+use crate::db::queries::organisations::{self, SettingsChange};
 use crate::domain::FieldError;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, db};
 use actix_web::{HttpResponse, web};
-use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -68,17 +67,13 @@ pub async fn update(
     }
     let organisation_id = auth.organisation_id.clone();
     let row = db(&state, move |conn, _| {
-        let target = organisations::table.find(&organisation_id);
-        if let Some(title) = &change.assignment_title {
-            diesel::update(target).set(organisations::assignment_title.eq(title.trim())).execute(conn)?;
-        }
-        if let Some(responsible) = &change.responsible {
-            diesel::update(target).set(organisations::responsible.eq(responsible.trim())).execute(conn)?;
-        }
-        if let Some(k) = k {
-            diesel::update(target).set(organisations::suppression_k.eq(k)).execute(conn)?;
-        }
-        Ok(crate::db::queries::organisations::by_id(conn, &organisation_id)?)
+        let settings = SettingsChange {
+            assignment_title: change.assignment_title.as_deref().map(|title| title.trim().to_owned()),
+            responsible: change.responsible.as_deref().map(|responsible| responsible.trim().to_owned()),
+            suppression_k: k,
+        };
+        organisations::update_settings(conn, &organisation_id, &settings)?;
+        Ok(organisations::by_id(conn, &organisation_id)?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view(&row)))

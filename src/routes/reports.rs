@@ -8,13 +8,13 @@ use crate::db::queries::assessments::{self, Assessment};
 use crate::db::queries::audit::{self, Actor, Event};
 use crate::db::queries::reports::{self as report_queries, ActivityFilter, ObservationFilter};
 use crate::db::queries::{areas as area_queries, organisations};
+use crate::domain::activity::Dimension;
 use crate::domain::identity::Role;
 use crate::domain::period::Period;
 use crate::error::{ApiError, ApiResult};
 use crate::picture::scope::{Scope, Selection};
 use crate::picture::view::Picture;
 use crate::reports::Lang;
-use crate::reports::activity::Dimension;
 use crate::reports::activity_report::{Compare, Report, Request};
 use crate::reports::followup::{FollowUp, IndicatorLine, Outline, number};
 use crate::reports::observations::{self, Export, Format};
@@ -114,7 +114,7 @@ pub async fn activity(
 ) -> ApiResult<HttpResponse> {
     let caller = (*auth).clone();
     let period = period(query.period.as_deref())?;
-    let dimensions = crate::reports::activity::parse_dimensions(query.group_by.as_deref())
+    let dimensions = crate::domain::activity::parse_dimensions(query.group_by.as_deref())
         .map_err(|e| ApiError::Validation(vec![e]))?;
     let compare = Compare::parse(query.compare.as_deref()).ok_or_else(|| {
         ApiError::field("compare", "invalid_compare", "use last_year (the default), previous or none")

@@ -4,10 +4,10 @@
 
 use diesel::connection::SimpleConnection;
 use lagesbild::accounts::{self, NewUser};
-use lagesbild::auth::password::Passwords;
 use lagesbild::config::{Secret, Settings};
 use lagesbild::db::{DatabaseTarget, DbConnection};
 use lagesbild::domain::identity::{Name, NewPassword, Role, Slug, TimeZone, Username};
+use lagesbild::domain::password::Passwords;
 use lagesbild::startup::Application;
 use serde_json::{Value, json};
 use std::sync::Once;

@@ -101,8 +101,23 @@ pub fn end_sessions(conn: &mut DbConnection, organisation_id: &str, id: &str, no
     })
 }
 
+/// One device's news since the last flush.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// Its latest request.
+    pub last_seen: Option<NaiveDateTime>,
+    /// Its latest pull.
+    pub last_pull: Option<NaiveDateTime>,
+    /// Its latest stored push.
+    pub last_push: Option<NaiveDateTime>,
+    /// Server time minus device time, ms, from its latest sync request that said.
+    pub clock_skew_ms: Option<i64>,
+    /// Records waiting on the device, from its latest sync request that said.
+    pub pending_count: Option<i64>,
+}
+
 /// Writes what devices did lately; written in batches, never per request.
-pub fn touch(conn: &mut DbConnection, seen: &[((String, String), crate::auth::activity::Seen)]) -> QueryResult<()> {
+pub fn touch(conn: &mut DbConnection, seen: &[((String, String), Seen)]) -> QueryResult<()> {
     crate::db::write_transaction(conn, |conn| {
         for ((organisation_id, id), news) in seen {
             let target = devices::table.find((organisation_id, id));

@@ -56,6 +56,29 @@ pub fn report_settings(conn: &mut DbConnection, id: &str) -> QueryResult<(String
     Ok((name, zone.parse().unwrap_or(chrono_tz::Europe::Stockholm), u32::try_from(k.max(1)).unwrap_or(3)))
 }
 
+/// What an administrator may change of the organisation's settings; `None` keeps a setting.
+#[derive(Debug, Default)]
+pub struct SettingsChange {
+    pub assignment_title: Option<String>,
+    pub responsible: Option<String>,
+    pub suppression_k: Option<i32>,
+}
+
+/// Changes the organisation's settings, each named one as given.
+pub fn update_settings(conn: &mut DbConnection, id: &str, change: &SettingsChange) -> QueryResult<()> {
+    let target = organisations::table.find(id);
+    if let Some(title) = &change.assignment_title {
+        diesel::update(target).set(organisations::assignment_title.eq(title)).execute(conn)?;
+    }
+    if let Some(responsible) = &change.responsible {
+        diesel::update(target).set(organisations::responsible.eq(responsible)).execute(conn)?;
+    }
+    if let Some(k) = change.suppression_k {
+        diesel::update(target).set(organisations::suppression_k.eq(k)).execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Sets what the follow-up report is headed with: the assignment and who is responsible.
 pub fn set_heading(conn: &mut DbConnection, id: &str, assignment_title: &str, responsible: &str) -> QueryResult<()> {
     diesel::update(organisations::table.find(id))

@@ -3,8 +3,8 @@
 
 use crate::db::DbConnection;
 use crate::db::schema::{activity_logs, activity_types, areas, categories, observations, units};
+use crate::domain::activity::Activity;
 use crate::domain::records::MAX_ACTIVITY_MS;
-use crate::reports::activity::Activity;
 use diesel::prelude::*;
 use std::collections::HashMap;
 

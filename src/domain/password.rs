@@ -18,7 +18,9 @@ impl Passwords {
         let params = Params::new(memory_kib, iterations, parallelism, None)
             .map_err(|error| anyhow::anyhow!("invalid argon2 parameters: {error}"))?;
         let mut passwords = Self { params, decoy_hash: String::new() };
-        passwords.decoy_hash = passwords.hash(&super::random_secret())?;
+        let mut decoy = [0u8; 32];
+        rand::fill(&mut decoy);
+        passwords.decoy_hash = passwords.hash(&hex::encode(decoy))?;
         Ok(passwords)
     }
 

@@ -7,83 +7,17 @@
 //! Each runs on a thread of its own, not on the async workers: their work is blocking database
 //! work, and a thread can be joined.
 
+pub mod threads;
+
 use crate::auth::activity::DeviceActivity;
 use crate::db;
 use crate::db::group_commit::{Upkeep, Writer};
 use crate::db::queries::area_jobs::{self, AreaJob, Progress};
 use crate::db::queries::areas as area_queries;
 use crate::state::AppState;
-use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// The background threads of a process and the word to stop them.
-#[derive(Clone, Default)]
-pub struct Jobs {
-    inner: Arc<Inner>,
-}
-
-#[derive(Default)]
-struct Inner {
-    stopped: Mutex<bool>,
-    wake: Condvar,
-    threads: Mutex<Vec<JoinHandle<()>>>,
-}
-
-impl Jobs {
-    /// Runs `work` once on a thread of its own. Long work checks [`Jobs::is_stopped`] between
-    /// its steps.
-    pub fn spawn(&self, name: &str, work: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
-        let mut threads = self.inner.threads.lock();
-        if *self.inner.stopped.lock() {
-            return Ok(());
-        }
-        threads.retain(|thread| !thread.is_finished());
-        threads.push(std::thread::Builder::new().name(name.to_owned()).spawn(work)?);
-        Ok(())
-    }
-
-    /// Runs `work` every `period` on a thread of its own until the jobs stop.
-    pub fn every(&self, name: &str, period: Duration, mut work: impl FnMut() + Send + 'static) -> std::io::Result<()> {
-        let jobs = self.clone();
-        self.spawn(name, move || {
-            while jobs.sleep(period) {
-                work();
-            }
-        })
-    }
-
-    /// Waits `period`, or less if the jobs stop meanwhile; false once they have stopped.
-    pub fn sleep(&self, period: Duration) -> bool {
-        let deadline = Instant::now() + period;
-        let mut stopped = self.inner.stopped.lock();
-        while !*stopped {
-            if self.inner.wake.wait_until(&mut stopped, deadline).timed_out() {
-                return !*stopped;
-            }
-        }
-        false
-    }
-
-    /// Whether the jobs were told to stop.
-    pub fn is_stopped(&self) -> bool {
-        *self.inner.stopped.lock()
-    }
-
-    /// Tells every job to stop and waits for their threads to end. Idempotent.
-    pub fn stop_and_join(&self) {
-        *self.inner.stopped.lock() = true;
-        self.inner.wake.notify_all();
-        let threads = std::mem::take(&mut *self.inner.threads.lock());
-        for thread in threads {
-            let name = thread.thread().name().unwrap_or("a job").to_owned();
-            if thread.join().is_err() {
-                tracing::error!(thread = %name, "a background job panicked");
-            }
-        }
-    }
-}
+pub use threads::Jobs;
 
 /// Starts the process's background work on `state`.
 pub fn start(
