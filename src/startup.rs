@@ -101,7 +101,7 @@ impl Application {
             metrics: Metrics::new(backend),
             settings: settings.clone(),
             group_commit,
-            push_rules: db::queries::sync_push::RulesCache::new(Duration::from_secs(10)),
+            push_rules: db::queries::push_rules::RulesCache::new(Duration::from_secs(10)),
             pictures: crate::picture::Pictures::default(),
             area_job_lease: db::queries::area_jobs::Lease::for_this_process(Duration::from_secs(
                 settings.area_job_lease_secs,

@@ -33,7 +33,7 @@ pub struct AppState {
     /// The writer thread that commits concurrent pushes together.
     pub group_commit: db::group_commit::GroupCommit,
     /// Validation rules per organisation, read once and kept briefly.
-    pub push_rules: db::queries::sync_push::RulesCache,
+    pub push_rules: db::queries::push_rules::RulesCache,
     /// The picture's in-memory index per organisation.
     pub pictures: crate::picture::Pictures,
     /// This process's claim on the area reassignment jobs it runs.

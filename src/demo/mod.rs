@@ -131,7 +131,7 @@ pub fn create(conn: &mut DbConnection, passwords: &Passwords, options: &Options)
         })
     };
     tracing::debug!(records = generated.observations.len() + generated.activities.len(), "demo records generated");
-    let rules = sync_push::load_rules(conn, org)?;
+    let rules = crate::db::queries::push_rules::load_rules(conn, org)?;
     let mut stored = Stored::default();
     // Oldest first, a month's worth at a time, like phones that sync as they go.
     let mut by_month: BTreeMap<(i32, u32), Vec<Pending>> = BTreeMap::new();

@@ -12,7 +12,7 @@ use crate::domain::activity::{AGE_BANDS, Dimension, GENDERS};
 use crate::domain::period::Period;
 use crate::picture::view::{AreaTable, Heatmap};
 use chrono_tz::Tz;
-use geo::{BoundingRect, Centroid, MultiPolygon};
+use geo::MultiPolygon;
 use std::fmt::Write as _;
 
 /// One indicator line: a group's latest value against the target.
@@ -147,12 +147,6 @@ figcaption { font-size: 9pt; color: #424a53; margin-top: 4px; }
 footer { margin-top: 18px; border-top: 1px solid #d0d7de; padding-top: 6px; font-size: 8.5pt; color: #57606a; }
 @media print { body { padding: 0; max-width: none; } a { color: inherit; text-decoration: none; } }
 "#;
-
-/// A hexagon's ring (longitude, latitude), its intensity and its count.
-type HexRing = (Vec<(f64, f64)>, Option<f64>, Option<f64>);
-
-/// The heat-map colour ramp, from low to high intensity.
-const RAMP: [&str; 5] = ["#fee8c8", "#fdbb84", "#fc8d59", "#e34a33", "#b30000"];
 
 impl FollowUp<'_> {
     fn t(&self, sv: &'static str, en: &'static str) -> &'static str {
@@ -419,7 +413,7 @@ impl FollowUp<'_> {
 
     fn heatmap_section(&self, html: &mut String) {
         let _ = writeln!(html, "<section id=\"heatmap\">\n<h2>{}</h2>\n<figure>", self.t("Värmekarta", "Heat map"));
-        html.push_str(&self.svg());
+        html.push_str(&super::figure::heat_map_svg(self.lang, self.heatmap, self.outlines));
         let total = self.heatmap.total.map(f64::from);
         let _ = write!(
             html,
@@ -431,111 +425,10 @@ impl FollowUp<'_> {
             total.map(|t| number(self.lang, t, 0)).unwrap_or_else(|| "–".into()),
             self.t("Låg", "Low"),
         );
-        for colour in RAMP {
+        for colour in super::figure::RAMP {
             let _ = write!(html, "<span style=\"background:{colour}\"></span>");
         }
         let _ = writeln!(html, " {}</span></figcaption>\n</figure>\n</section>", self.t("Hög", "High"));
-    }
-
-    /// The hexagons over the area outlines, projected so that distances look right at this latitude.
-    fn svg(&self) -> String {
-        let rings: Vec<HexRing> = self
-            .heatmap
-            .features
-            .iter()
-            .map(|f| {
-                let ring = f.geometry.coordinates[0].iter().map(|[lon, lat]| (*lon, *lat)).collect();
-                (ring, f.properties.intensity, f.properties.count.map(f64::from))
-            })
-            .collect();
-        let mut bounds: Option<(f64, f64, f64, f64)> = None;
-        let mut extend = |x: f64, y: f64| {
-            bounds = Some(match bounds {
-                None => (x, y, x, y),
-                Some((a, b, c, d)) => (a.min(x), b.min(y), c.max(x), d.max(y)),
-            });
-        };
-        for outline in self.outlines {
-            if let Some(rect) = outline.shape.bounding_rect() {
-                extend(rect.min().x, rect.min().y);
-                extend(rect.max().x, rect.max().y);
-            }
-        }
-        for (ring, _, _) in &rings {
-            for (x, y) in ring {
-                extend(*x, *y);
-            }
-        }
-        let width = 800.0;
-        let Some((min_x, min_y, max_x, max_y)) = bounds else {
-            return format!(
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} 120\" role=\"img\" aria-label=\"{}\"><text x=\"20\" y=\"60\">{}</text></svg>\n",
-                self.t("Tom karta", "Empty map"),
-                self.t("Inga områden och inga observationer att visa.", "No areas and no observations to show."),
-            );
-        };
-        let scale_x = ((min_y + max_y) / 2.0).to_radians().cos();
-        let span_x = ((max_x - min_x) * scale_x).max(1e-6);
-        let span_y = (max_y - min_y).max(1e-6);
-        let pad = 16.0;
-        let k = (width - 2.0 * pad) / span_x;
-        let height = (span_y * k + 2.0 * pad).clamp(120.0, 1100.0);
-        let k = k.min((height - 2.0 * pad) / span_y);
-        let project = |x: f64, y: f64| (pad + (x - min_x) * scale_x * k, pad + (max_y - y) * k);
-        let path = |ring: &mut dyn Iterator<Item = (f64, f64)>| -> String {
-            let mut d = String::new();
-            for (index, (x, y)) in ring.enumerate() {
-                let (px, py) = project(x, y);
-                let _ = write!(d, "{}{px:.1},{py:.1}", if index == 0 { "M" } else { "L" });
-            }
-            d.push('Z');
-            d
-        };
-        let mut svg = format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height:.0}\" role=\"img\" aria-label=\"{}\">\n<g class=\"cells\">\n",
-            self.t("Värmekarta över observationer", "Heat map of observations"),
-        );
-        for (ring, intensity, count) in &rings {
-            let fill = match intensity {
-                Some(i) => RAMP[((i * RAMP.len() as f64).ceil() as usize).clamp(1, RAMP.len()) - 1],
-                None => "#d0d7de",
-            };
-            let _ = writeln!(
-                svg,
-                "<path d=\"{}\" fill=\"{fill}\" fill-opacity=\"0.85\" stroke=\"#fff\" stroke-width=\"0.5\" data-count=\"{}\"/>",
-                path(&mut ring.iter().copied()),
-                count.map(|c| c.to_string()).unwrap_or_default(),
-            );
-        }
-        svg.push_str("</g>\n<g class=\"areas\" fill=\"none\" stroke=\"#1d4f7c\" stroke-width=\"1.5\">\n");
-        for outline in self.outlines {
-            let mut d = String::new();
-            for polygon in &outline.shape {
-                d.push_str(&path(&mut polygon.exterior().points().map(|p| (p.x(), p.y()))));
-                for hole in polygon.interiors() {
-                    d.push_str(&path(&mut hole.points().map(|p| (p.x(), p.y()))));
-                }
-            }
-            let _ = writeln!(svg, "<path d=\"{d}\" data-area=\"{}\"/>", escape(&outline.code));
-        }
-        svg.push_str("</g>\n<g class=\"labels\" font-size=\"11\" fill=\"#1b1f24\" text-anchor=\"middle\">\n");
-        // Only the innermost areas are named: a district's name would sit on its neighbourhoods'.
-        let leaves = self
-            .outlines
-            .iter()
-            .filter(|o| !self.outlines.iter().any(|c| c.parent.as_deref() == Some(o.code.as_str())));
-        for outline in leaves {
-            if let Some(centre) = outline.shape.centroid() {
-                let (x, y) = project(centre.x(), centre.y());
-                let _ = writeln!(
-                    svg,
-                    "<text x=\"{x:.1}\" y=\"{y:.1}\" paint-order=\"stroke\" stroke=\"#fff\" stroke-width=\"3\">{}</text>",
-                    escape(&outline.name)
-                );
-            }
-        }
-        svg.push_str("</g>\n</svg>\n");
-        svg
     }
 }
 

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod devices;
 pub mod embedded;
+pub mod followup;
 pub mod health;
 pub mod indicators;
 pub mod json;
@@ -103,9 +104,9 @@ route_table! {
     GET "/api/v1/areas/{code}/picture" => picture::area_picture,
 
     GET "/api/v1/reports/activity" => reports::activity,
-    GET "/api/v1/reports/followup" => reports::followup,
-    GET "/api/v1/reports/followup/{period}/assessment" => reports::get_assessment,
-    PUT "/api/v1/reports/followup/{period}/assessment" => reports::set_assessment,
+    GET "/api/v1/reports/followup" => followup::report,
+    GET "/api/v1/reports/followup/{period}/assessment" => followup::get_assessment,
+    PUT "/api/v1/reports/followup/{period}/assessment" => followup::set_assessment,
     GET "/api/v1/exports/observations" => reports::observations,
     GET "/api/v1/audit" => audit::list,
     GET "/api/v1/indicators" => indicators::list,

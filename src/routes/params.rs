@@ -64,3 +64,21 @@ pub fn after(text: Option<&str>) -> ApiResult<Option<(i64, String)>> {
         None => Ok(None),
     }
 }
+
+/// The period a report is asked for; required.
+pub fn period(text: Option<&str>) -> ApiResult<crate::domain::period::Period> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(text) => crate::domain::period::Period::parse("period", text).map_err(|e| ApiError::Validation(vec![e])),
+        None => Err(ApiError::field(
+            "period",
+            "required",
+            format!("give a period: {}", crate::domain::period::ACCEPTED_FORMS),
+        )),
+    }
+}
+
+/// The language a report is written in.
+pub fn lang(text: Option<&str>) -> ApiResult<crate::reports::Lang> {
+    crate::reports::Lang::parse(text)
+        .ok_or_else(|| ApiError::field("lang", "invalid_lang", "use sv (the default) or en"))
+}

@@ -5,8 +5,8 @@ use super::json::ApiJson;
 use super::params;
 use crate::auth::{Auth, Coordinator, Reporter};
 use crate::db::models::HistoryRow;
-use crate::db::queries::audit;
 use crate::db::queries::records::{self, RecordFilter};
+use crate::db::queries::{audit, history};
 use crate::domain::identity::Role;
 use crate::domain::push::merge::Reviewer;
 use crate::domain::records::parse_review;
@@ -252,7 +252,7 @@ async fn history(
             Some(owner) if caller.may_read_record_of(&owner) => {}
             _ => return Err(not_found()),
         }
-        let versions = records::history(conn, &caller.organisation_id, table, &id)?;
+        let versions = history::list(conn, &caller.organisation_id, table, &id)?;
         if table == "observations" {
             let mut described = Map::new();
             described.insert("id".into(), json!(id));

@@ -3,8 +3,8 @@
 
 use super::json::ApiJson;
 use crate::auth::{AnyRole, Auth, Authenticator, Coordinator};
+use crate::db::queries::push_rules;
 use crate::db::queries::sync_pull::{self, PullRequest};
-use crate::db::queries::sync_push;
 use crate::db::queries::{devices, users};
 use crate::domain::identity::Role;
 use crate::domain::push::{PushContext, RecordResult, Status, TableChanges};
@@ -243,7 +243,7 @@ pub async fn push(
     };
     // Reading, validation and redaction run here, beside other requests; the writer only stores.
     let prepared =
-        db(&state, move |conn, state| Ok(sync_push::prepare_with(conn, Some(&state.push_rules), context, tables)?))
+        db(&state, move |conn, state| Ok(push_rules::prepare_with(conn, Some(&state.push_rules), context, tables)?))
             .await?;
     let (organisation_id, device_id) = (prepared.context.organisation_id.clone(), prepared.context.device_id.clone());
     let results = state.group_commit.push(prepared).await.map_err(ApiError::Internal)?;

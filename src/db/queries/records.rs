@@ -1,13 +1,15 @@
 //! Observations and activity logs for the dashboard: filtered keyset listing, review, history.
 
+use super::history::{self, Version};
 use super::sync_state;
 use crate::db::DbConnection;
-use crate::db::models::{ActivityLogRow, HistoryRow, ObservationRow};
-use crate::db::schema::{activity_logs, observations, record_history, units, users};
+use crate::db::models::{ActivityLogRow, ObservationRow};
+use crate::db::schema::{activity_logs, observations, units, users};
 use crate::domain::push::merge::{self, Reviewer};
 use crate::domain::records::ReviewChange;
 use crate::domain::redaction::redact;
 use crate::domain::stored::{ActivityLog, Observation};
+use crate::domain::sync::SyncedTable;
 use diesel::prelude::*;
 
 /// Filters shared by the record lists; `None` means "any".
@@ -169,44 +171,20 @@ pub fn review(
         diesel::update(observations::table.find((organisation_id, id)))
             .set(&ObservationRow::from(next.clone()))
             .execute(conn)?;
-        super::sync_push::keep_quarantine_on_top(conn, organisation_id, "observations", id, seq)?;
-        let previous = current.to_raw();
-        let now = next.to_raw();
-        let fields: Vec<&String> = previous.keys().filter(|key| previous.get(*key) != now.get(*key)).collect();
-        diesel::insert_into(record_history::table)
-            .values(&HistoryRow {
-                id: uuid::Uuid::now_v7().to_string(),
-                organisation_id: organisation_id.to_owned(),
-                table_name: "observations".to_owned(),
-                record_id: id.to_owned(),
-                server_seq: seq,
-                changed_by: reviewer.user_id.to_owned(),
-                device_id: reviewer.device_id.to_owned(),
-                changed_at: reviewer.now_ms,
-                change: "review".to_owned(),
-                fields: serde_json::to_string(&fields).unwrap_or_default(),
-                previous: serde_json::to_string(&previous).unwrap_or_default(),
-            })
-            .execute(conn)?;
+        history::keep_quarantine_on_top(conn, organisation_id, "observations", id, seq)?;
+        let version = Version {
+            organisation_id,
+            table: SyncedTable::Observations,
+            record_id: id,
+            seq,
+            changed_by: reviewer.user_id,
+            device_id: reviewer.device_id,
+            at: reviewer.now_ms,
+            change: "review",
+        };
+        history::keep(conn, &version, &current.to_raw(), &next.to_raw())?;
         Ok(Some(next))
     })
-}
-
-/// Every earlier version of a record, oldest first, with the username of who replaced it.
-pub fn history(
-    conn: &mut DbConnection,
-    organisation_id: &str,
-    table: &str,
-    id: &str,
-) -> QueryResult<Vec<(HistoryRow, Option<String>)>> {
-    record_history::table
-        .left_join(users::table.on(users::id.eq(record_history::changed_by)))
-        .filter(record_history::organisation_id.eq(organisation_id))
-        .filter(record_history::table_name.eq(table))
-        .filter(record_history::record_id.eq(id))
-        .order(record_history::server_seq.asc())
-        .select((HistoryRow::as_select(), users::username.nullable()))
-        .load(conn)
 }
 
 /// Who reported an observation, tombstones included.

@@ -10,112 +10,25 @@
 //! ([`crate::domain::push::merge`]); this module loads what it needs and writes its answer.
 
 use super::areas::CurrentAreas;
-use super::{reference, sync_state};
+use super::history::{self, Version};
+use super::sync_state;
 use crate::db::DbConnection;
-use crate::db::models::{ActivityLogRow, HistoryRow, ObservationRow, QuarantineRow};
-use crate::db::schema::{activity_logs, observations, record_history, sync_quarantine, units};
+use crate::db::models::{ActivityLogRow, ObservationRow, QuarantineRow};
+use crate::db::schema::{activity_logs, observations, sync_quarantine};
 use crate::domain::FieldError;
 use crate::domain::areas::AreaIndex;
 use crate::domain::push::merge::{self, Merge, Removal};
 use crate::domain::push::{
-    ActivityChange, Change, ObservationChange, PreparedPush, PushContext, RecordResult, Rules, Status, TableChanges,
-    prepare, redacted_payload,
+    ActivityChange, Change, ObservationChange, PreparedPush, PushContext, RecordResult, Status, TableChanges,
+    redacted_payload,
 };
-use crate::domain::records::BoundingBox;
 use crate::domain::stored::{ActivityLog, Observation};
 use crate::domain::sync::SyncedTable;
 use diesel::prelude::*;
-use parking_lot::Mutex;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Reads an organisation's validation rules.
-pub fn load_rules(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Rules> {
-    let slugs = |rows: Vec<crate::db::models::ReferenceRow>| rows.into_iter().map(|row| row.slug).collect();
-    let org = super::organisations::by_id(conn, organisation_id)?;
-    let bbox = match (org.bbox_min_lat, org.bbox_min_lon, org.bbox_max_lat, org.bbox_max_lon) {
-        (Some(min_lat), Some(min_lon), Some(max_lat), Some(max_lon)) => {
-            Some(BoundingBox { min_lat, min_lon, max_lat, max_lon })
-        }
-        _ => None,
-    };
-    let (areas_version, areas) = super::areas::versioned_index(conn, organisation_id)?;
-    Ok(Rules {
-        bbox,
-        areas,
-        areas_version,
-        categories: slugs(reference::list(conn, SyncedTable::Categories, organisation_id)?),
-        activity_types: slugs(reference::list(conn, SyncedTable::ActivityTypes, organisation_id)?),
-        units: units::table
-            .filter(units::organisation_id.eq(organisation_id))
-            .select(units::slug)
-            .load::<String>(conn)?
-            .into_iter()
-            .collect(),
-    })
-}
-
-/// Validation rules per organisation, kept for a short while so a push does not read them.
-///
-/// Reference data is only ever added (never deleted), so a record refused for an unknown slug
-/// or a position outside the bounding box is checked again against freshly read rules before
-/// it is quarantined: a stale entry can delay nothing. The time to live bounds how long a
-/// narrowed bounding box set by another process goes unnoticed. Areas do change (and go): the
-/// writer compares the version they were read at with the current one and places the records
-/// again when they differ, so stale areas never reach storage.
-pub struct RulesCache {
-    entries: Mutex<HashMap<String, (std::time::Instant, Arc<Rules>)>>,
-    ttl: Duration,
-}
-
-impl RulesCache {
-    /// An empty cache whose entries live for `ttl`.
-    pub fn new(ttl: Duration) -> Self {
-        Self { entries: Mutex::new(HashMap::new()), ttl }
-    }
-
-    /// The organisation's rules: cached, unless `fresh` or expired.
-    pub fn get(&self, conn: &mut DbConnection, organisation_id: &str, fresh: bool) -> QueryResult<Arc<Rules>> {
-        if !fresh
-            && let Some((loaded, rules)) = self.entries.lock().get(organisation_id)
-            && loaded.elapsed() < self.ttl
-        {
-            return Ok(rules.clone());
-        }
-        let rules = Arc::new(load_rules(conn, organisation_id)?);
-        self.entries.lock().insert(organisation_id.to_owned(), (std::time::Instant::now(), rules.clone()));
-        Ok(rules)
-    }
-
-    /// Forgets an organisation's rules (after its reference data or bounding box changed here).
-    pub fn forget(&self, organisation_id: &str) {
-        self.entries.lock().remove(organisation_id);
-    }
-}
-
-/// Reads the rules (from `cache` when given) and prepares the push. Records refused by
-/// possibly stale cached rules are read once more against fresh ones.
-pub fn prepare_with(
-    conn: &mut DbConnection,
-    cache: Option<&RulesCache>,
-    context: PushContext,
-    tables: Vec<(String, TableChanges)>,
-) -> QueryResult<PreparedPush> {
-    let Some(cache) = cache else {
-        let rules = load_rules(conn, &context.organisation_id)?;
-        return Ok(prepare(context, tables, &rules));
-    };
-    let rules = cache.get(conn, &context.organisation_id, false)?;
-    let mut prepared = prepare(context, tables, &rules);
-    if prepared.refused_by_rules() {
-        let rules = cache.get(conn, &prepared.context.organisation_id, true)?;
-        prepared.revalidate(&rules);
-    }
-    Ok(prepared)
-}
 
 /// What the quarantine holds of a record, as far as a push needs to know.
 struct Quarantined {
@@ -216,7 +129,7 @@ pub fn push(
     context: PushContext,
     tables: Vec<(String, TableChanges)>,
 ) -> QueryResult<Vec<RecordResult>> {
-    let prepared = prepare_with(conn, None, context, tables)?;
+    let prepared = super::push_rules::prepare_with(conn, None, context, tables)?;
     store(conn, &prepared, &mut CurrentAreas::default())
 }
 
@@ -411,7 +324,7 @@ impl<'a> Batch<'a> {
     /// quarantined version after it, so the author's devices keep the version they must fix.
     fn keep_quarantine_on_top(&mut self, conn: &mut DbConnection, table: SyncedTable, id: &str) -> QueryResult<()> {
         if self.quarantine.get(&(table, id.to_owned())).is_some_and(|held| !held.resolved) {
-            keep_quarantine_on_top(conn, &self.context.organisation_id, table.name(), id, self.seq)?;
+            history::keep_quarantine_on_top(conn, &self.context.organisation_id, table.name(), id, self.seq)?;
         }
         Ok(())
     }
@@ -456,25 +369,21 @@ impl<'a> Batch<'a> {
         conn: &mut DbConnection,
         table: SyncedTable,
         id: &str,
-        change: &str,
+        change: &'static str,
         previous: Map<String, Value>,
         current: &Map<String, Value>,
     ) -> QueryResult<()> {
-        let fields: Vec<&String> = previous.keys().filter(|key| previous.get(*key) != current.get(*key)).collect();
-        let row = HistoryRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            organisation_id: self.context.organisation_id.clone(),
-            table_name: table.name().to_owned(),
-            record_id: id.to_owned(),
-            server_seq: self.seq,
-            changed_by: self.context.user_id.clone(),
-            device_id: self.context.device_id.clone(),
-            changed_at: self.context.now_ms,
-            change: change.to_owned(),
-            fields: serde_json::to_string(&fields).unwrap_or_default(),
-            previous: serde_json::to_string(&previous).unwrap_or_default(),
+        let version = Version {
+            organisation_id: &self.context.organisation_id,
+            table,
+            record_id: id,
+            seq: self.seq,
+            changed_by: &self.context.user_id,
+            device_id: &self.context.device_id,
+            at: self.context.now_ms,
+            change,
         };
-        diesel::insert_into(record_history::table).values(&row).execute(conn).map(drop)
+        history::keep(conn, &version, &previous, current)
     }
 
     fn upsert_observation(&mut self, conn: &mut DbConnection, change: &ObservationChange) -> QueryResult<()> {
@@ -633,21 +542,4 @@ impl<'a> Batch<'a> {
         }
         Ok(())
     }
-}
-
-/// Moves an unresolved quarantined version of a record to `seq`, after the stored version that
-/// just changed under it, so its author's devices keep the version they must fix.
-pub fn keep_quarantine_on_top(
-    conn: &mut DbConnection,
-    organisation_id: &str,
-    table: &str,
-    id: &str,
-    seq: i64,
-) -> QueryResult<()> {
-    diesel::update(
-        sync_quarantine::table.find((organisation_id, table, id)).filter(sync_quarantine::resolved_at.is_null()),
-    )
-    .set(sync_quarantine::server_seq.eq(seq))
-    .execute(conn)
-    .map(drop)
 }

@@ -1,0 +1,112 @@
+//! The follow-up report's heat-map figure: hexagons coloured by intensity over the area
+//! outlines, drawn as SVG with no map service.
+
+use super::Lang;
+use super::followup::{Outline, escape};
+use crate::picture::view::Heatmap;
+use geo::{BoundingRect, Centroid};
+use std::fmt::Write as _;
+
+/// A hexagon's outline, intensity and count.
+type HexRing = (Vec<(f64, f64)>, Option<f64>, Option<f64>);
+
+/// The colour ramp, lightest to darkest.
+pub const RAMP: [&str; 5] = ["#fee8c8", "#fdbb84", "#fc8d59", "#e34a33", "#b30000"];
+
+/// The heat map's hexagons over the area outlines as SVG, projected so that distances look right
+/// at this latitude; the innermost areas are named.
+pub fn heat_map_svg(lang: Lang, heatmap: &Heatmap, outlines: &[Outline]) -> String {
+    let rings: Vec<HexRing> = heatmap
+        .features
+        .iter()
+        .map(|f| {
+            let ring = f.geometry.coordinates[0].iter().map(|[lon, lat]| (*lon, *lat)).collect();
+            (ring, f.properties.intensity, f.properties.count.map(f64::from))
+        })
+        .collect();
+    let mut bounds: Option<(f64, f64, f64, f64)> = None;
+    let mut extend = |x: f64, y: f64| {
+        bounds = Some(match bounds {
+            None => (x, y, x, y),
+            Some((a, b, c, d)) => (a.min(x), b.min(y), c.max(x), d.max(y)),
+        });
+    };
+    for outline in outlines {
+        if let Some(rect) = outline.shape.bounding_rect() {
+            extend(rect.min().x, rect.min().y);
+            extend(rect.max().x, rect.max().y);
+        }
+    }
+    for (ring, _, _) in &rings {
+        for (x, y) in ring {
+            extend(*x, *y);
+        }
+    }
+    let width = 800.0;
+    let Some((min_x, min_y, max_x, max_y)) = bounds else {
+        return format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} 120\" role=\"img\" aria-label=\"{}\"><text x=\"20\" y=\"60\">{}</text></svg>\n",
+            lang.pick("Tom karta", "Empty map"),
+            lang.pick("Inga områden och inga observationer att visa.", "No areas and no observations to show."),
+        );
+    };
+    let scale_x = ((min_y + max_y) / 2.0).to_radians().cos();
+    let span_x = ((max_x - min_x) * scale_x).max(1e-6);
+    let span_y = (max_y - min_y).max(1e-6);
+    let pad = 16.0;
+    let k = (width - 2.0 * pad) / span_x;
+    let height = (span_y * k + 2.0 * pad).clamp(120.0, 1100.0);
+    let k = k.min((height - 2.0 * pad) / span_y);
+    let project = |x: f64, y: f64| (pad + (x - min_x) * scale_x * k, pad + (max_y - y) * k);
+    let path = |ring: &mut dyn Iterator<Item = (f64, f64)>| -> String {
+        let mut d = String::new();
+        for (index, (x, y)) in ring.enumerate() {
+            let (px, py) = project(x, y);
+            let _ = write!(d, "{}{px:.1},{py:.1}", if index == 0 { "M" } else { "L" });
+        }
+        d.push('Z');
+        d
+    };
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height:.0}\" role=\"img\" aria-label=\"{}\">\n<g class=\"cells\">\n",
+        lang.pick("Värmekarta över observationer", "Heat map of observations"),
+    );
+    for (ring, intensity, count) in &rings {
+        let fill = match intensity {
+            Some(i) => RAMP[((i * RAMP.len() as f64).ceil() as usize).clamp(1, RAMP.len()) - 1],
+            None => "#d0d7de",
+        };
+        let _ = writeln!(
+            svg,
+            "<path d=\"{}\" fill=\"{fill}\" fill-opacity=\"0.85\" stroke=\"#fff\" stroke-width=\"0.5\" data-count=\"{}\"/>",
+            path(&mut ring.iter().copied()),
+            count.map(|c| c.to_string()).unwrap_or_default(),
+        );
+    }
+    svg.push_str("</g>\n<g class=\"areas\" fill=\"none\" stroke=\"#1d4f7c\" stroke-width=\"1.5\">\n");
+    for outline in outlines {
+        let mut d = String::new();
+        for polygon in &outline.shape {
+            d.push_str(&path(&mut polygon.exterior().points().map(|p| (p.x(), p.y()))));
+            for hole in polygon.interiors() {
+                d.push_str(&path(&mut hole.points().map(|p| (p.x(), p.y()))));
+            }
+        }
+        let _ = writeln!(svg, "<path d=\"{d}\" data-area=\"{}\"/>", escape(&outline.code));
+    }
+    svg.push_str("</g>\n<g class=\"labels\" font-size=\"11\" fill=\"#1b1f24\" text-anchor=\"middle\">\n");
+    // Only the innermost areas are named: a district's name would sit on its neighbourhoods'.
+    let leaves = outlines.iter().filter(|o| !outlines.iter().any(|c| c.parent.as_deref() == Some(o.code.as_str())));
+    for outline in leaves {
+        if let Some(centre) = outline.shape.centroid() {
+            let (x, y) = project(centre.x(), centre.y());
+            let _ = writeln!(
+                svg,
+                "<text x=\"{x:.1}\" y=\"{y:.1}\" paint-order=\"stroke\" stroke=\"#fff\" stroke-width=\"3\">{}</text>",
+                escape(&outline.name)
+            );
+        }
+    }
+    svg.push_str("</g>\n</svg>\n");
+    svg
+}

@@ -1,0 +1,205 @@
+//! The printable follow-up report and its assessment, per period.
+
+use super::params;
+use super::reports::actor;
+use crate::auth::{Auth, Coordinator};
+use crate::db::DbConnection;
+use crate::db::queries::assessments::{self, Assessment};
+use crate::db::queries::audit::{self, Event};
+use crate::db::queries::reports::ActivityFilter;
+use crate::db::queries::{areas as area_queries, organisations};
+use crate::domain::activity::Dimension;
+use crate::domain::period::Period;
+use crate::error::{ApiError, ApiResult};
+use crate::picture::view::Picture;
+use crate::reports::Lang;
+use crate::reports::activity_report::{Compare, Report, Request};
+use crate::reports::followup::{FollowUp, IndicatorLine, Outline, number};
+use crate::state::{AppState, db};
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// Query of `GET /api/v1/reports/followup`.
+#[derive(Deserialize)]
+pub struct FollowUpQuery {
+    period: Option<String>,
+    lang: Option<String>,
+}
+
+/// `GET /api/v1/reports/followup`: the printable follow-up report for a period, as HTML.
+pub async fn report(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    query: web::Query<FollowUpQuery>,
+) -> ApiResult<HttpResponse> {
+    let caller = (*auth).clone();
+    let period = params::period(query.period.as_deref())?;
+    let lang = params::lang(query.lang.as_deref())?;
+    let html = db(&state, move |conn, state| {
+        let organisation = organisations::by_id(conn, &caller.organisation_id)?;
+        let (_, tz, _) = organisations::report_settings(conn, &caller.organisation_id)?;
+        let request = Request {
+            period,
+            dimensions: vec![Dimension::Type],
+            compare: Compare::LastYear,
+            filter: ActivityFilter::default(),
+            areas: None,
+            suppress_below: None,
+            lang,
+        };
+        let now = chrono::Utc::now().timestamp_millis();
+        let activity = Report::load(conn, &caller.organisation_id, request, tz, now)?;
+        let view = Picture::open(conn, &state.pictures, &caller.organisation_id, &caller.user_id, caller.role)?;
+        let filter = view.whole_period(period);
+        let picture = view.area_table(Some(period), &filter);
+        // Resolution 8 (about 0.7 km²) shows a municipality's hot spots on one page.
+        let heatmap = view.heatmap(Some(period), filter, h3o::Resolution::Eight);
+        let outlines: Vec<Outline> = area_queries::list(conn, &caller.organisation_id)?
+            .into_iter()
+            .filter_map(|area| {
+                Some(Outline { shape: area.shape()?, code: area.code, parent: area.parent_code, name: area.name })
+            })
+            .collect();
+        let assessment = assessments::get(conn, &caller.organisation_id, &period.to_string())?;
+        let indicators = indicator_lines(conn, &caller.organisation_id, lang)?;
+        let report = FollowUp {
+            lang,
+            tz,
+            organisation: &organisation.name,
+            title: &organisation.assignment_title,
+            responsible: &organisation.responsible,
+            period,
+            assessment: assessment.as_ref(),
+            indicators: &indicators,
+            activity: &activity,
+            picture: &picture,
+            heatmap: &heatmap,
+            outlines: &outlines,
+            generated_at: now,
+        };
+        let html = report.render();
+        let mut described = Map::new();
+        described.insert("period".into(), json!(period.to_string()));
+        described.insert("lang".into(), json!(lang.pick("sv", "en")));
+        let event = Event { action: "report.followup", format: Some("html"), filters: described };
+        audit::record_complete(conn, &actor(&caller), event, activity.rows(&[Dimension::Type]).len(), now)?;
+        Ok(html)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
+}
+
+/// The indicator lines of the follow-up report: one per group of every indicator.
+fn indicator_lines(conn: &mut DbConnection, organisation_id: &str, lang: Lang) -> ApiResult<Vec<IndicatorLine>> {
+    use crate::domain::indicators::{TargetRule, Trend};
+    let summaries = crate::db::queries::indicators::summary(conn, organisation_id)?;
+    let mut lines = Vec::new();
+    for indicator in summaries {
+        let target = match indicator.target {
+            TargetRule::MaintainOrImprove => lang.pick("Bibehålla eller förbättra", "Maintain or improve").to_owned(),
+            TargetRule::AtLeast(x) => format!("{} {}", lang.pick("Minst", "At least"), number(lang, x, 1)),
+            TargetRule::AtMost(x) => format!("{} {}", lang.pick("Högst", "At most"), number(lang, x, 1)),
+        };
+        let name = if lang == Lang::Sv { &indicator.name_sv } else { &indicator.name_en };
+        for status in &indicator.status {
+            let trend = match status.trend {
+                Trend::Improved => "improved",
+                Trend::Unchanged => "unchanged",
+                Trend::Worsened => "worsened",
+                Trend::NoData => "no_data",
+            };
+            lines.push(IndicatorLine {
+                name: name.clone(),
+                source: indicator.source.clone(),
+                group: status.group.clone(),
+                unit: indicator.unit.clone(),
+                target: target.clone(),
+                latest_year: status.latest_year,
+                latest: status.latest_value,
+                previous: status.previous_value,
+                trend: trend.to_owned(),
+                meets_target: status.meets_target,
+            });
+        }
+    }
+    Ok(lines)
+}
+
+/// The body of `PUT /api/v1/reports/followup/{period}/assessment`.
+#[derive(Deserialize)]
+pub struct AssessmentBody {
+    rating: Option<String>,
+    comment: Option<String>,
+}
+
+/// The longest assessment comment accepted, in characters.
+const MAX_COMMENT_CHARS: usize = 4000;
+
+fn assessment_json(assessment: &Assessment, tz: chrono_tz::Tz) -> Value {
+    json!({
+        "period": assessment.period,
+        "rating": assessment.rating,
+        "comment": assessment.comment,
+        "set_by": assessment.set_by,
+        "set_by_name": assessment.set_by_name,
+        "set_at": crate::reports::table::local_iso(tz, assessment.set_at),
+    })
+}
+
+/// `PUT /api/v1/reports/followup/{period}/assessment`: a coordinator sets the period's
+/// assessment (green, yellow or red) with a comment.
+pub async fn set_assessment(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    path: web::Path<String>,
+    super::json::ApiJson(body): super::json::ApiJson<AssessmentBody>,
+) -> ApiResult<HttpResponse> {
+    let period = Period::parse("period", &path.into_inner()).map_err(|e| ApiError::Validation(vec![e]))?;
+    let mut errors = Vec::new();
+    let rating = body.rating.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    if !matches!(rating.as_str(), "green" | "yellow" | "red") {
+        errors.push(crate::domain::FieldError::new("rating", "invalid_rating", "use green, yellow or red"));
+    }
+    let comment = body.comment.unwrap_or_default();
+    if comment.chars().count() > MAX_COMMENT_CHARS {
+        errors.push(crate::domain::FieldError::new(
+            "comment",
+            "too_long",
+            format!("may have at most {MAX_COMMENT_CHARS} characters"),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let caller = (*auth).clone();
+    let body = db(&state, move |conn, _| {
+        let (_, tz, _) = organisations::report_settings(conn, &caller.organisation_id)?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let key = period.to_string();
+        assessments::set(conn, &caller.organisation_id, &key, &rating, &comment, &caller.user_id, now)?;
+        let stored = assessments::get(conn, &caller.organisation_id, &key)?
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the assessment just stored cannot be read")))?;
+        Ok(assessment_json(&stored, tz))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /api/v1/reports/followup/{period}/assessment`
+pub async fn get_assessment(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let period = Period::parse("period", &path.into_inner()).map_err(|e| ApiError::Validation(vec![e]))?;
+    let caller = (*auth).clone();
+    let body = db(&state, move |conn, _| {
+        let (_, tz, _) = organisations::report_settings(conn, &caller.organisation_id)?;
+        assessments::get(conn, &caller.organisation_id, &period.to_string())?
+            .map(|a| assessment_json(&a, tz))
+            .ok_or_else(|| ApiError::NotFound(format!("no assessment is set for {period}")))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
