@@ -9,18 +9,18 @@
 //! number of records. What each change does is the domain's merge rule
 //! ([`crate::domain::push::merge`]); this module loads what it needs and writes its answer.
 
+mod quarantine;
+
 use super::areas::CurrentAreas;
 use super::history::{self, Version};
 use super::sync_state;
 use crate::db::DbConnection;
-use crate::db::models::{ActivityLogRow, ObservationRow, QuarantineRow};
+use crate::db::models::{ActivityLogRow, ObservationRow};
 use crate::db::schema::{activity_logs, observations, sync_quarantine};
-use crate::domain::FieldError;
 use crate::domain::areas::AreaIndex;
 use crate::domain::push::merge::{self, Merge, Removal};
 use crate::domain::push::{
     ActivityChange, Change, ObservationChange, PreparedPush, PushContext, RecordResult, Status, TableChanges,
-    redacted_payload,
 };
 use crate::domain::stored::{ActivityLog, Observation};
 use crate::domain::sync::SyncedTable;
@@ -29,13 +29,6 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// What the quarantine holds of a record, as far as a push needs to know.
-struct Quarantined {
-    user_id: String,
-    first_seq: i64,
-    resolved: bool,
-}
 
 /// The most rows in one INSERT: 40 columns each stay under SQLite's 32,766 bound parameters.
 const INSERT_CHUNK: usize = 500;
@@ -49,7 +42,7 @@ struct Batch<'a> {
     /// The stored versions of the push's records, kept current as the push goes.
     observations: HashMap<String, Observation>,
     activities: HashMap<String, ActivityLog>,
-    quarantine: HashMap<(SyncedTable, String), Quarantined>,
+    quarantine: HashMap<(SyncedTable, String), quarantine::Quarantined>,
     /// New rows not yet written: they go in one statement per table, unless a later change
     /// in the same push touches one of them first.
     new_observations: Vec<ObservationRow>,
@@ -192,7 +185,7 @@ impl<'a> Batch<'a> {
                     ))
                     .load(conn)?;
                 batch.quarantine.extend(entries.into_iter().map(|(id, user_id, first_seq, resolved_at)| {
-                    ((table, id), Quarantined { user_id, first_seq, resolved: resolved_at.is_some() })
+                    ((table, id), quarantine::Quarantined { user_id, first_seq, resolved: resolved_at.is_some() })
                 }));
             }
         }
@@ -233,100 +226,6 @@ impl<'a> Batch<'a> {
 
     fn refuse(&mut self, table: Cow<'static, str>, id: &str, status: Status, error: &str) {
         self.results.push(RecordResult::refused(table, id, status, error));
-    }
-
-    fn quarantine(
-        &mut self,
-        conn: &mut DbConnection,
-        table: SyncedTable,
-        id: &str,
-        raw: &Map<String, Value>,
-        errors: Vec<FieldError>,
-    ) -> QueryResult<()> {
-        let key = (table, id.to_owned());
-        let held = self.quarantine.get(&key);
-        let row = QuarantineRow {
-            organisation_id: self.context.organisation_id.clone(),
-            table_name: table.name().to_owned(),
-            record_id: id.to_owned(),
-            user_id: self.context.user_id.clone(),
-            device_id: self.context.device_id.clone(),
-            payload: serde_json::to_string(&redacted_payload(raw)).unwrap_or_default(),
-            errors: serde_json::to_string(&errors).unwrap_or_default(),
-            received_at: self.context.now_ms,
-            server_seq: self.seq,
-            // A quarantined version sent again keeps the moment the devices first got one.
-            first_seq: held.map_or(self.seq, |held| held.first_seq),
-            resolved_at: None,
-            resolution: None,
-        };
-        if held.is_some() {
-            diesel::update(sync_quarantine::table.find((&row.organisation_id, &row.table_name, &row.record_id)))
-                .set(&row)
-                .execute(conn)?;
-        } else {
-            diesel::insert_into(sync_quarantine::table).values(&row).execute(conn)?;
-        }
-        self.quarantine
-            .insert(key, Quarantined { user_id: row.user_id.clone(), first_seq: row.first_seq, resolved: false });
-        let mut result = RecordResult::of(table, id, Status::Quarantined, Some(self.seq));
-        result.error = Some(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
-        result.errors = Some(errors);
-        self.results.push(result);
-        Ok(())
-    }
-
-    /// Marks the quarantined version of a record as resolved (`stored` when a valid version was
-    /// accepted, `deleted` when the record was deleted); true if there was one.
-    fn resolve_quarantine(&mut self, conn: &mut DbConnection, table: SyncedTable, id: &str) -> QueryResult<bool> {
-        self.resolve_quarantine_as(conn, table, id, "stored")
-    }
-
-    fn resolve_quarantine_as(
-        &mut self,
-        conn: &mut DbConnection,
-        table: SyncedTable,
-        id: &str,
-        resolution: &str,
-    ) -> QueryResult<bool> {
-        let Some(held) = self.quarantine.get_mut(&(table, id.to_owned())).filter(|held| !held.resolved) else {
-            return Ok(false);
-        };
-        // A valid version resolves only its author's quarantined version (a coordinator's review
-        // does not); a deletion resolves it whoever deletes.
-        if resolution == "stored" && held.user_id != self.context.user_id {
-            return Ok(false);
-        }
-        held.resolved = true;
-        diesel::update(
-            sync_quarantine::table
-                .find((&self.context.organisation_id, table.name(), id))
-                .filter(sync_quarantine::resolved_at.is_null()),
-        )
-        .set((
-            sync_quarantine::resolved_at.eq(self.context.now_ms),
-            sync_quarantine::server_seq.eq(self.seq),
-            sync_quarantine::resolution.eq(resolution),
-        ))
-        .execute(conn)
-        .map(|n| n > 0)
-    }
-
-    /// When the pusher's devices first got a quarantined version of this record, if they did.
-    fn seen_in_quarantine(&self, table: SyncedTable, id: &str) -> Option<i64> {
-        self.quarantine
-            .get(&(table, id.to_owned()))
-            .filter(|held| held.user_id == self.context.user_id)
-            .map(|held| held.first_seq)
-    }
-
-    /// After the stored version changed under an unresolved quarantined version, moves the
-    /// quarantined version after it, so the author's devices keep the version they must fix.
-    fn keep_quarantine_on_top(&mut self, conn: &mut DbConnection, table: SyncedTable, id: &str) -> QueryResult<()> {
-        if self.quarantine.get(&(table, id.to_owned())).is_some_and(|held| !held.resolved) {
-            history::keep_quarantine_on_top(conn, &self.context.organisation_id, table.name(), id, self.seq)?;
-        }
-        Ok(())
     }
 
     /// Moves a stored record to this push's sequence, so that devices pull it again.
