@@ -82,7 +82,7 @@ impl Serialize for TargetRule {
 }
 
 /// What an indicator is: everything but its values.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Definition {
     pub name_sv: String,
     pub name_en: String,
@@ -363,13 +363,9 @@ pub struct RecordedValue {
 pub struct IndicatorSummary {
     pub id: String,
     pub slug: String,
-    pub name_sv: String,
-    pub name_en: String,
-    pub source: String,
-    pub unit: String,
-    pub groups: Vec<String>,
-    pub target: TargetRule,
-    pub higher_is_better: bool,
+    /// Its names, source, unit, groups and target, as defined.
+    #[serde(flatten)]
+    pub definition: Definition,
     /// False when any group misses the target, true when every group meets it, else null.
     pub meets_target: Option<bool>,
     /// One entry per group (and one for the whole population when it has values, or when the
@@ -419,13 +415,7 @@ impl IndicatorSummary {
         Self {
             id,
             slug,
-            name_sv: definition.name_sv,
-            name_en: definition.name_en,
-            source: definition.source,
-            unit: definition.unit,
-            groups: definition.groups,
-            target: definition.target,
-            higher_is_better: definition.higher_is_better,
+            definition,
             meets_target,
             status,
             values,

@@ -96,12 +96,12 @@ fn indicator_lines(conn: &mut DbConnection, organisation_id: &str, lang: Lang) -
     let summaries = crate::db::queries::indicators::summary(conn, organisation_id)?;
     let mut lines = Vec::new();
     for indicator in summaries {
-        let target = match indicator.target {
+        let target = match indicator.definition.target {
             TargetRule::MaintainOrImprove => lang.pick("Bibehålla eller förbättra", "Maintain or improve").to_owned(),
             TargetRule::AtLeast(x) => format!("{} {}", lang.pick("Minst", "At least"), number(lang, x, 1)),
             TargetRule::AtMost(x) => format!("{} {}", lang.pick("Högst", "At most"), number(lang, x, 1)),
         };
-        let name = if lang == Lang::Sv { &indicator.name_sv } else { &indicator.name_en };
+        let name = if lang == Lang::Sv { &indicator.definition.name_sv } else { &indicator.definition.name_en };
         for status in &indicator.status {
             let trend = match status.trend {
                 Trend::Improved => "improved",
@@ -111,9 +111,9 @@ fn indicator_lines(conn: &mut DbConnection, organisation_id: &str, lang: Lang) -
             };
             lines.push(IndicatorLine {
                 name: name.clone(),
-                source: indicator.source.clone(),
+                source: indicator.definition.source.clone(),
                 group: status.group.clone(),
-                unit: indicator.unit.clone(),
+                unit: indicator.definition.unit.clone(),
                 target: target.clone(),
                 latest_year: status.latest_year,
                 latest: status.latest_value,
