@@ -17,6 +17,7 @@
 
 use chrono_tz::Europe::Stockholm;
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
+use lagesbild::domain::reference::DEFAULT_CATEGORIES;
 use lagesbild::picture::index::{DARK, LIVE, NONE, Obs, OrgIndex};
 use lagesbild::picture::query::{self, Filter};
 use std::collections::HashMap;
@@ -125,24 +126,7 @@ fn measure(
 /// A deterministic synthetic organisation.
 fn build(rows: usize) -> (OrgIndex, HashMap<u16, u16>) {
     let mut index = OrgIndex::empty("bench", Stockholm);
-    let categories: Vec<u16> = [
-        "vandalism",
-        "graffiti",
-        "littering",
-        "fire",
-        "lighting",
-        "disorder",
-        "youth_gathering",
-        "drugs",
-        "alcohol",
-        "threat_violence",
-        "unsafe_place",
-        "positive",
-        "other",
-    ]
-    .iter()
-    .map(|c| index.categories.code(c))
-    .collect();
+    let categories: Vec<u16> = DEFAULT_CATEGORIES.iter().map(|(slug, _, _)| index.categories.code(slug)).collect();
     let mut parents = HashMap::new();
     let districts: Vec<u16> = (0..5).map(|d| index.areas.code(&format!("D{d}"))).collect();
     let areas: Vec<u16> = (0..45)

@@ -7,6 +7,7 @@
 //! given day always gets the same records. Records come out as the raw JSON a phone pushes.
 
 use super::places::{AREAS, DemoArea, MUNICIPALITY, area};
+use crate::domain::reference::DEFAULT_CATEGORIES;
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Weekday};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
@@ -118,22 +119,14 @@ struct Day {
     out: Generated,
 }
 
-const CATEGORIES: [&str; 13] = [
-    "vandalism",
-    "graffiti",
-    "littering",
-    "fire",
-    "lighting",
-    "disorder",
-    "youth_gathering",
-    "drugs",
-    "alcohol",
-    "threat_violence",
-    "criminal_networks",
-    "unsafe_place",
-    "positive",
-];
+/// The categories the demo reports in: the default taxonomy's slugs, in its order.
+fn category(index: usize) -> &'static str {
+    DEFAULT_CATEGORIES.get(index).map_or("positive", |(slug, _, _)| slug)
+}
+
+/// Each default category's share of the observations, in the taxonomy's order.
 const BASE_WEIGHTS: [f64; 13] = [10.0, 8.0, 9.0, 2.0, 5.0, 8.0, 12.0, 3.0, 5.0, 2.0, 1.5, 6.0, 9.0];
+const _: () = assert!(BASE_WEIGHTS.len() == DEFAULT_CATEGORIES.len(), "a weight for every default category");
 
 /// Relative number of observations by local hour: few in the morning, a peak from 18 to 23.
 const HOURS: [f64; 24] = [
@@ -247,7 +240,7 @@ impl Day {
         let daytime = (8..=16).contains(&hour);
         let is_dark_hour = hour >= 20 || hour <= 5 || (dark >= 0.7 && hour >= 16);
         let mut weights = BASE_WEIGHTS;
-        for (i, category) in CATEGORIES.iter().enumerate() {
+        for (i, (category, _, _)) in DEFAULT_CATEGORIES.iter().enumerate() {
             let w = &mut weights[i];
             match *category {
                 "lighting" => {
@@ -291,7 +284,7 @@ impl Day {
             weights[3] *= 6.0;
             weights[5] *= 2.0;
         }
-        let category = CATEGORIES[self.rng.weighted(&weights)];
+        let category = category(self.rng.weighted(&weights));
         let severity = self.severity(category);
         let mut safety = 4.6 - 0.6 * severity as f64 - if is_dark_hour { 0.5 } else { 0.0 } + self.rng.range(-0.7, 0.7);
         if category == "positive" {

@@ -412,16 +412,7 @@ impl IndicatorSummary {
         } else {
             None
         };
-        Self {
-            id,
-            slug,
-            definition,
-            meets_target,
-            status,
-            values,
-            created_at,
-            updated_at,
-        }
+        Self { id, slug, definition, meets_target, status, values, created_at, updated_at }
     }
 }
 
