@@ -19,6 +19,7 @@ use crate::state::{AppState, db};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use validator::Validate;
 
 /// Query of `GET /api/v1/reports/followup`.
 #[derive(Deserialize)]
@@ -127,14 +128,12 @@ fn indicator_lines(conn: &mut DbConnection, organisation_id: &str, lang: Lang) -
 }
 
 /// The body of `PUT /api/v1/reports/followup/{period}/assessment`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Validate)]
 pub struct AssessmentBody {
     rating: Option<String>,
+    #[validate(length(max = 4000, code = "too_long", message = "may have at most 4000 characters"))]
     comment: Option<String>,
 }
-
-/// The longest assessment comment accepted, in characters.
-const MAX_COMMENT_CHARS: usize = 4000;
 
 fn assessment_json(assessment: &Assessment, tz: chrono_tz::Tz) -> Value {
     json!({
@@ -156,20 +155,14 @@ pub async fn set_assessment(
     super::json::ApiJson(body): super::json::ApiJson<AssessmentBody>,
 ) -> ApiResult<HttpResponse> {
     let period = Period::parse("period", &path.into_inner()).map_err(|e| ApiError::Validation(vec![e]))?;
-    let mut errors = Vec::new();
+    let mut errors = super::json::validated(&body).err().unwrap_or_default();
     let rating = body.rating.as_deref().map(str::trim).unwrap_or_default().to_owned();
     if !matches!(rating.as_str(), "green" | "yellow" | "red") {
         errors.push(crate::domain::FieldError::new("rating", "invalid_rating", "use green, yellow or red"));
     }
     let comment = body.comment.unwrap_or_default();
-    if comment.chars().count() > MAX_COMMENT_CHARS {
-        errors.push(crate::domain::FieldError::new(
-            "comment",
-            "too_long",
-            format!("may have at most {MAX_COMMENT_CHARS} characters"),
-        ));
-    }
     if !errors.is_empty() {
+        errors.sort_by(|a, b| a.field.cmp(&b.field));
         return Err(ApiError::Validation(errors));
     }
     let caller = (*auth).clone();

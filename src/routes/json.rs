@@ -1,6 +1,9 @@
 //! `ApiJson<T>`: a JSON body whose every failure is a problem document: 415 for another content
-//! type, 413 over the limit, 400 for malformed JSON, 422 naming the field for a wrong shape.
+//! type, 413 over the limit, 400 for malformed JSON, 422 naming the field for a wrong shape; and
+//! [`validated`], the shape rules a request type declares with `validator` (lengths, ranges),
+//! answered the same way.
 
+use crate::domain::FieldError;
 use crate::error::ApiError;
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -8,6 +11,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
+use validator::Validate;
 
 /// A deserialized JSON request body.
 pub struct ApiJson<T>(pub T);
@@ -83,4 +87,23 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 
 fn missing_field(message: &str) -> Option<&str> {
     message.strip_prefix("missing field `")?.split('`').next()
+}
+
+/// Checks the rules a request body declares (`#[derive(Validate)]`). Every rule broken becomes
+/// a field error with the rule's stable code and message, every field at once (in field order),
+/// so the answer is the same 422 problem as for any other field at fault.
+pub fn validated(body: &impl Validate) -> Result<(), Vec<FieldError>> {
+    let Err(broken) = body.validate() else { return Ok(()) };
+    let mut errors: Vec<FieldError> = broken
+        .field_errors()
+        .into_iter()
+        .flat_map(|(field, errors)| {
+            errors.iter().map(move |error| {
+                let message = error.message.as_deref().unwrap_or("is not valid");
+                FieldError::new(&field, &error.code, message)
+            })
+        })
+        .collect();
+    errors.sort_by(|a, b| a.field.cmp(&b.field));
+    Err(errors)
 }

@@ -1,18 +1,15 @@
 //! The caller's organisation: its settings, which admins change.
 
-use super::json::ApiJson;
+use super::json::{ApiJson, validated};
 use crate::auth::{Admin, Auth, Coordinator};
 use crate::db::models::OrganisationRow;
 use crate::db::queries::organisations::{self, SettingsChange};
-use crate::domain::FieldError;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, db};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-/// The longest title or responsible name accepted, in characters.
-const MAX_TEXT_CHARS: usize = 300;
+use validator::Validate;
 
 fn view(row: &OrganisationRow) -> Value {
     json!({
@@ -34,11 +31,15 @@ pub async fn get(state: web::Data<AppState>, auth: Auth<Coordinator>) -> ApiResu
 }
 
 /// The body of `PATCH /api/v1/organisation`; absent fields stay as they are.
-#[derive(Deserialize)]
+#[derive(Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct OrganisationChange {
+    #[validate(length(max = 300, code = "too_long", message = "may have at most 300 characters"))]
     assignment_title: Option<String>,
+    #[validate(length(max = 300, code = "too_long", message = "may have at most 300 characters"))]
     responsible: Option<String>,
+    /// Partners' counts below this are suppressed.
+    #[validate(range(min = 1, max = 100, code = "out_of_range", message = "must be 1 to 100"))]
     suppression_k: Option<i64>,
 }
 
@@ -48,23 +49,8 @@ pub async fn update(
     auth: Auth<Admin>,
     ApiJson(change): ApiJson<OrganisationChange>,
 ) -> ApiResult<HttpResponse> {
-    let mut errors = Vec::new();
-    for (field, value) in [("assignment_title", &change.assignment_title), ("responsible", &change.responsible)] {
-        if value.as_ref().is_some_and(|v| v.chars().count() > MAX_TEXT_CHARS) {
-            errors.push(FieldError::new(field, "too_long", format!("may have at most {MAX_TEXT_CHARS} characters")));
-        }
-    }
-    let k = match change.suppression_k {
-        Some(k) if !(1..=100).contains(&k) => {
-            errors.push(FieldError::new("suppression_k", "out_of_range", "must be 1 to 100"));
-            None
-        }
-        Some(k) => i32::try_from(k).ok(),
-        None => None,
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    validated(&change).map_err(ApiError::Validation)?;
+    let k = change.suppression_k.and_then(|k| i32::try_from(k).ok());
     let organisation_id = auth.organisation_id.clone();
     let row = db(&state, move |conn, _| {
         let settings = SettingsChange {

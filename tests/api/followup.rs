@@ -915,3 +915,48 @@ async fn the_command_line_exports_what_the_api_exports() {
     assert!(cli.iter().all(|e| e["user_id"].is_null()));
     assert_eq!(cli[1]["row_count"], expected.len());
 }
+
+#[tokio::test]
+async fn settings_and_assessments_out_of_bounds_are_refused_field_by_field_and_change_nothing() {
+    let app = spawn_app().await;
+    let (tenant, _) = arrange(&app, "tyreso").await;
+    let admin = &tenant.admin.tokens.access;
+    let before: Value = app.get("/api/v1/organisation", admin).await.json().await.unwrap();
+
+    // Every rule broken at once is named: a title one character too long and a k of 0.
+    let settings = json!({ "assignment_title": "å".repeat(301), "responsible": "Ö".repeat(300), "suppression_k": 0 });
+    let problem =
+        assert_problem(app.patch("/api/v1/organisation", admin, &settings).await, 422, "validation_failed").await;
+    let named: Vec<(&str, &str)> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(named, [("assignment_title", "too_long"), ("suppression_k", "out_of_range")]);
+    let k_over = json!({ "suppression_k": 101 });
+    assert_problem(app.patch("/api/v1/organisation", admin, &k_over).await, 422, "validation_failed").await;
+    let after: Value = app.get("/api/v1/organisation", admin).await.json().await.unwrap();
+    assert_eq!(after, before, "a refused change changes nothing");
+    // At the bounds it is accepted.
+    let at_bounds = json!({ "assignment_title": "å".repeat(300), "suppression_k": 100 });
+    let stored: Value = app.patch("/api/v1/organisation", admin, &at_bounds).await.json().await.unwrap();
+    assert_eq!(
+        (stored["assignment_title"].as_str().map(|t| t.chars().count()), &stored["suppression_k"]),
+        (Some(300), &json!(100))
+    );
+
+    // An assessment's comment of 4,001 characters with an unknown rating: both fields named.
+    let response = app
+        .client
+        .put(app.url("/api/v1/reports/followup/2024-T2/assessment"))
+        .bearer_auth(admin)
+        .json(&json!({ "rating": "blue", "comment": "x".repeat(4001) }))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    let fields: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["comment", "rating"]);
+}
