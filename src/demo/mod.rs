@@ -14,7 +14,7 @@ use crate::db::DbConnection;
 use crate::db::models::OrganisationRow;
 use crate::db::queries::indicators::{self as indicator_queries, IndicatorRow};
 use crate::db::queries::sync_push;
-use crate::db::queries::{areas, organisations, sync_state};
+use crate::db::queries::{areas, organisations, partners, records as record_queries, sync_state};
 use crate::domain::identity::{Name, NewPassword, Role, Slug, TimeZone, Username};
 use crate::domain::indicators::{CheckedValue, Definition, TargetRule};
 use crate::domain::password::Passwords;
@@ -22,7 +22,6 @@ use crate::domain::push::{self, PreparedPush, PushContext, RecordResult, Rules, 
 use crate::domain::records::BoundingBox;
 use anyhow::Context;
 use chrono::Datelike;
-use diesel::prelude::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
@@ -80,7 +79,8 @@ pub fn create(conn: &mut DbConnection, passwords: &Passwords, options: &Options)
             "the organisation `{slug}` ({}) was not created by `lagesbild demo`; refusing to delete it",
             existing.name
         );
-        remove(conn, &existing.id).with_context(|| format!("cannot delete the earlier demo `{slug}`"))?;
+        organisations::remove(conn, &existing.id)
+            .with_context(|| format!("cannot delete the earlier demo `{slug}`"))?;
         replaced = true;
     }
     let zone = TimeZone::parse("time-zone", "Europe/Stockholm").map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -192,7 +192,7 @@ pub fn create(conn: &mut DbConnection, passwords: &Passwords, options: &Options)
         reviewed.add(store(conn, &rules, chunk.to_vec(), &review_context, true)?);
     }
     tracing::debug!("demo reviews stored");
-    let redacted = count_redacted(conn, org)?;
+    let redacted = record_queries::count_redacted(conn, org)?;
     Ok(Created {
         users: users
             .into_iter()
@@ -330,18 +330,10 @@ fn import_areas(conn: &mut DbConnection, org: &str) -> anyhow::Result<usize> {
 
 /// Shares the partners' areas with them.
 fn share_areas(conn: &mut DbConnection, org: &str, users: &HashMap<&str, (String, Role)>) -> anyhow::Result<()> {
-    use crate::db::schema::partner_areas;
     for user in places::USERS.iter().filter(|user| !user.shared_areas.is_empty()) {
         let (user_id, _) = users.get(user.username).with_context(|| format!("no demo user `{}`", user.username))?;
-        for code in user.shared_areas {
-            diesel::insert_into(partner_areas::table)
-                .values((
-                    partner_areas::organisation_id.eq(org),
-                    partner_areas::user_id.eq(user_id),
-                    partner_areas::area_code.eq(code),
-                ))
-                .execute(conn)?;
-        }
+        let codes: Vec<String> = user.shared_areas.iter().map(|code| (*code).to_owned()).collect();
+        partners::share(conn, org, user_id, &codes)?;
     }
     Ok(())
 }
@@ -374,48 +366,4 @@ fn load_indicators(conn: &mut DbConnection, org: &str, recorded_by: Option<&str>
         }
     }
     Ok(places::INDICATORS.len())
-}
-
-fn count_redacted(conn: &mut DbConnection, org: &str) -> QueryResult<usize> {
-    use crate::db::schema::observations;
-    let count: i64 = observations::table
-        .filter(observations::organisation_id.eq(org))
-        .filter(observations::redacted.eq(true))
-        .count()
-        .get_result(conn)?;
-    Ok(usize::try_from(count).unwrap_or_default())
-}
-
-/// Deletes an organisation and everything it holds, in one transaction. Sessions of its users
-/// end: their refresh tokens go, and access tokens find nothing left to see.
-pub fn remove(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<()> {
-    use crate::db::schema::*;
-    crate::db::write_transaction(conn, |conn| {
-        macro_rules! delete_from {
-            ($($table:ident),* $(,)?) => {
-                $( diesel::delete($table::table.filter($table::organisation_id.eq(organisation_id))).execute(conn)?; )*
-            };
-        }
-        delete_from!(
-            audit_log,
-            followup_assessments,
-            indicator_values,
-            indicators,
-            partner_areas,
-            record_history,
-            sync_quarantine,
-            observations,
-            activity_logs,
-            area_jobs,
-            areas,
-            categories,
-            activity_types,
-            refresh_tokens,
-            devices,
-            users,
-            units,
-        );
-        diesel::delete(organisations::table.find(organisation_id)).execute(conn)?;
-        crate::db::queries::auth_state::bump(conn)
-    })
 }

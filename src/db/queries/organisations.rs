@@ -86,3 +86,37 @@ pub fn set_heading(conn: &mut DbConnection, id: &str, assignment_title: &str, re
         .execute(conn)
         .map(drop)
 }
+
+/// Deletes an organisation and everything it holds, in one transaction. Sessions of its users
+/// end: their refresh tokens go, and access tokens find nothing left to see.
+pub fn remove(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<()> {
+    use crate::db::schema::*;
+    crate::db::write_transaction(conn, |conn| {
+        macro_rules! delete_from {
+            ($($table:ident),* $(,)?) => {
+                $( diesel::delete($table::table.filter($table::organisation_id.eq(organisation_id))).execute(conn)?; )*
+            };
+        }
+        delete_from!(
+            audit_log,
+            followup_assessments,
+            indicator_values,
+            indicators,
+            partner_areas,
+            record_history,
+            sync_quarantine,
+            observations,
+            activity_logs,
+            area_jobs,
+            areas,
+            categories,
+            activity_types,
+            refresh_tokens,
+            devices,
+            users,
+            units,
+        );
+        diesel::delete(organisations::table.find(organisation_id)).execute(conn)?;
+        crate::db::queries::auth_state::bump(conn)
+    })
+}

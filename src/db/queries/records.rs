@@ -237,3 +237,13 @@ pub fn latest_in_areas(
         .limit(limit)
         .load(conn)
 }
+
+/// How many of the organisation's observations had personal data redacted from their note.
+pub fn count_redacted(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<usize> {
+    let count: i64 = observations::table
+        .filter(observations::organisation_id.eq(organisation_id))
+        .filter(observations::redacted.eq(true))
+        .count()
+        .get_result(conn)?;
+    Ok(usize::try_from(count).unwrap_or_default())
+}
