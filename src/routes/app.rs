@@ -32,14 +32,19 @@ embed_directory!(
 );
 
 /// The service worker names its cache after this placeholder, replaced by a digest of every other
-/// file: any change to the shell changes the worker, which makes browsers install the new shell.
+/// file (and of the shared ones of `/common/`): any change to the shell changes the worker, which
+/// makes browsers install the new shell.
 const VERSION_PLACEHOLDER: &str = "__SHELL_VERSION__";
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(build_assets);
 
 fn build_assets() -> Vec<Asset> {
     let mut shell = Sha256::new();
-    for (name, bytes) in EMBEDDED.iter().filter(|(name, _)| *name != "sw.js") {
+    // The shared client and styles are part of the shell: a change to them is a new shell too.
+    let shared = super::common::files().iter().map(|(name, bytes)| (*name, *bytes));
+    for (name, bytes) in
+        EMBEDDED.iter().map(|(name, bytes)| (*name, *bytes)).filter(|(name, _)| *name != "sw.js").chain(shared)
+    {
         shell.update(name.as_bytes());
         shell.update(bytes);
     }

@@ -4,6 +4,7 @@ pub mod app;
 pub mod areas;
 pub mod audit;
 pub mod auth;
+pub mod common;
 pub mod dashboard;
 pub mod devices;
 pub mod embedded;
@@ -54,6 +55,7 @@ route_table! {
     GET "/dashboard/" => dashboard::index,
     GET "/dashboard/config.json" => dashboard::config,
     GET "/dashboard/{asset}" => dashboard::asset,
+    GET "/common/{asset}" => common::asset,
 
     POST "/api/v1/auth/login" => auth::login,
     POST "/api/v1/auth/refresh" => auth::refresh,

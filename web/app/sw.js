@@ -1,11 +1,12 @@
 // The service worker: keeps the app shell so the app opens with no network. The server puts a
-// digest of the shell into VERSION, so a changed shell installs a new worker and a fresh cache.
+// digest of the shell (with the shared files of /common/) into VERSION, so a changed shell installs a new worker and a fresh cache.
 
 const VERSION = '__SHELL_VERSION__'
 const CACHE = `lagesbild-app-${VERSION}`
 const SHELL = [
   './', 'index.html', 'app.css', 'main.js', 'api.js', 'db.js', 'sync.js', 'i18n.js', 'views.js',
   'position.js', 'manifest.webmanifest', 'icon.svg', 'icon-192.png', 'icon-512.png',
+  '../common/client.js', '../common/base.css',
 ]
 
 self.addEventListener('install', (event) => {
@@ -27,8 +28,10 @@ self.addEventListener('activate', (event) => {
 self.addEventListener('fetch', (event) => {
   const request = event.request
   const url = new URL(request.url)
-  // Only the shell is ours to answer; the API always goes to the network.
-  if (request.method !== 'GET' || url.origin !== self.location.origin || !url.pathname.startsWith('/app/')) return
+  // Only the shell (the app's files and the shared client) is ours to answer; the API always
+  // goes to the network.
+  const shell = url.pathname.startsWith('/app/') || url.pathname.startsWith('/common/')
+  if (request.method !== 'GET' || url.origin !== self.location.origin || !shell) return
   event.respondWith(
     caches.open(CACHE).then(async (cache) => {
       const key = request.mode === 'navigate' ? './' : request
