@@ -22,13 +22,13 @@ static TRACING: Once = Once::new();
 
 /// A running server and what it stands on.
 pub struct TestApp {
+    /// Stops the server and joins its background threads when the test ends, before its data
+    /// directory and its database go (fields drop in order).
+    _server: Running,
     pub address: String,
     pub client: reqwest::Client,
     pub settings: Settings,
     pub data_dir: TempDir,
-    /// Stops the server and joins its background threads when the test ends, before its
-    /// database goes.
-    _server: Running,
     postgres: Option<PostgresDatabase>,
 }
 
@@ -130,7 +130,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         .pool_idle_timeout(std::time::Duration::from_secs(2))
         .build()
         .expect("an HTTP client");
-    TestApp { address, client, settings, data_dir, _server: server, postgres }
+    TestApp { _server: server, address, client, settings, data_dir, postgres }
 }
 
 /// A configuration secret from text.
