@@ -2,10 +2,19 @@
 //! outlines, drawn as SVG with no map service.
 
 use super::Lang;
-use super::followup::{Outline, escape};
+use super::escape;
 use crate::picture::view::Heatmap;
+use geo::MultiPolygon;
 use geo::{BoundingRect, Centroid};
 use std::fmt::Write as _;
+
+/// An area outline for the figure.
+pub struct Outline {
+    pub code: String,
+    pub parent: Option<String>,
+    pub name: String,
+    pub shape: MultiPolygon<f64>,
+}
 
 /// A hexagon's outline, intensity and count.
 type HexRing = (Vec<(f64, f64)>, Option<f64>, Option<f64>);

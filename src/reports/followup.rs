@@ -5,14 +5,14 @@
 //! Every figure sits in an element with a `data-value` attribute holding the plain number, so a
 //! reader (or a test) can check it without parsing the localised text.
 
-use super::Lang;
 use super::activity_report::{Report, Row, bucket_label, dimension_header};
+use super::figure::Outline;
+use super::{Lang, escape};
 use crate::db::queries::assessments::Assessment;
 use crate::domain::activity::{AGE_BANDS, Dimension, GENDERS};
 use crate::domain::period::Period;
 use crate::picture::view::{AreaTable, Heatmap};
 use chrono_tz::Tz;
-use geo::MultiPolygon;
 use std::fmt::Write as _;
 
 /// One indicator line: a group's latest value against the target.
@@ -29,14 +29,6 @@ pub struct IndicatorLine {
     /// improved, unchanged, worsened or no_data.
     pub trend: String,
     pub meets_target: Option<bool>,
-}
-
-/// An area outline for the figure.
-pub struct Outline {
-    pub code: String,
-    pub parent: Option<String>,
-    pub name: String,
-    pub shape: MultiPolygon<f64>,
 }
 
 /// Everything the report shows.
@@ -57,22 +49,6 @@ pub struct FollowUp<'a> {
     pub heatmap: &'a Heatmap,
     pub outlines: &'a [Outline],
     pub generated_at: i64,
-}
-
-/// Escapes text for HTML content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A number as the language writes it: decimal comma and spaced thousands in Swedish.

@@ -1,6 +1,7 @@
 //! The API contract, served from the binary: the OpenAPI file and a reference page built from it
 //! with no network access.
 
+use crate::reports::escape;
 use actix_web::HttpResponse;
 use serde_yaml_ng::Value;
 use std::fmt::Write;
@@ -19,10 +20,6 @@ pub async fn openapi() -> HttpResponse {
 /// A readable reference page of every endpoint.
 pub async fn reference() -> HttpResponse {
     HttpResponse::Ok().content_type("text/html; charset=utf-8").body(REFERENCE_HTML.as_str())
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn text<'a>(value: &'a Value, key: &str) -> &'a str {
