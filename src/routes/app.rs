@@ -39,16 +39,7 @@ const VERSION_PLACEHOLDER: &str = "__SHELL_VERSION__";
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(build_assets);
 
 fn build_assets() -> Vec<Asset> {
-    let mut shell = Sha256::new();
-    // The shared client and styles are part of the shell: a change to them is a new shell too.
-    let shared = super::common::files().iter().map(|(name, bytes)| (*name, *bytes));
-    for (name, bytes) in
-        EMBEDDED.iter().map(|(name, bytes)| (*name, *bytes)).filter(|(name, _)| *name != "sw.js").chain(shared)
-    {
-        shell.update(name.as_bytes());
-        shell.update(bytes);
-    }
-    let version = hex::encode(&shell.finalize()[..8]);
+    let version = shell_version(EMBEDDED, super::common::files());
     EMBEDDED
         .iter()
         .map(|(name, bytes)| {
@@ -60,6 +51,19 @@ fn build_assets() -> Vec<Asset> {
             Asset::new(name, bytes)
         })
         .collect()
+}
+
+/// The digest of the shell: the app's files but the worker, and the shared files the worker
+/// caches with them (a change to the shared client is a new shell too).
+fn shell_version(app: &[(&str, &[u8])], shared: &[(&str, &[u8])]) -> String {
+    let app = app.iter().filter(|(name, _)| *name != "sw.js").map(|(name, bytes)| (name.to_string(), *bytes));
+    let shared = shared.iter().map(|(name, bytes)| (format!("../common/{name}"), *bytes));
+    let mut shell = Sha256::new();
+    for (path, bytes) in app.chain(shared) {
+        shell.update(path.as_bytes());
+        shell.update(bytes);
+    }
+    hex::encode(&shell.finalize()[..8])
 }
 
 /// What the shell may load: only itself; scripts, styles, images and API calls from this origin.
@@ -90,4 +94,30 @@ pub async fn index(req: HttpRequest) -> ApiResult<HttpResponse> {
 /// `GET /app/{asset}`: one file of the app.
 pub async fn asset(req: HttpRequest, name: web::Path<String>) -> ApiResult<HttpResponse> {
     serve(&req, &name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_to_a_shared_file_changes_the_shell_version() {
+        let shared = crate::routes::common::files();
+        let before = shell_version(EMBEDDED, shared);
+        for (changed, _) in shared {
+            let edited: Vec<(&str, &[u8])> = shared
+                .iter()
+                .map(|(name, bytes)| (*name, if name == changed { &b"/* edited */"[..] } else { *bytes }))
+                .collect();
+            assert_ne!(shell_version(EMBEDDED, &edited), before, "{changed} is not part of the shell version");
+        }
+    }
+
+    #[test]
+    fn the_worker_itself_is_not_part_of_the_shell_version() {
+        let shared = crate::routes::common::files();
+        let without_worker: Vec<(&str, &[u8])> =
+            EMBEDDED.iter().copied().filter(|(name, _)| *name != "sw.js").collect();
+        assert_eq!(shell_version(&without_worker, shared), shell_version(EMBEDDED, shared));
+    }
 }
