@@ -19,6 +19,7 @@ mod migrations;
 mod picture;
 mod records;
 mod revocation;
+mod shared_client;
 mod spec;
 mod sync;
 mod tenancy;
