@@ -1,5 +1,6 @@
-// The service worker: keeps the app shell so the app opens with no network. The server puts a
-// digest of the shell (with the shared files of /common/) into VERSION, so a changed shell installs a new worker and a fresh cache.
+// The service worker: keeps the app shell (the app's files and the shared ones of /common/) so
+// the app opens with no network. The server puts a digest of that shell into VERSION, so a
+// changed shell installs a new worker and a fresh cache.
 
 const VERSION = '__SHELL_VERSION__'
 const CACHE = `lagesbild-app-${VERSION}`
