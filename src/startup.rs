@@ -121,6 +121,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(middleware::limit_body))
+                .wrap(from_fn(middleware::refuse_nul_in_url))
                 .wrap(Compress::default())
                 .wrap(from_fn(middleware::observe))
                 .app_data(data.clone())

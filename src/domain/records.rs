@@ -355,8 +355,17 @@ fn optional<T>(
     }
 }
 
+/// Text no database is asked to store: U+0000 (PostgreSQL refuses it in text).
+fn without_nul<'a>(field: &str, text: &'a str) -> Result<&'a str, FieldError> {
+    if text.contains('\0') {
+        Err(FieldError::new(field, "invalid_character", "must not contain the NUL character (U+0000)"))
+    } else {
+        Ok(text)
+    }
+}
+
 fn text(field: &str, value: &Value) -> Result<String, FieldError> {
-    match value.as_str() {
+    match value.as_str().map(|text| without_nul(field, text)).transpose()? {
         Some(text) if !text.trim().is_empty() && text.len() <= 200 => Ok(text.trim().to_owned()),
         Some(text) if text.trim().is_empty() => Err(FieldError::new(field, "required", "must not be empty")),
         Some(_) => Err(FieldError::new(field, "too_long", "may have at most 200 characters")),
@@ -366,6 +375,7 @@ fn text(field: &str, value: &Value) -> Result<String, FieldError> {
 
 fn note_text(field: &str, value: &Value) -> Result<String, FieldError> {
     let note = value.as_str().ok_or_else(|| FieldError::new(field, "invalid_type", "must be a string"))?;
+    let note = without_nul(field, note)?;
     if note.chars().count() > MAX_NOTE_CHARS {
         Err(FieldError::new(field, "too_long", format!("may have at most {MAX_NOTE_CHARS} characters")))
     } else {

@@ -87,10 +87,11 @@ impl PageToken {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
     }
 
-    /// Reads a token; `None` if it is not one of ours.
+    /// Reads a token; `None` if it is not one of ours (ours never hold U+0000, which no
+    /// database is asked to compare).
     pub fn decode(text: &str) -> Option<Self> {
         let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        serde_json::from_slice::<Self>(&bytes).ok().filter(|token| !token.after.id.contains('\0'))
     }
 }
 

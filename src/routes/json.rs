@@ -13,45 +13,107 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use validator::Validate;
 
-/// A deserialized JSON request body.
+/// A deserialized JSON request body. No string in it (key or value) holds U+0000: PostgreSQL
+/// cannot store it, so it is refused here for every endpoint alike, naming the field.
 pub struct ApiJson<T>(pub T);
+
+/// A JSON body whose strings are left to the handler to check: the push, where a record with a
+/// NUL character is quarantined on its own and the rest of the push goes through.
+pub struct RecordsJson<T>(pub T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(';').next())
-            .map(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-            })
-            .unwrap_or(false);
-        let limit = super::middleware::body_limit(req);
-        // Request bodies sent with Content-Encoding gzip, br or zstd are decoded here; the limit
-        // applies to the decoded size too, so a small compressed bomb is refused.
-        let mut payload = actix_web::dev::Decompress::from_headers(payload.take(), req.headers());
+        let body = read_body(req, payload);
         Box::pin(async move {
-            if !is_json {
-                return Err(ApiError::UnsupportedMediaType);
-            }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|error| ApiError::BadRequest {
-                    code: "unreadable_body",
-                    detail: format!("the request body could not be read: {error}"),
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = body.await?;
+            refuse_nul(&body)?;
             parse(&body).map(ApiJson)
         })
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for RecordsJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_body(req, payload);
+        Box::pin(async move { parse(&body.await?).map(RecordsJson) })
+    }
+}
+
+/// Reads a JSON body: 415 for another content type, 413 over the limit (also once decoded).
+fn read_body(req: &HttpRequest, payload: &mut Payload) -> LocalBoxFuture<'static, Result<web::BytesMut, ApiError>> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    let limit = super::middleware::body_limit(req);
+    // Request bodies sent with Content-Encoding gzip, br or zstd are decoded here; the limit
+    // applies to the decoded size too, so a small compressed bomb is refused.
+    let mut payload = actix_web::dev::Decompress::from_headers(payload.take(), req.headers());
+    Box::pin(async move {
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|error| ApiError::BadRequest {
+                code: "unreadable_body",
+                detail: format!("the request body could not be read: {error}"),
+            })?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    })
+}
+
+/// The answer to text holding U+0000, which no backend is asked to store.
+pub fn nul_error(field: &str) -> ApiError {
+    ApiError::field(field, "invalid_character", "must not contain the NUL character (U+0000)")
+}
+
+/// Refuses a body with U+0000 in any string, naming the first field that holds one. JSON can
+/// only carry it escaped (`\u0000`), so bodies without that sequence are passed at once.
+fn refuse_nul(body: &[u8]) -> Result<(), ApiError> {
+    const ESCAPED: &[u8] = b"\\u0000";
+    if !body.windows(ESCAPED.len()).any(|window| window == ESCAPED) {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Ok(()); // malformed: parse() answers it
+    };
+    match nul_path(&value, String::new()) {
+        Some(path) => Err(nul_error(if path.is_empty() { "." } else { &path })),
+        None => Ok(()),
+    }
+}
+
+/// The path (`note`, `areas[2]`, `filters.name`) of the first string holding U+0000.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => text.contains('\0').then_some(path),
+        Value::Array(items) => {
+            items.iter().enumerate().find_map(|(index, item)| nul_path(item, format!("{path}[{index}]")))
+        }
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let at = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            if key.contains('\0') { Some(path.clone()) } else { nul_path(item, at) }
+        }),
+        _ => None,
     }
 }
 

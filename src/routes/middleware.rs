@@ -71,6 +71,31 @@ pub fn body_limit(req: &actix_web::HttpRequest) -> usize {
     }
 }
 
+/// Refuses a URL whose path or query holds U+0000 (`%00`), naming the parameter (or `path`):
+/// no backend is asked to store or compare it, for every route alike. Bodies are checked by
+/// [`super::json::ApiJson`].
+pub async fn refuse_nul_in_url(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let uri = req.uri();
+    let field = if uri.path().contains("%00") {
+        Some("path".to_owned())
+    } else {
+        uri.query().and_then(|query| {
+            query.split('&').find(|pair| pair.contains("%00")).map(|pair| {
+                let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+                if name.contains("%00") || name.is_empty() { "query".to_owned() } else { name.to_owned() }
+            })
+        })
+    };
+    if let Some(field) = field {
+        let response = req.error_response(super::json::nul_error(&field));
+        return Ok(response.map_into_right_body());
+    }
+    next.call(req).await.map(ServiceResponse::map_into_left_body)
+}
+
 /// Answers 413 from `Content-Length` alone, before a byte of an oversized body is read, so the
 /// client gets a readable answer instead of a reset connection.
 pub async fn limit_body(

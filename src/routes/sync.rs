@@ -1,7 +1,7 @@
 //! The offline-sync protocol: info, pull and push (WatermelonDB's wire format with per-record
 //! results), and the quarantine list for coordinators.
 
-use super::json::ApiJson;
+use super::json::RecordsJson;
 use crate::auth::{AnyRole, Auth, Authenticator, Coordinator};
 use crate::db::queries::push_rules;
 use crate::db::queries::sync_pull::{self, PullRequest};
@@ -222,7 +222,7 @@ pub async fn push(
     authenticator: web::Data<Authenticator>,
     auth: Auth<AnyRole>,
     query: web::Query<PushQuery>,
-    ApiJson(body): ApiJson<Map<String, Value>>,
+    RecordsJson(body): RecordsJson<Map<String, Value>>,
 ) -> ApiResult<HttpResponse> {
     check_schema_version(query.schema_version.as_deref())?;
     let cursor = cursor(query.last_pulled_at.as_deref())?;

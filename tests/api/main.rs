@@ -16,6 +16,7 @@ mod health;
 mod helpers;
 mod indicators;
 mod migrations;
+mod nul;
 mod picture;
 mod records;
 mod revocation;
