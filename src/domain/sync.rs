@@ -195,9 +195,16 @@ mod tests {
 
     proptest! {
         #[test]
-        fn page_tokens_round_trip(h in 1i64.., c in proptest::option::of(0i64..), seq in 0i64.., table in 0u8..8, id in ".{0,40}") {
+        fn page_tokens_round_trip(h in 1i64.., c in proptest::option::of(0i64..), seq in 0i64.., table in 0u8..8, id in "[^\u{0}]{0,40}") {
             let token = PageToken { high_water: h, cursor: c, replacement: c.is_none(), after: Position { seq, table, id } };
             prop_assert_eq!(PageToken::decode(&token.encode()), Some(token));
+        }
+
+        #[test]
+        fn a_token_whose_id_holds_nul_is_not_ours(h in 1i64.., seq in 0i64.., before in "[^\u{0}]{0,20}", after in ".{0,20}") {
+            let id = format!("{before}\u{0}{after}");
+            let token = PageToken { high_water: h, cursor: None, replacement: true, after: Position { seq, table: 3, id } };
+            prop_assert_eq!(PageToken::decode(&token.encode()), None);
         }
 
         #[test]
