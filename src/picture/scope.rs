@@ -10,7 +10,6 @@ use crate::db::queries::{organisations, partners};
 use crate::domain::areas::with_descendants;
 use crate::domain::identity::Role;
 use crate::error::{ApiError, ApiResult};
-use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 /// The caller's view: everything, or a partner's shared areas with suppression.
@@ -40,11 +39,6 @@ impl Scope {
     /// The whole organisation, nothing suppressed (the command line's exports).
     pub fn everything() -> Self {
         Self { partner: false, shared: HashSet::new(), k: 1 }
-    }
-
-    /// A count as the caller may see it: suppressed (null) for a partner below k.
-    pub fn count(&self, n: u32) -> Value {
-        self.visible(n).map_or(Value::Null, Value::from)
     }
 
     /// A count as the caller may see it: none for a partner below k.

@@ -27,21 +27,26 @@ async fn a_pushed_record_holding_nul_is_quarantined_on_its_own_and_the_rest_is_s
     let in_note = observation("00000000-0000-7000-8000-0000000000a2", "broken\u{0}glass");
     let mut in_category = observation("00000000-0000-7000-8000-0000000000a3", "ok");
     in_category["category"] = json!("vandal\u{0}ism");
-    let body = phone
-        .push(json!({ "observations": { "created": [valid, in_note, in_category], "updated": [], "deleted": [] } }))
-        .await;
-    let results = body["results"].as_array().unwrap();
-    let of = |id: &str| results.iter().find(|r| r["id"] == id).unwrap().clone();
-    assert_eq!(of("00000000-0000-7000-8000-0000000000a1")["status"], "applied");
+    let batch = json!({ "observations": { "created": [valid, in_note, in_category], "updated": [], "deleted": [] } });
+    let body = phone.push(batch.clone()).await;
+    let status =
+        |body: &Value, id: &str| body["results"].as_array().unwrap().iter().find(|r| r["id"] == id).unwrap().clone();
+    assert_eq!(status(&body, "00000000-0000-7000-8000-0000000000a1")["status"], "applied");
     for (id, field) in
         [("00000000-0000-7000-8000-0000000000a2", "note"), ("00000000-0000-7000-8000-0000000000a3", "category")]
     {
-        let result = of(id);
+        let result = status(&body, id);
         assert_eq!(result["status"], "quarantined", "{result}");
         assert_eq!(result["errors"][0]["field"], field, "{result}");
         assert_eq!(result["errors"][0]["code"], "invalid_character", "{result}");
     }
-    // The phone's queue is not blocked: pushing the same batch again answers the same way.
+    // The phone's queue is not blocked: the same batch sent again (a lost answer) is answered
+    // again, the stored record unchanged and the others quarantined as before.
+    let again = phone.push(batch).await;
+    assert_eq!(status(&again, "00000000-0000-7000-8000-0000000000a1")["status"], "unchanged");
+    for id in ["00000000-0000-7000-8000-0000000000a2", "00000000-0000-7000-8000-0000000000a3"] {
+        assert_eq!(status(&again, id)["status"], "quarantined");
+    }
     let listed: Value = app.get("/api/v1/observations", &tenant.coordinator.tokens.access).await.json().await.unwrap();
     assert_eq!(listed["items"].as_array().unwrap().len(), 1, "only the valid record is stored");
 }
