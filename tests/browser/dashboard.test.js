@@ -152,6 +152,8 @@ test('a coordinator reviews in the dashboard what a field user recorded offline,
   const vandalism = await page.locator('.cells path.cell').count()
   assert.ok(vandalism >= 1 && vandalism < cells, `vandalism hexagons: ${vandalism}`)
   await page.getByLabel('Kategori').selectOption('')
+  // The map is drawn again for every category: wait for the redrawn one before focusing in it.
+  await page.waitForFunction((n) => document.querySelectorAll('.cells path.cell').length === n, cells)
   // An area outline opens from the keyboard too.
   await page.locator('path.area[data-code="TB"]').focus()
   await page.keyboard.press('Enter')
