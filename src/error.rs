@@ -60,6 +60,9 @@ pub enum ApiError {
     /// The body is not JSON.
     #[error("send the body as application/json")]
     UnsupportedMediaType,
+    /// The body's `Content-Encoding` is not one the service decodes.
+    #[error("{detail}")]
+    UnsupportedEncoding { detail: String, accepted: &'static str },
     /// The client's schema version is no longer (or not yet) served.
     #[error("{0}")]
     UpgradeRequired(String),
@@ -115,6 +118,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::TooManyRecords { .. } => "too_many_records",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UnsupportedEncoding { .. } => "unsupported_encoding",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::UpgradeRequired(_) => "schema_version_unsupported",
             Self::Unavailable(_) => "unavailable",
@@ -132,7 +136,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => "Method not allowed",
             Self::Conflict { .. } | Self::ConflictFields { .. } => "Conflict",
             Self::PayloadTooLarge { .. } | Self::TooManyRecords { .. } => "Payload too large",
-            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::UnsupportedMediaType | Self::UnsupportedEncoding { .. } => "Unsupported media type",
             Self::TooManyRequests { .. } => "Too many requests",
             Self::UpgradeRequired(_) => "Upgrade required",
             Self::Unavailable(_) => "Service unavailable",
@@ -170,7 +174,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } | Self::ConflictFields { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } | Self::TooManyRecords { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType | Self::UnsupportedEncoding { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UpgradeRequired(_) => StatusCode::UPGRADE_REQUIRED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -222,6 +226,9 @@ impl ResponseError for ApiError {
             }
             Self::MethodNotAllowed { allow, .. } => {
                 response.insert_header((header::ALLOW, allow.clone()));
+            }
+            Self::UnsupportedEncoding { accepted, .. } => {
+                response.insert_header((header::ACCEPT_ENCODING, *accepted));
             }
             _ => {}
         }

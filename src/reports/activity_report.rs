@@ -341,8 +341,7 @@ impl Report {
     pub fn write_csv<W: Write>(&self, out: W, semicolon: bool) -> anyhow::Result<()> {
         let style = CsvStyle { semicolon, tz: self.tz };
         let (columns, rows) = self.table(&self.request.dimensions);
-        let mut writer = style.writer(out)?;
-        writer.write_record(columns.iter().map(|c| c.header.as_str()))?;
+        let mut writer = style.writer(out, &columns)?;
         for row in &rows {
             style.row(&mut writer, row)?;
         }

@@ -130,8 +130,7 @@ impl Export<'_> {
         progress: &mut dyn FnMut(u64),
     ) -> anyhow::Result<u64> {
         let style = CsvStyle { semicolon, tz: self.tz };
-        let mut writer = style.writer(out)?;
-        writer.write_record(columns(self.lang).iter().map(|c| c.header.as_str()))?;
+        let mut writer = style.writer(out, &columns(self.lang))?;
         let mut scratch = String::with_capacity(64);
         let total = self.each_page(conn, progress, |page| {
             for row in page {
@@ -355,8 +354,7 @@ pub fn partner_table(
 
 /// Writes a small table as CSV.
 pub fn table_csv(columns: &[Column], rows: &[Vec<Cell>], style: CsvStyle, out: &mut dyn Write) -> anyhow::Result<()> {
-    let mut writer = style.writer(out)?;
-    writer.write_record(columns.iter().map(|c| c.header.as_str()))?;
+    let mut writer = style.writer(out, columns)?;
     for row in rows {
         style.row(&mut writer, row)?;
     }

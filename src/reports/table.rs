@@ -89,13 +89,15 @@ pub struct CsvStyle {
 pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl CsvStyle {
-    /// A CSV writer in this style over `out`, after writing the BOM.
-    pub fn writer<W: Write>(&self, mut out: W) -> std::io::Result<csv::Writer<W>> {
+    /// A CSV writer in this style over `out`, after writing the BOM and the header row.
+    pub fn writer<W: Write>(&self, mut out: W, columns: &[Column]) -> csv::Result<csv::Writer<W>> {
         out.write_all(BOM)?;
-        Ok(csv::WriterBuilder::new()
+        let mut writer = csv::WriterBuilder::new()
             .delimiter(if self.semicolon { b';' } else { b',' })
             .terminator(csv::Terminator::CRLF)
-            .from_writer(out))
+            .from_writer(out);
+        writer.write_record(columns.iter().map(|column| inert(&column.header).into_owned()))?;
+        Ok(writer)
     }
 
     /// Writes one row.
@@ -161,7 +163,7 @@ impl CsvStyle {
         scratch.clear();
         match field {
             Field::Empty => return writer.write_field(""),
-            Field::Text(text) => return writer.write_field(text),
+            Field::Text(text) => return writer.write_field(inert(text).as_bytes()),
             Field::Bool(b) => return writer.write_field(if b { "true" } else { "false" }),
             Field::Int(n) => {
                 let _ = write!(scratch, "{n}");
@@ -179,6 +181,16 @@ impl CsvStyle {
         }
         writer.write_field(scratch.as_bytes())
     }
+}
+
+/// Text as a spreadsheet shows it and never runs it: a cell that begins with what Excel, LibreOffice
+/// or Google Sheets would read as a formula (`=`, `+`, `-`, `@`, tab, carriage return, line feed,
+/// or their full-width forms) is prefixed with `'`, as OWASP's guidance on CSV injection says. The
+/// csv writer quotes any cell holding the separator, a quote or a line break, so a formula cannot
+/// begin after a separator inside a cell either.
+pub fn inert(text: &str) -> std::borrow::Cow<'_, str> {
+    const STARTS_A_FORMULA: &[char] = &['=', '+', '-', '@', '\t', '\r', '\n', '＝', '＋', '－', '＠'];
+    if text.starts_with(STARTS_A_FORMULA) { format!("'{text}").into() } else { text.into() }
 }
 
 /// Formats shared by the sheets of one workbook.
@@ -283,13 +295,23 @@ mod tests {
         let written = |semicolon: bool| {
             let style = CsvStyle { semicolon, tz: chrono_tz::Europe::Stockholm };
             let mut out = Vec::new();
-            let mut writer = style.writer(&mut out).unwrap();
+            let mut writer = style.writer(&mut out, &[Column::new("x", 1.0), Column::new("n", 1.0)]).unwrap();
             style.row(&mut writer, &[Cell::Num(12.5), Cell::Int(3)]).unwrap();
             drop(writer);
             String::from_utf8(out[BOM.len()..].to_vec()).unwrap()
         };
-        assert_eq!(written(true), "12,5;3\r\n");
-        assert_eq!(written(false), "12.5,3\r\n");
+        assert_eq!(written(true), "x;n\r\n12,5;3\r\n");
+        assert_eq!(written(false), "x,n\r\n12.5,3\r\n");
+    }
+
+    #[test]
+    fn text_a_spreadsheet_would_run_is_prefixed_and_other_text_is_not() {
+        for formula in ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "\n=1", "＝1", "＋1", "－1", "＠A"] {
+            assert_eq!(inert(formula), format!("'{formula}"), "{formula:?}");
+        }
+        for text in ["Trasig lampa", "1-2", " =1", "'quoted", "", "Öringe"] {
+            assert_eq!(inert(text), text, "{text:?}");
+        }
     }
 
     #[test]

@@ -8,7 +8,6 @@ use crate::error::ApiError;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use validator::Validate;
@@ -45,7 +44,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for RecordsJson<T> {
     }
 }
 
-/// Reads a JSON body: 415 for another content type, 413 over the limit (also once decoded).
+/// Reads a JSON body: 415 for another content type or an unknown content coding, 413 over the
+/// limit on the wire or once decoded ([`super::body`]).
 fn read_body(req: &HttpRequest, payload: &mut Payload) -> LocalBoxFuture<'static, Result<web::BytesMut, ApiError>> {
     let is_json = req
         .headers()
@@ -58,25 +58,13 @@ fn read_body(req: &HttpRequest, payload: &mut Payload) -> LocalBoxFuture<'static
         })
         .unwrap_or(false);
     let limit = super::middleware::body_limit(req);
-    // Request bodies sent with Content-Encoding gzip, br or zstd are decoded here; the limit
-    // applies to the decoded size too, so a small compressed bomb is refused.
-    let mut payload = actix_web::dev::Decompress::from_headers(payload.take(), req.headers());
+    let req = req.clone();
+    let mut payload = payload.take();
     Box::pin(async move {
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let mut body = web::BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|error| ApiError::BadRequest {
-                code: "unreadable_body",
-                detail: format!("the request body could not be read: {error}"),
-            })?;
-            if body.len() + chunk.len() > limit {
-                return Err(ApiError::PayloadTooLarge { limit });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        super::body::read(&req, &mut payload, limit).await
     })
 }
 

@@ -4,6 +4,7 @@ pub mod app;
 pub mod areas;
 pub mod audit;
 pub mod auth;
+pub mod body;
 pub mod common;
 pub mod dashboard;
 pub mod devices;

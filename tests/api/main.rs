@@ -3,8 +3,10 @@
 mod area_lifecycle;
 mod areas;
 mod auth_login;
+mod bombs;
 mod cli;
 mod crash;
+mod csv_injection;
 mod cursor;
 mod dashboard;
 mod demo;
