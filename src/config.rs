@@ -31,6 +31,72 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// The reverse proxies whose forwarding header is believed, as addresses or CIDR blocks
+/// (`10.0.0.0/8`, `127.0.0.1`, `2001:db8::/32`). Written as a list in TOML, or comma-separated in
+/// `LAGESBILD_TRUSTED_PROXIES`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    /// Parses a comma-separated list.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(Self::one)
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    fn one(item: &str) -> Result<ipnet::IpNet, String> {
+        item.parse::<ipnet::IpNet>()
+            .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| format!("trusted_proxies: `{item}` is not an address or a CIDR block"))
+    }
+
+    /// Whether `address` is one of the proxies.
+    pub fn contains(&self, address: std::net::IpAddr) -> bool {
+        let address = address.to_canonical();
+        self.0.iter().any(|net| net.contains(&address))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for TrustedProxies {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(ToString::to_string))
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Text(String),
+            List(Vec<String>),
+        }
+        let text = match Written::deserialize(deserializer)? {
+            Written::Text(text) => text,
+            Written::List(items) => items.join(","),
+        };
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Which header a trusted proxy names the client in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1` (nginx, HAProxy, Caddy, Traefik, Apache).
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
 /// A secret string that never prints.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -76,6 +142,12 @@ pub struct Settings {
     pub login_attempts_per_account: u32,
     /// Login attempts one client address may make per `login_window_secs`.
     pub login_attempts_per_address: u32,
+    /// Reverse proxies whose forwarding header names the client (default: none, the TCP peer is
+    /// the client).
+    pub trusted_proxies: TrustedProxies,
+    /// The header those proxies write: `x-forwarded-for` (default) or `forwarded`. Only this one
+    /// is read, so a client cannot slip in the other past a proxy that does not overwrite it.
+    pub forwarded_header: ForwardedHeader,
     /// The window of the two login limits.
     pub login_window_secs: u64,
     /// Largest request body accepted by the JSON API.
@@ -136,6 +208,8 @@ impl Default for Settings {
             refresh_token_ttl_days: 60,
             login_attempts_per_account: 10,
             login_attempts_per_address: 30,
+            trusted_proxies: TrustedProxies::default(),
+            forwarded_header: ForwardedHeader::XForwardedFor,
             login_window_secs: 300,
             max_body_bytes: 1024 * 1024,
             max_push_bytes: 4 * 1024 * 1024,

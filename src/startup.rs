@@ -122,6 +122,7 @@ impl Application {
             App::new()
                 .wrap(from_fn(middleware::limit_body))
                 .wrap(from_fn(middleware::refuse_nul_in_url))
+                .wrap(from_fn(middleware::never_cache_the_api))
                 .wrap(Compress::default())
                 .wrap(from_fn(middleware::observe))
                 .app_data(data.clone())

@@ -85,7 +85,7 @@ pub async fn login(
         return Err(ApiError::Internal(anyhow::anyhow!("checked fields are missing")));
     };
 
-    let address = req.peer_addr().map(|addr| addr.ip().to_string()).unwrap_or_default();
+    let address = super::client::address(&req, &state.settings);
     let organisation = body.organisation.trim().to_lowercase();
     let username = body.username.trim().to_lowercase();
     let user = db(&state, move |conn, state| {

@@ -55,6 +55,21 @@ pub async fn observe(
     Ok(response)
 }
 
+/// Every answer of the API (`/api/`) carries `Cache-Control: no-store` unless its handler chose
+/// otherwise: records, exports, reports, tokens, `/me` and the audit log are personal data, and no
+/// browser, proxy or shared cache may keep a copy. Pages and static files keep their own policy.
+pub async fn never_cache_the_api(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let api = req.path().starts_with("/api/");
+    let mut response = next.call(req).await?;
+    if api && !response.headers().contains_key(header::CACHE_CONTROL) {
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(response)
+}
+
 /// The largest area import: 50,000 vertices as GeoJSON text with room for properties.
 pub const MAX_AREAS_BYTES: usize = 16 * 1024 * 1024;
 

@@ -5,6 +5,7 @@ pub mod areas;
 pub mod audit;
 pub mod auth;
 pub mod body;
+pub mod client;
 pub mod common;
 pub mod dashboard;
 pub mod devices;

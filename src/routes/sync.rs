@@ -80,6 +80,34 @@ fn device_headers(req: &HttpRequest, now_ms: i64) -> (Option<i64>, Option<i64>) 
     (skew, pending)
 }
 
+/// Notes a coordinator's or an admin's pull page that hands out records (other people's notes and
+/// positions) in the audit log: one entry per page, with the number of records. A field user's
+/// pull holds only their own records, a partner's none.
+fn audit_pull(
+    conn: &mut crate::db::DbConnection,
+    actor: &crate::db::queries::audit::Actor,
+    page: &sync_pull::PullPage,
+    device_id: &str,
+    cursor: Option<&str>,
+) -> ApiResult<()> {
+    let records: usize = ["observations", "activity_logs"]
+        .iter()
+        .filter_map(|table| page.changes.get(*table))
+        .flat_map(|changes| ["created", "updated"].map(|bucket| &changes[bucket]))
+        .filter_map(serde_json::Value::as_array)
+        .map(Vec::len)
+        .sum();
+    if records == 0 {
+        return Ok(());
+    }
+    let mut filters = serde_json::Map::new();
+    filters.insert("device_id".into(), device_id.into());
+    filters.insert("last_pulled_at".into(), cursor.unwrap_or("null").into());
+    let event = crate::db::queries::audit::Event { action: "read.sync_pull", format: None, filters };
+    crate::db::queries::audit::record_complete(conn, actor, event, records, chrono::Utc::now().timestamp_millis())?;
+    Ok(())
+}
+
 /// `GET /api/v1/sync/pull`
 pub async fn pull(
     req: HttpRequest,
@@ -123,11 +151,16 @@ pub async fn pull(
     };
     authenticator.activity.pulled(&auth.organisation_id, &auth.device_id, crate::db::now(), skew, pending);
     let zstd = accepts_zstd(&req);
+    let actor = super::reports::actor(&auth);
+    let audited_cursor = query.last_pulled_at.clone();
     let (body, compressed) = db(&state, move |conn, _| {
         let (org, user, device) = (request.organisation_id.clone(), request.user_id.clone(), request.device_id.clone());
         let page = sync_pull::pull(conn, &request, |conn, cursor, purged| {
             sync_pull::needs_replacement(conn, &org, &user, &device, cursor, purged)
         })?;
+        if request.sees_all {
+            audit_pull(conn, &actor, &page, &request.device_id, audited_cursor.as_deref())?;
+        }
         if !page.has_more {
             let scope = users::scope_version(conn, &request.user_id)?;
             devices::record_scope(conn, &request.organisation_id, &request.device_id, &request.user_id, scope)?;

@@ -20,6 +20,8 @@ mod indicators;
 mod migrations;
 mod nul;
 mod picture;
+mod privacy;
+mod proxies;
 mod records;
 mod revocation;
 mod shared_client;

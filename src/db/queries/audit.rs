@@ -1,5 +1,5 @@
 //! The audit log: every export and every read of raw observations by a coordinator, an admin or a
-//! partner, and every export from the command line. An entry is written before the answer leaves
+//! partner (a sync pull page holding records included), and every export from the command line. An entry is written before the answer leaves
 //! and completed with its row count when the answer is whole.
 
 use crate::db::DbConnection;
@@ -17,6 +17,7 @@ pub const ACTIONS: &[&str] = &[
     "read.observation",
     "read.history",
     "read.area_latest",
+    "read.sync_pull",
 ];
 
 /// One entry as stored and listed.
