@@ -111,6 +111,8 @@ pub fn parse_definition(input: &DefinitionInput<'_>) -> Result<Definition, Vec<F
     let mut name = |field: &str, value: &str| errors.check(Name::parse(field, value)).map(|n| n.as_str().to_owned());
     let (name_sv, name_en, source) =
         (name("name_sv", input.name_sv), name("name_en", input.name_en), name("source", input.source));
+    // The source is free text ("Skolenkäten 2025, kontakt …"): redacted like a note.
+    let source = source.map(|source| crate::domain::redaction::redact(&source).text);
     let unit = errors.check(parse_unit(input.unit));
     let groups = match parse_groups(input.groups) {
         Ok(groups) => Some(groups),
@@ -233,7 +235,9 @@ pub fn check_values(definition: &Definition, inputs: &[ValueInput]) -> Result<Ve
                 format!("may have at most {MAX_VALUE_NOTE_CHARS} characters"),
             ));
         }
-        checked.push(CheckedValue { group, value: input.value, note: note.map(str::to_owned) });
+        // Free text like a note: personal data in it is replaced before it is stored.
+        let note = note.map(|note| crate::domain::redaction::redact(note).text);
+        checked.push(CheckedValue { group, value: input.value, note });
     }
     errors.finish().map(|()| checked)
 }

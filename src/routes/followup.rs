@@ -161,7 +161,8 @@ pub async fn set_assessment(
     if !matches!(rating.as_str(), "green" | "yellow" | "red") {
         errors.push(crate::domain::FieldError::new("rating", "invalid_rating", "use green, yellow or red"));
     }
-    let comment = body.comment.unwrap_or_default();
+    // Free text like a note: personal data in it is replaced before it is stored.
+    let comment = crate::domain::redaction::redact(&body.comment.unwrap_or_default()).text;
     if !errors.is_empty() {
         errors.sort_by(|a, b| a.field.cmp(&b.field));
         return Err(ApiError::Validation(errors));

@@ -125,3 +125,75 @@ async fn a_coordinators_sync_pull_of_records_is_audited_page_by_page_and_a_field
     let reads = audited(&app, admin, "read").await;
     assert!(reads.iter().any(|entry| entry["action"] == "read.sync_pull"));
 }
+
+/// Personal data as the tests send it, in the writings a phone produces.
+const PERSONAL: [&str; 5] =
+    ["anna.svensson@example.se", "811218-9876", "8112189876", "070-123 45 67", "kalle@example.se"];
+
+fn holds_personal_data(text: &str) -> Option<&'static str> {
+    PERSONAL.into_iter().find(|needle| text.contains(needle))
+}
+
+#[tokio::test]
+async fn a_refused_record_is_kept_and_sent_back_with_every_value_redacted_whatever_its_field_or_shape() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let id = "00000000-0000-7000-8000-00000000d001";
+    let mut record = observation(id, "Ring\u{a0}070\u{a0}123\u{a0}45\u{a0}67");
+    // Personal data in an identifier column (quoted back in the error), as a number where text
+    // belongs, nested in objects and lists, and as a key.
+    record["category"] = json!("anna.svensson@example.se");
+    record["age_band"] = json!(198112189876_i64);
+    record["extra"] = json!({ "ring": "070-123 45 67", "ids": ["811218\u{2011}9876"], "kalle@example.se": true });
+    let mut phone = Phone::new(&app, &tenant.field.tokens.access);
+    let answer = phone.push(created("observations", vec![record])).await;
+    let result = answer["results"].as_array().unwrap().iter().find(|r| r["id"] == id).unwrap().clone();
+    assert_eq!(result["status"], "quarantined", "{result}");
+    assert!(result["errors"].as_array().unwrap().iter().any(|e| e["field"] == "category"), "{result}");
+    assert_eq!(holds_personal_data(&result.to_string()), None, "the push's answer: {result}");
+
+    let kept: Value = app.get("/api/v1/sync/quarantine", &tenant.coordinator.tokens.access).await.json().await.unwrap();
+    let entry = kept.as_array().unwrap().iter().find(|e| e["id"] == id).unwrap().clone();
+    assert_eq!(holds_personal_data(&entry.to_string()), None, "what the quarantine keeps: {entry}");
+    assert!(entry.to_string().contains("[e-post borttagen]"), "{entry}");
+    assert!(entry.to_string().contains("[personnummer borttaget]"), "{entry}");
+    let pulled = phone.pull().await;
+    assert_eq!(holds_personal_data(&pulled.to_string()), None, "what the phone gets back: {pulled}");
+}
+
+#[tokio::test]
+async fn every_free_text_the_service_stores_is_redacted_like_a_note() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let coordinator = &tenant.coordinator.tokens.access;
+
+    let assessment = app
+        .client
+        .put(app.url("/api/v1/reports/followup/2026-T3/assessment"))
+        .bearer_auth(coordinator)
+        .json(&json!({ "rating": "yellow", "comment": "Mamman (pnr 811218\u{2013}9876) ringde, nå henne på anna.svensson@example.se" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assessment.status(), 200);
+    let read: Value = app.get("/api/v1/reports/followup/2026-T3/assessment", coordinator).await.json().await.unwrap();
+    assert_eq!(read["comment"], "Mamman (pnr [personnummer borttaget]) ringde, nå henne på [e-post borttagen]");
+
+    let definition = json!({
+        "slug": "trygghet", "name_sv": "Trygghet", "name_en": "Safety",
+        "source": "Enkät, frågor till kalle@example.se", "unit": "percent", "groups": ["all"],
+        "target": { "kind": "maintain_or_improve" },
+    });
+    let created = app.post("/api/v1/indicators", &tenant.admin.tokens.access, &definition).await;
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let created: Value = app.get("/api/v1/indicators", coordinator).await.json().await.unwrap();
+    let indicator = created.as_array().unwrap()[0].clone();
+    assert_eq!(indicator["source"], "Enkät, frågor till [e-post borttagen]");
+    let values = json!({ "values": [{ "group": "all", "value": 71.0, "note": "Uppgift från rektor, tel\u{202f}070\u{202f}123\u{202f}45\u{202f}67" }] });
+    let path = format!("/api/v1/indicators/{}/values/2026", indicator["id"].as_str().unwrap());
+    let stored = app.client.put(app.url(&path)).bearer_auth(coordinator).json(&values).send().await.unwrap();
+    assert_eq!(stored.status(), 200);
+    let stored: Value = stored.json().await.unwrap();
+    assert_eq!(holds_personal_data(&stored.to_string().replace('\u{202f}', " ")), None, "{stored}");
+    assert!(stored.to_string().contains("tel\u{202f}[telefonnummer borttaget]"), "{stored}");
+}

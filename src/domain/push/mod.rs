@@ -334,20 +334,37 @@ fn read_activity(
     })
 }
 
-/// Columns that hold identifiers, not free text.
-const IDENTIFIER_COLUMNS: [&str; 9] =
-    ["id", "category", "activity_type", "unit", "age_band", "status", "area_code", "_status", "_changed"];
-
-/// A pushed record as it may be kept in quarantine: every free-text value redacted, so personal
-/// data is never stored, not even from a record that was refused.
+/// A pushed record as it may be kept in quarantine: every string and number at any depth, and
+/// every key, passed through redaction (whatever the column: an e-mail address sent as a category
+/// is personal data too), so personal data is never stored, not even from a record that was
+/// refused. Only the record's `id`, which names it, is kept as sent.
 pub fn redacted_payload(raw: &Map<String, Value>) -> Map<String, Value> {
     raw.iter()
-        .map(|(key, value)| {
-            let value = match value {
-                Value::String(text) if !IDENTIFIER_COLUMNS.contains(&key.as_str()) => Value::String(redact(text).text),
-                other => other.clone(),
-            };
-            (key.clone(), value)
+        .map(|(key, value)| match key.as_str() {
+            "id" => (key.clone(), value.clone()),
+            _ => (redact(key).text, redacted_value(value)),
         })
         .collect()
+}
+
+fn redacted_value(value: &Value) -> Value {
+    match value {
+        Value::String(text) => Value::String(redact(text).text),
+        // A personnummer sent as a number is still one: kept as a number unless it is.
+        Value::Number(number) => {
+            let found = redact(&number.to_string());
+            if found.redacted() { Value::String(found.text) } else { value.clone() }
+        }
+        Value::Array(items) => Value::Array(items.iter().map(redacted_value).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(key, item)| (redact(key).text, redacted_value(item))).collect())
+        }
+        Value::Bool(_) | Value::Null => value.clone(),
+    }
+}
+
+/// A field error as it may be stored and sent back: its message quotes what was sent
+/// (`unknown category "…"`), so the message and the field's name are redacted as well.
+pub fn redacted_error(error: FieldError) -> FieldError {
+    FieldError { field: redact(&error.field).text, code: error.code, message: redact(&error.message).text }
 }

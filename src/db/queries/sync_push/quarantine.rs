@@ -8,7 +8,7 @@ use crate::db::models::QuarantineRow;
 use crate::db::queries::history;
 use crate::db::schema::sync_quarantine;
 use crate::domain::FieldError;
-use crate::domain::push::{RecordResult, Status, redacted_payload};
+use crate::domain::push::{RecordResult, Status, redacted_error, redacted_payload};
 use crate::domain::sync::SyncedTable;
 use diesel::prelude::*;
 use serde_json::{Map, Value};
@@ -29,6 +29,7 @@ impl Batch<'_> {
         raw: &Map<String, Value>,
         errors: Vec<FieldError>,
     ) -> QueryResult<()> {
+        let errors: Vec<FieldError> = errors.into_iter().map(redacted_error).collect();
         let key = (table, id.to_owned());
         let held = self.quarantine.get(&key);
         let row = QuarantineRow {
