@@ -27,6 +27,7 @@ mod revocation;
 mod shared_client;
 mod spec;
 mod sync;
+mod sync_authority;
 mod tenancy;
 mod tokens;
 mod users_admin;
