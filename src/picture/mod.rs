@@ -2,6 +2,7 @@
 //! columnar index per organisation (see [`index`]).
 
 pub mod days;
+pub mod disclosure;
 pub mod index;
 pub mod query;
 pub mod scope;

@@ -1,6 +1,7 @@
 //! The picture as the caller may see it, as typed values: the heat map, the area table and one
 //! area's page. The API serialises them; the follow-up report reads them.
 
+use super::disclosure::{self, Published, Sums};
 use super::index::{NONE, OrgIndex};
 use super::query::{self, AreaFigures, Filter};
 use super::scope::{Areas, Scope};
@@ -14,7 +15,7 @@ use crate::domain::time::rfc3339_ms;
 use crate::error::{ApiError, ApiResult};
 use parking_lot::RwLock;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// What every view of the picture starts from: the caller's scope, the index caught up, and
@@ -77,6 +78,22 @@ impl Picture {
     /// The heat map: hexagons of `resolution` with their counts.
     pub fn heatmap(&self, period: Option<Period>, mut filter: Filter, resolution: h3o::Resolution) -> Heatmap {
         let (scope, index) = (&self.scope, self.index.read());
+        if let (true, Some(period)) = (scope.partner, period) {
+            // Partners get no hexagons: they would cut the published cells another way.
+            let sums = self.published_sums(&index, period, &filter, &filter.areas);
+            return Heatmap {
+                kind: "FeatureCollection",
+                features: Vec::new(),
+                resolution: u8::from(resolution),
+                period: Some(period.to_string()),
+                from: rfc3339_ms(filter.from_ms),
+                to: rfc3339_ms(filter.to_ms),
+                total: Some(sums.observations),
+                without_position: None,
+                suppressed_cells: 0,
+                suppression_k: Some(scope.k),
+            };
+        }
         if scope.partner && filter.areas.is_empty() {
             filter.areas = vec![NONE - 1]; // nothing shared: nothing to show
         }
@@ -126,6 +143,9 @@ impl Picture {
     /// The area table: one row per area the caller may see, and for coordinators the records
     /// outside every area.
     pub fn area_table(&self, period: Option<Period>, filter: &Filter) -> AreaTable {
+        if let (true, Some(period)) = (self.scope.partner, period) {
+            return self.published_area_table(period, filter);
+        }
         let (scope, areas, index) = (&self.scope, &self.areas, self.index.read());
         let visible = areas.visible(scope);
         let [now, previous, last_year] = three_periods(&index, filter, areas, period);
@@ -166,6 +186,18 @@ impl Picture {
         };
         filter.areas = areas.with_descendants(area);
         let index = self.index.read();
+        if let (true, Some(period)) = (scope.partner, period) {
+            let display = areas.display.get(&area).map(String::as_str);
+            let sums = self.three_published(&index, period, filter, &filter.areas);
+            return Ok(AreaPicture {
+                row: AreaRow::published(scope, &index, Some(code), display, &sums),
+                severity_histogram: Vec::new(),
+                hour_of_week: Vec::new(),
+                by_month: Vec::new(),
+                area_codes: Vec::new(),
+                latest: None,
+            });
+        }
         let [now, previous, last_year] = three_periods(&index, filter, areas, period);
         let get = |figures: &HashMap<u16, AreaFigures>| figures.get(&area).cloned().unwrap_or_default();
         let display = areas.display.get(&area).map(String::as_str);
@@ -196,6 +228,76 @@ impl Picture {
             area_codes: filter.areas.iter().filter_map(|c| index.areas.name(*c).map(str::to_owned)).collect(),
             latest: None,
         })
+    }
+}
+
+impl Picture {
+    /// The sums of the published cells of `period` (a tertial) over `areas` (as recorded, within
+    /// what the partner may see), of the filter's categories.
+    fn published_sums(&self, index: &OrgIndex, period: Period, filter: &Filter, areas: &[u16]) -> Sums {
+        let visible = disclosure::visible(&self.areas, &self.scope);
+        let published = Published::of(index, period, &visible, self.scope.k);
+        let categories: Vec<u16> =
+            filter.categories.iter().map(|slug| index.categories.find(slug).unwrap_or(NONE)).collect();
+        let areas: Vec<u16> = areas.iter().copied().filter(|code| visible.contains(code)).collect();
+        published.sum(&areas, &categories)
+    }
+
+    /// The sums for the tertial, the one before it and the same one a year earlier.
+    fn three_published(&self, index: &OrgIndex, period: Period, filter: &Filter, areas: &[u16]) -> [Sums; 3] {
+        [period, period.previous(), period.a_year_earlier()].map(|p| self.published_sums(index, p, filter, areas))
+    }
+
+    /// A partner's published cells of `period` in `area` (with what it contains; every shared
+    /// area when none), of `categories` (all when empty): (area code as recorded, category slug,
+    /// observations), by area and category.
+    pub fn published_cells(
+        &self,
+        period: Period,
+        area: Option<&str>,
+        categories: &[String],
+    ) -> ApiResult<Vec<(String, String, u32)>> {
+        let areas: HashSet<u16> = self.area_filter(area)?.into_iter().collect();
+        let index = self.index.read();
+        let visible = disclosure::visible(&self.areas, &self.scope);
+        let published = Published::of(&index, period, &visible, self.scope.k);
+        let mut cells: Vec<(String, String, u32)> = published
+            .cells()
+            .filter(|(area, _, _)| areas.contains(area))
+            .filter_map(|(area, category, n)| {
+                let slug = index.categories.name(category)?;
+                let wanted = categories.is_empty() || categories.iter().any(|c| c == slug);
+                wanted.then(|| Some((self.areas.names.get(&area)?.clone(), slug.to_owned(), n)))?
+            })
+            .collect();
+        cells.sort();
+        Ok(cells)
+    }
+
+    /// A partner's area table: every figure a sum of published cells.
+    fn published_area_table(&self, period: Period, filter: &Filter) -> AreaTable {
+        let (scope, areas, index) = (&self.scope, &self.areas, self.index.read());
+        let visible = disclosure::visible(areas, scope);
+        let mut codes: Vec<(&String, u16)> =
+            areas.names.iter().filter(|(code, _)| visible.contains(code)).map(|(code, name)| (name, *code)).collect();
+        codes.sort();
+        let rows = codes
+            .into_iter()
+            .map(|(name, code)| {
+                let sums = self.three_published(&index, period, filter, &areas.with_descendants(code));
+                AreaRow::published(scope, &index, Some(name), areas.display.get(&code).map(String::as_str), &sums)
+            })
+            .collect();
+        AreaTable {
+            period: Some(period.to_string()),
+            previous_period: Some(period.previous().to_string()),
+            same_period_last_year: Some(period.a_year_earlier().to_string()),
+            from: rfc3339_ms(filter.from_ms),
+            to: rfc3339_ms(filter.to_ms),
+            areas: rows,
+            outside_areas: None,
+            suppression_k: Some(scope.k),
+        }
     }
 }
 
@@ -329,6 +431,43 @@ impl AreaRow {
             need_per_presence: if hidden || presence_hidden { None } else { now.need_per_presence().map(round3) },
             state: (!hidden && !presence_hidden).then_some(state),
             suppressed: hidden,
+        }
+    }
+}
+
+impl AreaRow {
+    /// A partner's row: sums of published cells only, and nothing that cuts them another way.
+    fn published(
+        scope: &Scope,
+        index: &OrgIndex,
+        code: Option<&str>,
+        name: Option<&str>,
+        [now, previous, last_year]: &[Sums; 3],
+    ) -> Self {
+        let change = |other: &Sums| change(now.observations, other.observations);
+        Self {
+            area: code.map(str::to_owned),
+            name: name.map(str::to_owned),
+            observations: Some(now.observations),
+            by_category: now
+                .by_category
+                .iter()
+                .filter_map(|(category, n)| Some((index.categories.name(*category)?.to_owned(), Some(*n))))
+                .collect(),
+            previous_period: Some(previous.observations),
+            change_previous_pct: change(previous),
+            same_period_last_year: Some(last_year.observations),
+            change_last_year_pct: change(last_year),
+            mean_perceived_safety: None,
+            share_after_dark: None,
+            presence: Presence {
+                activities: Some(now.activities),
+                hours: Some(round3(now.hours)),
+                contacts: Some(now.contacts),
+            },
+            need_per_presence: None,
+            state: None,
+            suppressed: now.observations == 0 && scope.partner,
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::domain::period::Period;
 use chrono_tz::Tz;
 use rust_xlsxwriter::{Workbook, XlsxError};
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Write;
 
 /// Which period the figures are compared with.
@@ -128,6 +128,9 @@ impl Report {
 
     /// The groups of `dimensions`, in key order, with their comparison figures.
     pub fn rows(&self, dimensions: &[Dimension]) -> Vec<Row> {
+        if let Some(k) = self.request.suppress_below {
+            return self.published_rows(dimensions, k);
+        }
         let (from, to) = self.request.period.bounds_ms(self.tz);
         let now = aggregate(&self.activities, from, to, dimensions);
         let before = self.comparison.map(|period| {
@@ -144,6 +147,56 @@ impl Report {
             .collect()
     }
 
+    /// A partner's rows, by the partner disclosure rule: the cells are an area's activities in
+    /// one tertial; a cell is published from k activities up (its hours with it, its contacts from
+    /// k up), and every row and total is a sum of published cells. Gender and age tallies would
+    /// cut the contacts two more ways and are not published. `dimensions` is `[area]` or none
+    /// (the route refuses the rest).
+    fn published_rows(&self, dimensions: &[Dimension], k: u32) -> Vec<Row> {
+        let k = f64::from(k);
+        let published = |period: &Period| -> BTreeMap<Key, Figures> {
+            let (from, to) = period.bounds_ms(self.tz);
+            aggregate(&self.activities, from, to, &[Dimension::Area])
+                .into_iter()
+                .filter(|(_, figures)| figures.activities >= k)
+                .map(|(key, figures)| {
+                    let contacts = if figures.contacts >= k { figures.contacts } else { 0.0 };
+                    (
+                        key,
+                        Figures {
+                            activities: figures.activities,
+                            hours: figures.hours,
+                            contacts,
+                            ..Figures::default()
+                        },
+                    )
+                })
+                .collect()
+        };
+        let now = published(&self.request.period);
+        let before = self.comparison.map(|period| published(&period));
+        let by_area = dimensions.contains(&Dimension::Area);
+        let key_of = |key: &Key| if by_area { key.clone() } else { Vec::new() };
+        let mut rows: BTreeMap<Key, Row> = BTreeMap::new();
+        let empty =
+            |key: Key| Row { key, now: Figures::default(), before: before.as_ref().map(|_| Figures::default()) };
+        for (key, figures) in &now {
+            let row = rows.entry(key_of(key)).or_insert_with(|| empty(key_of(key)));
+            row.now.activities += figures.activities;
+            row.now.hours += figures.hours;
+            row.now.contacts += figures.contacts;
+        }
+        for (key, figures) in before.iter().flatten() {
+            let row = rows.entry(key_of(key)).or_insert_with(|| empty(key_of(key)));
+            if let Some(sum) = row.before.as_mut() {
+                sum.activities += figures.activities;
+                sum.hours += figures.hours;
+                sum.contacts += figures.contacts;
+            }
+        }
+        rows.into_values().collect()
+    }
+
     /// Every activity of the period (and the comparison period) in one row.
     pub fn total(&self) -> Row {
         self.rows(&[]).into_iter().next().unwrap_or(Row {
@@ -153,16 +206,19 @@ impl Report {
         })
     }
 
-    fn hidden(&self, figures: &Figures) -> bool {
-        self.request.suppress_below.is_some_and(|k| figures.activities < f64::from(k))
+    /// Whether a group is hidden: never, as a partner's rows hold published cells only.
+    fn hidden(&self, _figures: &Figures) -> bool {
+        false
     }
 
-    /// A count as the caller may see it.
+    /// A count as the caller sees it.
     fn count(&self, n: f64) -> Option<f64> {
-        match self.request.suppress_below {
-            Some(k) if n > 0.0 && n < f64::from(k) => None,
-            _ => Some(round2(n)),
-        }
+        Some(round2(n))
+    }
+
+    /// Whether the gender and age tallies are shown: not to partners (see [`Self::published_rows`]).
+    fn tallies(&self) -> bool {
+        self.request.suppress_below.is_none()
     }
 
     /// A group value as people read it.
@@ -221,8 +277,8 @@ impl Report {
     fn figures_json(&self, object: &mut Map<String, Value>, row: &Row) {
         let hidden = self.hidden(&row.now);
         let dimensions = &self.request.dimensions;
-        let by_gender = !dimensions.contains(&Dimension::AgeBand);
-        let by_age = !dimensions.contains(&Dimension::Gender);
+        let by_gender = !dimensions.contains(&Dimension::AgeBand) && self.tallies();
+        let by_age = !dimensions.contains(&Dimension::Gender) && self.tallies();
         let figures = |figures: &Figures, hidden: bool| -> Value {
             let n = |x: f64| if hidden { Value::Null } else { json!(self.count(x)) };
             let mut out = Map::new();
@@ -253,14 +309,18 @@ impl Report {
                 .collect();
             object.insert("change".into(), Value::Object(change));
         }
+        if self.request.suppress_below.is_some() {
+            object.insert("by_gender".into(), Value::Null);
+            object.insert("by_age_band".into(), Value::Null);
+        }
         object.insert("suppressed".into(), json!(hidden));
     }
 
     /// The table of `dimensions`: its columns and rows, the total last.
     pub fn table(&self, dimensions: &[Dimension]) -> (Vec<Column>, Vec<Vec<Cell>>) {
         let lang = self.request.lang;
-        let by_gender = !dimensions.contains(&Dimension::AgeBand);
-        let by_age = !dimensions.contains(&Dimension::Gender);
+        let by_gender = !dimensions.contains(&Dimension::AgeBand) && self.tallies();
+        let by_age = !dimensions.contains(&Dimension::Gender) && self.tallies();
         let mut columns: Vec<Column> =
             dimensions.iter().map(|d| Column::new(dimension_header(lang, *d), 24.0)).collect();
         let figure_columns = |suffix: &str| -> Vec<Column> {
@@ -283,9 +343,6 @@ impl Report {
             for (name, _) in changes(&Figures::default(), &Figures::default()) {
                 columns.push(Column::new(change_header(lang, name), 14.0));
             }
-        }
-        if self.request.suppress_below.is_some() {
-            columns.push(Column::new(lang.pick("Undertryckt", "Suppressed"), 12.0));
         }
         let cells = |figures: &Figures, hidden: bool| -> Vec<Cell> {
             let n = |x: f64| if hidden { Cell::Empty } else { self.count(x).map_or(Cell::Empty, Cell::Num) };
@@ -314,9 +371,6 @@ impl Report {
                         .into_iter()
                         .map(|(_, x)| if hidden_before { Cell::Empty } else { Cell::from(x) }),
                 );
-            }
-            if self.request.suppress_below.is_some() {
-                out.push(Cell::Bool(hidden));
             }
             out
         };
@@ -360,7 +414,12 @@ impl Report {
             let names: Vec<&str> = self.request.dimensions.iter().map(|d| dimension_header(lang, *d)).collect();
             sheets.push((names.join(", "), self.request.dimensions.clone()));
         }
-        for dimension in [Dimension::Type, Dimension::Unit, Dimension::Area, Dimension::Gender, Dimension::AgeBand] {
+        let breakdowns = if self.tallies() {
+            vec![Dimension::Type, Dimension::Unit, Dimension::Area, Dimension::Gender, Dimension::AgeBand]
+        } else {
+            vec![Dimension::Area]
+        };
+        for dimension in breakdowns {
             sheets.push((format!("{} {}", lang.pick("Per", "By"), dimension_header(lang, dimension)), vec![dimension]));
         }
         for (name, dimensions) in sheets {

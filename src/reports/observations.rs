@@ -313,29 +313,22 @@ pub fn about_sheet(
     Ok(())
 }
 
-/// What partners get instead of records: observations per area and category, with counts below
-/// k suppressed, as a table.
-pub fn partner_table(
-    counts: &[(Option<String>, String, i64)],
-    labels: &Labels,
-    lang: Lang,
-    k: u32,
-) -> (Vec<Column>, Vec<Vec<Cell>>) {
+/// What partners get instead of records: the published cells of a tertial (observations per
+/// area as recorded and category, each at least k; the partner disclosure rule), as a table.
+pub fn partner_table(cells: &[(String, String, u32)], labels: &Labels, lang: Lang) -> (Vec<Column>, Vec<Vec<Cell>>) {
     let columns = vec![
         Column::new(lang.pick("Områdeskod", "Area code"), 12.0),
         Column::new(lang.pick("Område", "Area"), 20.0),
         Column::new(lang.pick("Kategori", "Category"), 14.0),
         Column::new(lang.pick("Kategori (text)", "Category (label)"), 22.0),
         Column::new(lang.pick("Observationer", "Observations"), 12.0),
-        Column::new(lang.pick("Undertryckt", "Suppressed"), 12.0),
     ];
-    let rows = counts
+    let rows = cells
         .iter()
         .map(|(area, category, n)| {
-            let hidden = *n < i64::from(k);
             vec![
-                area.clone().into(),
-                area.as_ref().map(|c| labels.areas.get(c).cloned().unwrap_or_else(|| c.clone())).into(),
+                Cell::Text(area.clone()),
+                Cell::Text(labels.areas.get(area).cloned().unwrap_or_else(|| area.clone())),
                 Cell::Text(category.clone()),
                 Cell::Text(
                     labels
@@ -344,8 +337,7 @@ pub fn partner_table(
                         .map(|(sv, en)| if lang == Lang::Sv { sv.clone() } else { en.clone() })
                         .unwrap_or_else(|| category.clone()),
                 ),
-                if hidden { Cell::Empty } else { Cell::Int(*n) },
-                Cell::Bool(hidden),
+                Cell::Int(i64::from(*n)),
             ]
         })
         .collect();

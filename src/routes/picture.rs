@@ -10,6 +10,7 @@ use crate::domain::identity::Role;
 use crate::domain::period::Period;
 use crate::domain::time::rfc3339_ms;
 use crate::error::{ApiError, ApiResult};
+use crate::picture::disclosure;
 use crate::picture::query::Filter;
 use crate::picture::view::{LatestObservation, Picture};
 use crate::state::{AppState, db};
@@ -66,6 +67,39 @@ fn local_instant(field: &str, text: &str, tz: chrono_tz::Tz) -> ApiResult<i64> {
 }
 
 impl PictureQuery {
+    /// The period the caller asks for: a partner's is a whole tertial (the current one by
+    /// default), and the parameters that would cut it another way are refused.
+    fn period_for(&self, role: Role, tz: chrono_tz::Tz) -> ApiResult<(Option<Period>, i64, i64)> {
+        if role != Role::Partner {
+            return self.period(tz);
+        }
+        self.refuse_what_partners_may_not_use()?;
+        let (period, _, _) = self.period(tz)?;
+        let period = disclosure::partner_period(period, tz)?;
+        let (from, to) = period.bounds_ms(tz);
+        Ok((Some(period), from, to))
+    }
+
+    /// A partner's query: the parameters that would cut the published cells another way are
+    /// refused, naming the first one given.
+    fn refuse_what_partners_may_not_use(&self) -> ApiResult<()> {
+        let given = |value: &Option<String>| value.as_deref().is_some_and(|text| !text.trim().is_empty());
+        let fields = [
+            ("from", &self.from),
+            ("to", &self.to),
+            ("hours", &self.hours),
+            ("weekday", &self.weekday),
+            ("after_dark", &self.after_dark),
+            ("twilight", &self.twilight),
+            ("severity_min", &self.severity_min),
+            ("unit", &self.unit),
+        ];
+        match fields.into_iter().find(|(_, value)| given(value)) {
+            Some((field, _)) => Err(disclosure::not_for_partners(field)),
+            None => Ok(()),
+        }
+    }
+
     /// The period asked for; by default the last twelve months up to today.
     fn period(&self, tz: chrono_tz::Tz) -> ApiResult<(Option<Period>, i64, i64)> {
         if let Some(text) = self.period.as_deref().filter(|t| !t.trim().is_empty()) {
@@ -153,7 +187,7 @@ fn open(
     query: &PictureQuery,
 ) -> ApiResult<(Picture, Option<Period>, Filter)> {
     let picture = Picture::open(conn, &state.pictures, &caller.organisation_id, &caller.user_id, caller.role)?;
-    let (period, from, to) = query.period(picture.tz())?;
+    let (period, from, to) = query.period_for(caller.role, picture.tz())?;
     let mut filter = query.filter(from, to)?;
     filter.areas = picture.area_filter(query.area.as_deref())?;
     Ok((picture, period, filter))
@@ -212,7 +246,7 @@ pub async fn area_picture(
     let code = path.into_inner();
     let body = db(&state, move |conn, state| {
         let picture = Picture::open(conn, &state.pictures, &caller.organisation_id, &caller.user_id, caller.role)?;
-        let (period, from, to) = query.period(picture.tz())?;
+        let (period, from, to) = query.period_for(caller.role, picture.tz())?;
         let mut filter = query.filter(from, to)?;
         let mut area = picture.area(&code, period, &mut filter)?;
         if !picture.scope.partner {

@@ -12,6 +12,7 @@ use crate::domain::identity::Role;
 use crate::domain::period::Period;
 use crate::error::{ApiError, ApiResult};
 use crate::picture::scope::{Scope, Selection};
+use crate::picture::view::Picture;
 use crate::reports::activity_report::{Compare, Report, Request};
 use crate::reports::observations::{self, Export, Format};
 use crate::reports::table::CsvStyle;
@@ -94,8 +95,13 @@ pub async fn activity(
 ) -> ApiResult<HttpResponse> {
     let caller = (*auth).clone();
     let period = params::period(query.period.as_deref())?;
-    let dimensions = crate::domain::activity::parse_dimensions(query.group_by.as_deref())
-        .map_err(|e| ApiError::Validation(vec![e]))?;
+    let grouped = query.group_by.as_deref().is_some_and(|text| !text.trim().is_empty());
+    let dimensions = if caller.role == Role::Partner && !grouped {
+        vec![crate::domain::activity::Dimension::Area] // a partner's default
+    } else {
+        crate::domain::activity::parse_dimensions(query.group_by.as_deref())
+            .map_err(|e| ApiError::Validation(vec![e]))?
+    };
     let compare = Compare::parse(query.compare.as_deref()).ok_or_else(|| {
         ApiError::field("compare", "invalid_compare", "use last_year (the default), previous or none")
     })?;
@@ -105,6 +111,21 @@ pub async fn activity(
         types: super::params::list(query.activity_type.as_deref()),
         units: super::params::list(query.unit.as_deref()),
     };
+    if caller.role == Role::Partner {
+        // The partner disclosure rule: an area's activities in a whole tertial are the cells.
+        if dimensions.iter().any(|d| *d != crate::domain::activity::Dimension::Area) {
+            return Err(crate::picture::disclosure::not_for_partners("group_by"));
+        }
+        if !filter.types.is_empty() {
+            return Err(crate::picture::disclosure::not_for_partners("type"));
+        }
+        if !filter.units.is_empty() {
+            return Err(crate::picture::disclosure::not_for_partners("unit"));
+        }
+        if !matches!(period.kind, crate::domain::period::Kind::Tertial(_)) {
+            return Err(crate::picture::disclosure::not_for_partners("period"));
+        }
+    }
     let area = query.area.clone();
     let (report, body) = db(&state, move |conn, _| {
         let (_, tz, _) = organisations::report_settings(conn, &caller.organisation_id)?;
@@ -277,7 +298,7 @@ pub async fn observations(
     let categories = super::params::list(query.category.as_deref());
     let statuses = super::params::list(query.status.as_deref());
     let area = query.area.clone();
-    let prepared = db(&state, move |conn, _| {
+    let prepared = db(&state, move |conn, state| {
         let (_, tz, _) = organisations::report_settings(conn, &caller.organisation_id)?;
         let selection = select_areas(conn, &caller, area.as_deref())?;
         let (from, to) = match period {
@@ -300,8 +321,15 @@ pub async fn observations(
         let labels = report_queries::labels(conn, &caller.organisation_id)?;
         let now = chrono::Utc::now().timestamp_millis();
         if let Some(k) = selection.suppress_below {
-            let counts = report_queries::observation_counts(conn, &caller.organisation_id, &filter)?;
-            let (columns, rows) = observations::partner_table(&counts, &labels, lang, k);
+            // The partner disclosure rule: published cells of one tertial only.
+            if !filter.statuses.is_empty() {
+                return Err(crate::picture::disclosure::not_for_partners("status"));
+            }
+            let picture = Picture::open(conn, &state.pictures, &caller.organisation_id, &caller.user_id, caller.role)?;
+            let period = crate::picture::disclosure::partner_period(period, tz)?;
+            described.insert("period".into(), json!(period.to_string()));
+            let cells = picture.published_cells(period, area.as_deref(), &filter.categories)?;
+            let (columns, rows) = observations::partner_table(&cells, &labels, lang);
             let filters = observations::describe_filters(&Value::Object(described.clone()));
             let body = match format {
                 Format::Xlsx => observations::table_xlsx(

@@ -1,7 +1,7 @@
 //! Areas: import, assignment at ingest and by the reassignment job, and the area picture with
 //! partner suppression.
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, assert_problem, spawn_app};
 use serde_json::{Value, json};
 
 /// A rectangle as a GeoJSON Polygon.
@@ -254,35 +254,37 @@ async fn partners_see_their_shared_areas_with_small_groups_suppressed() {
         .unwrap();
     assert_eq!(share.status(), 200);
 
+    // The partner disclosure rule: Granängsringen's four vandalism observations are a published
+    // cell; the two recorded in Tyresö itself are fewer than k and are in no figure at all.
     let picture: Value = app.get("/api/v1/picture", partner).await.json().await.unwrap();
     let codes: Vec<&str> = picture["areas"].as_array().unwrap().iter().map(|r| r["area"].as_str().unwrap()).collect();
     assert_eq!(codes, ["GR", "TY"], "Tyresö and what it holds; not Trollbäcken");
     assert_eq!(picture["outside_areas"], Value::Null);
-    let ty = picture["areas"].as_array().unwrap().iter().find(|r| r["area"] == "TY").unwrap();
-    assert_eq!(ty["observations"], 6);
-    assert_eq!(ty["by_category"]["vandalism"], 6);
-    // The presence groups are empty (no activities): fewer than k, so suppressed.
-    assert_eq!(ty["presence"]["activities"], Value::Null);
+    let row = |code: &str| picture["areas"].as_array().unwrap().iter().find(|r| r["area"] == code).unwrap().clone();
+    assert_eq!((row("TY")["observations"].clone(), row("GR")["observations"].clone()), (json!(4), json!(4)));
+    assert_eq!(row("TY")["by_category"], json!({ "vandalism": 4 }));
+    assert_eq!(row("TY")["share_after_dark"], Value::Null, "no share that would cut the cells by darkness");
+    assert_eq!(row("TY")["presence"]["activities"], 0, "no published presence");
 
-    // The heat map: the Granängsringen hexagon holds 4 (shown); the two others hold 1 each
-    // (suppressed and marked); Trollbäcken is not there at all.
+    // No hexagons: they would cut the same observations another way.
     let heat: Value = app.get("/api/v1/heatmap?resolution=9", partner).await.json().await.unwrap();
-    let features = heat["features"].as_array().unwrap();
-    let shown: Vec<u64> = features.iter().filter_map(|f| f["properties"]["count"].as_u64()).collect();
-    assert_eq!(shown, [4]);
-    assert!(
-        features
-            .iter()
-            .filter(|f| f["properties"]["suppressed"] == true)
-            .all(|f| f["properties"]["count"].is_null() && f["properties"]["intensity"].is_null())
-    );
-    assert_eq!(heat["suppressed_cells"], 2);
+    assert_eq!(heat["features"], json!([]));
+    assert_eq!(heat["total"], 4);
 
-    // The area detail: no records, small bins suppressed.
+    // The area detail: no records, no hour-of-week, month or severity breakdowns.
     let detail: Value = app.get("/api/v1/areas/GR/picture", partner).await.json().await.unwrap();
     assert_eq!(detail["latest"], Value::Null, "partners never see a record");
-    assert_eq!(detail["severity_histogram"], json!([null, null, 4, null, null]));
+    assert_eq!(detail["observations"], 4);
+    assert_eq!((detail["severity_histogram"].clone(), detail["hour_of_week"].clone()), (json!([]), json!([])));
     assert_eq!(app.get("/api/v1/areas/TB/picture", partner).await.status(), 404);
+    for (query, field) in [("hours=18-24", "hours"), ("after_dark=true", "after_dark"), ("period=2026", "period")] {
+        let problem =
+            assert_problem(app.get(&format!("/api/v1/picture?{query}"), partner).await, 422, "validation_failed").await;
+        assert_eq!(
+            (problem["errors"][0]["field"].as_str(), problem["errors"][0]["code"].as_str()),
+            (Some(field), Some("not_for_partners"))
+        );
+    }
     let coordinator: Value =
         app.get("/api/v1/areas/GR/picture", &tenant.coordinator.tokens.access).await.json().await.unwrap();
     assert_eq!(coordinator["latest"].as_array().unwrap().len(), 4);

@@ -66,15 +66,21 @@ async fn text_that_would_run_as_a_formula_is_exported_inert_in_every_csv_and_as_
     }
 
     let id = "0193e000-0000-7000-8000-000000000001";
-    let mut record = observation(id, NOTE);
-    record["category"] = json!("evil");
+    // Three alike, so that a partner's table publishes the cell (k = 3).
+    let records: Vec<Value> = (1..=3)
+        .map(|n| {
+            let mut record = observation(&format!("0193e000-0000-7000-8000-00000000000{n}"), NOTE);
+            record["category"] = json!("evil");
+            record
+        })
+        .collect();
     let now = chrono::Utc::now().timestamp_millis();
     let activity = json!({
         "id": "0193e000-0000-7000-8000-000000000002", "activity_type": "evil", "unit": "evil",
         "started_at": now - 7_200_000, "ended_at": now - 3_600_000, "note": ACTIVITY_NOTE,
         "lat": 59.244, "lon": 18.228, "girls": 3, "boys": 4, "age_unknown": 7,
     });
-    let mut push = created("observations", vec![record]);
+    let mut push = created("observations", records);
     push["activity_logs"] = json!({ "created": [activity], "updated": [], "deleted": [] });
     let pushed = app.post("/api/v1/sync/push?last_pulled_at=null", &tenant.field.tokens.access, &push).await;
     let pushed: Value = pushed.json().await.unwrap();

@@ -253,7 +253,14 @@ fn close(actual: &Value, expected: f64, what: &str) {
 }
 
 fn t2(year: i32) -> (i64, i64) {
-    (local_ms(year, 5, 1, 0, 0), local_ms(year, 9, 1, 0, 0))
+    t_bounds(year, 2)
+}
+
+/// The bounds of a tertial, local time.
+fn t_bounds(year: i32, tertial: u32) -> (i64, i64) {
+    let first = (tertial - 1) * 4 + 1;
+    let end = if tertial == 3 { local_ms(year + 1, 1, 1, 0, 0) } else { local_ms(year, first + 4, 1, 0, 0) };
+    (local_ms(year, first, 1, 0, 0), end)
 }
 
 fn row_key(row: &Value, dims: &[&str]) -> Vec<String> {
@@ -511,34 +518,49 @@ async fn partners_get_their_areas_with_small_groups_suppressed() {
         .unwrap();
     assert_eq!(share.status(), 200);
     let partner = &tenant.partner.tokens.access;
-    let report: Value =
-        app.get("/api/v1/reports/activity?period=2024&group_by=type,unit", partner).await.json().await.unwrap();
-    assert_eq!(report["suppression_k"], 3);
-    let year = (local_ms(2024, 1, 1, 0, 0), local_ms(2025, 1, 1, 0, 0));
+    // The partner disclosure rule: the cells are the shared area's activities in a tertial,
+    // published from k (3) up; contacts from k up; no gender or age tallies.
     let tb: Vec<Act> = acts.iter().filter(|a| a.area == "TB").cloned().collect();
-    let expected = count(&tb, year.0, year.1, &["type", "unit"]);
-    for row in report["rows"].as_array().unwrap() {
-        let key = row_key(row, &["type", "unit"]);
-        let counted = expected.get(&key).cloned().unwrap_or_default();
-        if counted.activities < 3.0 {
-            assert_eq!(row["suppressed"], true, "{key:?} has fewer than k activities");
-            assert_eq!(row["activities"], Value::Null);
-            assert_eq!(row["contacts"], Value::Null);
+    let mut published = 0;
+    for tertial in 1..=3 {
+        let path = format!("/api/v1/reports/activity?period=2024-T{tertial}&compare=none");
+        let report: Value = app.get(&path, partner).await.json().await.unwrap();
+        assert_eq!(report["suppression_k"], 3);
+        assert_eq!(report["group_by"], json!(["area"]), "a partner's default grouping");
+        let (from, to) = t_bounds(2024, tertial);
+        let counted = count(&tb, from, to, &[]).remove(&Vec::new()).unwrap_or_default();
+        let rows = report["rows"].as_array().unwrap();
+        if counted.activities >= 3.0 {
+            published += 1;
+            assert_eq!(rows.len(), 1, "{report}");
+            assert_eq!(rows[0]["area"], "TB");
+            close(&rows[0]["activities"], counted.activities, "a published cell");
+            let contacts = if counted.contacts >= 3.0 { counted.contacts } else { 0.0 };
+            close(&rows[0]["contacts"], contacts, "contacts from k up");
+            assert_eq!((rows[0]["by_gender"].clone(), rows[0]["by_age_band"].clone()), (Value::Null, Value::Null));
+            close(&report["total"]["activities"], counted.activities, "the total is the published cells'");
         } else {
-            close(&row["activities"], counted.activities, "partner activities");
-            for (i, g) in GENDER_KEYS.iter().enumerate() {
-                let n = counted.genders[i];
-                if n > 0.0 && n < 3.0 {
-                    assert_eq!(row["by_gender"][g], Value::Null, "a count below k is suppressed");
-                }
-            }
+            assert!(rows.is_empty(), "a cell below k is in no row: {report}");
+            close(&report["total"]["activities"], 0.0, "nor in the total");
         }
     }
-    let total = count(&tb, year.0, year.1, &[]).remove(&Vec::new()).unwrap_or_default();
-    close(&report["total"]["activities"], total.activities, "only the shared area's activities");
+    assert!(published > 0, "the fixture has a published cell in the shared area");
+    for (query, field) in [
+        ("period=2024-T2&group_by=type", "group_by"),
+        ("period=2024-T2&group_by=area,gender", "group_by"),
+        ("period=2024", "period"),
+        ("period=2024-T2&unit=falt", "unit"),
+        ("period=2024-T2&type=outreach_shift", "type"),
+    ] {
+        let response = app.get(&format!("/api/v1/reports/activity?{query}"), partner).await;
+        assert_eq!(response.status(), 422, "{query}");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["field"], field, "{query}");
+        assert_eq!(problem["errors"][0]["code"], "not_for_partners", "{query}");
+    }
     // An area not shared is refused like an unknown one.
     let problem = assert_problem(
-        app.get("/api/v1/reports/activity?period=2024&area=GR", partner).await,
+        app.get("/api/v1/reports/activity?period=2024-T2&area=GR", partner).await,
         422,
         "validation_failed",
     )

@@ -57,12 +57,26 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
 }
 
 #[tokio::test]
-async fn responses_are_compressed_when_the_client_asks() {
+async fn responses_are_compressed_when_the_client_asks_and_decode_to_the_plain_answer() {
+    use std::io::Read;
     let app = spawn_app().await;
+    let plain = app.client.get(app.url("/api-spec/openapi.yaml")).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().await.unwrap();
     for encoding in ["gzip", "br", "zstd"] {
         let response =
             app.client.get(app.url("/api-spec/openapi.yaml")).header("accept-encoding", encoding).send().await.unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-encoding"], encoding);
+        let sent = response.bytes().await.unwrap();
+        assert!(sent.len() * 3 < plain.len(), "{encoding}: {} bytes for {}", sent.len(), plain.len());
+        let mut decoded = Vec::new();
+        match encoding {
+            "gzip" => flate2::read::GzDecoder::new(&sent[..]).read_to_end(&mut decoded).map(drop),
+            "br" => brotli::Decompressor::new(&sent[..], 4096).read_to_end(&mut decoded).map(drop),
+            _ => zstd::stream::read::Decoder::new(&sent[..]).and_then(|mut d| d.read_to_end(&mut decoded)).map(drop),
+        }
+        .unwrap();
+        assert_eq!(decoded, plain, "{encoding} decodes to the plain answer");
     }
 }

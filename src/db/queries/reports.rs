@@ -202,21 +202,3 @@ pub fn observations_page(
     }
     query.load(conn)
 }
-
-/// Observations per (area, category) for the filter: what partners get instead of records.
-pub fn observation_counts(
-    conn: &mut DbConnection,
-    organisation_id: &str,
-    filter: &ObservationFilter,
-) -> QueryResult<Vec<(Option<String>, String, i64)>> {
-    // Grouping a boxed query is beyond diesel's type checks; the two short columns are counted
-    // here instead (partner exports cover the shared areas only).
-    let rows: Vec<(Option<String>, String)> = filtered_observations!(organisation_id, filter)
-        .select((observations::area_code, observations::category))
-        .load(conn)?;
-    let mut counts: std::collections::BTreeMap<(Option<String>, String), i64> = std::collections::BTreeMap::new();
-    for key in rows {
-        *counts.entry(key).or_default() += 1;
-    }
-    Ok(counts.into_iter().map(|((area, category), n)| (area, category, n)).collect())
-}
