@@ -148,8 +148,8 @@ impl Report {
     }
 
     /// A partner's rows, by the partner disclosure rule: the cells are an area's activities in
-    /// one tertial; a cell is published from k activities up (its hours with it, its contacts from
-    /// k up), and every row and total is a sum of published cells. Gender and age tallies would
+    /// one tertial, published from k activities up (their hours with them), and its contacts,
+    /// published from k up; every row and total is a sum of published cells. Gender and age tallies would
     /// cut the contacts two more ways and are not published. `dimensions` is `[area]` or none
     /// (the route refuses the rest).
     fn published_rows(&self, dimensions: &[Dimension], k: u32) -> Vec<Row> {
@@ -158,18 +158,12 @@ impl Report {
             let (from, to) = period.bounds_ms(self.tz);
             aggregate(&self.activities, from, to, &[Dimension::Area])
                 .into_iter()
-                .filter(|(_, figures)| figures.activities >= k)
+                .filter(|(_, figures)| figures.activities >= k || figures.contacts >= k)
                 .map(|(key, figures)| {
+                    let (activities, hours) =
+                        if figures.activities >= k { (figures.activities, figures.hours) } else { (0.0, 0.0) };
                     let contacts = if figures.contacts >= k { figures.contacts } else { 0.0 };
-                    (
-                        key,
-                        Figures {
-                            activities: figures.activities,
-                            hours: figures.hours,
-                            contacts,
-                            ..Figures::default()
-                        },
-                    )
+                    (key, Figures { activities, hours, contacts, ..Figures::default() })
                 })
                 .collect()
         };

@@ -247,7 +247,7 @@ test('a coordinator reviews in the dashboard what a field user recorded offline,
   assert.deepEqual(desk.errors, [], 'the dashboard threw')
 })
 
-test('a partner sees the heat map and the area table of shared areas only', async (t) => {
+test('a partner sees the map and the area table of shared areas only, by the disclosure rule', async (t) => {
   const desk = new Desk()
   t.after(() => desk.close())
   const page = await desk.open()
@@ -255,9 +255,14 @@ test('a partner sees the heat map and the area table of shared areas only', asyn
   await page.getByRole('heading', { name: 'Värmekarta' }).waitFor()
   const links = await page.locator('#nav a:visible').allTextContents()
   assert.deepEqual(links, ['Karta', 'Områden'])
-  await page.locator('.cells path.cell').first().waitFor()
+  // The partner disclosure rule: figures per area, category and tertial, never hexagons, and
+  // the filters offer tertials and categories only.
+  await page.getByText(/Som samverkanspartner ser du tal per område, kategori och tertial/).waitFor()
+  assert.equal(await page.locator('.cells path.cell').count(), 0, 'no hexagons for a partner')
   assert.deepEqual((await page.locator('.areas path.area').evaluateAll((paths) => paths.map((p) => p.dataset.code))).sort(), ['TB', 'TC'])
-  await page.getByText('Färre än 3 observationer (dolt)').waitFor()
+  assert.equal(await page.locator('form.filters select[name=hours]').count(), 0, 'no time-of-day filter')
+  const periods = await page.locator('form.filters select[name=period] option').evaluateAll((options) => options.map((o) => o.value))
+  assert.ok(periods.length > 0 && periods.every((value) => /^\d{4}-T[1-3]$/.test(value)), `tertials only: ${periods}`)
   await desk.screenshot('dashboard-desktop-11-partner-map')
   await desk.checkAccessibility('partner map')
 

@@ -169,9 +169,11 @@ export async function renderArea(main, ctx, code) {
         keyFigure(t('key_presence'), presence.hours === null || presence.hours === undefined ? t('suppressed') : t('presence_hours', { hours: formatNumber(presence.hours, 1) }),
           [t('presence_text', { activities: count(presence.activities, true), contacts: count(presence.contacts, true) }), ' ', stateBadge(area.state)]))
       const severity = area.severity_histogram ?? [0, 0, 0, 0, 0]
+      // A partner's page: the published figures only, no breakdowns by hour, severity or month.
+      const breakdowns = severity.length > 0
       fill(content,
         figures,
-        h('div', { class: 'charts' },
+        !breakdowns ? null : h('div', { class: 'charts' },
           h('section', { class: 'card chart-card hours' }, h('h2', { text: t('hour_chart') }), hourOfWeek(area.hour_of_week ?? [])),
           h('section', { class: 'card chart-card' }, h('h2', { text: t('severity_chart') }),
             barChart(severity, ['1', '2', '3', '4', '5'], { ariaLabel: t('severity_chart_label', { values: severity.map((n, i) => `${i + 1}: ${n ?? t('suppressed')}`).join(', ') }) })),

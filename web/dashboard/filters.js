@@ -25,6 +25,13 @@ export const RESOLUTIONS = [
 ]
 
 let state = load()
+/** A partner gets whole tertials, areas and categories only (the partner disclosure rule). */
+let partner = false
+
+/** Switches the filters to what the signed-in role may use. */
+export function setPartner(on) {
+  partner = Boolean(on)
+}
 
 function load() {
   try {
@@ -46,6 +53,12 @@ export function update(change) {
 /** The query string of the picture endpoints for the current filters. */
 export function query(extra = {}, { withResolution = false } = {}) {
   const params = new URLSearchParams()
+  if (partner) {
+    params.set('period', /-T[1-3]$/.test(state.period) ? state.period : currentTertial())
+    if (state.category) params.set('category', state.category)
+    for (const [key, value] of Object.entries(extra)) if (value) params.set(key, value)
+    return `?${params}`
+  }
   if (state.period) params.set('period', state.period)
   if (state.category) params.set('category', state.category)
   if (state.hours) params.set('hours', state.hours)
@@ -76,6 +89,15 @@ function tertialOption(year, n) {
 /** The periods people report by: tertials, months and years around today. */
 export function periodOptions({ rolling = true } = {}) {
   const { year, month, tertial } = today()
+  if (partner) {
+    const tertials = []
+    let [y, n] = [year, tertial]
+    for (let back = 0; back < 6; back += 1) {
+      tertials.push(tertialOption(y, n))
+      ;[y, n] = n === 1 ? [y - 1, 3] : [y, n - 1]
+    }
+    return tertials
+  }
   const options = rolling ? [['', t('period_last_12')]] : []
   let [y, n] = [year, tertial]
   for (let back = 0; back < 4; back += 1) {
@@ -114,11 +136,11 @@ export function filterBar(categories, onChange, { map = false } = {}) {
   const summary = h('summary', {})
   const describe = () => {
     const chosen = [
-      periodOptions().find(([v]) => v === state.period)?.[1] ?? state.period,
+      periodOptions().find(([v]) => v === state.period)?.[1] ?? (partner ? currentTertial() : state.period),
       state.category ? label(categories.find((c) => c.slug === state.category)) || state.category : null,
-      state.hours ? t(HOURS.find(([v]) => v === state.hours)?.[1] ?? 'hours') : null,
-      state.weekday.length ? state.weekday.map((d) => t(`day_${d}`)).join(' ') : null,
-      state.after_dark ? t('after_dark_short') : null,
+      !partner && state.hours ? t(HOURS.find(([v]) => v === state.hours)?.[1] ?? 'hours') : null,
+      !partner && state.weekday.length ? state.weekday.map((d) => t(`day_${d}`)).join(' ') : null,
+      !partner && state.after_dark ? t('after_dark_short') : null,
     ].filter(Boolean)
     summary.replaceChildren(h('span', { class: 'summary-title', text: t('filters') }), h('span', { class: 'summary-chosen', text: chosen.join(' · ') }))
   }
@@ -144,7 +166,14 @@ export function filterBar(categories, onChange, { map = false } = {}) {
   dark.checked = state.after_dark
   dark.addEventListener('change', () => change({ after_dark: dark.checked }))
   const categoryOptions = [['', t('all_categories')], ...categories.filter((c) => c.active !== false).map((c) => [c.slug, label(c)])]
-  const bar = h('form', { class: 'filters', 'aria-label': t('filters'), onsubmit: (event) => event.preventDefault() },
+  const period = partner && !/-T[1-3]$/.test(state.period) ? currentTertial() : state.period
+  const bar = partner
+    ? h('form', { class: 'filters', 'aria-label': t('filters'), onsubmit: (event) => event.preventDefault() },
+      select('period', t('period'), periodOptions(), period, (chosen) => change({ period: chosen })),
+      select('category', t('category'), categoryOptions, state.category, (category) => change({ category })),
+      h('p', { class: 'hint', text: t('partner_rule') }),
+    )
+    : h('form', { class: 'filters', 'aria-label': t('filters'), onsubmit: (event) => event.preventDefault() },
     select('period', t('period'), periodOptions(), state.period, (period) => change({ period })),
     select('category', t('category'), categoryOptions, state.category, (category) => change({ category })),
     select('hours', t('hours'), HOURS.map(([v, key]) => [v, t(key)]), state.hours, (hours) => change({ hours })),

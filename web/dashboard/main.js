@@ -5,6 +5,7 @@ import * as api from './api.js'
 import { h, uid } from './dom.js'
 import { t, setLanguage, getLanguage, initialLanguage, setTimeZone } from './i18n.js'
 import { renderMap } from './map.js'
+import * as filters from './filters.js'
 import { renderAreas, renderArea } from './areas.js'
 import { renderReview } from './review.js'
 import { renderQuarantine, renderDevices } from './admin.js'
@@ -124,6 +125,7 @@ function renderHeader(current) {
   logoutButton.hidden = !loggedIn
   if (!loggedIn) return
   for (const link of nav.querySelectorAll('[data-staff]')) link.hidden = !isStaff()
+  filters.setPartner(me.role === 'partner')
   who.textContent = t('signed_in_as', { user: me.display_name || me.username, role: t(`role_${me.role}`) })
 }
 

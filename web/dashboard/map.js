@@ -361,7 +361,9 @@ export async function renderMap(main, ctx) {
       })
       side.replaceChildren(h('p', { class: 'hint', text: t('map_hint') }))
       if (first && map.extent) requestAnimationFrame(() => map.fit())
-      const parts = [cells.length ? t('map_summary', { total: formatNumber(total), cells: cells.length }) : t('map_empty')]
+      const parts = [heat.suppression_k != null
+        ? t('map_partner', { total: formatNumber(heat.total ?? 0), k })
+        : cells.length ? t('map_summary', { total: formatNumber(total), cells: cells.length }) : t('map_empty')]
       if (heat.without_position) parts.push(t('map_without_position', { n: heat.without_position }))
       if (heat.suppressed_cells) parts.push(t('map_suppressed', { n: heat.suppressed_cells, k }))
       fill(key, legend(config?.tiles, heat.suppressed_cells ? k : null))
