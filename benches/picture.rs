@@ -18,6 +18,7 @@
 use chrono_tz::Europe::Stockholm;
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
 use lagesbild::domain::reference::DEFAULT_CATEGORIES;
+use lagesbild::picture::disclosure::Published;
 use lagesbild::picture::index::{DARK, LIVE, NONE, Obs, OrgIndex};
 use lagesbild::picture::query::{self, Filter};
 use std::collections::HashMap;
@@ -80,6 +81,23 @@ fn main() {
     table.extend(measure(&mut group, "area table: a tertial, the one before and the year before", || {
         periods.iter().map(|period| query::area_figures(&index, period, &parents).len()).sum()
     }));
+    // The same table for a partner, by the disclosure rule: the published cells of each of the
+    // three tertials, then every area's sums of them.
+    let visible: std::collections::HashSet<u16> = (0..u16::try_from(index.areas.len()).unwrap_or(u16::MAX)).collect();
+    let codes: Vec<u16> = visible.iter().copied().collect();
+    table.extend(measure(
+        &mut group,
+        "area table for a partner: published cells of three tertials, summed per area",
+        || {
+            [tertial, tertial.previous(), tertial.a_year_earlier()]
+                .iter()
+                .map(|period| {
+                    let published = Published::of(&index, *period, &visible, 3);
+                    codes.iter().map(|code| published.sum(&[*code], &[]).observations as usize).sum::<usize>()
+                })
+                .sum()
+        },
+    ));
     table.extend(measure(&mut group, "one area's detail (histogram, hour of week, months)", || {
         query::area_detail(&index, &one_area).by_month.len()
     }));

@@ -188,7 +188,8 @@ impl Picture {
         let index = self.index.read();
         if let (true, Some(period)) = (scope.partner, period) {
             let display = areas.display.get(&area).map(String::as_str);
-            let sums = self.three_published(&index, period, filter, &filter.areas);
+            let three = self.three_published(&index, period);
+            let sums = self.three_sums(&index, &three, filter, &filter.areas);
             return Ok(AreaPicture {
                 row: AreaRow::published(scope, &index, Some(code), display, &sums),
                 severity_histogram: Vec::new(),
@@ -232,20 +233,33 @@ impl Picture {
 }
 
 impl Picture {
-    /// The sums of the published cells of `period` (a tertial) over `areas` (as recorded, within
-    /// what the partner may see), of the filter's categories.
-    fn published_sums(&self, index: &OrgIndex, period: Period, filter: &Filter, areas: &[u16]) -> Sums {
+    /// The published cells of `period` (a tertial) in what the partner may see.
+    fn published(&self, index: &OrgIndex, period: Period) -> Published {
+        Published::of(index, period, &disclosure::visible(&self.areas, &self.scope), self.scope.k)
+    }
+
+    /// The sums of `published` over `areas` (as recorded, within what the partner may see), of
+    /// the filter's categories.
+    fn sums(&self, index: &OrgIndex, published: &Published, filter: &Filter, areas: &[u16]) -> Sums {
         let visible = disclosure::visible(&self.areas, &self.scope);
-        let published = Published::of(index, period, &visible, self.scope.k);
         let categories: Vec<u16> =
             filter.categories.iter().map(|slug| index.categories.find(slug).unwrap_or(NONE)).collect();
         let areas: Vec<u16> = areas.iter().copied().filter(|code| visible.contains(code)).collect();
         published.sum(&areas, &categories)
     }
 
-    /// The sums for the tertial, the one before it and the same one a year earlier.
-    fn three_published(&self, index: &OrgIndex, period: Period, filter: &Filter, areas: &[u16]) -> [Sums; 3] {
-        [period, period.previous(), period.a_year_earlier()].map(|p| self.published_sums(index, p, filter, areas))
+    fn published_sums(&self, index: &OrgIndex, period: Period, filter: &Filter, areas: &[u16]) -> Sums {
+        self.sums(index, &self.published(index, period), filter, areas)
+    }
+
+    /// The published cells of the tertial, the one before it and the same one a year earlier.
+    fn three_published(&self, index: &OrgIndex, period: Period) -> [Published; 3] {
+        [period, period.previous(), period.a_year_earlier()].map(|p| self.published(index, p))
+    }
+
+    /// The sums of three tertials' cells over `areas`.
+    fn three_sums(&self, index: &OrgIndex, three: &[Published; 3], filter: &Filter, areas: &[u16]) -> [Sums; 3] {
+        [0, 1, 2].map(|i| self.sums(index, &three[i], filter, areas))
     }
 
     /// A partner's published cells of `period` in `area` (with what it contains; every shared
@@ -281,10 +295,11 @@ impl Picture {
         let mut codes: Vec<(&String, u16)> =
             areas.names.iter().filter(|(code, _)| visible.contains(code)).map(|(code, name)| (name, *code)).collect();
         codes.sort();
+        let three = self.three_published(&index, period);
         let rows = codes
             .into_iter()
             .map(|(name, code)| {
-                let sums = self.three_published(&index, period, filter, &areas.with_descendants(code));
+                let sums = self.three_sums(&index, &three, filter, &areas.with_descendants(code));
                 AreaRow::published(scope, &index, Some(name), areas.display.get(&code).map(String::as_str), &sums)
             })
             .collect();

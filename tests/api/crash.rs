@@ -7,6 +7,7 @@ use crate::sync::{created, observation};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::Child;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,11 +24,16 @@ async fn a_killed_server_loses_nothing_it_acknowledged_and_stores_nothing_twice(
     let (mut server, address) = start_server(&app);
     let address = Arc::new(Mutex::new(address));
     let acknowledged = Arc::new(Mutex::new(BTreeSet::<String>::new()));
+    // Pushes on the wire now, the crashes so far, and pushes the crash cut off mid-flight.
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let crashes = Arc::new(AtomicUsize::new(0));
+    let cut_off = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
     for client_index in 0..4 {
         let tokens = app.login("tyreso", "field", PASSWORD, &format!("crash-phone-{client_index}")).await;
         let address = address.clone();
         let acknowledged = acknowledged.clone();
+        let (in_flight, crashes, cut_off) = (in_flight.clone(), crashes.clone(), cut_off.clone());
         let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
         clients.push(tokio::spawn(async move {
             let mut pushed = BTreeSet::new();
@@ -39,7 +45,13 @@ async fn a_killed_server_loses_nothing_it_acknowledged_and_stores_nothing_twice(
                 let deadline = Instant::now() + Duration::from_secs(60);
                 loop {
                     let url = format!("{}/api/v1/sync/push?last_pulled_at=null", address.lock().unwrap().clone());
+                    let crashes_before = crashes.load(Ordering::SeqCst);
+                    in_flight.fetch_add(1, Ordering::SeqCst);
                     let answer = http.post(url).bearer_auth(&tokens.access).json(&body).send().await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    if answer.is_err() && crashes.load(Ordering::SeqCst) != crashes_before {
+                        cut_off.fetch_add(1, Ordering::SeqCst); // on the wire when the server died
+                    }
                     if let Ok(response) = answer
                         && response.status() == 200
                     {
@@ -63,9 +75,15 @@ async fn a_killed_server_loses_nothing_it_acknowledged_and_stores_nothing_twice(
         }));
     }
 
-    // Let pushes run, then kill the server mid-flight and start it again.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Once pushes have been acknowledged, kill the server while one is on the wire, and start it
+    // again.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acknowledged.lock().unwrap().len() < 40 || in_flight.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "no push was acknowledged and in flight");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     let before_kill = acknowledged.lock().unwrap().clone();
+    crashes.fetch_add(1, Ordering::SeqCst);
     server.kill().unwrap();
     server.wait().unwrap();
     let (mut restarted, new_address) = start_server(&app);
@@ -76,6 +94,7 @@ async fn a_killed_server_loses_nothing_it_acknowledged_and_stores_nothing_twice(
         pushed.extend(client.await.unwrap());
     }
     assert!(!before_kill.is_empty(), "some pushes were acknowledged before the crash");
+    assert!(cut_off.load(Ordering::SeqCst) > 0, "a push was on the wire when the server died, and was retried");
 
     // Everything is stored exactly once: the pushed set, listed without duplicates.
     let listed = list_observation_ids(&app.client, &new_address, &tenant.coordinator.tokens.access).await;

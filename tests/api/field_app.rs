@@ -4,6 +4,7 @@
 use crate::helpers::*;
 use lagesbild::routes::app::ASSET_NAMES;
 use lagesbild::routes::common::ASSET_NAMES as SHARED_NAMES;
+use sha2::Digest;
 use std::collections::BTreeSet;
 use std::io::Write;
 
@@ -85,6 +86,21 @@ async fn the_service_worker_names_its_cache_after_the_shell() {
     let app = spawn_app().await;
     let worker = app.client.get(app.url("/app/sw.js")).send().await.unwrap().text().await.unwrap();
     assert!(!worker.contains("__SHELL_VERSION__"), "the version placeholder is replaced");
+    // The version is the digest of the shell as served: every file but the worker, each path with
+    // its bytes, then the shared files the worker caches with them.
+    let version = worker.split("const VERSION = '").nth(1).and_then(|rest| rest.split('\'').next()).unwrap();
+    let mut shell = sha2::Sha256::new();
+    for name in ASSET_NAMES.iter().filter(|name| **name != "sw.js") {
+        let served = app.client.get(app.url(&format!("/app/{name}"))).send().await.unwrap().bytes().await.unwrap();
+        shell.update(name.as_bytes());
+        shell.update(&served);
+    }
+    for name in SHARED_NAMES {
+        let served = app.client.get(app.url(&format!("/common/{name}"))).send().await.unwrap().bytes().await.unwrap();
+        shell.update(format!("../common/{name}").as_bytes());
+        shell.update(&served);
+    }
+    assert_eq!(version, hex::encode(&shell.finalize()[..8]), "the cache is named after the shell served");
     for name in ASSET_NAMES.iter().filter(|name| **name != "sw.js") {
         assert!(worker.contains(&format!("'{name}'")), "the worker does not cache {name}");
     }
