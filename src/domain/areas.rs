@@ -10,6 +10,8 @@ use std::collections::{HashMap, HashSet};
 
 /// The most vertices one import may hold.
 pub const MAX_VERTICES: usize = 50_000;
+/// Codes that name another resource under `/api/v1/areas/`.
+const RESERVED_CODES: [&str; 1] = ["jobs"];
 /// The longest code and name.
 const MAX_CODE: usize = 64;
 const MAX_NAME: usize = 200;
@@ -117,6 +119,14 @@ pub fn parse_collection(body: &Value, stored_codes: &HashSet<String>) -> Result<
             }
         };
         let (code, name, parent) = (text("code", MAX_CODE), text("name", MAX_NAME), text("parent_code", MAX_CODE));
+        let code = code.and_then(|code| match code {
+            Some(code) if RESERVED_CODES.contains(&code.as_str()) => Err(FieldError::new(
+                &at("properties.code"),
+                "reserved_code",
+                format!("`{code}` names another resource under `/api/v1/areas/`; choose another code"),
+            )),
+            code => Ok(code),
+        });
         let mut ok = true;
         let mut take = |result: Result<Option<String>, FieldError>, key: &str, required: bool| match result {
             Ok(Some(value)) => Some(value),

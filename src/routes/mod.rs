@@ -29,7 +29,7 @@ pub mod users;
 
 use crate::error::{ApiError, ApiResult};
 use actix_web::http::Method;
-use actix_web::{HttpRequest, web};
+use actix_web::{HttpRequest, guard, web};
 
 /// Declares the route table once: it registers the handlers and lists itself in `ROUTES`, which
 /// the fallback uses for 405 answers and the tests compare with `api-spec/openapi.yaml`.
@@ -39,7 +39,12 @@ macro_rules! route_table {
         pub const ROUTES: &[(&str, &str)] = &[ $( (stringify!($method), $path) ),* ];
 
         fn register(cfg: &mut web::ServiceConfig) {
-            $( cfg.route($path, web::method(Method::$method).to($handler)); )*
+            $( cfg.route(
+                $path,
+                web::method(Method::$method)
+                    .guard(guard::fn_guard(|ctx| !shadowed($path, ctx.head().uri.path())))
+                    .to($handler),
+            ); )*
         }
     };
 }
@@ -137,13 +142,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Unknown routes get 404 `route_not_found`, known routes with another method 405, with or
 /// without a token.
 async fn fallback(req: HttpRequest) -> ApiResult<actix_web::HttpResponse> {
-    let allowed: Vec<&str> =
-        ROUTES.iter().filter(|(_, pattern)| path_matches(pattern, req.path())).map(|(method, _)| *method).collect();
+    let allowed: Vec<&str> = ROUTES
+        .iter()
+        .filter(|(_, pattern)| path_matches(pattern, req.path()) && !shadowed(pattern, req.path()))
+        .map(|(method, _)| *method)
+        .collect();
     Err(if allowed.is_empty() {
         ApiError::RouteNotFound(req.path().to_owned())
     } else {
         ApiError::MethodNotAllowed { method: req.method().to_string(), allow: allowed.join(", ") }
     })
+}
+
+/// Whether a path that fits `pattern` belongs to a more literal route instead, as OpenAPI reads
+/// paths: `/api/v1/areas/jobs` is the jobs resource for every method, never the area `jobs`.
+fn shadowed(pattern: &str, path: &str) -> bool {
+    let parameters = |pattern: &str| pattern.matches('{').count();
+    ROUTES.iter().any(|(_, other)| parameters(other) < parameters(pattern) && path_matches(other, path))
 }
 
 /// Whether a concrete path fits a pattern such as `/api/v1/users/{id}`.

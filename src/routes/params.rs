@@ -35,6 +35,16 @@ pub fn optional_instant(field: &str, text: Option<&str>) -> ApiResult<Option<i64
     text.filter(|t| !t.trim().is_empty()).map(|t| instant(field, t)).transpose()
 }
 
+/// An optional slug parameter (a unit, say); empty means absent.
+pub fn optional_slug(field: &str, text: Option<&str>) -> ApiResult<Option<String>> {
+    match text.filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(text) => crate::domain::identity::Slug::parse(field, text)
+            .map(|slug| Some(slug.as_str().to_owned()))
+            .map_err(|e| ApiError::Validation(vec![e])),
+    }
+}
+
 /// `limit`: a page size of 1 to 1000, 100 when absent.
 pub fn limit(text: Option<&str>) -> ApiResult<i64> {
     match text.map(str::trim) {

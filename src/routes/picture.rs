@@ -102,8 +102,13 @@ impl PictureQuery {
 
     /// The period asked for; by default the last twelve months up to today.
     fn period(&self, tz: chrono_tz::Tz) -> ApiResult<(Option<Period>, i64, i64)> {
-        if let Some(text) = self.period.as_deref().filter(|t| !t.trim().is_empty()) {
-            if self.from.is_some() || self.to.is_some() {
+        // An empty parameter is an absent one, as everywhere in the API.
+        fn given(value: &Option<String>) -> Option<&str> {
+            value.as_deref().filter(|t| !t.trim().is_empty())
+        }
+        let (from, to) = (given(&self.from), given(&self.to));
+        if let Some(text) = given(&self.period) {
+            if from.is_some() || to.is_some() {
                 return Err(ApiError::field("period", "conflicting", "give a period or from/to, not both"));
             }
             let period = Period::parse("period", text).map_err(|e| ApiError::Validation(vec![e]))?;
@@ -111,9 +116,8 @@ impl PictureQuery {
             return Ok((Some(period), from, to));
         }
         let now = chrono::Utc::now().timestamp_millis();
-        let to = self.to.as_deref().map(|t| local_instant("to", t, tz)).transpose()?.unwrap_or(now);
-        let from =
-            self.from.as_deref().map(|t| local_instant("from", t, tz)).transpose()?.unwrap_or(to - 365 * 86_400_000);
+        let to = to.map(|t| local_instant("to", t, tz)).transpose()?.unwrap_or(now);
+        let from = from.map(|t| local_instant("from", t, tz)).transpose()?.unwrap_or(to - 365 * 86_400_000);
         if from >= to {
             return Err(ApiError::field("to", "before_start", "must be after `from`"));
         }
@@ -168,7 +172,7 @@ impl PictureQuery {
             to_ms,
             categories: super::params::list(self.category.as_deref()),
             severity_min,
-            unit: self.unit.clone().filter(|u| !u.trim().is_empty()),
+            unit: super::params::optional_slug("unit", self.unit.as_deref())?,
             hours,
             weekdays,
             after_dark: flag("after_dark", self.after_dark.as_deref())?,

@@ -45,12 +45,12 @@ impl ListQuery {
         let before = params::after(self.after.as_deref())?;
         Ok(RecordFilter {
             user_id: caller_is_field.then(|| user_id.to_owned()),
-            from: self.from.as_deref().map(|t| params::instant("from", t)).transpose()?,
-            to: self.to.as_deref().map(|t| params::instant("to", t)).transpose()?,
+            from: params::optional_instant("from", self.from.as_deref())?,
+            to: params::optional_instant("to", self.to.as_deref())?,
             kinds: params::list(kinds),
             statuses: params::list(self.status.as_deref()),
             area: self.area.clone().filter(|a| !a.is_empty()),
-            unit: self.unit.clone().filter(|u| !u.is_empty()),
+            unit: params::optional_slug("unit", self.unit.as_deref())?,
             before,
             limit,
         })

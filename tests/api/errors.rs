@@ -150,3 +150,27 @@ async fn a_fault_of_ours_is_an_opaque_500_that_carries_the_request_id() {
         assert!(!text.contains(leak), "the 500 body says something internal ({leak}): {body}");
     }
 }
+
+#[tokio::test]
+async fn a_literal_route_owns_its_path_for_every_method() {
+    // `/api/v1/areas/jobs` is the jobs resource, as OpenAPI reads paths, never the area `jobs`:
+    // DELETE there is 405 (not an attempt to delete an area), and Allow names only GET.
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    for method in [reqwest::Method::DELETE, reqwest::Method::OPTIONS, reqwest::Method::POST] {
+        let response = app
+            .client
+            .request(method.clone(), app.url("/api/v1/areas/jobs"))
+            .bearer_auth(&tenant.admin.tokens.access)
+            .send()
+            .await
+            .unwrap();
+        let allow = response.headers().get("allow").map(|v| v.to_str().unwrap().to_owned());
+        assert_problem(response, 405, "method_not_allowed").await;
+        assert_eq!(allow.as_deref(), Some("GET"), "{method}");
+    }
+    // The parameter route still serves every other code.
+    let response =
+        app.client.delete(app.url("/api/v1/areas/GR")).bearer_auth(&tenant.admin.tokens.access).send().await.unwrap();
+    assert_problem(response, 404, "area_not_found").await;
+}

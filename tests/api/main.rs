@@ -27,6 +27,7 @@ mod records;
 mod revocation;
 mod shared_client;
 mod spec;
+mod spec_conformance;
 mod sync;
 mod sync_authority;
 mod tenancy;
