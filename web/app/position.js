@@ -21,18 +21,91 @@ export function distanceMetres(a, b) {
   return Math.hypot(dx, dy)
 }
 
-function areaCentre(area) {
-  const b = Array.isArray(area.bbox) ? area.bbox : null
-  const box = b
-    ? { minLon: b[0], minLat: b[1], maxLon: b[2], maxLat: b[3] }
-    : {
-        minLat: area.bbox_min_lat ?? area.min_lat, minLon: area.bbox_min_lon ?? area.min_lon,
-        maxLat: area.bbox_max_lat ?? area.max_lat, maxLon: area.bbox_max_lon ?? area.max_lon,
-      }
-  if (typeof area.centroid_lat === 'number') return { lat: area.centroid_lat, lon: area.centroid_lon, radius: 300 }
-  if (![box.minLat, box.minLon, box.maxLat, box.maxLon].every((v) => typeof v === 'number')) return null
+/** A value the server sends as JSON text (an area's `bbox` and `outline`), or already parsed. */
+function parsed(value) {
+  if (typeof value !== 'string') return value ?? null
+  try {
+    return JSON.parse(value)
+  } catch {
+    return null
+  }
+}
+
+/** An area's polygons as lists of rings of [lon, lat], from its outline. */
+export function areaPolygons(area) {
+  const outline = parsed(area.outline)
+  if (outline?.type === 'Polygon' && Array.isArray(outline.coordinates)) return [outline.coordinates]
+  if (outline?.type === 'MultiPolygon' && Array.isArray(outline.coordinates)) return outline.coordinates
+  return []
+}
+
+function areaBox(area) {
+  const b = parsed(area.bbox)
+  if (Array.isArray(b) && b.length === 4 && b.every((v) => typeof v === 'number')) {
+    return { minLon: b[0], minLat: b[1], maxLon: b[2], maxLat: b[3] }
+  }
+  const rings = areaPolygons(area).flat()
+  const points = rings.flat().filter((p) => Array.isArray(p) && p.length >= 2)
+  if (!points.length) return null
+  const lons = points.map((p) => p[0])
+  const lats = points.map((p) => p[1])
+  return { minLon: Math.min(...lons), minLat: Math.min(...lats), maxLon: Math.max(...lons), maxLat: Math.max(...lats) }
+}
+
+/** Where the polygons' boundaries cross the latitude `lat`: the inside spans, as [west, east]. */
+function spansAt(polygons, lat) {
+  const crossings = []
+  for (const ring of polygons.flat()) {
+    for (let i = 0; i + 1 < ring.length; i += 1) {
+      const [x1, y1] = ring[i]
+      const [x2, y2] = ring[i + 1]
+      if ((y1 <= lat) !== (y2 <= lat)) crossings.push(x1 + ((lat - y1) / (y2 - y1)) * (x2 - x1))
+    }
+  }
+  crossings.sort((a, b) => a - b)
+  const spans = []
+  for (let i = 0; i + 1 < crossings.length; i += 2) spans.push([crossings[i], crossings[i + 1]])
+  return spans
+}
+
+/** `spans` less every span of `holes`. */
+function subtract(spans, holes) {
+  let rest = spans
+  for (const [a, b] of holes) {
+    rest = rest.flatMap(([x, y]) => {
+      if (b <= x || a >= y) return [[x, y]]
+      return [[x, a], [b, y]].filter(([p, q]) => q - p > 0)
+    })
+  }
+  return rest
+}
+
+/**
+ * A point well inside the area and outside the areas within it (its children), so that the
+ * server, which files a record under the smallest area holding it, files it under this one; with
+ * the distance to the farthest corner of the area as its uncertainty. Null when the area has no
+ * outline to pick from.
+ */
+export function pickPoint(area, children = []) {
+  const box = areaBox(area)
+  if (!box) return null
+  const polygons = areaPolygons(area)
   const centre = { lat: (box.minLat + box.maxLat) / 2, lon: (box.minLon + box.maxLon) / 2 }
-  return { ...centre, radius: Math.round(distanceMetres(centre, { lat: box.maxLat, lon: box.maxLon })) }
+  let best = null
+  if (polygons.length) {
+    const holes = children.flatMap(areaPolygons)
+    for (let k = 1; k < 16; k += 1) {
+      const lat = box.minLat + ((box.maxLat - box.minLat) * k) / 16
+      for (const [west, east] of subtract(spansAt(polygons, lat), spansAt(holes, lat))) {
+        if (!best || east - west > best.width) best = { width: east - west, lat, lon: (west + east) / 2 }
+      }
+    }
+    if (!best) return null
+  }
+  const point = best ? { lat: best.lat, lon: best.lon } : centre
+  const corners = [[box.minLat, box.minLon], [box.minLat, box.maxLon], [box.maxLat, box.minLon], [box.maxLat, box.maxLon]]
+  const radius = Math.max(...corners.map(([lat, lon]) => distanceMetres(point, { lat, lon })))
+  return { lat: Number(point.lat.toFixed(6)), lon: Number(point.lon.toFixed(6)), radius: Math.round(Math.min(radius, 100_000)) }
 }
 
 /** The position part of the observation form. `initial` is a stored position when fixing a record. */
@@ -94,7 +167,13 @@ export class PositionPicker {
   }
 
   async loadAreas() {
-    const areas = (await db.all('areas')).filter((area) => area.active !== false && areaCentre(area))
+    const all = (await db.all('areas')).filter((area) => area.active !== false && !area._deleted)
+    const picks = new Map()
+    for (const area of all) {
+      const point = pickPoint(area, all.filter((other) => other.parent_code && other.parent_code === area.code))
+      if (point) picks.set(area.id, point)
+    }
+    const areas = all.filter((area) => picks.has(area.id))
     if (!areas.length) return
     const labelNode = document.createElement('label')
     labelNode.className = 'field'
@@ -105,8 +184,7 @@ export class PositionPicker {
       select.append(new Option(area.name ?? area.code, area.id))
     }
     select.addEventListener('change', () => {
-      const area = areas.find((a) => a.id === select.value)
-      const centre = area && areaCentre(area)
+      const centre = picks.get(select.value)
       if (!centre) return
       this.reference = { lat: centre.lat, lon: centre.lon, accuracy: centre.radius, area: true }
       this.pin = { lat: centre.lat, lon: centre.lon }

@@ -127,6 +127,13 @@ export function renderLogin(main, ctx, { reason = null } = {}) {
 
 // ---------------------------------------------------------------- observation
 
+/** Brings the first field at fault into view, above the sticky Save bar, and focuses it. */
+function showFault(field) {
+  field.scrollIntoView({ block: 'center' })
+  const control = field.querySelector('select, input:checked, input, button')
+  control?.focus({ preventScroll: true })
+}
+
 export async function renderObservation(main, ctx, record = null) {
   const categories = sortByLabel(await db.all('categories'))
   if (record && !categories.some((c) => c.slug === record.category)) {
@@ -161,8 +168,7 @@ export async function renderObservation(main, ctx, record = null) {
     h('div', { class: 'group' }, h('label', { class: 'field', for: noteId, text: t('note') }), note, h('p', { id: hintId, class: 'hint note-hint', text: t('note_hint') })),
     h('label', { class: 'check' }, followUp, h('span', { text: t('follow_up') })),
     h('div', { class: 'group' }, h('label', { class: 'field', for: whenId, text: t('observed_at') }), when),
-    problem,
-    h('div', { class: 'sticky-actions' }, save))
+    h('div', { class: 'sticky-actions' }, problem, save))
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault()
@@ -170,6 +176,8 @@ export async function renderObservation(main, ctx, record = null) {
     const missing = !category.get() ? 'missing_category' : !severity.get() ? 'missing_severity' : !safety.get() ? 'missing_safety' : !position ? 'missing_position' : null
     if (missing) {
       problem.textContent = t(missing)
+      const fields = { missing_category: category.node, missing_severity: severity.node, missing_safety: safety.node, missing_position: positionBox }
+      showFault(fields[missing])
       return
     }
     problem.textContent = ''
@@ -343,7 +351,7 @@ async function recentActivities(ctx) {
   const list = (await db.all('activity_logs')).filter((r) => r.ended_at != null).sort((a, b) => b.started_at - a.started_at).slice(0, 5)
   const section = h('section', { class: 'recent' }, h('h3', { text: t('recent_activities') }))
   if (!list.length) section.append(h('p', { class: 'hint', text: t('no_activities') }))
-  for (const record of list) section.append(recordItem('activity_logs', record, { types }, ctx))
+  else section.append(h('ul', { class: 'records' }, ...list.map((record) => recordItem('activity_logs', record, { types }, ctx))))
   return section
 }
 

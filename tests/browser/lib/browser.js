@@ -26,7 +26,9 @@ const HOME = { latitude: 59.2441, longitude: 18.2279, accuracy: 12 }
 
 /** A phone: a persistent browser profile that can be closed and opened again. */
 class Phone {
-  constructor({ locale = 'sv-SE' } = {}) {
+  /** `geolocation: false`: a phone whose user declined location access (or that has no GPS). */
+  constructor({ locale = 'sv-SE', geolocation = true } = {}) {
+    this.geolocation = geolocation
     this.profile = fs.mkdtempSync(path.join(os.tmpdir(), 'lagesbild-profile-'))
     this.locale = locale
     this.context = null
@@ -45,8 +47,7 @@ class Phone {
       hasTouch: true,
       locale: this.locale,
       timezoneId: 'Europe/Stockholm',
-      geolocation: HOME,
-      permissions: ['geolocation'],
+      ...(this.geolocation ? { geolocation: HOME, permissions: ['geolocation'] } : { permissions: [] }),
       serviceWorkers: 'allow',
     })
     this.page = this.context.pages()[0] ?? (await this.context.newPage())
