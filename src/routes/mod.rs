@@ -12,6 +12,7 @@ pub mod devices;
 pub mod embedded;
 pub mod followup;
 pub mod health;
+pub mod home;
 pub mod indicators;
 pub mod json;
 pub mod me;
@@ -50,6 +51,7 @@ macro_rules! route_table {
 }
 
 route_table! {
+    GET "/" => home::index,
     GET "/healthz" => health::healthz,
     GET "/readyz" => health::readyz,
     GET "/metrics" => health::metrics,

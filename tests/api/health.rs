@@ -80,3 +80,17 @@ async fn responses_are_compressed_when_the_client_asks_and_decode_to_the_plain_a
         assert_eq!(decoded, plain, "{encoding} decodes to the plain answer");
     }
 }
+
+#[tokio::test]
+async fn the_front_page_links_the_field_app_the_dashboard_and_the_api_reference() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8");
+    let page = response.text().await.unwrap();
+    for link in ["/app/", "/dashboard/", "/api-docs"] {
+        assert!(page.contains(&format!("href=\"{link}\"")), "the page links {link}");
+        let target = app.client.get(app.url(link)).send().await.unwrap();
+        assert_eq!(target.status(), 200, "{link} answers");
+    }
+}
