@@ -116,6 +116,9 @@ pub(super) fn administer(settings: &Settings, command: Command) -> anyhow::Resul
         Command::Org(OrgCommand::Bbox { org, bbox, clear }) => {
             let organisation_id = organisation_id(conn, &org)?;
             let bbox = if clear { None } else { Some(parse_bbox(bbox.as_deref().unwrap_or_default())?) };
+            if let (Some(b), Some(extent)) = (bbox, crate::db::queries::areas::extent(conn, &organisation_id)?) {
+                check_against_areas(&b, extent)?;
+            }
             organisations::set_bbox(conn, &organisation_id, bbox)?;
             match bbox {
                 Some(b) => {
@@ -199,6 +202,32 @@ fn print_demo(created: &crate::demo::Created, elapsed: std::time::Duration) {
         let password = password.as_deref().unwrap_or("(given)");
         println!("  {:<15}{:<13}{:<16}{unit}", user.username, user.role, password);
     }
+}
+
+/// Refuses a rectangle that misses every area of the organisation: every record would then be
+/// refused. Says so when it is latitude and longitude exchanged.
+fn check_against_areas(b: &BoundingBox, [min_lon, min_lat, max_lon, max_lat]: [f64; 4]) -> anyhow::Result<()> {
+    let overlaps =
+        |b: &BoundingBox| min_lon <= b.max_lon && max_lon >= b.min_lon && min_lat <= b.max_lat && max_lat >= b.min_lat;
+    if overlaps(b) {
+        return Ok(());
+    }
+    let swapped = BoundingBox { min_lat: b.min_lon, min_lon: b.min_lat, max_lat: b.max_lon, max_lon: b.max_lat };
+    if overlaps(&swapped) {
+        anyhow::bail!(
+            "--bbox: latitude and longitude look exchanged: the organisation's areas lie at latitude \
+             {min_lat:.3}–{max_lat:.3}, longitude {min_lon:.3}–{max_lon:.3}; give MIN_LAT,MIN_LON,MAX_LAT,MAX_LON, \
+             e.g. {},{},{},{}",
+            swapped.min_lat,
+            swapped.min_lon,
+            swapped.max_lat,
+            swapped.max_lon
+        );
+    }
+    anyhow::bail!(
+        "--bbox: the rectangle misses every area of the organisation (latitude {min_lat:.3}–{max_lat:.3}, \
+         longitude {min_lon:.3}–{max_lon:.3}); every position would be refused"
+    )
 }
 
 fn parse_bbox(text: &str) -> anyhow::Result<BoundingBox> {

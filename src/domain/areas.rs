@@ -93,6 +93,46 @@ fn polygon_vertices(polygon: &Polygon<f64>) -> usize {
 /// Reads a FeatureCollection of Polygon and MultiPolygon features with `code`, `name` and an
 /// optional `parent_code`. Every problem names its feature (`features[3].geometry`);
 /// `stored_codes` are the organisation's areas already stored, which may be parents.
+/// Refuses areas that lie wholly outside the organisation's bounding box, naming the feature;
+/// when the area would lie in it with latitude and longitude exchanged, says so.
+pub fn within(inputs: &[AreaInput], bbox: &crate::domain::records::BoundingBox) -> Result<(), Vec<FieldError>> {
+    let overlaps = |[min_x, min_y, max_x, max_y]: [f64; 4]| {
+        min_x <= bbox.max_lon && max_x >= bbox.min_lon && min_y <= bbox.max_lat && max_y >= bbox.min_lat
+    };
+    let errors: Vec<FieldError> = inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, area)| {
+            let [min_x, min_y, max_x, max_y] = area.bbox();
+            if overlaps([min_x, min_y, max_x, max_y]) {
+                return None;
+            }
+            let field = format!("features[{i}].geometry");
+            Some(if overlaps([min_y, min_x, max_y, max_x]) {
+                FieldError::new(
+                    &field,
+                    "swapped_coordinates",
+                    format!(
+                        "`{}` lies outside the organisation's bounding box, and inside it with latitude and \
+                         longitude exchanged: GeoJSON positions are [longitude, latitude]",
+                        area.code
+                    ),
+                )
+            } else {
+                FieldError::new(
+                    &field,
+                    "outside_bounding_box",
+                    format!(
+                        "`{}` lies wholly outside the organisation's bounding box (latitude {}–{}, longitude {}–{})",
+                        area.code, bbox.min_lat, bbox.max_lat, bbox.min_lon, bbox.max_lon
+                    ),
+                )
+            })
+        })
+        .collect();
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
 pub fn parse_collection(body: &Value, stored_codes: &HashSet<String>) -> Result<Vec<AreaInput>, Vec<FieldError>> {
     let mut errors = Vec::new();
     if body.get("type").and_then(Value::as_str) != Some("FeatureCollection") {

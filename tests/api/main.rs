@@ -28,6 +28,7 @@ mod revocation;
 mod shared_client;
 mod spec;
 mod spec_conformance;
+mod swapped;
 mod sync;
 mod sync_authority;
 mod tenancy;

@@ -73,6 +73,20 @@ pub fn list(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Vec<A
 }
 
 /// The codes of the organisation's live areas.
+/// The rectangle around the organisation's live areas, `[min_lon, min_lat, max_lon, max_lat]`.
+pub fn extent(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Option<[f64; 4]>> {
+    use diesel::dsl::{max, min};
+    let (a, b, c, d) = areas::table
+        .filter(areas::organisation_id.eq(organisation_id))
+        .filter(areas::deleted_at.is_null())
+        .select((min(areas::min_lon), min(areas::min_lat), max(areas::max_lon), max(areas::max_lat)))
+        .first::<(Option<f64>, Option<f64>, Option<f64>, Option<f64>)>(conn)?;
+    Ok(match (a, b, c, d) {
+        (Some(a), Some(b), Some(c), Some(d)) => Some([a, b, c, d]),
+        _ => None,
+    })
+}
+
 pub fn codes(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<HashSet<String>> {
     Ok(areas::table
         .filter(areas::organisation_id.eq(organisation_id))
@@ -223,6 +237,9 @@ pub fn import_collection(
 ) -> Result<(ImportCounts, Option<AreaJob>), ImportError> {
     let stored = codes(conn, organisation_id)?;
     let inputs = crate::domain::areas::parse_collection(body, &stored).map_err(ImportError::Invalid)?;
+    if let Some(bbox) = super::organisations::bbox(conn, organisation_id)? {
+        crate::domain::areas::within(&inputs, &bbox).map_err(ImportError::Invalid)?;
+    }
     let now = chrono::Utc::now().timestamp_millis();
     let imported = crate::db::write_transaction(conn, |conn| {
         let counts = import(conn, organisation_id, &inputs, now)?;

@@ -29,6 +29,17 @@ pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<OrganisationRow> 
     organisations::table.find(id).select(OrganisationRow::as_select()).first(conn)
 }
 
+/// The rectangle reported positions must fall inside, when one is set.
+pub fn bbox(conn: &mut DbConnection, id: &str) -> QueryResult<Option<crate::domain::records::BoundingBox>> {
+    let org = by_id(conn, id)?;
+    Ok(match (org.bbox_min_lat, org.bbox_min_lon, org.bbox_max_lat, org.bbox_max_lon) {
+        (Some(min_lat), Some(min_lon), Some(max_lat), Some(max_lon)) => {
+            Some(crate::domain::records::BoundingBox { min_lat, min_lon, max_lat, max_lon })
+        }
+        _ => None,
+    })
+}
+
 /// Sets or clears the rectangle reported positions must fall inside.
 pub fn set_bbox(
     conn: &mut DbConnection,

@@ -4,7 +4,6 @@ use super::{organisations, reference};
 use crate::db::DbConnection;
 use crate::db::schema::units;
 use crate::domain::push::{PreparedPush, PushContext, Rules, TableChanges, prepare};
-use crate::domain::records::BoundingBox;
 use crate::domain::sync::SyncedTable;
 use diesel::prelude::*;
 use parking_lot::Mutex;
@@ -15,13 +14,7 @@ use std::time::Duration;
 /// Reads an organisation's validation rules.
 pub fn load_rules(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Rules> {
     let slugs = |rows: Vec<crate::db::models::ReferenceRow>| rows.into_iter().map(|row| row.slug).collect();
-    let org = organisations::by_id(conn, organisation_id)?;
-    let bbox = match (org.bbox_min_lat, org.bbox_min_lon, org.bbox_max_lat, org.bbox_max_lon) {
-        (Some(min_lat), Some(min_lon), Some(max_lat), Some(max_lon)) => {
-            Some(BoundingBox { min_lat, min_lon, max_lat, max_lon })
-        }
-        _ => None,
-    };
+    let bbox = organisations::bbox(conn, organisation_id)?;
     let (areas_version, areas) = super::areas::versioned_index(conn, organisation_id)?;
     Ok(Rules {
         bbox,
