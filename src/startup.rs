@@ -51,6 +51,9 @@ impl Application {
     /// Opens the database, applies migrations, loads keys and binds the listener.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         let target = DatabaseTarget::from_settings(&settings)?;
+        // The address first: a port in use is said before anything is migrated or generated.
+        let listener =
+            TcpListener::bind(settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
         let pool = db::build_pool(&target, settings.db_pool_size)?;
         {
             let mut conn = pool.get().context("cannot get a database connection")?;
@@ -114,8 +117,6 @@ impl Application {
         }
         let data = web::Data::from(state.clone());
 
-        let listener =
-            TcpListener::bind(settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = listener.local_addr().context("the listener has no address")?.port();
         tracing::info!(address = %listener.local_addr().context("no address")?, database = %target.describe(), "lagesbild is listening");
         let mut server = HttpServer::new(move || {

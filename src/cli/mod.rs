@@ -239,9 +239,8 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
 
 fn migrate(settings: &Settings, status_only: bool) -> anyhow::Result<()> {
     let target = DatabaseTarget::from_settings(settings)?;
-    let mut conn = target.connect()?;
     if status_only {
-        let pending = db::pending_migrations(&mut conn)?;
+        let pending = db::pending_migrations_read_only(&target)?;
         if pending.is_empty() {
             println!("{}: up to date", target.describe());
         } else {
@@ -252,7 +251,7 @@ fn migrate(settings: &Settings, status_only: bool) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let applied = db::run_migrations(&mut conn)?;
+    let applied = db::run_migrations(&mut target.connect()?)?;
     if applied.is_empty() {
         println!("{}: up to date, nothing to apply", target.describe());
     } else {

@@ -182,6 +182,45 @@ pub fn pending_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>
     pending.map_err(|error| anyhow::anyhow!("cannot read migrations: {error}"))
 }
 
+/// The migrations a database still needs, read without changing anything: a SQLite file that
+/// does not exist yet is not created (all of them are pending), one that exists is opened
+/// read-only.
+pub fn pending_migrations_read_only(target: &DatabaseTarget) -> anyhow::Result<Vec<String>> {
+    use diesel::RunQueryDsl;
+    use diesel::migration::MigrationSource;
+    let all = || -> anyhow::Result<Vec<String>> {
+        let migrations = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+            .map_err(|error| anyhow::anyhow!("cannot read migrations: {error}"))?;
+        Ok(migrations.iter().map(|m| m.name().to_string()).collect())
+    };
+    match target {
+        DatabaseTarget::Sqlite(path) if !path.exists() => all(),
+        DatabaseTarget::Sqlite(path) => {
+            let url = format!("file:{}?mode=ro", path.to_str().context("the SQLite path is not valid UTF-8")?);
+            let mut conn = SqliteConnection::establish(&url)
+                .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
+            let applied: Vec<String> = match diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+                .load::<MigrationVersion>(&mut conn)
+            {
+                Ok(rows) => rows.into_iter().map(|row| row.version).collect(),
+                // A file without the migrations table has none applied.
+                Err(_) => Vec::new(),
+            };
+            // Versions are stored as the name's prefix, with or without its dashes.
+            let version_of = |text: &str| text.split('_').next().unwrap_or_default().replace('-', "");
+            let applied: Vec<String> = applied.iter().map(|version| version_of(version)).collect();
+            Ok(all()?.into_iter().filter(|name| !applied.contains(&version_of(name))).collect())
+        }
+        DatabaseTarget::Postgres(_) => pending_migrations(&mut target.connect()?),
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct MigrationVersion {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
+}
+
 /// Reverts the most recent migration (used by the migration tests and `lagesbild migrate --down`).
 pub fn revert_last_migration(conn: &mut DbConnection) -> anyhow::Result<String> {
     let reverted = match conn {

@@ -281,3 +281,44 @@ async fn sigterm_lets_an_in_flight_request_finish() {
     let exit = server.wait().unwrap();
     assert!(exit.success(), "the server exits cleanly after draining: {exit:?}");
 }
+
+#[tokio::test]
+async fn migrate_status_changes_nothing_and_a_port_in_use_is_found_before_anything_is_written() {
+    let app = spawn_app().await;
+    let fresh = tempfile::tempdir().unwrap();
+    let data_dir = fresh.path().join("data");
+    let in_fresh = |command: &mut Command| {
+        command.env("LAGESBILD_DATA_DIR", &data_dir).env_remove("DATABASE_URL");
+    };
+    let mut status = lagesbild(&app);
+    in_fresh(status.args(["migrate", "--status"]));
+    let (code, out, err) = run(&mut status, "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("pending") && out.contains("_identity"), "{out}");
+    assert!(!data_dir.exists(), "migrate --status created {}", data_dir.display());
+
+    // Another process holds the port: serve says so and leaves no database and no key behind.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = holder.local_addr().unwrap().to_string();
+    let mut serve = lagesbild(&app);
+    in_fresh(serve.args(["serve", "--listen", &address]));
+    let (code, _, err) = run(&mut serve, "");
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot listen on") && err.contains(&address), "{err}");
+    let left: Vec<_> =
+        std::fs::read_dir(&data_dir).map(|dir| dir.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "serve wrote {left:?} before finding the port in use");
+
+    // With the database in place, --status reads it without writing to it.
+    let mut migrate = lagesbild(&app);
+    in_fresh(migrate.args(["migrate"]));
+    assert_eq!(run(&mut migrate, "").0, 0);
+    let database = data_dir.join("lagesbild.db");
+    let before = std::fs::read(&database).unwrap();
+    let mut status = lagesbild(&app);
+    in_fresh(status.args(["migrate", "--status"]));
+    let (code, out, _) = run(&mut status, "");
+    assert_eq!(code, 0);
+    assert!(out.contains("up to date"), "{out}");
+    assert_eq!(std::fs::read(&database).unwrap(), before);
+}
