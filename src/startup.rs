@@ -61,6 +61,19 @@ impl Application {
             for name in &applied {
                 tracing::info!(migration = %name, "applied migration");
             }
+            db::probe_write(&mut conn).map_err(|error| match &target {
+                DatabaseTarget::Sqlite(path) => anyhow::anyhow!(
+                    "the database {} cannot be written ({error}): the user running lagesbild must own (or be \
+                     able to write) the file, its -wal and -shm files and their directory; e.g. `chown -R \
+                     $(whoami) {}`",
+                    path.display(),
+                    path.parent().map_or_else(|| ".".to_owned(), |dir| dir.display().to_string())
+                ),
+                DatabaseTarget::Postgres(_) => anyhow::anyhow!(
+                    "PostgreSQL does not accept writes ({error}): connect to the primary, as a role that may \
+                     write the database"
+                ),
+            })?;
         }
         let key = keys::signing_key(&settings)?;
         let revocations = Arc::new(RevocationCache::default());

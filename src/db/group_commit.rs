@@ -136,23 +136,46 @@ const PUSHED_TABLES: [&str; 4] = ["observations", "activity_logs", "sync_quarant
 /// not block writers.
 pub struct Upkeep {
     conn: DbConnection,
+    /// Failures in a row, and the moment before which no round is tried again.
+    failures: u32,
+    resume_at: Option<std::time::Instant>,
 }
+
+/// The longest wait between two tries of a failing upkeep.
+const UPKEEP_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Upkeep {
     /// Opens the upkeep's connection.
     pub fn open(target: &DatabaseTarget) -> anyhow::Result<Self> {
-        Ok(Self { conn: target.connect()? })
+        Ok(Self { conn: target.connect()?, failures: 0, resume_at: None })
     }
 
-    /// One round: a checkpoint, or an ANALYZE of the tables that grew. Failures are logged; the
-    /// next round tries again.
+    /// One round: a checkpoint, or an ANALYZE of the tables that grew. A failure is logged and
+    /// the next tries wait twice as long each time (up to five minutes), so a database that
+    /// cannot be written does not fill the log; the first success says so.
     pub fn run(&mut self) {
+        let now = std::time::Instant::now();
+        if self.resume_at.is_some_and(|at| now < at) {
+            return;
+        }
         let done = match &mut self.conn {
             DbConnection::Sqlite(conn) => conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);"),
             DbConnection::Postgres(conn) => analyse_grown_tables(conn),
         };
-        if let Err(error) = done {
-            tracing::warn!(%error, "database upkeep failed; will retry");
+        match done {
+            Ok(()) => {
+                if self.failures > 0 {
+                    tracing::info!(failures = self.failures, "database upkeep works again");
+                }
+                self.failures = 0;
+                self.resume_at = None;
+            }
+            Err(error) => {
+                self.failures = self.failures.saturating_add(1);
+                let wait = CHECKPOINT_EVERY.saturating_mul(1 << self.failures.min(16)).min(UPKEEP_BACKOFF_MAX);
+                self.resume_at = Some(now + wait);
+                tracing::warn!(%error, failures = self.failures, retry_in_secs = wait.as_secs_f64(), "database upkeep failed");
+            }
         }
     }
 }

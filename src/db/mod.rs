@@ -169,6 +169,15 @@ pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {
     diesel::connection::SimpleConnection::batch_execute(conn, "SELECT 1")
 }
 
+/// Whether the database accepts a write, without writing: an update of no row, rolled back.
+/// A SQLite file the server's user cannot write, or a read-only PostgreSQL, fails here.
+pub fn probe_write(conn: &mut DbConnection) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    let tried = conn.batch_execute("BEGIN; UPDATE sync_state SET seq = seq WHERE 1 = 0;");
+    let rolled_back = conn.batch_execute("ROLLBACK;");
+    tried.and(rolled_back)
+}
+
 /// Names of migrations not yet applied.
 pub fn pending_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     let pending = match conn {

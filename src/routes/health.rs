@@ -17,6 +17,8 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let pending = web::block(move || -> Result<Vec<String>, ApiError> {
         let mut conn = state.conn()?;
         db::ping(&mut conn).map_err(|error| ApiError::Unavailable(format!("the database does not answer: {error}")))?;
+        db::probe_write(&mut conn)
+            .map_err(|error| ApiError::Unavailable(format!("the database does not accept writes: {error}")))?;
         db::pending_migrations(&mut conn).map_err(|error| ApiError::Unavailable(format!("{error:#}")))
     })
     .await??;

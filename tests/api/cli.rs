@@ -322,3 +322,41 @@ async fn migrate_status_changes_nothing_and_a_port_in_use_is_found_before_anythi
     assert!(out.contains("up to date"), "{out}");
     assert_eq!(std::fs::read(&database).unwrap(), before);
 }
+
+#[tokio::test]
+async fn a_database_the_server_cannot_write_is_said_at_start_with_how_to_fix_it() {
+    let app = spawn_app().await;
+    let fresh = tempfile::tempdir().unwrap();
+    let data_dir = fresh.path().join("data");
+    let mut migrate = lagesbild(&app);
+    migrate.env("LAGESBILD_DATA_DIR", &data_dir).env_remove("DATABASE_URL").args(["migrate"]);
+    assert_eq!(run(&mut migrate, "").0, 0);
+    // The same file opened read-only stands for one whose owner is another user (root, after a
+    // `sudo lagesbild …`): it reads, and refuses every write.
+    let read_only = format!("sqlite://file:{}?mode=ro", data_dir.join("lagesbild.db").display());
+    let mut serve = lagesbild(&app);
+    serve
+        .current_dir(fresh.path())
+        .env("LAGESBILD_DATA_DIR", &data_dir)
+        .env("DATABASE_URL", &read_only)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = serve.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "the server must refuse to start: {err}");
+    assert!(err.contains("cannot be written") && err.contains("chown"), "{err}");
+}
