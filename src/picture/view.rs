@@ -149,10 +149,13 @@ impl Picture {
         let (scope, areas, index) = (&self.scope, &self.areas, self.index.read());
         let visible = areas.visible(scope);
         let [now, previous, last_year] = three_periods(&index, filter, areas, period);
+        // A row per live area, and per other code that still holds records in the window (a
+        // deleted area's, until the reassignment has moved them): a deleted area leaves the table.
         let mut codes: Vec<(&String, u16)> = areas
             .names
             .iter()
             .filter(|(code, _)| visible.as_ref().is_none_or(|v| v.contains(code)))
+            .filter(|(code, _)| areas.display.contains_key(code) || now.contains_key(code))
             .map(|(code, name)| (name, *code))
             .collect();
         codes.sort();
@@ -292,8 +295,12 @@ impl Picture {
     fn published_area_table(&self, period: Period, filter: &Filter) -> AreaTable {
         let (scope, areas, index) = (&self.scope, &self.areas, self.index.read());
         let visible = disclosure::visible(areas, scope);
-        let mut codes: Vec<(&String, u16)> =
-            areas.names.iter().filter(|(code, _)| visible.contains(code)).map(|(code, name)| (name, *code)).collect();
+        let mut codes: Vec<(&String, u16)> = areas
+            .names
+            .iter()
+            .filter(|(code, _)| visible.contains(code) && areas.display.contains_key(code))
+            .map(|(code, name)| (name, *code))
+            .collect();
         codes.sort();
         let three = self.three_published(&index, period);
         let rows = codes

@@ -252,3 +252,22 @@ async fn a_job_whose_lease_ran_out_is_taken_over_and_resumes_where_it_stopped() 
     assert_eq!(area_of(&app, coordinator, ids[1]).await, "GR");
     assert_eq!(area_of(&app, coordinator, ids[2]).await, "GR");
 }
+
+#[tokio::test]
+async fn a_deleted_area_leaves_the_picture_once_its_records_have_moved() {
+    let app = spawn_app().await;
+    let tenant = tenant_with_a_record_in_gr(&app).await;
+    let (coordinator, admin) = (&tenant.coordinator.tokens.access, &tenant.admin.tokens.access);
+    let codes = |picture: &Value| -> Vec<String> {
+        picture["areas"].as_array().unwrap().iter().map(|row| row["area"].as_str().unwrap().to_owned()).collect()
+    };
+    // The picture is read (and so held in memory) before the delete.
+    let before: Value = app.get("/api/v1/picture", coordinator).await.json().await.unwrap();
+    assert_eq!(codes(&before), ["GR", "TB", "TY"]);
+    assert_eq!(delete(&app, admin, "GR").await.status(), 204);
+    wait_for_jobs(&app, coordinator).await;
+    let after: Value = app.get("/api/v1/picture", coordinator).await.json().await.unwrap();
+    assert_eq!(codes(&after), ["TB", "TY"], "{after}");
+    let ty = after["areas"].as_array().unwrap().iter().find(|row| row["area"] == "TY").unwrap();
+    assert_eq!(ty["observations"], 1, "the record moved up to the parent: {after}");
+}
