@@ -180,9 +180,36 @@ pub fn local_midnight_ms(tz: Tz, date: NaiveDate) -> i64 {
     }
 }
 
+/// The same local moment a calendar year earlier in `tz`, as UTC milliseconds: the rule every
+/// "same period last year" follows, for named periods and for from/to windows alike (29 February
+/// goes to the 28th; a local time a daylight-saving change skipped, to the first one after it).
+pub fn a_year_earlier_ms(tz: Tz, ms: i64) -> i64 {
+    let Some(at) = chrono::DateTime::from_timestamp_millis(ms) else { return ms };
+    let local = at.with_timezone(&tz).naive_local();
+    let Some(earlier) = local.checked_sub_months(Months::new(12)) else { return ms };
+    (0..=3)
+        .find_map(|hours| tz.from_local_datetime(&(earlier + chrono::Duration::hours(hours))).earliest())
+        .map_or_else(|| earlier.and_utc().timestamp_millis(), |at| at.timestamp_millis())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_year_earlier_is_the_calendar_s_in_local_time() {
+        let tz: Tz = "Europe/Stockholm".parse().unwrap();
+        let ms = |text: &str| chrono::DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis();
+        // Across a leap day: 2024-03-01 local midnight → 2023-03-01 local midnight (366 days).
+        assert_eq!(a_year_earlier_ms(tz, ms("2024-03-01T00:00:00+01:00")), ms("2023-03-01T00:00:00+01:00"));
+        assert_eq!(a_year_earlier_ms(tz, ms("2024-02-29T12:00:00+01:00")), ms("2023-02-28T12:00:00+01:00"));
+        // Summer time then and now: the same wall-clock time.
+        assert_eq!(a_year_earlier_ms(tz, ms("2025-07-10T18:30:00+02:00")), ms("2024-07-10T18:30:00+02:00"));
+        // A named period and its window agree.
+        let period = Period::parse("period", "2024-T1").unwrap();
+        let (from, to) = period.bounds_ms(tz);
+        assert_eq!((a_year_earlier_ms(tz, from), a_year_earlier_ms(tz, to)), period.a_year_earlier().bounds_ms(tz));
+    }
     use chrono_tz::Europe::Stockholm;
     use proptest::prelude::*;
 

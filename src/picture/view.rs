@@ -11,6 +11,7 @@ use crate::db::QueryResult;
 use crate::db::queries::areas as area_queries;
 use crate::domain::identity::Role;
 use crate::domain::period::Period;
+use crate::domain::period::a_year_earlier_ms;
 use crate::domain::time::rfc3339_ms;
 use crate::error::{ApiError, ApiResult};
 use parking_lot::RwLock;
@@ -544,7 +545,10 @@ fn three_periods(
         Some(period) => {
             (shifted(period.previous().bounds_ms(index.tz)), shifted(period.a_year_earlier().bounds_ms(index.tz)))
         }
-        None => (shifted((from - (to - from), from)), shifted((from - 365 * 86_400_000, to - 365 * 86_400_000))),
+        None => (
+            shifted((from - (to - from), from)),
+            shifted((a_year_earlier_ms(index.tz, from), a_year_earlier_ms(index.tz, to))),
+        ),
     };
     [
         query::area_figures(index, filter, &areas.parents),

@@ -117,7 +117,10 @@ impl PictureQuery {
         }
         let now = chrono::Utc::now().timestamp_millis();
         let to = to.map(|t| local_instant("to", t, tz)).transpose()?.unwrap_or(now);
-        let from = from.map(|t| local_instant("from", t, tz)).transpose()?.unwrap_or(to - 365 * 86_400_000);
+        let from = from
+            .map(|t| local_instant("from", t, tz))
+            .transpose()?
+            .unwrap_or_else(|| crate::domain::period::a_year_earlier_ms(tz, to));
         if from >= to {
             return Err(ApiError::field("to", "before_start", "must be after `from`"));
         }

@@ -307,3 +307,31 @@ async fn late_records_and_corrected_times_count_in_the_period_they_belong_to() {
     push("updated", vec![record(2, now - 4 * hour)]).await;
     assert_eq!((count(recent.0, recent.1).await, count(weeks_ago.0, weeks_ago.1).await), (2, 0));
 }
+
+#[tokio::test]
+async fn the_same_period_last_year_is_the_calendar_s_for_periods_and_from_to_alike() {
+    // 2024 is a leap year: 365 days before 2024-05-01 is 2023-05-02, the calendar says
+    // 2023-05-01. A record on 2023-05-01 is outside "2024-T1 last year" by either route.
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let (field, coordinator) = (&tenant.field.tokens.access, &tenant.coordinator.tokens.access);
+    let at = |text: &str| chrono::DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis();
+    let record = |n: u32, observed_at: i64| {
+        json!({ "id": format!("0193c000-0000-7000-8000-{n:012}"), "category": "vandalism", "severity": 3,
+                "perceived_safety": 3, "note": "", "lat": 59.244, "lon": 18.228, "observed_at": observed_at })
+    };
+    let inside = record(1, at("2023-04-30T12:00:00+02:00"));
+    let after = record(2, at("2023-05-01T12:00:00+02:00"));
+    let pushed = app
+        .post(
+            "/api/v1/sync/push?last_pulled_at=null",
+            field,
+            &json!({ "observations": { "created": [inside, after] } }),
+        )
+        .await;
+    assert_eq!(pushed.status(), 200);
+    for query in ["period=2024-T1", "from=2024-01-01&to=2024-05-01"] {
+        let picture: Value = app.get(&format!("/api/v1/picture?{query}"), coordinator).await.json().await.unwrap();
+        assert_eq!(picture["outside_areas"]["same_period_last_year"], 1, "{query}: {picture}");
+    }
+}
