@@ -335,3 +335,38 @@ async fn the_same_period_last_year_is_the_calendar_s_for_periods_and_from_to_ali
         assert_eq!(picture["outside_areas"]["same_period_last_year"], 1, "{query}: {picture}");
     }
 }
+
+#[tokio::test]
+async fn for_partners_zero_is_zero_on_every_endpoint() {
+    // The disclosure rule: every partner figure is a sum of published cells, and a sum of none
+    // is 0 — never null — in the area table, an area's page and the activity report alike.
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let admin = &tenant.admin.tokens.access;
+    assert_eq!(app.post("/api/v1/areas", admin, &crate::areas::tyreso()).await.status(), 200);
+    let shared = app
+        .client
+        .put(app.url(&format!("/api/v1/users/{}/areas", tenant.partner.id)))
+        .bearer_auth(admin)
+        .json(&json!({ "areas": ["TB"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shared.status(), 200);
+    let partner = &tenant.partner.tokens.access;
+    let table: Value = app.get("/api/v1/picture", partner).await.json().await.unwrap();
+    let row = &table["areas"][0];
+    assert_eq!(row["area"], "TB", "{table}");
+    let page: Value = app.get("/api/v1/areas/TB/picture", partner).await.json().await.unwrap();
+    let report: Value = app.get("/api/v1/reports/activity?period=2026-T3", partner).await.json().await.unwrap();
+    let page_row = if page["row"].is_object() { &page["row"] } else { &page };
+    for (what, value) in [
+        ("area table observations", &row["observations"]),
+        ("area table previous period", &row["previous_period"]),
+        ("area table last year", &row["same_period_last_year"]),
+        ("area page observations", &page_row["observations"]),
+        ("activity report total", &report["total"]["activities"]),
+    ] {
+        assert_eq!(value.as_f64(), Some(0.0), "{what}: {table} {page} {report}");
+    }
+}
