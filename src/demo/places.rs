@@ -237,6 +237,10 @@ pub struct DemoIndicator {
     pub values: &'static [(i32, &'static str, f64, Option<&'static str>)],
 }
 
+/// Later values are made up for the demo, so that the follow-up shows a trend and whether the
+/// target is met (some indicators improve, some do not); each says so.
+const MADE_UP: Option<&str> = Some("Demo: påhittat värde, för att visa trend och mål.");
+
 const SURVEY_YEAR_NOTE: &str = "Uppdraget anger inte årtal för mätningen; värdet är registrerat på 2022, Stockholmsenkätens senaste år före uppdraget.";
 
 /// The seven indicators of the assignment ("Nuläge"), each with the target it states for all of
@@ -250,7 +254,12 @@ pub const INDICATORS: &[DemoIndicator] = &[
         unit: "percent",
         groups: &["boys", "girls"],
         higher_is_better: true,
-        values: &[(2022, "boys", 82.0, Some(SURVEY_YEAR_NOTE)), (2022, "girls", 65.0, Some(SURVEY_YEAR_NOTE))],
+        values: &[
+            (2022, "boys", 82.0, Some(SURVEY_YEAR_NOTE)),
+            (2022, "girls", 65.0, Some(SURVEY_YEAR_NOTE)),
+            (2024, "boys", 83.0, MADE_UP),
+            (2024, "girls", 67.0, MADE_UP),
+        ],
     },
     DemoIndicator {
         slug: "stockholmsenkaten-gy2-trygg-kvall",
@@ -260,7 +269,12 @@ pub const INDICATORS: &[DemoIndicator] = &[
         unit: "percent",
         groups: &["boys", "girls"],
         higher_is_better: true,
-        values: &[(2022, "boys", 83.0, Some(SURVEY_YEAR_NOTE)), (2022, "girls", 73.0, Some(SURVEY_YEAR_NOTE))],
+        values: &[
+            (2022, "boys", 83.0, Some(SURVEY_YEAR_NOTE)),
+            (2022, "girls", 73.0, Some(SURVEY_YEAR_NOTE)),
+            (2024, "boys", 80.0, MADE_UP),
+            (2024, "girls", 74.0, MADE_UP),
+        ],
     },
     DemoIndicator {
         slug: "tybo-trygg-granangsringen",
@@ -270,7 +284,7 @@ pub const INDICATORS: &[DemoIndicator] = &[
         unit: "percent",
         groups: &[],
         higher_is_better: true,
-        values: &[(2022, "", 51.0, None)],
+        values: &[(2022, "", 51.0, None), (2023, "", 54.0, MADE_UP), (2024, "", 58.0, MADE_UP)],
     },
     DemoIndicator {
         slug: "polisen-otrygg-kvall",
@@ -280,7 +294,7 @@ pub const INDICATORS: &[DemoIndicator] = &[
         unit: "percent",
         groups: &[],
         higher_is_better: false,
-        values: &[(2021, "", 19.0, None)],
+        values: &[(2021, "", 19.0, None), (2023, "", 21.0, MADE_UP), (2025, "", 18.0, MADE_UP)],
     },
     DemoIndicator {
         slug: "medborgarundersokningen-trygg-morker",
@@ -290,7 +304,7 @@ pub const INDICATORS: &[DemoIndicator] = &[
         unit: "percent",
         groups: &[],
         higher_is_better: true,
-        values: &[(2022, "", 80.5, None)],
+        values: &[(2022, "", 80.5, None), (2023, "", 79.0, MADE_UP), (2024, "", 81.2, MADE_UP)],
     },
     DemoIndicator {
         slug: "oppna-jamforelser-trygg-morker",
@@ -300,7 +314,7 @@ pub const INDICATORS: &[DemoIndicator] = &[
         unit: "percent",
         groups: &[],
         higher_is_better: true,
-        values: &[(2022, "", 76.8, None)],
+        values: &[(2022, "", 76.8, None), (2023, "", 77.5, MADE_UP), (2024, "", 75.9, MADE_UP)],
     },
     DemoIndicator {
         slug: "trygghetsmatning-trygg-kommunen",
@@ -310,7 +324,7 @@ pub const INDICATORS: &[DemoIndicator] = &[
         unit: "percent",
         groups: &[],
         higher_is_better: true,
-        values: &[(2023, "", 70.0, None)],
+        values: &[(2023, "", 70.0, None), (2024, "", 71.0, MADE_UP), (2025, "", 72.0, MADE_UP)],
     },
 ];
 

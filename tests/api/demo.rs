@@ -156,7 +156,17 @@ async fn demo_gives_every_view_something_true_to_show() {
     assert_eq!(indicators.as_array().unwrap().len(), 7);
     let unsafe_evenings = indicators.as_array().unwrap().iter().find(|i| i["slug"] == "polisen-otrygg-kvall").unwrap();
     assert_eq!(unsafe_evenings["higher_is_better"], false);
-    assert_eq!(unsafe_evenings["status"][0]["latest_value"], 19.0);
+    assert_eq!(unsafe_evenings["status"][0]["latest_value"], 18.0);
+    assert_eq!(unsafe_evenings["status"][0]["previous_value"], 21.0);
+    assert_eq!(unsafe_evenings["status"][0]["trend"], "improved", "lower is better: {unsafe_evenings}");
+    // Every indicator has a history, so the follow-up can tell trend and target for each group:
+    // some improve, some do not.
+    let statuses: Vec<&Value> =
+        indicators.as_array().unwrap().iter().flat_map(|i| i["status"].as_array().unwrap()).collect();
+    assert_eq!(statuses.len(), 9, "seven indicators, two of them for boys and girls");
+    assert!(statuses.iter().all(|s| s["meets_target"].is_boolean()), "no indicator says cannot tell: {statuses:?}");
+    let met = statuses.iter().filter(|s| s["meets_target"] == true).count();
+    assert!(met > 0 && met < statuses.len(), "some meet the target and some do not: {statuses:?}");
     let police = app.login("tyreso", "polisen", &passwords["polisen"], "demo-police").await.access;
     let shared = json(&app, "/api/v1/picture", &police).await;
     assert!(shared["areas"].as_array().unwrap().iter().any(|row| row["observations"].as_u64().is_some_and(|n| n > 0)));
