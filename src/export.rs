@@ -70,7 +70,7 @@ pub struct Output {
     /// sv or en.
     #[arg(long, default_value = "sv")]
     lang: String,
-    /// The file to write.
+    /// The file to write; `-` writes to standard output.
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
 }
@@ -87,12 +87,31 @@ fn cli_actor(organisation_id: &str) -> Actor {
     Actor { organisation_id: organisation_id.to_owned(), user_id: None, role: "cli".to_owned() }
 }
 
+/// Where an export went, for the closing message.
+fn destination(path: &std::path::Path) -> String {
+    if is_stdout(path) { "standard output".to_owned() } else { path.display().to_string() }
+}
+
+fn is_stdout(path: &std::path::Path) -> bool {
+    path.as_os_str() == "-"
+}
+
 /// Writes to a temporary file beside `path` and moves it into place when complete, so a failed
-/// export never leaves a partial file under the name asked for.
+/// export never leaves a partial file under the name asked for. `-` is standard output: the
+/// complete file is copied there once written.
 fn write_atomically(
     path: &std::path::Path,
     write: impl FnOnce(&mut std::fs::File) -> anyhow::Result<u64>,
 ) -> anyhow::Result<u64> {
+    if is_stdout(path) {
+        let mut file = tempfile::tempfile().context("cannot create a temporary file")?;
+        let rows = write(&mut file)?;
+        std::io::Seek::rewind(&mut file)?;
+        let mut stdout = std::io::stdout().lock();
+        std::io::copy(&mut file, &mut stdout).context("cannot write to standard output")?;
+        stdout.flush()?;
+        return Ok(rows);
+    }
     let directory = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let mut file = tempfile::NamedTempFile::new_in(directory)
         .with_context(|| format!("cannot write in {}", directory.display()))?;
@@ -147,7 +166,7 @@ pub fn run(conn: &mut DbConnection, command: ExportCommand) -> anyhow::Result<()
             let format_name = format.map_or("json", Format::name);
             let event = Event { action: "export.activity", format: Some(format_name), filters };
             audit::record_complete(conn, &cli_actor(&organisation.id), event, rows, now)?;
-            eprintln!("{org}: {rows} group(s) for {period} written to {}", output.display());
+            eprintln!("{org}: {rows} group(s) for {period} written to {}", destination(&output));
             Ok(())
         }
         ExportCommand::Observations { org, period, area, category, out: Output { format, sep, lang, output } } => {
@@ -225,7 +244,7 @@ pub fn run(conn: &mut DbConnection, command: ExportCommand) -> anyhow::Result<()
                 usize::try_from(rows).unwrap_or(usize::MAX),
                 chrono::Utc::now().timestamp_millis(),
             )?;
-            eprintln!("{org}: {rows} observation(s) written to {}", output.display());
+            eprintln!("{org}: {rows} observation(s) written to {}", destination(&output));
             Ok(())
         }
     }

@@ -889,6 +889,14 @@ async fn the_command_line_exports_what_the_api_exports() {
     let (_, from_cli) = csv_rows(&file, b',');
     assert_eq!(from_cli.len(), expected.len());
     assert_eq!(from_cli, from_api, "the same rows as the API");
+    // `-o -` writes the same file to standard output.
+    let piped = crate::cli::lagesbild(&app)
+        .args(["export", "observations", "--org", "tyreso", "--period", "2024-T2", "-o", "-"])
+        .output()
+        .unwrap();
+    assert!(piped.status.success(), "{}", String::from_utf8_lossy(&piped.stderr));
+    assert_eq!(csv_rows(&piped.stdout, b',').1, from_cli, "standard output holds the export");
+    assert!(String::from_utf8_lossy(&piped.stderr).contains("written to standard output"));
 
     let xlsx_path = dir.path().join("activity.xlsx");
     let output = crate::cli::lagesbild(&app)
@@ -933,9 +941,9 @@ async fn the_command_line_exports_what_the_api_exports() {
 
     let audit: Value = app.get("/api/v1/audit?action=export", &tenant.admin.tokens.access).await.json().await.unwrap();
     let cli: Vec<&Value> = audit["items"].as_array().unwrap().iter().filter(|e| e["role"] == "cli").collect();
-    assert_eq!(cli.len(), 2, "both command-line exports are audited");
+    assert_eq!(cli.len(), 3, "every command-line export is audited, to standard output too");
     assert!(cli.iter().all(|e| e["user_id"].is_null()));
-    assert_eq!(cli[1]["row_count"], expected.len());
+    assert_eq!(cli[2]["row_count"], expected.len());
 }
 
 #[tokio::test]
