@@ -113,6 +113,11 @@ pub(super) fn administer(settings: &Settings, command: Command) -> anyhow::Resul
             let org = accounts::create_organisation(conn, &slug, &name, zone)?;
             println!("created organisation {} ({}) with id {}", org.slug, org.name, org.id);
         }
+        Command::Org(OrgCommand::List) => {
+            for org in organisations::list(conn)? {
+                println!("{:<20}{:<40}{}", org.slug, org.name, org.time_zone);
+            }
+        }
         Command::Org(OrgCommand::Bbox { org, bbox, clear }) => {
             let organisation_id = organisation_id(conn, &org)?;
             let bbox = if clear { None } else { Some(parse_bbox(bbox.as_deref().unwrap_or_default())?) };
@@ -125,6 +130,12 @@ pub(super) fn administer(settings: &Settings, command: Command) -> anyhow::Resul
                     println!("{org} accepts positions within {},{} – {},{}", b.min_lat, b.min_lon, b.max_lat, b.max_lon)
                 }
                 None => println!("{org} accepts positions anywhere"),
+            }
+        }
+        Command::Unit(UnitCommand::List { org }) => {
+            let organisation_id = organisation_id(conn, &org)?;
+            for unit in crate::db::queries::units::list(conn, &organisation_id)? {
+                println!("{:<20}{}", unit.slug, unit.name);
             }
         }
         Command::Unit(UnitCommand::Add { org, slug, name }) => {
@@ -152,6 +163,41 @@ pub(super) fn administer(settings: &Settings, command: Command) -> anyhow::Resul
                 NewUser { username, display_name, password, role, unit },
             )?;
             println!("created user {} ({}) in {} with id {}", user.username, user.role, who.org, user.id);
+        }
+        Command::User(UserCommand::List { org }) => {
+            let organisation_id = organisation_id(conn, &org)?;
+            let units: std::collections::HashMap<String, String> =
+                crate::db::queries::units::list(conn, &organisation_id)?
+                    .into_iter()
+                    .map(|unit| (unit.id, unit.slug))
+                    .collect();
+            for user in users::list(conn, &organisation_id)? {
+                let unit = user.unit_id.as_ref().and_then(|id| units.get(id)).map_or("-", String::as_str);
+                let state = if user.disabled_at.is_some() { "disabled" } else { "" };
+                println!("{:<20}{:<13}{:<16}{state}", user.username, user.role, unit);
+            }
+        }
+        Command::User(UserCommand::Passwd { who, password_env }) => {
+            let organisation_id = organisation_id(conn, &who.org)?;
+            let username = parsed(Username::parse("username", &who.username), "username")?;
+            let user = users::by_username(conn, &organisation_id, username.as_str())?
+                .with_context(|| format!("there is no user `{username}` in {}", who.org))?;
+            let password = read_password(password_env.as_deref())?;
+            let password = parsed(NewPassword::parse("password", &password), "password")?;
+            let passwords =
+                Passwords::new(settings.argon2_memory_kib, settings.argon2_iterations, settings.argon2_parallelism)?;
+            let now = db::now();
+            let changes = users::UserChanges {
+                password_hash: Some(passwords.hash(password.expose())?),
+                updated_at: Some(now),
+                ..Default::default()
+            };
+            crate::db::write_transaction(conn, |conn| {
+                users::update(conn, &organisation_id, &user.id, &changes, true)?;
+                refresh_tokens::revoke_for_user(conn, &user.id, now)?;
+                Ok::<_, crate::db::DbError>(())
+            })?;
+            println!("new password set for {username} in {}; their sessions have ended", who.org);
         }
         Command::User(UserCommand::Disable { who }) => set_disabled(conn, &who, true)?,
         Command::User(UserCommand::Enable { who }) => set_disabled(conn, &who, false)?,
@@ -280,6 +326,8 @@ fn read_password(env_var: Option<&str>) -> anyhow::Result<String> {
     }
     if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password("Password: ").context("cannot read the password")?;
+        // Refused at once, not after it was typed twice.
+        parsed(NewPassword::parse("password", &first), "password")?;
         let second = rpassword::prompt_password("Password again: ").context("cannot read the password")?;
         anyhow::ensure!(first == second, "the passwords differ");
         return Ok(first);

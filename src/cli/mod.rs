@@ -116,6 +116,8 @@ enum OrgCommand {
         time_zone: String,
     },
     /// Set (or clear) the rectangle every reported position must fall inside.
+    /// List the organisations: slug, name and time zone.
+    List,
     Bbox {
         /// The organisation's slug.
         #[arg(long)]
@@ -131,6 +133,12 @@ enum OrgCommand {
 
 #[derive(Subcommand, Debug)]
 enum UnitCommand {
+    /// List an organisation's units: slug and name.
+    List {
+        /// The organisation's slug.
+        #[arg(long)]
+        org: String,
+    },
     /// Add a unit to an organisation.
     Add {
         /// The organisation's slug.
@@ -171,6 +179,21 @@ enum UserCommand {
         /// The name shown in the dashboard (default: the username).
         #[arg(long)]
         display_name: Option<String>,
+        /// Read the password from this environment variable instead of standard input.
+        #[arg(long, value_name = "VAR")]
+        password_env: Option<String>,
+    },
+    /// List an organisation's users: username, role, unit and whether disabled.
+    List {
+        /// The organisation's slug.
+        #[arg(long)]
+        org: String,
+    },
+    /// Set a new password (for a user, or the only administrator, who forgot theirs). Read as
+    /// for `user add`; the user's sessions end (they log in again with the new password).
+    Passwd {
+        #[command(flatten)]
+        who: UserRef,
         /// Read the password from this environment variable instead of standard input.
         #[arg(long, value_name = "VAR")]
         password_env: Option<String>,

@@ -107,6 +107,31 @@ async fn an_installer_sets_up_an_organisation_from_the_command_line() {
     assert_eq!(me["unit"]["slug"], "falt");
     assert_eq!(me["organisation"]["name"], "Tyresö kommun");
     app.login("tyreso", "bo", "bos hemliga lösen", "phone-b").await;
+
+    // What was set up can be listed.
+    let (code, out, _) = run(lagesbild(&app).args(["org", "list"]), "");
+    assert_eq!(code, 0);
+    assert!(out.lines().any(|l| l.starts_with("tyreso") && l.contains("Tyresö kommun")), "{out}");
+    let (_, out, _) = run(lagesbild(&app).args(["unit", "list", "--org", "tyreso"]), "");
+    assert!(out.lines().any(|l| l.starts_with("falt") && l.contains("Fältassistenter")), "{out}");
+    let (_, out, _) = run(lagesbild(&app).args(["user", "list", "--org", "tyreso"]), "");
+    let line = |name: &str| out.lines().find(|l| l.starts_with(name)).map(|l| l.split_whitespace().collect::<Vec<_>>());
+    assert_eq!(line("anna"), Some(vec!["anna", "coordinator", "falt"]), "{out}");
+    assert_eq!(line("bo"), Some(vec!["bo", "admin", "-"]), "{out}");
+
+    // The only administrator forgot the password: a new one from the command line ends the old
+    // sessions, and the old password no longer works.
+    let bo = app.login("tyreso", "bo", "bos hemliga lösen", "phone-b").await;
+    let (code, out, err) =
+        run(lagesbild(&app).args(["user", "passwd", "--org", "tyreso", "--username", "bo"]), "ett nytt långt lösen\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("new password set for bo"), "{out}");
+    assert_eq!(app.login_response("tyreso", "bo", "bos hemliga lösen", "phone-b").await.status(), 401);
+    assert_eq!(app.refresh_response(&bo.refresh).await.status(), 401, "the old session ended");
+    app.login("tyreso", "bo", "ett nytt långt lösen", "phone-b").await;
+    let (code, _, err) = run(lagesbild(&app).args(["user", "passwd", "--org", "tyreso", "--username", "bo"]), "kort\n");
+    assert_eq!(code, 1);
+    assert!(err.contains("at least 10"), "{err}");
 }
 
 #[tokio::test]

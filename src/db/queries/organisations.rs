@@ -29,6 +29,11 @@ pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<OrganisationRow> 
     organisations::table.find(id).select(OrganisationRow::as_select()).first(conn)
 }
 
+/// Every organisation, by slug.
+pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<OrganisationRow>> {
+    organisations::table.order(organisations::slug.asc()).select(OrganisationRow::as_select()).load(conn)
+}
+
 /// The rectangle reported positions must fall inside, when one is set.
 pub fn bbox(conn: &mut DbConnection, id: &str) -> QueryResult<Option<crate::domain::records::BoundingBox>> {
     let org = by_id(conn, id)?;
