@@ -251,7 +251,7 @@ impl Settings {
             std::env::var_os("LAGESBILD_CONFIG").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("lagesbild.toml"));
         let mut figment = Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(&file))
-            .merge(Env::prefixed("LAGESBILD_").ignore(&["config"]));
+            .merge(Env::prefixed("LAGESBILD_").ignore(&["config", "listen"]));
         if let Some(url) = std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty()) {
             figment = figment.merge(Serialized::default("database_url", url));
         }

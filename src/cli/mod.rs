@@ -31,8 +31,8 @@ pub struct Cli {
 enum Command {
     /// Serve the API and the web clients (the default). DATABASE_URL=postgres://… selects PostgreSQL.
     Serve {
-        /// Address and port to listen on [default: 127.0.0.1:8080].
-        #[arg(long, env = "LAGESBILD_LISTEN", value_name = "ADDR:PORT")]
+        /// Address and port to listen on, a name or an IP address [default: 127.0.0.1:8080].
+        #[arg(long, env = "LAGESBILD_LISTEN", value_name = "ADDR:PORT", value_parser = listen_address)]
         listen: Option<SocketAddr>,
     },
     /// Apply pending database migrations, report them, and exit.
@@ -228,6 +228,14 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let listen = match &cli.command {
         Some(Command::Serve { listen }) => *listen,
+        // No command is `serve`: its address comes from the environment alone.
+        None => match std::env::var("LAGESBILD_LISTEN").ok().filter(|text| !text.is_empty()) {
+            Some(text) => match listen_address(&text) {
+                Ok(address) => Some(address),
+                Err(error) => return fail(&anyhow::anyhow!("LAGESBILD_LISTEN: {error}")),
+            },
+            None => None,
+        },
         _ => None,
     };
     let overrides = Overrides { data_dir: cli.data_dir.clone(), listen };
@@ -246,6 +254,20 @@ pub fn run() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&error),
     }
+}
+
+/// `--listen`: `127.0.0.1:8080`, `[::1]:8080` or a name such as `localhost:8080`, resolved
+/// (the first address the name has).
+fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let expected = "use ADDRESS:PORT, e.g. 127.0.0.1:8080, 0.0.0.0:8080 or localhost:8080";
+    if !text.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok()) {
+        return Err(format!("`{text}`: {expected}"));
+    }
+    text.to_socket_addrs()
+        .map_err(|error| format!("`{text}` cannot be resolved ({error}); {expected}"))?
+        .next()
+        .ok_or_else(|| format!("`{text}` has no address; {expected}"))
 }
 
 fn fail(error: &anyhow::Error) -> ExitCode {

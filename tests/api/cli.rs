@@ -385,3 +385,28 @@ async fn a_database_the_server_cannot_write_is_said_at_start_with_how_to_fix_it(
     assert_eq!(status.and_then(|s| s.code()), Some(1), "the server must refuse to start: {err}");
     assert!(err.contains("cannot be written") && err.contains("chown"), "{err}");
 }
+
+#[tokio::test]
+async fn listen_takes_a_host_name_and_says_what_it_expects_otherwise() {
+    let app = spawn_app().await;
+    let mut command = lagesbild(&app);
+    command.env("LAGESBILD_LOG_FORMAT", "json").env("RUST_LOG", "info");
+    let mut server = command.args(["serve", "--listen", "localhost:0"]).stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let address = loop {
+        let line = lines.next().expect("the server logs its address").unwrap();
+        if let Some(rest) = line.split("\"address\":\"").nth(1) {
+            break rest.split('"').next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let health = app.client.get(format!("http://{address}/healthz")).send().await;
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(health.unwrap().status(), 200, "served on {address}");
+    for bad in ["localhost", "8080", "no-such-host.invalid:8080"] {
+        let (code, _, err) = run(lagesbild(&app).args(["serve", "--listen", bad]), "");
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(err.contains("use ADDRESS:PORT") && err.contains("localhost:8080"), "{bad}: {err}");
+    }
+}
