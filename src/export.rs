@@ -61,7 +61,7 @@ pub enum ExportCommand {
 /// What every export command takes about its file.
 #[derive(clap::Args, Debug)]
 pub struct Output {
-    /// The format.
+    /// csv or xlsx; and json for `activity`, geojson for `observations`.
     #[arg(long, default_value = "csv")]
     format: String,
     /// comma, or semicolon with decimal commas (Swedish Excel).
@@ -136,6 +136,7 @@ pub fn run(conn: &mut DbConnection, command: ExportCommand) -> anyhow::Result<()
                 Ok(Format::GeoJson) => anyhow::bail!("--format: use csv, xlsx or json"),
                 Ok(format) => Some(format),
                 Err(_) if format == "json" => None,
+                Err(("format", _)) => anyhow::bail!("--format: use csv, xlsx or json"),
                 Err((field, message)) => anyhow::bail!("--{field}: {message}"),
             };
             let (_, tz, _) = organisations::report_settings(conn, &organisation.id)?;
@@ -196,10 +197,21 @@ pub fn run(conn: &mut DbConnection, command: ExportCommand) -> anyhow::Result<()
                 }
                 None => (None, None),
             };
-            let categories = category
+            let categories: Vec<String> = category
                 .as_deref()
                 .map(|c| c.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
                 .unwrap_or_default();
+            let known: Vec<String> = crate::db::queries::reference::list(
+                conn,
+                crate::domain::sync::SyncedTable::Categories,
+                &organisation.id,
+            )?
+            .into_iter()
+            .map(|row| row.slug)
+            .collect();
+            if let Some(unknown) = categories.iter().find(|slug| !known.contains(slug)) {
+                anyhow::bail!("--category: there is no category `{unknown}`; the categories are {}", known.join(", "));
+            }
             let filter = ObservationFilter { from, to, categories, statuses: Vec::new(), areas };
             let mut described = Map::new();
             described.insert("period".into(), json!(period.map(|p| p.to_string())));

@@ -938,6 +938,24 @@ async fn the_command_line_exports_what_the_api_exports() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--period"));
     assert!(!bad.exists());
+    // An unknown category is an error, not an empty file; each export names its own formats;
+    // --help lists them.
+    for (args, expected) in [
+        (vec!["export", "observations", "--org", "tyreso", "--category", "vandalism,nope"], "no category `nope`"),
+        (
+            vec!["export", "activity", "--org", "tyreso", "--period", "2024-T2", "--format", "pdf"],
+            "use csv, xlsx or json",
+        ),
+        (vec!["export", "observations", "--org", "tyreso", "--format", "pdf"], "use csv, xlsx or geojson"),
+    ] {
+        let output = crate::cli::lagesbild(&app).args(&args).arg("-o").arg(&bad).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(!bad.exists());
+    }
+    let help = crate::cli::lagesbild(&app).args(["export", "activity", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("json for `activity`, geojson for `observations`"));
 
     let audit: Value = app.get("/api/v1/audit?action=export", &tenant.admin.tokens.access).await.json().await.unwrap();
     let cli: Vec<&Value> = audit["items"].as_array().unwrap().iter().filter(|e| e["role"] == "cli").collect();
