@@ -40,12 +40,17 @@ macro_rules! route_table {
         pub const ROUTES: &[(&str, &str)] = &[ $( (stringify!($method), $path) ),* ];
 
         fn register(cfg: &mut web::ServiceConfig) {
-            $( cfg.route(
-                $path,
-                web::method(Method::$method)
-                    .guard(guard::fn_guard(|ctx| !shadowed($path, ctx.head().uri.path())))
-                    .to($handler),
-            ); )*
+            $( {
+                let route = web::method(Method::$method);
+                // Only a pattern some more literal route could take a path from checks each
+                // request (`/api/v1/areas/{code}` against `/api/v1/areas/jobs`, say).
+                let route = if can_be_shadowed($path) {
+                    route.guard(guard::fn_guard(|ctx| !shadowed($path, ctx.head().uri.path())))
+                } else {
+                    route
+                };
+                cfg.route($path, route.to($handler));
+            } )*
         }
     };
 }
@@ -161,6 +166,17 @@ async fn fallback(req: HttpRequest) -> ApiResult<actix_web::HttpResponse> {
 fn shadowed(pattern: &str, path: &str) -> bool {
     let parameters = |pattern: &str| pattern.matches('{').count();
     ROUTES.iter().any(|(_, other)| parameters(other) < parameters(pattern) && path_matches(other, path))
+}
+
+/// Whether some route with fewer parameters could fit the paths `pattern` fits: one with as many
+/// segments whose every literal segment is where `pattern` has the same literal or a parameter.
+fn can_be_shadowed(pattern: &str) -> bool {
+    let parameters = |pattern: &str| pattern.matches('{').count();
+    ROUTES.iter().any(|(_, other)| {
+        parameters(other) < parameters(pattern)
+            && other.split('/').count() == pattern.split('/').count()
+            && other.split('/').zip(pattern.split('/')).all(|(o, p)| o == p || (p.starts_with('{') && !o.is_empty()))
+    })
 }
 
 /// Whether a concrete path fits a pattern such as `/api/v1/users/{id}`.

@@ -66,6 +66,11 @@ fn local_instant(field: &str, text: &str, tz: chrono_tz::Tz) -> ApiResult<i64> {
     Err(ApiError::field(field, "invalid_time", "use RFC 3339 (2024-05-01T18:00:00+02:00) or a date (2024-05-01)"))
 }
 
+/// A parameter's text; an empty parameter is an absent one, as everywhere in the API.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|text| !text.trim().is_empty())
+}
+
 impl PictureQuery {
     /// The period the caller asks for: a partner's is a whole tertial (the current one by
     /// default), and the parameters that would cut it another way are refused.
@@ -83,7 +88,6 @@ impl PictureQuery {
     /// A partner's query: the parameters that would cut the published cells another way are
     /// refused, naming the first one given.
     fn refuse_what_partners_may_not_use(&self) -> ApiResult<()> {
-        let given = |value: &Option<String>| value.as_deref().is_some_and(|text| !text.trim().is_empty());
         let fields = [
             ("from", &self.from),
             ("to", &self.to),
@@ -94,7 +98,7 @@ impl PictureQuery {
             ("severity_min", &self.severity_min),
             ("unit", &self.unit),
         ];
-        match fields.into_iter().find(|(_, value)| given(value)) {
+        match fields.into_iter().find(|(_, value)| given(value).is_some()) {
             Some((field, _)) => Err(disclosure::not_for_partners(field)),
             None => Ok(()),
         }
@@ -102,10 +106,6 @@ impl PictureQuery {
 
     /// The period asked for; by default the last twelve months up to today.
     fn period(&self, tz: chrono_tz::Tz) -> ApiResult<(Option<Period>, i64, i64)> {
-        // An empty parameter is an absent one, as everywhere in the API.
-        fn given(value: &Option<String>) -> Option<&str> {
-            value.as_deref().filter(|t| !t.trim().is_empty())
-        }
         let (from, to) = (given(&self.from), given(&self.to));
         if let Some(text) = given(&self.period) {
             if from.is_some() || to.is_some() {

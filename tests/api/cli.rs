@@ -24,10 +24,16 @@ pub fn lagesbild(app: &TestApp) -> Command {
 /// Runs `serve --listen 127.0.0.1:0` from the command and returns the process and the address it
 /// logged.
 pub fn serve_in_background(command: &mut Command) -> (std::process::Child, String) {
+    serve_listening_on(command, "127.0.0.1:0")
+}
+
+/// Runs `serve --listen LISTEN` from the command and returns the process and the address it
+/// logged.
+fn serve_listening_on(command: &mut Command, listen: &str) -> (std::process::Child, String) {
     let mut server = command
         .env("LAGESBILD_LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", listen])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -389,17 +395,7 @@ async fn a_database_the_server_cannot_write_is_said_at_start_with_how_to_fix_it(
 #[tokio::test]
 async fn listen_takes_a_host_name_and_says_what_it_expects_otherwise() {
     let app = spawn_app().await;
-    let mut command = lagesbild(&app);
-    command.env("LAGESBILD_LOG_FORMAT", "json").env("RUST_LOG", "info");
-    let mut server = command.args(["serve", "--listen", "localhost:0"]).stderr(Stdio::piped()).spawn().unwrap();
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    let address = loop {
-        let line = lines.next().expect("the server logs its address").unwrap();
-        if let Some(rest) = line.split("\"address\":\"").nth(1) {
-            break rest.split('"').next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (mut server, address) = serve_listening_on(&mut lagesbild(&app), "localhost:0");
     let health = app.client.get(format!("http://{address}/healthz")).send().await;
     let _ = server.kill();
     let _ = server.wait();

@@ -359,12 +359,11 @@ async fn for_partners_zero_is_zero_on_every_endpoint() {
     assert_eq!(row["area"], "TB", "{table}");
     let page: Value = app.get("/api/v1/areas/TB/picture", partner).await.json().await.unwrap();
     let report: Value = app.get("/api/v1/reports/activity?period=2026-T3", partner).await.json().await.unwrap();
-    let page_row = if page["row"].is_object() { &page["row"] } else { &page };
     for (what, value) in [
         ("area table observations", &row["observations"]),
         ("area table previous period", &row["previous_period"]),
         ("area table last year", &row["same_period_last_year"]),
-        ("area page observations", &page_row["observations"]),
+        ("area page observations", &page["observations"]),
         ("activity report total", &report["total"]["activities"]),
     ] {
         assert_eq!(value.as_f64(), Some(0.0), "{what}: {table} {page} {report}");

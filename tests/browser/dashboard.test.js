@@ -21,6 +21,7 @@ const path = require('node:path')
 const { startServer } = require('./lib/server')
 const { Phone, Desk, HOME } = require('./lib/browser')
 const api = require('./lib/api')
+const { waitFor } = require('./lib/wait')
 const { AREAS, pushRecords } = require('./lib/seed')
 
 /** Gothenburg: a wrong GPS fix, outside the organisation's bounding box. */
@@ -43,17 +44,6 @@ before(async () => {
 after(async () => {
   if (server) await server.stop()
 })
-
-async function waitFor(check, what, timeout = 20_000) {
-  const until = Date.now() + timeout
-  let last
-  while (Date.now() < until) {
-    last = await check()
-    if (last) return last
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`)
-}
 
 async function recordObservation(page, { category, severity, safety, note, accuracy = HOME.accuracy }) {
   await page.goto(`${server.url}/app/#observation`)

@@ -12,6 +12,7 @@ const { startServer } = require('./lib/server')
 const { Phone } = require('./lib/browser')
 const { AREAS } = require('./lib/seed')
 const api = require('./lib/api')
+const { waitFor } = require('./lib/wait')
 
 let server
 let coordinator
@@ -29,17 +30,6 @@ after(async () => {
   if (phone) await phone.dispose()
   if (server) await server.stop()
 })
-
-async function waitFor(check, what, timeout = 20_000) {
-  const until = Date.now() + timeout
-  let last
-  while (Date.now() < until) {
-    last = await check()
-    if (last) return last
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`)
-}
 
 async function reportByArea(page, { area, category, note, screenshot = null }) {
   await page.goto(`${server.url}/app/#observation`)

@@ -15,6 +15,7 @@ const assert = require('node:assert/strict')
 const { startServer } = require('./lib/server')
 const { Phone, HOME } = require('./lib/browser')
 const api = require('./lib/api')
+const { waitFor } = require('./lib/wait')
 
 /** Gothenburg: a wrong GPS fix, outside the organisation's bounding box. */
 const FAR_AWAY = { latitude: 57.7089, longitude: 11.9746, accuracy: 15 }
@@ -33,17 +34,6 @@ after(async () => {
   if (phone) await phone.dispose()
   if (server) await server.stop()
 })
-
-async function waitFor(check, what, timeout = 20_000) {
-  const until = Date.now() + timeout
-  let last
-  while (Date.now() < until) {
-    last = await check()
-    if (last) return last
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`)
-}
 
 /** A value of the phone's IndexedDB settings. */
 function storedSetting(page, key) {
