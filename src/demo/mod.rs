@@ -69,15 +69,21 @@ pub fn create(conn: &mut DbConnection, passwords: &Passwords, options: &Options)
     let slug = options.slug.as_str();
     let mut replaced = false;
     if let Some(existing) = organisations::by_slug(conn, slug)? {
+        let a_demo = existing.name.ends_with(DEMO_MARK);
         anyhow::ensure!(
-            options.reset,
-            "an organisation with the slug `{slug}` already exists; `lagesbild demo --org {slug} --reset` deletes \
-             it and creates the demo anew"
-        );
-        anyhow::ensure!(
-            existing.name.ends_with(DEMO_MARK),
+            a_demo || !options.reset,
             "the organisation `{slug}` ({}) was not created by `lagesbild demo`; refusing to delete it",
             existing.name
+        );
+        anyhow::ensure!(
+            a_demo,
+            "an organisation with the slug `{slug}` ({}) already exists and is not a demo; choose another slug, \
+             e.g. `lagesbild demo --org demo`",
+            existing.name
+        );
+        anyhow::ensure!(
+            options.reset,
+            "the demo `{slug}` already exists; `lagesbild demo --org {slug} --reset` deletes it and creates it anew"
         );
         organisations::remove(conn, &existing.id)
             .with_context(|| format!("cannot delete the earlier demo `{slug}`"))?;

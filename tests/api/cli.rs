@@ -7,10 +7,18 @@ use std::time::{Duration, Instant};
 
 /// The binary, pointed at the test app's database.
 pub fn lagesbild(app: &TestApp) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lagesbild"));
+    in_app_environment(Command::new(env!("CARGO_BIN_EXE_lagesbild")), app)
+}
+
+/// A command with a clean environment in which `lagesbild` is the built binary and uses the
+/// test app's database.
+pub fn in_app_environment(mut command: Command, app: &TestApp) -> Command {
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_lagesbild")).parent().unwrap().to_owned();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(&path))).unwrap();
     command
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PATH", path)
         .env("LAGESBILD_DATA_DIR", app.data_dir.path())
         .env("LAGESBILD_ARGON2_MEMORY_KIB", "1024")
         .env("LAGESBILD_ARGON2_ITERATIONS", "1")

@@ -216,6 +216,10 @@ async fn reset_never_deletes_an_organisation_demo_did_not_create() {
     let (code, _, err) = demo(with_args(&app, &["demo", "--org", "tyreso", "--reset"])).await;
     assert_eq!(code, 1);
     assert!(err.contains("was not created by `lagesbild demo`"), "{err}");
+    // Without --reset, the refusal suggests another slug, never the reset that would be refused.
+    let (code, _, err) = demo(with_args(&app, &["demo", "--org", "tyreso"])).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("is not a demo") && err.contains("--org demo") && !err.contains("--reset"), "{err}");
     let (code, _, err) = demo(with_args(&app, &["demo", "--org", "Not A Slug"])).await;
     assert_eq!(code, 1);
     assert!(err.contains("--org"), "{err}");

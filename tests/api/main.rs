@@ -23,6 +23,7 @@ mod nul;
 mod picture;
 mod privacy;
 mod proxies;
+mod readme;
 mod records;
 mod revocation;
 mod shared_client;
