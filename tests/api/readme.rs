@@ -90,7 +90,7 @@ async fn the_readme_set_up_and_tour_run_literally_show_results_at_every_step() {
 
     // The server runs on this test's runtime; the tour blocks, so it runs beside it.
     let dir = tempfile::tempdir().unwrap();
-    let (app, dir, steps) = tokio::task::spawn_blocking(move || {
+    let (_app, dir, steps) = tokio::task::spawn_blocking(move || {
         let steps = run_tour(&app, dir.path());
         (app, dir, steps)
     })
