@@ -73,6 +73,12 @@ pub struct DeviceRow {
     pub pending_count: Option<i64>,
     pub pulled_scope_version: Option<i64>,
     pub pulled_user_id: Option<String>,
+    /// `phone` or `dashboard`.
+    pub kind: String,
+    /// Browser and system read from the User-Agent at the latest login.
+    pub platform: Option<String>,
+    /// The name the device's user gave it.
+    pub label: Option<String>,
 }
 
 /// A refresh token (its hash only), as stored.

@@ -108,6 +108,9 @@ diesel::table! {
         pending_count -> Nullable<BigInt>,
         pulled_scope_version -> Nullable<BigInt>,
         pulled_user_id -> Nullable<Text>,
+        kind -> Text,
+        platform -> Nullable<Text>,
+        label -> Nullable<Text>,
     }
 }
 

@@ -214,6 +214,82 @@ impl DeviceId {
     }
 }
 
+/// What a device is: a phone running the field app, or a browser signed in to the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// The field app on a phone (the default: what older clients are).
+    Phone,
+    /// A dashboard session in a browser.
+    Dashboard,
+}
+
+impl DeviceKind {
+    /// The stable name used in the database and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::Phone => "phone",
+            DeviceKind::Dashboard => "dashboard",
+        }
+    }
+
+    /// Parses a device kind, naming the field on failure.
+    pub fn parse(field: &str, value: &str) -> Result<Self, FieldError> {
+        match value {
+            "phone" => Ok(DeviceKind::Phone),
+            "dashboard" => Ok(DeviceKind::Dashboard),
+            _ => Err(FieldError::new(
+                field,
+                "unknown_device_kind",
+                format!("unknown device kind `{value}`; expected phone or dashboard"),
+            )),
+        }
+    }
+}
+
+/// The browser and system a User-Agent names, as people call them ("Chrome · Android",
+/// "Safari · iPhone"); `None` when it names neither.
+pub fn platform_of(user_agent: &str) -> Option<String> {
+    let has = |needle: &str| user_agent.contains(needle);
+    let browser = if has("Firefox/") || has("FxiOS/") {
+        Some("Firefox")
+    } else if has("Edg/") || has("EdgA/") || has("EdgiOS/") {
+        Some("Edge")
+    } else if has("SamsungBrowser/") {
+        Some("Samsung Internet")
+    } else if has("OPR/") {
+        Some("Opera")
+    } else if has("Chrome/") || has("Chromium/") || has("CriOS/") {
+        Some("Chrome")
+    } else if has("Safari/") {
+        Some("Safari")
+    } else {
+        None
+    };
+    let system = if has("iPhone") {
+        Some("iPhone")
+    } else if has("iPad") {
+        Some("iPad")
+    } else if has("Android") {
+        Some("Android")
+    } else if has("CrOS") {
+        Some("ChromeOS")
+    } else if has("Windows") {
+        Some("Windows")
+    } else if has("Mac OS X") || has("Macintosh") {
+        Some("macOS")
+    } else if has("Linux") {
+        Some("Linux")
+    } else {
+        None
+    };
+    match (browser, system) {
+        (Some(browser), Some(system)) => Some(format!("{browser} · {system}")),
+        (Some(one), None) | (None, Some(one)) => Some(one.to_owned()),
+        (None, None) => None,
+    }
+}
+
 /// An IANA time zone such as `Europe/Stockholm`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeZone(pub chrono_tz::Tz);
@@ -268,6 +344,40 @@ mod tests {
             assert_eq!(Role::parse("role", role.as_str()), Ok(role));
         }
         assert_eq!(Role::parse("role", "root").unwrap_err().code, "unknown_role");
+    }
+
+    #[test]
+    fn device_kinds_parse() {
+        assert_eq!(DeviceKind::parse("k", "dashboard"), Ok(DeviceKind::Dashboard));
+        assert_eq!(DeviceKind::parse("k", "phone").map(DeviceKind::as_str), Ok("phone"));
+        assert_eq!(DeviceKind::parse("k", "tablet").unwrap_err().code, "unknown_device_kind");
+    }
+
+    #[test]
+    fn platforms_read_from_user_agents() {
+        let cases = [
+            (
+                "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+                Some("Chrome · Android"),
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+                Some("Safari · iPhone"),
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+                Some("Edge · Windows"),
+            ),
+            ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", Some("Firefox · Linux")),
+            (
+                "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36",
+                Some("Samsung Internet · Android"),
+            ),
+            ("curl/8.5.0", None),
+        ];
+        for (agent, platform) in cases {
+            assert_eq!(platform_of(agent).as_deref(), platform, "{agent}");
+        }
     }
 
     #[test]

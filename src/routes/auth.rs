@@ -7,7 +7,7 @@ use crate::db::DbConnection;
 use crate::db::models::{RefreshTokenRow, UserRow};
 use crate::db::queries::{devices, organisations, refresh_tokens, users};
 use crate::domain::FieldErrors;
-use crate::domain::identity::{DeviceId, Name, Role};
+use crate::domain::identity::{DeviceId, DeviceKind, Name, Role, platform_of};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, db};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -21,6 +21,8 @@ pub struct LoginRequest {
     password: String,
     device_id: String,
     device_name: Option<String>,
+    /// `phone` (the default) or `dashboard`.
+    device_kind: Option<String>,
 }
 
 /// `POST /api/v1/auth/refresh`
@@ -80,12 +82,21 @@ pub async fn login(
         Some(name) => errors.check(Name::parse("device_name", name)).map(|n| n.as_str().to_owned()),
         None => device_id.as_ref().map(|id| id.as_str().to_owned()),
     };
+    let device_kind = match body.device_kind.as_deref() {
+        Some(kind) => errors.check(DeviceKind::parse("device_kind", kind)),
+        None => Some(DeviceKind::Phone),
+    };
     errors.finish().map_err(ApiError::Validation)?;
-    let (Some(device_id), Some(device_name)) = (device_id, device_name) else {
+    let (Some(device_id), Some(device_name), Some(device_kind)) = (device_id, device_name, device_kind) else {
         return Err(ApiError::Internal(anyhow::anyhow!("checked fields are missing")));
     };
 
     let address = super::client::address(&req, &state.settings);
+    let platform = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|agent| agent.to_str().ok())
+        .and_then(platform_of);
     let organisation = body.organisation.trim().to_lowercase();
     let username = body.username.trim().to_lowercase();
     let user = db(&state, move |conn, state| {
@@ -120,7 +131,15 @@ pub async fn login(
 
     let tokens = db(&state, move |conn, state| {
         let now = crate::db::now();
-        let device = devices::register(conn, &user.organisation_id, device_id.as_str(), &user.id, &device_name, now)?;
+        let registration = devices::Registration {
+            organisation_id: &user.organisation_id,
+            id: device_id.as_str(),
+            user_id: &user.id,
+            name: &device_name,
+            kind: device_kind.as_str(),
+            platform: platform.as_deref(),
+        };
+        let device = devices::register(conn, registration, now)?;
         if device.revoked_at.is_some() {
             return Err(device_revoked());
         }

@@ -8,13 +8,22 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, db};
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A device as the API shows it.
 #[derive(Serialize)]
 pub struct DeviceView {
     id: String,
+    /// The name the app gave itself at login.
     name: String,
+    /// The name the device's user gave it, if any.
+    label: Option<String>,
+    /// `phone` or `dashboard`.
+    kind: String,
+    /// Browser and system from the latest login's User-Agent.
+    platform: Option<String>,
+    /// Whether the device holds a live session (a refresh token not used, revoked or expired).
+    signed_in: bool,
     user_id: String,
     username: Option<String>,
     revoked: bool,
@@ -29,11 +38,15 @@ pub struct DeviceView {
     pending_count: Option<i64>,
 }
 
-fn view(row: DeviceRow, usernames: &HashMap<String, String>) -> DeviceView {
+fn view(row: DeviceRow, usernames: &HashMap<String, String>, signed_in: &HashSet<String>) -> DeviceView {
     DeviceView {
         username: usernames.get(&row.user_id).cloned(),
+        signed_in: signed_in.contains(&row.id),
         id: row.id,
         name: row.name,
+        label: row.label,
+        kind: row.kind,
+        platform: row.platform,
         user_id: row.user_id,
         revoked: row.revoked_at.is_some(),
         revoked_at: row.revoked_at.map(rfc3339_utc),
@@ -61,8 +74,10 @@ pub async fn list(
         }
         let usernames: HashMap<String, String> =
             users::list(conn, &organisation_id)?.into_iter().map(|user| (user.id, user.username)).collect();
+        let signed_in: HashSet<String> =
+            devices::signed_in(conn, &organisation_id, crate::db::now())?.into_iter().collect();
         let rows = devices::list(conn, &organisation_id)?;
-        Ok(rows.into_iter().map(|row| view(row, &usernames)).collect::<Vec<_>>())
+        Ok(rows.into_iter().map(|row| view(row, &usernames, &signed_in)).collect::<Vec<_>>())
     })
     .await?;
     Ok(HttpResponse::Ok().json(views))
@@ -85,7 +100,7 @@ pub async fn revoke(
         let usernames = users::by_id(conn, &organisation_id, &row.user_id)?
             .map(|user| HashMap::from([(user.id, user.username)]))
             .unwrap_or_default();
-        Ok(view(row, &usernames))
+        Ok(view(row, &usernames, &HashSet::new()))
     })
     .await?;
     tracing::info!(device_id = %view.id, by = %auth.user_id, "device revoked");

@@ -12,6 +12,14 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use validator::Validate;
 
+/// Tells a field sent as `null` (`Some(None)`) from one not sent (`None`): use with
+/// `#[serde(default, deserialize_with = "present")]` on an `Option<Option<T>>`.
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 /// A deserialized JSON request body. No string in it (key or value) holds U+0000: PostgreSQL
 /// cannot store it, so it is refused here for every endpoint alike, naming the field.
 pub struct ApiJson<T>(pub T);

@@ -75,6 +75,7 @@ route_table! {
     POST "/api/v1/auth/refresh" => auth::refresh,
     POST "/api/v1/auth/logout" => auth::logout,
     GET "/api/v1/me" => me::get,
+    PATCH "/api/v1/me/device" => me::label_device,
 
     GET "/api/v1/organisation" => organisation::get,
     PATCH "/api/v1/organisation" => organisation::update,

@@ -12,7 +12,7 @@ use crate::domain::time::rfc3339_utc;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, db};
 use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 /// A user as the API shows it; never the password hash.
 #[derive(Serialize)]
@@ -62,15 +62,10 @@ pub struct CreateUser {
 pub struct UpdateUser {
     display_name: Option<String>,
     role: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::json::present")]
     unit: Option<Option<String>>,
     disabled: Option<bool>,
     password: Option<String>,
-}
-
-/// Tells a field sent as `null` (`Some(None)`) from one not sent (`None`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 fn not_found() -> ApiError {

@@ -10,6 +10,7 @@ mod csv_injection;
 mod cursor;
 mod dashboard;
 mod demo;
+mod devices;
 mod disclosure;
 mod errors;
 mod field_app;

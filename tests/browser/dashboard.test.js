@@ -196,9 +196,15 @@ test('a coordinator reviews in the dashboard what a field user recorded offline,
 
   // The devices: anna's phone, with its last sync, is revoked; the phone learns it at once.
   await page.locator('#nav').getByRole('link', { name: 'Telefoner' }).click()
-  const row = page.locator('table.devices-table tbody tr', { hasText: 'anna' })
+  // Phones are grouped by user, named by browser and system; dashboard sign-ins are apart.
+  const row = page.locator('table.devices-table.phones tbody[data-user="anna"] tr[data-device]')
   await row.waitFor()
-  assert.doesNotMatch(await row.locator('td').nth(2).textContent(), /aldrig/)
+  assert.equal(await row.count(), 1)
+  assert.match(await row.locator('th').textContent(), /Chrome · Android/)
+  assert.doesNotMatch(await row.locator('td').nth(1).textContent(), /aldrig/)
+  const mySession = page.locator('table.devices-table.sessions tbody tr', { hasText: 'den här webbläsaren' })
+  assert.match(await mySession.textContent(), /Inloggad/)
+  assert.equal(await page.locator('table.devices-table.phones', { hasText: 'den här webbläsaren' }).count(), 0, 'the dashboard is not a phone')
   await desk.screenshot('dashboard-desktop-07-devices')
   await desk.checkAccessibility('devices')
   await row.getByRole('button', { name: /^Spärra/ }).click()
@@ -208,7 +214,7 @@ test('a coordinator reviews in the dashboard what a field user recorded offline,
   await desk.checkAccessibility('revoke dialog')
   await dialog.getByRole('button', { name: 'Spärra' }).click()
   await row.getByText(/^Spärrad/).waitFor()
-  assert.equal(await page.locator('table.devices-table tbody tr', { hasText: 'den här webbläsaren' }).getByRole('button').count(), 0, 'no revoking oneself')
+  assert.equal(await mySession.getByRole('button').count(), 0, 'no revoking oneself')
   await app.getByRole('button', { name: 'Synka nu' }).click()
   await app.getByText(/Den här telefonen är spärrad/).waitFor()
 

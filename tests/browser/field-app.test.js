@@ -231,6 +231,14 @@ test('a field user records offline, syncs, and fixes what the server quarantined
   // Settings, and English.
   await restarted.getByRole('link', { name: 'Mer' }).click()
   await restarted.getByRole('heading', { name: 'Mer' }).waitFor()
+  // The phone gets a name of its user's choosing, which the devices page shows.
+  await restarted.getByLabel('Namn på den här telefonen').fill('Fältgruppens telefon 2')
+  await restarted.getByRole('button', { name: 'Spara namnet' }).click()
+  await restarted.getByText('Namnet är sparat.').waitFor()
+  const named = (await coordinator.get('/api/v1/devices')).find((device) => device.label === 'Fältgruppens telefon 2')
+  assert.equal(named?.username, 'anna', 'the label is on anna\'s phone')
+  assert.equal(named?.kind, 'phone')
+  assert.equal(named?.platform, 'Chrome · Android')
   await phone.screenshot('10-more')
   await phone.checkAccessibility('more')
   await restarted.getByText('English', { exact: true }).click()

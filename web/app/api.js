@@ -35,7 +35,7 @@ function deviceName() {
 /** Logs in, registers this device, and keeps the session. Returns the session. */
 export async function login(organisation, username, password) {
   const device_id = await deviceId()
-  const session = await openSession({ organisation, username, password, device_id, device_name: deviceName() })
+  const session = await openSession({ organisation, username, password, device_id, device_name: deviceName(), device_kind: 'phone' })
   // Another user's records never stay on a shared phone.
   const previous = await db.setting('session_user')
   if (previous && previous !== session.me.id) await db.clearData()
@@ -55,6 +55,23 @@ export async function logout() {
   await db.clearData()
   await db.saveSetting('session', null)
   await db.saveSetting('session_user', null)
+}
+
+/**
+ * Gives this phone the label its user chose (empty clears it), so whoever manages devices can
+ * tell it from the rest. Needs the network. Returns the session with the device as it now is.
+ */
+export async function labelDevice(text) {
+  const response = await authorised('/api/v1/me/device', {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ label: text.trim() || null }),
+  })
+  const device = await response.json()
+  const current = await session()
+  const next = { ...current, me: { ...current.me, device } }
+  await store.save(next)
+  return next
 }
 
 /** A request with the access token (and any `extraHeaders`), renewed when it has expired. */

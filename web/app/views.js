@@ -508,5 +508,36 @@ export async function renderMore(main, ctx) {
     h('div', { class: 'card' },
       h('p', { text: t('signed_in_as', { user: session?.me?.display_name || session?.me?.username || '', org: session?.me?.organisation?.name || session?.organisation || '' }) }),
       h('p', { class: 'hint', text: t('device', { id: session?.device_id ?? '' }) })),
+    deviceLabel(ctx),
     logout))
+}
+
+/** The label this phone's user gives it, so a lost phone is easy to find on the devices page. */
+function deviceLabel(ctx) {
+  const device = ctx.session?.me?.device
+  const inputId = id('device-label')
+  const input = h('input', { id: inputId, name: 'device_label', type: 'text', maxlength: '200', autocomplete: 'off', placeholder: t('device_label_placeholder') })
+  input.value = device?.label ?? ''
+  const status = h('p', { class: 'hint', role: 'status', 'aria-live': 'polite' })
+  const save = h('button', { type: 'submit', class: 'secondary', text: t('device_label_save') })
+  const form = h('form', { class: 'card device-label' },
+    h('label', { for: inputId, text: t('device_label') }),
+    h('p', { class: 'hint', text: device?.platform ? t('device_label_hint_platform', { platform: device.platform }) : t('device_label_hint') }),
+    input, save, status)
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault()
+    save.disabled = true
+    status.textContent = ''
+    try {
+      ctx.session = await api.labelDevice(input.value)
+      input.value = ctx.session.me.device?.label ?? ''
+      status.textContent = t('device_label_saved')
+    } catch (error) {
+      status.textContent = error instanceof api.SessionError ? t(error.kind === 'revoked' ? 'device_revoked' : 'session_expired')
+        : error instanceof api.NetworkError ? t('device_label_offline') : error.message
+    } finally {
+      save.disabled = false
+    }
+  })
+  return form
 }

@@ -82,11 +82,11 @@ function withTokens(current, tokens) {
  * Logs in as this device and reads who the user is: the new session, not yet stored (the
  * caller decides whether to keep it).
  */
-export async function openSession({ organisation, username, password, device_id, device_name }) {
+export async function openSession({ organisation, username, password, device_id, device_name, device_kind }) {
   const response = await send('/api/v1/auth/login', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ organisation, username, password, device_id, device_name }),
+    body: JSON.stringify({ organisation, username, password, device_id, device_name, device_kind }),
   })
   const session = withTokens({ organisation: organisation.trim().toLowerCase(), device_id }, await response.json())
   const me = await send('/api/v1/me', { headers: { authorization: `Bearer ${session.access_token}` } })

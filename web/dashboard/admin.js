@@ -80,7 +80,7 @@ function lastSync(device) {
 /** Asks before revoking, in a modal dialog that keeps the keyboard inside it. */
 function confirmRevoke(device) {
   return new Promise((resolve) => {
-    const name = device.name || device.id
+    const name = deviceTitle(device)
     const titleId = uid('revoke')
     const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': titleId },
       h('h2', { id: titleId, text: t('revoke_title', { name }) }),
@@ -98,6 +98,11 @@ function confirmRevoke(device) {
   })
 }
 
+/** What people call a device: its user's label, else its browser and system, else its app name. */
+function deviceTitle(device) {
+  return device.label || device.platform || device.name || device.id
+}
+
 export async function renderDevices(main, ctx) {
   const content = h('div', {}, loading())
   const load = async () => {
@@ -109,39 +114,72 @@ export async function renderDevices(main, ctx) {
         return
       }
       const mine = ctx.session()?.device_id
-      const table = h('table', { class: 'data devices-table' },
-        h('thead', {}, h('tr', {}, ['col_name', 'col_user', 'col_last_seen', 'col_last_sync', 'col_pending', 'col_skew', 'col_status', 'col_action'].map((key) =>
-          h('th', { scope: 'col', class: key === 'col_pending' ? 'num' : null, text: t(key) })))),
-        h('tbody', {}, devices.map((device) => {
-          const name = device.name || device.id
-          const revoke = device.revoked || device.id === mine ? null : h('button', {
-            type: 'button', class: 'secondary small danger-outline', text: t('revoke'), 'aria-label': t('revoke_named', { name }),
-            onclick: async () => {
-              if (!(await confirmRevoke(device))) return revoke.focus()
-              try {
-                await api.post(`/api/v1/devices/${encodeURIComponent(device.id)}/revoke`)
-                ctx.toast(t('revoked_done', { name }))
-                await load()
-                main.querySelector('h1')?.focus()
-              } catch (error) {
-                if (error instanceof api.SessionError) return ctx.sessionEnded(error)
-                ctx.toast(error.message)
-              }
-            },
-          })
-          return h('tr', { class: device.revoked ? 'revoked' : null, 'data-device': device.id },
-            h('th', { scope: 'row', 'data-label': t('col_name') }, h('span', { text: name }), device.id === mine ? h('span', { class: 'hint', text: ` (${t('this_browser')})` }) : null),
-            td(t('col_user'), device.username ?? t('none')),
+      const revokeButton = (device) => {
+        if (device.revoked || device.id === mine) return h('span', { class: 'muted', text: t('none') })
+        const name = deviceTitle(device)
+        const button = h('button', {
+          type: 'button', class: 'secondary small danger-outline', text: t('revoke'), 'aria-label': t('revoke_named', { name: `${name} (${device.username ?? device.id})` }),
+          onclick: async () => {
+            if (!(await confirmRevoke(device))) return button.focus()
+            try {
+              await api.post(`/api/v1/devices/${encodeURIComponent(device.id)}/revoke`)
+              ctx.toast(t('revoked_done', { name }))
+              await load()
+              main.querySelector('h1')?.focus()
+            } catch (error) {
+              if (error instanceof api.SessionError) return ctx.sessionEnded(error)
+              ctx.toast(error.message)
+            }
+          },
+        })
+        return button
+      }
+      const status = (device) => device.revoked
+        ? [h('span', { class: 'state state-unvisited', text: t('revoked') }), h('span', { class: 'hint block', text: formatTime(device.revoked_at) })]
+        : device.signed_in ? h('span', { class: 'state state-visited', text: t('signed_in') }) : h('span', { class: 'state', text: t('signed_out') })
+      const titleCell = (device) => h('th', { scope: 'row', 'data-label': t('col_name') },
+        h('span', { class: 'device-title', text: deviceTitle(device) }),
+        device.id === mine ? h('span', { class: 'hint', text: ` (${t('this_browser')})` }) : null,
+        h('span', { class: 'hint block' }, device.label && device.platform ? `${device.platform} · ` : '', h('code', { text: device.id })))
+      const byUser = (a, b) => (a.username ?? '').localeCompare(b.username ?? '', 'sv') || String(b.last_seen_at).localeCompare(String(a.last_seen_at))
+      const phones = devices.filter((device) => device.kind !== 'dashboard').sort(byUser)
+      const sessions = devices.filter((device) => device.kind === 'dashboard').sort(byUser)
+
+      const groups = new Map()
+      for (const device of phones) {
+        const user = device.username ?? t('none')
+        if (!groups.has(user)) groups.set(user, [])
+        groups.get(user).push(device)
+      }
+      const phoneColumns = ['col_name', 'col_last_seen', 'col_last_sync', 'col_pending', 'col_skew', 'col_status', 'col_action']
+      const phoneTable = h('table', { class: 'data devices-table phones' },
+        h('caption', { class: 'visually-hidden', text: t('phones_title') }),
+        h('thead', {}, h('tr', {}, phoneColumns.map((key) => h('th', { scope: 'col', class: key === 'col_pending' ? 'num' : null, text: t(key) })))),
+        [...groups.entries()].map(([user, owned]) => h('tbody', { 'data-user': user },
+          h('tr', { class: 'group' }, h('th', { scope: 'rowgroup', colspan: String(phoneColumns.length), text: t('phones_of', { user, n: owned.length }) })),
+          owned.map((device) => h('tr', { class: device.revoked ? 'revoked' : null, 'data-device': device.id },
+            titleCell(device),
             td(t('col_last_seen'), formatTime(device.last_seen_at)),
             td(t('col_last_sync'), lastSync(device)),
             td(t('col_pending'), device.pending_count === null || device.pending_count === undefined ? t('none') : formatNumber(device.pending_count), { class: device.pending_count ? 'num warn' : 'num' }),
             td(t('col_skew'), skew(device.clock_skew_ms)),
-            td(t('col_status'), device.revoked
-              ? [h('span', { class: 'state state-unvisited', text: t('revoked') }), h('span', { class: 'hint block', text: formatTime(device.revoked_at) })]
-              : h('span', { class: 'state state-visited', text: t('active') })),
-            td(t('col_action'), revoke ?? h('span', { class: 'muted', text: t('none') })))
-        })))
-      content.replaceChildren(tableWrap(t('devices_title'), table, { stack: true }))
+            td(t('col_status'), status(device)),
+            td(t('col_action'), revokeButton(device)))))))
+      const sessionTable = h('table', { class: 'data devices-table sessions' },
+        h('caption', { class: 'visually-hidden', text: t('sessions_title') }),
+        h('thead', {}, h('tr', {}, ['col_name', 'col_user', 'col_last_seen', 'col_status', 'col_action'].map((key) => h('th', { scope: 'col', text: t(key) })))),
+        h('tbody', {}, sessions.map((device) => h('tr', { class: device.revoked ? 'revoked' : null, 'data-device': device.id },
+          titleCell(device),
+          td(t('col_user'), device.username ?? t('none')),
+          td(t('col_last_seen'), formatTime(device.last_seen_at)),
+          td(t('col_status'), status(device)),
+          td(t('col_action'), revokeButton(device))))))
+      content.replaceChildren(
+        h('h2', { text: t('phones_title') }),
+        phones.length ? tableWrap(t('phones_title'), phoneTable, { stack: true }) : h('p', { class: 'card hint', text: t('no_phones') }),
+        h('h2', { text: t('sessions_title') }),
+        h('p', { class: 'hint', text: t('sessions_intro') }),
+        sessions.length ? tableWrap(t('sessions_title'), sessionTable, { stack: true }) : h('p', { class: 'card hint', text: t('no_sessions') }))
     } catch (error) {
       if (error instanceof api.SessionError) throw error
       content.replaceChildren(failure(error, () => ctx.guard(load())))

@@ -60,6 +60,7 @@ export async function login(organisation, username, password) {
     password,
     device_id: deviceId(),
     device_name: deviceName(),
+    device_kind: 'dashboard',
   })
   if (current.me.role === 'field') {
     await send('/api/v1/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${current.access_token}` } }).catch(() => {})

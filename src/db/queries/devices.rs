@@ -7,25 +7,45 @@ use crate::db::schema::{devices, refresh_tokens};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-/// Registers the device for this user at login, or takes it over from the previous user.
-/// Returns the row as it now is; a revoked device stays revoked.
-pub fn register(
-    conn: &mut DbConnection,
-    organisation_id: &str,
-    id: &str,
-    user_id: &str,
-    name: &str,
-    now: NaiveDateTime,
-) -> QueryResult<DeviceRow> {
+/// What a login says about the device it comes from.
+#[derive(Debug, Clone, Copy)]
+pub struct Registration<'a> {
+    pub organisation_id: &'a str,
+    pub id: &'a str,
+    pub user_id: &'a str,
+    /// The name the app gives itself ("Fältappen (Android)").
+    pub name: &'a str,
+    /// `phone` or `dashboard`.
+    pub kind: &'a str,
+    /// Browser and system from the User-Agent, when it names them.
+    pub platform: Option<&'a str>,
+}
+
+/// Registers the device for this user at login, or takes it over from the previous user (whose
+/// label for it goes). Returns the row as it now is; a revoked device stays revoked.
+pub fn register(conn: &mut DbConnection, device: Registration<'_>, now: NaiveDateTime) -> QueryResult<DeviceRow> {
+    let Registration { organisation_id, id, user_id, name, kind, platform } = device;
     crate::db::write_transaction(conn, |conn| {
         let existing = by_id(conn, organisation_id, id)?;
         match existing {
             Some(device) if device.revoked_at.is_some() => Ok(device),
-            Some(_) => {
-                diesel::update(devices::table.find((organisation_id, id)))
-                    .set((devices::user_id.eq(user_id), devices::name.eq(name), devices::last_seen_at.eq(now)))
+            Some(device) => {
+                let target = devices::table.find((organisation_id, id));
+                diesel::update(target)
+                    .set((
+                        devices::user_id.eq(user_id),
+                        devices::name.eq(name),
+                        devices::kind.eq(kind),
+                        devices::last_seen_at.eq(now),
+                    ))
                     .execute(conn)?;
-                devices::table.find((organisation_id, id)).select(DeviceRow::as_select()).first(conn)
+                if platform.is_some() {
+                    diesel::update(target).set(devices::platform.eq(platform)).execute(conn)?;
+                }
+                if device.user_id != user_id {
+                    diesel::update(target).set(devices::label.eq(None::<String>)).execute(conn)?;
+                }
+                target.select(DeviceRow::as_select()).first(conn)
             }
             None => {
                 let row = DeviceRow {
@@ -43,12 +63,36 @@ pub fn register(
                     pending_count: None,
                     pulled_scope_version: None,
                     pulled_user_id: None,
+                    kind: kind.to_owned(),
+                    platform: platform.map(str::to_owned),
+                    label: None,
                 };
                 diesel::insert_into(devices::table).values(&row).execute(conn)?;
                 Ok(row)
             }
         }
     })
+}
+
+/// Sets (or with `None` clears) the label the device's user gives it. False when the
+/// organisation has no such device.
+pub fn set_label(conn: &mut DbConnection, organisation_id: &str, id: &str, label: Option<&str>) -> QueryResult<bool> {
+    let changed =
+        diesel::update(devices::table.find((organisation_id, id))).set(devices::label.eq(label)).execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// The devices of the organisation that hold a live session: a refresh token neither used,
+/// revoked nor expired.
+pub fn signed_in(conn: &mut DbConnection, organisation_id: &str, now: NaiveDateTime) -> QueryResult<Vec<String>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::organisation_id.eq(organisation_id))
+        .filter(refresh_tokens::revoked_at.is_null())
+        .filter(refresh_tokens::used_at.is_null())
+        .filter(refresh_tokens::expires_at.gt(now))
+        .select(refresh_tokens::device_id)
+        .distinct()
+        .load(conn)
 }
 
 /// The device with this id in the organisation.

@@ -21,6 +21,8 @@ const FLAGS = [
 ]
 
 const PHONE = { width: 390, height: 844 }
+/** What a phone with Chrome on Android says it is, so the app and the server see a phone. */
+const ANDROID_CHROME = 'Mozilla/5.0 (Linux; Android 14; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36'
 /** Tyresö centrum. */
 const HOME = { latitude: 59.2441, longitude: 18.2279, accuracy: 12 }
 
@@ -45,6 +47,7 @@ class Phone {
       deviceScaleFactor: 1,
       isMobile: true,
       hasTouch: true,
+      userAgent: ANDROID_CHROME,
       locale: this.locale,
       timezoneId: 'Europe/Stockholm',
       ...(this.geolocation ? { geolocation: HOME, permissions: ['geolocation'] } : { permissions: [] }),

@@ -1,0 +1,3 @@
+ALTER TABLE devices DROP COLUMN label;
+ALTER TABLE devices DROP COLUMN platform;
+ALTER TABLE devices DROP COLUMN kind;
