@@ -105,6 +105,7 @@ route_table! {
     GET "/api/v1/sync/quarantine" => sync::quarantine,
 
     GET "/api/v1/observations" => records::list_observations,
+    POST "/api/v1/observations/review" => records::review_observations,
     GET "/api/v1/observations/{id}" => records::get_observation,
     PATCH "/api/v1/observations/{id}" => records::review_observation,
     GET "/api/v1/observations/{id}/history" => records::observation_history,

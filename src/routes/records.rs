@@ -223,6 +223,97 @@ pub async fn review_observation(
     Ok(HttpResponse::Ok().json(observation_view(&row)))
 }
 
+/// The most observations one bulk review takes.
+const MAX_BULK_REVIEW: usize = 1000;
+
+/// `POST /api/v1/observations/review`: the same review for a selection of observations (the ones
+/// the coordinator saw, by id), all or nothing, each with its own history entry.
+pub async fn review_observations(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    ApiJson(mut body): ApiJson<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    let ids = selection(body.remove("ids"))?;
+    let change = parse_review(&body).map_err(ApiError::Validation)?;
+    if change.status.is_none() && change.review_comment.is_none() {
+        return Err(ApiError::field("status", "nothing_to_change", "give a status, a review_comment or both"));
+    }
+    let caller = (*auth).clone();
+    let (changed, unchanged) = db(&state, move |conn, _| {
+        crate::db::write_transaction(conn, |conn| {
+            let known = records::existing_observations(conn, &caller.organisation_id, &ids)?;
+            let unknown: Vec<_> = ids
+                .iter()
+                .enumerate()
+                .filter(|(_, id)| !known.contains(*id))
+                .map(|(i, id)| {
+                    crate::domain::FieldError::new(
+                        &format!("ids[{i}]"),
+                        "unknown_observation",
+                        format!("there is no observation `{id}`"),
+                    )
+                })
+                .collect();
+            if !unknown.is_empty() {
+                return Err(ApiError::Validation(unknown));
+            }
+            let reviewer = Reviewer {
+                user_id: &caller.user_id,
+                device_id: &caller.device_id,
+                now_ms: chrono::Utc::now().timestamp_millis(),
+            };
+            let mut changed = Vec::new();
+            let mut unchanged = 0_usize;
+            for id in &ids {
+                let before = records::observation(conn, &caller.organisation_id, id)?.map(|o| o.server_seq);
+                let Some(after) = records::review(conn, &caller.organisation_id, id, &change, &reviewer)? else {
+                    return Err(not_found());
+                };
+                if before == Some(after.server_seq) {
+                    unchanged += 1;
+                } else {
+                    changed.push(after);
+                }
+            }
+            Ok((changed, unchanged))
+        })
+    })
+    .await?;
+    tracing::info!(by = %auth.user_id, changed = changed.len(), unchanged, "observations reviewed in bulk");
+    Ok(HttpResponse::Ok().json(json!({
+        "changed": changed.len(),
+        "unchanged": unchanged,
+        "items": changed.iter().map(observation_view).collect::<Vec<_>>(),
+    })))
+}
+
+/// The `ids` of a bulk review: 1–1000 distinct observation ids, kept in the order given.
+fn selection(raw: Option<Value>) -> ApiResult<Vec<String>> {
+    let Some(Value::Array(items)) = raw else {
+        return Err(ApiError::field("ids", "required", "give the ids of the observations to review, as an array"));
+    };
+    if items.is_empty() || items.len() > MAX_BULK_REVIEW {
+        return Err(ApiError::field("ids", "out_of_range", format!("give 1–{MAX_BULK_REVIEW} ids")));
+    }
+    let mut ids: Vec<String> = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        match item {
+            Value::String(id) if !id.is_empty() && id.len() <= 100 => {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            _ => errors.push(crate::domain::FieldError::new(
+                &format!("ids[{i}]"),
+                "invalid_id",
+                "must be an observation id (a string of 1–100 characters)",
+            )),
+        }
+    }
+    if errors.is_empty() { Ok(ids) } else { Err(ApiError::Validation(errors)) }
+}
+
 fn history_view((row, username): (HistoryRow, Option<String>)) -> Value {
     json!({
         "server_seq": row.server_seq,

@@ -224,3 +224,125 @@ async fn an_activity_from_a_skewed_clock_keeps_both_times() {
     let corrected = stored["started_at"].as_i64().unwrap();
     assert!((corrected - (device_start + hour)).abs() < 5_000, "moved by the device's skew: {stored}");
 }
+
+#[tokio::test]
+async fn a_filtered_selection_is_reviewed_in_one_action_with_one_history_entry_per_record() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let mut phone = Phone::new(&app, &tenant.field.tokens.access);
+    phone.pull().await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let ids: Vec<String> = (0..6).map(|n| format!("00000000-0000-7000-8000-{n:012}")).collect();
+    let records = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| {
+            let mut record = observation(id, "Trasig lampa");
+            record["observed_at"] = json!(now - (n as i64 + 1) * 3_600_000);
+            record["category"] = json!(if n < 4 { "lighting" } else { "graffiti" });
+            record
+        })
+        .collect();
+    phone.push(created("observations", records)).await;
+    phone.pull().await;
+    let coordinator = &tenant.coordinator.tokens.access;
+
+    // The queue filtered to one category, as the dashboard asks for it; one of them is already closed.
+    let one = format!("/api/v1/observations/{}", ids[0]);
+    app.patch(&one, coordinator, &json!({ "status": "closed", "review_comment": "Lagat av Tyresö Bostäder" })).await;
+    let queue: Value = app.get("/api/v1/observations?category=lighting", coordinator).await.json().await.unwrap();
+    let selected: Vec<Value> = queue["items"].as_array().unwrap().iter().map(|item| item["id"].clone()).collect();
+    assert_eq!(selected.len(), 4);
+
+    let response = app
+        .post(
+            "/api/v1/observations/review",
+            coordinator,
+            &json!({ "ids": selected, "status": "closed", "review_comment": "Lagat av Tyresö Bostäder" }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!((body["changed"].as_i64(), body["unchanged"].as_i64()), (Some(3), Some(1)));
+    assert!(body["items"].as_array().unwrap().iter().all(|item| item["status"] == "closed"));
+
+    for (n, id) in ids.iter().enumerate() {
+        let record: Value = app.get(&format!("/api/v1/observations/{id}"), coordinator).await.json().await.unwrap();
+        let history: Vec<Value> =
+            app.get(&format!("/api/v1/observations/{id}/history"), coordinator).await.json().await.unwrap();
+        let reviews = history.iter().filter(|entry| entry["change"] == "review").count();
+        if n < 4 {
+            assert_eq!(record["status"], "closed", "{id}");
+            assert_eq!(reviews, 1, "one history entry for {id}");
+        } else {
+            assert_eq!(record["status"], "new", "outside the selection: {id}");
+            assert_eq!(reviews, 0, "{id}");
+        }
+    }
+    // The reporter's phone gets every review on its next pull (the one closed alone, and the three).
+    let changes = phone.pull().await;
+    let closed = changes["observations"]["updated"].as_array().unwrap().iter().filter(|o| o["status"] == "closed").count();
+    assert_eq!(closed, 4);
+}
+
+#[tokio::test]
+async fn a_bulk_review_is_all_or_nothing_and_names_what_is_wrong() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let other = app.tenant("haninge").await;
+    let phone = Phone::new(&app, &tenant.field.tokens.access);
+    let theirs = Phone::new(&app, &other.field.tokens.access);
+    let mine = "00000000-0000-7000-8000-000000000001";
+    let foreign = "00000000-0000-7000-8000-000000000002";
+    phone.push(created("observations", vec![observation(mine, "x")])).await;
+    theirs.push(created("observations", vec![observation(foreign, "x")])).await;
+    let coordinator = &tenant.coordinator.tokens.access;
+    let app = &app;
+    let review = |body: Value| async move { app.post("/api/v1/observations/review", coordinator, &body).await };
+
+    // Another organisation's observation is unknown here, and nothing of the selection changes.
+    let problem =
+        assert_problem(review(json!({ "ids": [mine, foreign], "status": "closed" })).await, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "ids[1]");
+    assert_eq!(problem["errors"][0]["code"], "unknown_observation");
+    let record: Value = app.get(&format!("/api/v1/observations/{mine}"), coordinator).await.json().await.unwrap();
+    assert_eq!(record["status"], "new");
+    let theirs_now: Value =
+        app.get(&format!("/api/v1/observations/{foreign}"), &other.coordinator.tokens.access).await.json().await.unwrap();
+    assert_eq!(theirs_now["status"], "new");
+
+    let too_many: Vec<String> = (0..1001).map(|n| format!("id-{n}")).collect();
+    for (body, field, code) in [
+        (json!({ "status": "closed" }), "ids", "required"),
+        (json!({ "ids": [], "status": "closed" }), "ids", "out_of_range"),
+        (json!({ "ids": too_many, "status": "closed" }), "ids", "out_of_range"),
+        (json!({ "ids": "all", "status": "closed" }), "ids", "required"),
+        (json!({ "ids": [mine, 7], "status": "closed" }), "ids[1]", "invalid_id"),
+        (json!({ "ids": [mine] }), "status", "nothing_to_change"),
+        (json!({ "ids": [mine], "status": "lost" }), "status", "invalid_value"),
+    ] {
+        let problem = assert_problem(review(body.clone()).await, 422, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{body}");
+        if code != "invalid_value" {
+            assert_eq!(problem["errors"][0]["code"], code, "{body}");
+        }
+    }
+    assert_problem(
+        app.post("/api/v1/observations/review", &tenant.field.tokens.access, &json!({ "ids": [mine], "status": "closed" }))
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_problem(
+        app.post("/api/v1/observations/review", &tenant.partner.tokens.access, &json!({ "ids": [mine], "status": "closed" }))
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    // A repeated id counts once.
+    let body: Value =
+        review(json!({ "ids": [mine, mine], "status": "reviewed" })).await.json().await.unwrap();
+    assert_eq!((body["changed"].as_i64(), body["unchanged"].as_i64()), (Some(1), Some(0)));
+}

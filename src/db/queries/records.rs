@@ -136,6 +136,25 @@ pub fn observation(conn: &mut DbConnection, organisation_id: &str, id: &str) -> 
         .map(|row| row.map(Observation::from))
 }
 
+/// Which of these ids are observations of the organisation (not tombstones).
+pub fn existing_observations(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    ids: &[String],
+) -> QueryResult<std::collections::HashSet<String>> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<String> = observations::table
+            .filter(observations::organisation_id.eq(organisation_id))
+            .filter(observations::id.eq_any(chunk))
+            .filter(observations::deleted_at.is_null())
+            .select(observations::id)
+            .load(conn)?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
 /// One activity log (not a tombstone).
 pub fn activity(conn: &mut DbConnection, organisation_id: &str, id: &str) -> QueryResult<Option<ActivityLog>> {
     activity_logs::table
