@@ -243,6 +243,52 @@ test('a coordinator reviews in the dashboard what a field user recorded offline,
   assert.deepEqual(desk.errors, [], 'the dashboard threw')
 })
 
+test('a coordinator filters the review queue and reviews the selection in one action', async (t) => {
+  // What the queue should hold: new observations in Tyresö centrum of one category.
+  const inCentrum = (await coordinator.get('/api/v1/observations?status=new&area=TC&limit=1000')).items
+  assert.ok(inCentrum.length >= 2, 'the seed has new observations in Tyresö centrum')
+  const category = inCentrum[0].category
+  const expected = inCentrum.filter((o) => o.category === category).map((o) => o.id).sort()
+  const untouched = (await coordinator.get('/api/v1/observations?status=new&limit=1000')).items.filter((o) => !expected.includes(o.id))
+  assert.ok(untouched.length > 0, 'some new observations lie outside the filter')
+  const label = (await coordinator.get('/api/v1/categories')).find((c) => c.slug === category).label_sv
+
+  const desk = new Desk()
+  t.after(() => desk.close())
+  const page = await desk.open()
+  await logIn(page, 'carla')
+  await page.getByRole('heading', { name: 'Värmekarta' }).waitFor()
+  await open(page, 'review')
+  await page.getByLabel('Område').selectOption({ label: 'Tyresö centrum' })
+  await page.getByLabel('Kategori').selectOption({ label })
+  await waitFor(async () => {
+    const ids = await page.locator('article.observation').evaluateAll((cards) => cards.map((card) => card.dataset.id))
+    return JSON.stringify(ids.sort()) === JSON.stringify(expected)
+  }, 'the filtered queue')
+  // Each card says what was noted.
+  for (const card of await page.locator('article.observation').all()) assert.match(await card.textContent(), /Exempel \d+/)
+
+  const bulk = page.getByRole('form', { name: 'Granska flera på en gång' })
+  await bulk.getByLabel('Välj alla som visas').check()
+  await bulk.getByText(`${expected.length} valda av ${expected.length} som visas`).waitFor()
+  await bulk.getByLabel('Status').selectOption('closed')
+  await bulk.getByLabel('Kommentar').fill('Åtgärdat av Tyresö Bostäder')
+  await desk.screenshot('dashboard-desktop-05b-review-bulk')
+  await desk.checkAccessibility('bulk review')
+  await bulk.getByRole('button', { name: `Granska ${expected.length} valda` }).click()
+  await page.getByText(`${expected.length} ändrade, 0 hade redan den granskningen.`).waitFor()
+
+  for (const id of expected) {
+    const record = await coordinator.get(`/api/v1/observations/${id}`)
+    assert.equal(record.status, 'closed')
+    assert.equal(record.review_comment, 'Åtgärdat av Tyresö Bostäder')
+    const reviews = (await coordinator.get(`/api/v1/observations/${id}/history`)).filter((entry) => entry.change === 'review')
+    assert.equal(reviews.length, 1, `one history entry for ${id}`)
+  }
+  for (const o of untouched) assert.equal((await coordinator.get(`/api/v1/observations/${o.id}`)).status, 'new', 'outside the filter')
+  assert.deepEqual(desk.errors, [], 'the dashboard threw')
+})
+
 test('a partner sees the map and the area table of shared areas only, by the disclosure rule', async (t) => {
   const desk = new Desk()
   t.after(() => desk.close())
