@@ -184,17 +184,149 @@ pub fn local_midnight_ms(tz: Tz, date: NaiveDate) -> i64 {
 /// "same period last year" follows, for named periods and for from/to windows alike (29 February
 /// goes to the 28th; a local time a daylight-saving change skipped, to the first one after it).
 pub fn a_year_earlier_ms(tz: Tz, ms: i64) -> i64 {
+    months_earlier_ms(tz, ms, 12)
+}
+
+/// The same local moment `months` calendar months earlier in `tz`, by the same rule.
+pub fn months_earlier_ms(tz: Tz, ms: i64, months: u32) -> i64 {
     let Some(at) = chrono::DateTime::from_timestamp_millis(ms) else { return ms };
     let local = at.with_timezone(&tz).naive_local();
-    let Some(earlier) = local.checked_sub_months(Months::new(12)) else { return ms };
+    let Some(earlier) = local.checked_sub_months(Months::new(months)) else { return ms };
     (0..=3)
         .find_map(|hours| tz.from_local_datetime(&(earlier + chrono::Duration::hours(hours))).earliest())
         .map_or_else(|| earlier.and_utc().timestamp_millis(), |at| at.timestamp_millis())
 }
 
+/// A window of UTC milliseconds, `[from, to)`.
+pub type Window = (i64, i64);
+
+/// What a picture's figures are compared with, and whether its own period is still running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Comparisons {
+    /// The period has begun and not ended: its figures run to now.
+    pub partial: bool,
+    /// The window before (for a running period: the same stretch of the period before).
+    pub previous: Window,
+    /// The same window a year earlier; `None` when it would be the previous window again (a
+    /// year, a rolling twelve months) or overlap the window itself (a window over a year long).
+    pub last_year: Option<Window>,
+}
+
+/// The comparisons of a named period, or of a `[from, to)` window without one, at `now_ms`. A
+/// running period is compared with the same stretch of the earlier ones (1 September to
+/// 4 December against 1 May to 4 August), unless `whole` asks for whole periods (figures only
+/// published for whole periods).
+pub fn comparisons(tz: Tz, period: Option<Period>, window: Window, now_ms: i64, whole: bool) -> Comparisons {
+    let (from, to) = window;
+    let (partial, previous, last_year) = match period {
+        Some(period) => {
+            let (start, end) = period.bounds_ms(tz);
+            let partial = start <= now_ms && now_ms < end;
+            let previous = period.previous().bounds_ms(tz);
+            let last_year = period.a_year_earlier().bounds_ms(tz);
+            if partial && !whole {
+                // As far into the period before: the same date for calendar periods, as many
+                // days for a range.
+                let to = match period.months() {
+                    0 => previous.0 + (now_ms - start),
+                    months => months_earlier_ms(tz, now_ms, months),
+                };
+                let to_date = (previous.0, to.clamp(previous.0, previous.1));
+                (true, to_date, (last_year.0, a_year_earlier_ms(tz, now_ms).min(last_year.1)))
+            } else {
+                (partial, previous, last_year)
+            }
+        }
+        None => (false, (from - (to - from), from), (a_year_earlier_ms(tz, from), a_year_earlier_ms(tz, to))),
+    };
+    const TWO_DAYS_MS: i64 = 2 * 86_400_000;
+    let repeats = (last_year.0 - previous.0).abs() < TWO_DAYS_MS && (last_year.1 - previous.1).abs() < TWO_DAYS_MS;
+    let overlaps = last_year.1 > from;
+    Comparisons { partial, previous, last_year: (!repeats && !overlaps).then_some(last_year) }
+}
+
+/// One calendar month of a window, as far as the window (and time so far) covers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonthSpan {
+    pub year: i32,
+    pub month: u32,
+    /// The part of the month in the window, `[from, to)`.
+    pub covered: Window,
+    /// The window or `now` cuts the month: its figures are not a whole month's.
+    pub partial: bool,
+}
+
+/// The calendar months `[from, to)` touches in `tz`, in order (at most 1200).
+pub fn months_of(tz: Tz, (from, to): Window, now_ms: i64) -> Vec<MonthSpan> {
+    let local = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|at| at.with_timezone(&tz).date_naive());
+    let (Some(first), Some(last)) = (local(from), local(to.saturating_sub(1))) else { return Vec::new() };
+    let Some(mut month) = NaiveDate::from_ymd_opt(first.year(), first.month(), 1) else { return Vec::new() };
+    let mut spans = Vec::new();
+    while month <= last && spans.len() < 1200 {
+        let Some(next) = month.checked_add_months(Months::new(1)) else { break };
+        let (start, end) = (local_midnight_ms(tz, month), local_midnight_ms(tz, next));
+        let covered = (start.max(from), end.min(to).min(now_ms.max(start)));
+        spans.push(MonthSpan { year: month.year(), month: month.month(), covered, partial: covered != (start, end) });
+        month = next;
+    }
+    spans
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn day(tz: Tz, y: i32, m: u32, d: u32) -> i64 {
+        local_midnight_ms(tz, NaiveDate::from_ymd_opt(y, m, d).unwrap())
+    }
+
+    #[test]
+    fn a_running_tertial_is_compared_with_the_same_stretch_of_the_earlier_ones() {
+        let tz = chrono_tz::Europe::Stockholm;
+        let t3 = Period::parse("p", "2026-T3").unwrap();
+        let now = day(tz, 2026, 12, 5);
+        let c = comparisons(tz, Some(t3), t3.bounds_ms(tz), now, false);
+        assert!(c.partial);
+        assert_eq!(c.previous, (day(tz, 2026, 5, 1), day(tz, 2026, 8, 5)));
+        assert_eq!(c.last_year, Some((day(tz, 2025, 9, 1), day(tz, 2025, 12, 5))));
+        let whole = comparisons(tz, Some(t3), t3.bounds_ms(tz), now, true);
+        assert!(whole.partial);
+        assert_eq!(whole.previous, (day(tz, 2026, 5, 1), day(tz, 2026, 9, 1)));
+        let ended = comparisons(tz, Some(t3), t3.bounds_ms(tz), day(tz, 2027, 2, 1), false);
+        assert_eq!((ended.partial, ended.previous), (false, (day(tz, 2026, 5, 1), day(tz, 2026, 9, 1))));
+    }
+
+    #[test]
+    fn a_comparison_that_repeats_the_previous_window_or_overlaps_the_window_is_left_out() {
+        let tz = chrono_tz::Europe::Stockholm;
+        let now = day(tz, 2026, 12, 5);
+        let twelve_months = (a_year_earlier_ms(tz, now), now);
+        let rolling = comparisons(tz, None, twelve_months, now, false);
+        assert_eq!((rolling.previous.1, rolling.last_year), (twelve_months.0, None));
+        let year = Period::parse("p", "2025").unwrap();
+        assert_eq!(comparisons(tz, Some(year), year.bounds_ms(tz), now, false).last_year, None);
+        let long = (day(tz, 2025, 1, 1), now);
+        assert_eq!(comparisons(tz, None, long, now, false).last_year, None);
+        let month = (day(tz, 2026, 11, 1), day(tz, 2026, 12, 1));
+        let c = comparisons(tz, None, month, now, false);
+        assert_eq!(c.previous, (month.0 - (month.1 - month.0), month.0), "as long, just before");
+        assert_eq!(c.last_year, Some((day(tz, 2025, 11, 1), day(tz, 2025, 12, 1))));
+    }
+
+    #[test]
+    fn months_cut_by_the_window_or_by_now_are_partial() {
+        let tz = chrono_tz::Europe::Stockholm;
+        let now = day(tz, 2026, 12, 5) + 3_600_000;
+        let spans = months_of(tz, (day(tz, 2025, 12, 5), now), now);
+        assert_eq!(spans.len(), 13);
+        assert_eq!((spans[0].year, spans[0].month, spans[0].partial), (2025, 12, true));
+        assert!(spans[1..12].iter().all(|s| !s.partial));
+        assert_eq!((spans[12].month, spans[12].partial, spans[12].covered), (12, true, (day(tz, 2026, 12, 1), now)));
+        let t3 = Period::parse("p", "2026-T3").unwrap();
+        let running = months_of(tz, t3.bounds_ms(tz), now);
+        assert_eq!(running.len(), 4);
+        assert!(!running[2].partial && running[3].partial, "December has begun, not ended");
+    }
 
     #[test]
     fn a_year_earlier_is_the_calendar_s_in_local_time() {

@@ -10,8 +10,7 @@ use crate::db::DbConnection;
 use crate::db::QueryResult;
 use crate::db::queries::areas as area_queries;
 use crate::domain::identity::Role;
-use crate::domain::period::Period;
-use crate::domain::period::a_year_earlier_ms;
+use crate::domain::period::{self, Comparisons, Period};
 use crate::domain::time::rfc3339_ms;
 use crate::error::{ApiError, ApiResult};
 use parking_lot::RwLock;
@@ -149,7 +148,8 @@ impl Picture {
         }
         let (scope, areas, index) = (&self.scope, &self.areas, self.index.read());
         let visible = areas.visible(scope);
-        let [now, previous, last_year] = three_periods(&index, filter, areas, period);
+        let comparisons = compared(&index, period, filter, false);
+        let [now, previous, last_year] = three_periods(&index, filter, areas, &comparisons);
         // A row per live area, and per other code that still holds records in the window (a
         // deleted area's, until the reassignment has moved them): a deleted area leaves the table.
         let mut codes: Vec<(&String, u16)> = areas
@@ -166,7 +166,9 @@ impl Picture {
         };
         let rows = codes
             .into_iter()
-            .map(|(name, code)| row(code, Some(name), areas.display.get(&code).map(String::as_str)))
+            .map(|(name, code)| {
+                row(code, Some(name), areas.display.get(&code).map(String::as_str)).compared(&comparisons)
+            })
             .collect();
         AreaTable {
             period: period.map(|p| p.to_string()),
@@ -174,8 +176,10 @@ impl Picture {
             same_period_last_year: period.map(|p| p.a_year_earlier().to_string()),
             from: rfc3339_ms(filter.from_ms),
             to: rfc3339_ms(filter.to_ms),
+            partial: comparisons.partial,
+            comparisons: ComparisonWindows::from(&comparisons),
             areas: rows,
-            outside_areas: (!scope.partner).then(|| row(NONE, None, None)),
+            outside_areas: (!scope.partner).then(|| row(NONE, None, None).compared(&comparisons)),
             suppression_k: scope.partner.then_some(scope.k),
         }
     }
@@ -194,8 +198,13 @@ impl Picture {
             let display = areas.display.get(&area).map(String::as_str);
             let three = self.three_published(&index, period);
             let sums = self.three_sums(&index, &three, filter, &filter.areas);
+            let comparisons = compared(&index, Some(period), filter, true);
             return Ok(AreaPicture {
                 row: AreaRow::published(scope, &index, Some(code), display, &sums),
+                from: rfc3339_ms(filter.from_ms),
+                to: rfc3339_ms(filter.to_ms),
+                partial: comparisons.partial,
+                comparisons: ComparisonWindows::from(&comparisons),
                 severity_histogram: Vec::new(),
                 hour_of_week: Vec::new(),
                 by_month: Vec::new(),
@@ -203,10 +212,13 @@ impl Picture {
                 latest: None,
             });
         }
-        let [now, previous, last_year] = three_periods(&index, filter, areas, period);
+        let comparisons = compared(&index, period, filter, false);
+        let [now, previous, last_year] = three_periods(&index, filter, areas, &comparisons);
         let get = |figures: &HashMap<u16, AreaFigures>| figures.get(&area).cloned().unwrap_or_default();
         let display = areas.display.get(&area).map(String::as_str);
-        let row = AreaRow::new(scope, &index, Some(code), display, [&get(&now), &get(&previous), &get(&last_year)]);
+        let row = AreaRow::new(scope, &index, Some(code), display, [&get(&now), &get(&previous), &get(&last_year)])
+            .compared(&comparisons);
+        let now_ms = chrono::Utc::now().timestamp_millis();
         let detail = query::area_detail(&index, filter);
         let by_category = |categories: &BTreeMap<u16, u32>| {
             categories
@@ -214,20 +226,27 @@ impl Picture {
                 .filter_map(|(c, n)| Some((index.categories.name(*c)?.to_owned(), scope.visible(*n))))
                 .collect()
         };
+        let months = period::months_of(index.tz, (filter.from_ms, filter.to_ms), now_ms);
         Ok(AreaPicture {
             row,
+            from: rfc3339_ms(filter.from_ms),
+            to: rfc3339_ms(filter.to_ms),
+            partial: comparisons.partial,
+            comparisons: ComparisonWindows::from(&comparisons),
             severity_histogram: detail.severity.iter().map(|n| scope.visible(*n)).collect(),
             hour_of_week: detail
                 .hour_of_week
                 .chunks(24)
                 .map(|day| day.iter().map(|n| scope.visible(*n)).collect())
                 .collect(),
-            by_month: detail
-                .by_month
+            by_month: months
                 .iter()
-                .map(|((year, month), categories)| MonthRow {
-                    month: format!("{year}-{month:02}"),
-                    by_category: by_category(categories),
+                .map(|span| MonthRow {
+                    month: format!("{}-{:02}", span.year, span.month),
+                    from: rfc3339_ms(span.covered.0),
+                    to: rfc3339_ms(span.covered.1),
+                    partial: span.partial,
+                    by_category: detail.by_month.get(&(span.year, span.month)).map(by_category).unwrap_or_default(),
                 })
                 .collect(),
             area_codes: filter.areas.iter().filter_map(|c| index.areas.name(*c).map(str::to_owned)).collect(),
@@ -304,6 +323,7 @@ impl Picture {
             .collect();
         codes.sort();
         let three = self.three_published(&index, period);
+        let comparisons = compared(&index, Some(period), filter, true);
         let rows = codes
             .into_iter()
             .map(|(name, code)| {
@@ -317,6 +337,8 @@ impl Picture {
             same_period_last_year: Some(period.a_year_earlier().to_string()),
             from: rfc3339_ms(filter.from_ms),
             to: rfc3339_ms(filter.to_ms),
+            partial: comparisons.partial,
+            comparisons: ComparisonWindows::from(&comparisons),
             areas: rows,
             outside_areas: None,
             suppression_k: Some(scope.k),
@@ -378,6 +400,10 @@ pub struct AreaTable {
     pub same_period_last_year: Option<String>,
     pub from: String,
     pub to: String,
+    /// The period has begun and not ended: its figures run to now.
+    pub partial: bool,
+    /// The windows the changes compare with.
+    pub comparisons: ComparisonWindows,
     pub areas: Vec<AreaRow>,
     pub outside_areas: Option<AreaRow>,
     pub suppression_k: Option<u32>,
@@ -500,6 +526,13 @@ impl AreaRow {
 pub struct AreaPicture {
     #[serde(flatten)]
     pub row: AreaRow,
+    /// The window the figures cover, `[from, to)`.
+    pub from: String,
+    pub to: String,
+    /// The period has begun and not ended: its figures run to now.
+    pub partial: bool,
+    /// The windows the changes compare with.
+    pub comparisons: ComparisonWindows,
     /// Observations by severity 1–5.
     pub severity_histogram: Vec<Option<u32>>,
     /// Observations by local weekday (Monday first), each by hour.
@@ -517,7 +550,40 @@ pub struct AreaPicture {
 #[derive(Debug, Serialize)]
 pub struct MonthRow {
     pub month: String,
+    /// The part of the month the figures cover.
+    pub from: String,
+    pub to: String,
+    /// The window or today cuts the month: not a whole month's figures.
+    pub partial: bool,
     pub by_category: BTreeMap<String, Option<u32>>,
+}
+
+/// A window the picture compares with, `[from, to)`.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowView {
+    pub from: String,
+    pub to: String,
+}
+
+/// The windows the changes compare with: the period before (for a running period the same
+/// stretch of it) and the same window a year earlier, when that is a comparison of its own.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComparisonWindows {
+    pub previous: WindowView,
+    pub last_year: Option<WindowView>,
+}
+
+impl From<&Comparisons> for ComparisonWindows {
+    fn from(comparisons: &Comparisons) -> Self {
+        let view = |(from, to): (i64, i64)| WindowView { from: rfc3339_ms(from), to: rfc3339_ms(to) };
+        Self { previous: view(comparisons.previous), last_year: comparisons.last_year.map(view) }
+    }
+}
+
+/// The comparisons of the picture's window at this moment.
+fn compared(index: &OrgIndex, period: Option<Period>, filter: &Filter, whole: bool) -> Comparisons {
+    let now = chrono::Utc::now().timestamp_millis();
+    period::comparisons(index.tz, period, (filter.from_ms, filter.to_ms), now, whole)
 }
 
 /// One of an area's newest observations, as coordinators see it on the area's page.
@@ -537,24 +603,28 @@ fn three_periods(
     index: &OrgIndex,
     filter: &Filter,
     areas: &Areas,
-    period: Option<Period>,
+    comparisons: &Comparisons,
 ) -> [HashMap<u16, AreaFigures>; 3] {
-    let (from, to) = (filter.from_ms, filter.to_ms);
     let shifted = |bounds: (i64, i64)| Filter { from_ms: bounds.0, to_ms: bounds.1, ..filter.clone() };
-    let (previous, last_year) = match period {
-        Some(period) => {
-            (shifted(period.previous().bounds_ms(index.tz)), shifted(period.a_year_earlier().bounds_ms(index.tz)))
-        }
-        None => (
-            shifted((from - (to - from), from)),
-            shifted((a_year_earlier_ms(index.tz, from), a_year_earlier_ms(index.tz, to))),
-        ),
-    };
     [
         query::area_figures(index, filter, &areas.parents),
-        query::area_figures(index, &previous, &areas.parents),
-        query::area_figures(index, &last_year, &areas.parents),
+        query::area_figures(index, &shifted(comparisons.previous), &areas.parents),
+        comparisons
+            .last_year
+            .map(|window| query::area_figures(index, &shifted(window), &areas.parents))
+            .unwrap_or_default(),
     ]
+}
+
+impl AreaRow {
+    /// Without a comparison with last year when there is none of its own.
+    fn compared(mut self, comparisons: &Comparisons) -> Self {
+        if comparisons.last_year.is_none() {
+            self.same_period_last_year = None;
+            self.change_last_year_pct = None;
+        }
+        self
+    }
 }
 
 /// Change in percent from `before` to `now`, when there was something before.

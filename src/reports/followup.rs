@@ -11,6 +11,7 @@ use super::{Lang, escape};
 use crate::db::queries::assessments::Assessment;
 use crate::domain::activity::{AGE_BANDS, Dimension, GENDERS};
 use crate::domain::period::Period;
+use crate::domain::time::rfc3339_ms;
 use crate::picture::view::{AreaTable, Heatmap};
 use chrono_tz::Tz;
 use std::fmt::Write as _;
@@ -98,6 +99,7 @@ const STYLE: &str = r#"
 @page { size: A4; margin: 18mm 16mm 20mm; }
 * { box-sizing: border-box; }
 body { font-family: "Segoe UI", system-ui, -apple-system, "Helvetica Neue", Arial, sans-serif; color: #1b1f24; line-height: 1.4; margin: 0 auto; max-width: 190mm; padding: 12px; font-size: 10.5pt; }
+p.note { font-size: 9pt; color: #4a5360; margin: 0.3em 0 0; }
 header { border-bottom: 3px solid #1d4f7c; margin-bottom: 12px; padding-bottom: 8px; }
 h1 { font-size: 20pt; margin: 0 0 4px; color: #1d4f7c; }
 h2 { font-size: 14pt; margin: 20px 0 6px; color: #1d4f7c; break-after: avoid; }
@@ -384,7 +386,39 @@ impl FollowUp<'_> {
                 figure(self.lang, row.need_per_presence, 2),
             );
         }
-        html.push_str("</tbody>\n</table>\n</section>\n");
+        html.push_str("</tbody>\n</table>\n");
+        let last_year = match &self.picture.comparisons.last_year {
+            Some(window) => format!(
+                "{}: {}.",
+                self.t("Mot förra året jämförs med", "Against last year compares with"),
+                self.days(&window.from, &window.to)
+            ),
+            None => self.t("Ingen jämförelse med förra året.", "No comparison with last year.").to_owned(),
+        };
+        let running = if self.picture.partial {
+            format!(
+                " {} {}.",
+                self.t("Perioden pågår; siffrorna gäller", "The period is running; the figures cover"),
+                self.days(&self.picture.from, &rfc3339_ms(self.generated_at.min(self.period.bounds_ms(self.tz).1)))
+            )
+        } else {
+            String::new()
+        };
+        let _ =
+            writeln!(html, "<p class=\"note\" id=\"area-comparison\">{}{}</p>", escape(&last_year), escape(&running));
+        html.push_str("</section>\n");
+    }
+
+    /// A window `[from, to)` (RFC 3339) as its first and last local day.
+    fn days(&self, from: &str, to: &str) -> String {
+        let day = |text: &str, back_ms: i64| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .ok()
+                .and_then(|at| chrono::DateTime::from_timestamp_millis(at.timestamp_millis() - back_ms))
+                .map(|at| at.with_timezone(&self.tz).format("%Y-%m-%d").to_string())
+                .unwrap_or_default()
+        };
+        format!("{} – {}", day(from, 0), day(to, 1))
     }
 
     fn heatmap_section(&self, html: &mut String) {

@@ -851,6 +851,8 @@ async fn the_follow_up_report_shows_the_numbers_of_the_api() {
         let observations = value(&format!("table.areas tr[data-key={code}] td:nth-child(2)"));
         assert_eq!(observations, row["observations"].to_string(), "{code}");
     }
+    // The comparison says which dates it compares with; an ended tertial is not running.
+    assert_eq!(text("#area-comparison"), "Mot förra året jämförs med: 2023-05-01 – 2023-08-31.");
     // The heat map: one hexagon per cell of the API's heat map, over the area outlines.
     let heat: Value = app.get("/api/v1/heatmap?period=2024-T2&resolution=8", coordinator).await.json().await.unwrap();
     assert_eq!(

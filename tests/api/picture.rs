@@ -369,3 +369,74 @@ async fn for_partners_zero_is_zero_on_every_endpoint() {
         assert_eq!(value.as_f64(), Some(0.0), "{what}: {table} {page} {report}");
     }
 }
+
+#[tokio::test]
+async fn a_running_period_is_compared_with_the_same_stretch_and_every_comparison_names_its_dates() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let (admin, field, coordinator) =
+        (&tenant.admin.tokens.access, &tenant.field.tokens.access, &tenant.coordinator.tokens.access);
+    assert_eq!(app.post("/api/v1/areas", admin, &crate::areas::tyreso()).await.status(), 200);
+    crate::areas::wait_for_jobs(&app, admin).await;
+
+    let now = chrono::Utc::now().with_timezone(&Stockholm);
+    let tertial = (now.month() - 1) / 4 + 1;
+    let period = format!("{}-T{tertial}", now.year());
+    let margin = chrono::Duration::minutes(10);
+    let ms = |at: chrono::DateTime<chrono_tz::Tz>| at.timestamp_millis();
+    let four_months_ago = now.checked_sub_months(chrono::Months::new(4)).unwrap();
+    let a_year_ago = now.checked_sub_months(chrono::Months::new(12)).unwrap();
+    // Inside and just past the same stretch of the tertial before and of last year's.
+    let times = [
+        ms(now - margin),
+        ms(four_months_ago - margin),
+        ms(four_months_ago + margin),
+        ms(a_year_ago - margin),
+        ms(a_year_ago + margin),
+    ];
+    let records = times
+        .iter()
+        .enumerate()
+        .map(|(n, at)| {
+            let mut record = crate::areas::observation(&format!("0193d000-0000-7000-8000-{n:012}"), 59.225, 18.23);
+            record["observed_at"] = json!(at);
+            record
+        })
+        .collect();
+    crate::areas::push(&app, field, records).await;
+
+    let when = |text: &Value| chrono::DateTime::parse_from_rfc3339(text.as_str().unwrap()).unwrap().timestamp_millis();
+    for path in [format!("/api/v1/picture?period={period}"), format!("/api/v1/areas/GR/picture?period={period}")] {
+        let picture: Value = app.get(&path, coordinator).await.json().await.unwrap();
+        let row = if path.contains("/areas/") {
+            picture.clone()
+        } else {
+            picture["areas"].as_array().unwrap().iter().find(|row| row["area"] == "GR").unwrap().clone()
+        };
+        assert_eq!(picture["partial"], true, "{path}: the tertial has not ended");
+        let (previous, last_year) = (&picture["comparisons"]["previous"], &picture["comparisons"]["last_year"]);
+        assert!((when(&previous["to"]) - ms(four_months_ago)).abs() < 60_000, "{path}: {previous}");
+        assert!((when(&last_year["to"]) - ms(a_year_ago)).abs() < 60_000, "{path}: {last_year}");
+        assert_eq!(
+            (row["observations"].as_u64(), row["previous_period"].as_u64(), row["same_period_last_year"].as_u64()),
+            (Some(1), Some(1), Some(1)),
+            "{path}: only what lies in the same stretch counts"
+        );
+    }
+
+    // The last twelve months: the twelve before are last year's, so that is one comparison.
+    let rolling: Value = app.get("/api/v1/picture", coordinator).await.json().await.unwrap();
+    assert_eq!((rolling["partial"].clone(), rolling["comparisons"]["last_year"].clone()), (json!(false), Value::Null));
+    assert_eq!(when(&rolling["comparisons"]["previous"]["to"]), when(&rolling["from"]));
+    let row = rolling["areas"].as_array().unwrap().iter().find(|row| row["area"] == "GR").unwrap();
+    assert_eq!((row["same_period_last_year"].clone(), row["change_last_year_pct"].clone()), (Value::Null, Value::Null));
+
+    // Monthly figures: every month of the window, the ones the window or today cuts marked.
+    let area: Value = app.get("/api/v1/areas/GR/picture", coordinator).await.json().await.unwrap();
+    let months = area["by_month"].as_array().unwrap();
+    assert_eq!(months.len(), 13, "{months:?}");
+    assert_eq!(months.iter().filter(|m| m["partial"] == true).count(), 2, "the first and this month: {months:?}");
+    assert!(months[0]["partial"] == true && months[12]["partial"] == true);
+    assert_eq!(months[12]["month"], format!("{}-{:02}", now.year(), now.month()));
+    assert!(when(&months[12]["to"]) <= chrono::Utc::now().timestamp_millis());
+}

@@ -281,7 +281,8 @@ async fn a_filtered_selection_is_reviewed_in_one_action_with_one_history_entry_p
     }
     // The reporter's phone gets every review on its next pull (the one closed alone, and the three).
     let changes = phone.pull().await;
-    let closed = changes["observations"]["updated"].as_array().unwrap().iter().filter(|o| o["status"] == "closed").count();
+    let closed =
+        changes["observations"]["updated"].as_array().unwrap().iter().filter(|o| o["status"] == "closed").count();
     assert_eq!(closed, 4);
 }
 
@@ -302,13 +303,18 @@ async fn a_bulk_review_is_all_or_nothing_and_names_what_is_wrong() {
 
     // Another organisation's observation is unknown here, and nothing of the selection changes.
     let problem =
-        assert_problem(review(json!({ "ids": [mine, foreign], "status": "closed" })).await, 422, "validation_failed").await;
+        assert_problem(review(json!({ "ids": [mine, foreign], "status": "closed" })).await, 422, "validation_failed")
+            .await;
     assert_eq!(problem["errors"][0]["field"], "ids[1]");
     assert_eq!(problem["errors"][0]["code"], "unknown_observation");
     let record: Value = app.get(&format!("/api/v1/observations/{mine}"), coordinator).await.json().await.unwrap();
     assert_eq!(record["status"], "new");
-    let theirs_now: Value =
-        app.get(&format!("/api/v1/observations/{foreign}"), &other.coordinator.tokens.access).await.json().await.unwrap();
+    let theirs_now: Value = app
+        .get(&format!("/api/v1/observations/{foreign}"), &other.coordinator.tokens.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(theirs_now["status"], "new");
 
     let too_many: Vec<String> = (0..1001).map(|n| format!("id-{n}")).collect();
@@ -328,21 +334,28 @@ async fn a_bulk_review_is_all_or_nothing_and_names_what_is_wrong() {
         }
     }
     assert_problem(
-        app.post("/api/v1/observations/review", &tenant.field.tokens.access, &json!({ "ids": [mine], "status": "closed" }))
-            .await,
+        app.post(
+            "/api/v1/observations/review",
+            &tenant.field.tokens.access,
+            &json!({ "ids": [mine], "status": "closed" }),
+        )
+        .await,
         403,
         "forbidden",
     )
     .await;
     assert_problem(
-        app.post("/api/v1/observations/review", &tenant.partner.tokens.access, &json!({ "ids": [mine], "status": "closed" }))
-            .await,
+        app.post(
+            "/api/v1/observations/review",
+            &tenant.partner.tokens.access,
+            &json!({ "ids": [mine], "status": "closed" }),
+        )
+        .await,
         403,
         "forbidden",
     )
     .await;
     // A repeated id counts once.
-    let body: Value =
-        review(json!({ "ids": [mine, mine], "status": "reviewed" })).await.json().await.unwrap();
+    let body: Value = review(json!({ "ids": [mine, mine], "status": "reviewed" })).await.json().await.unwrap();
     assert_eq!((body["changed"].as_i64(), body["unchanged"].as_i64()), (Some(1), Some(0)));
 }

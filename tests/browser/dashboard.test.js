@@ -131,6 +131,8 @@ test('a coordinator reviews in the dashboard what a field user recorded offline,
   await page.getByRole('img', { name: /Observationer per veckodag och timme/ }).waitFor()
   await page.getByRole('img', { name: /Observationer per allvarsgrad/ }).waitFor()
   await page.getByRole('img', { name: /Observationer per månad/ }).waitFor()
+  // The month chart marks the months the window and today cut.
+  assert.match(await page.locator('.month-partial').textContent(), /Ljusare staplar är ofullständiga månader: .+ \(\d+.+\)/)
   await page.getByRole('cell', { name: 'Skadegörelse' }).first().waitFor()
   await desk.screenshot('dashboard-desktop-03-area', { fullPage: true })
   await desk.checkAccessibility('area')
@@ -158,6 +160,10 @@ test('a coordinator reviews in the dashboard what a field user recorded offline,
   assert.equal(await table.locator('tbody tr').first().locator('th').textContent(), 'Tyresö TY', 'most observations first')
   const centrum = table.locator('tbody tr', { hasText: 'Tyresö centrum' })
   assert.match(await centrum.locator('td').first().textContent(), /^\d+$/)
+  // The last twelve months against the twelve before, with their dates; "last year" would repeat them.
+  assert.match(await page.locator('p.windows').textContent(), /Förra perioden: \d+ \S+ \d{4}–\d+ \S+ \d{4}\. Ingen egen jämförelse med i fjol/)
+  assert.equal(await table.locator('thead th', { hasText: 'Mot i fjol' }).count(), 0)
+  assert.match(await table.locator('thead th', { hasText: 'Mot förra perioden' }).textContent(), /\d{4}/)
   await table.getByRole('button', { name: /^Område/ }).click()
   assert.equal(await table.locator('thead th').first().getAttribute('aria-sort'), 'ascending')
   assert.equal(await table.locator('tbody tr').first().locator('th a').textContent(), 'Trollbäcken')

@@ -5,7 +5,7 @@ import * as api from './api.js'
 import * as filters from './filters.js'
 import { barChart, hourOfWeek, monthlyTrend } from './charts.js'
 import { h, fill, failure, loading, tableWrap, td } from './dom.js'
-import { t, label, formatNumber, formatShare, formatChange, formatTime } from './i18n.js'
+import { t, label, formatNumber, formatShare, formatChange, formatTime, formatRange } from './i18n.js'
 
 /** The table's columns: key, heading, the value to sort by, and how a cell reads. */
 const COLUMNS = [
@@ -27,10 +27,24 @@ function count(n, suppressed) {
   return n === null || n === undefined ? (suppressed ? t('suppressed') : t('none')) : formatNumber(n)
 }
 
-function trend(pct, before) {
+function trend(pct, before, window = null) {
   if (pct === null || pct === undefined) return h('span', { class: 'muted', text: t('none') })
   const arrow = pct > 0 ? '▲' : pct < 0 ? '▼' : '•'
-  return h('span', { class: 'trend', title: `${before ?? ''}` }, h('span', { 'aria-hidden': 'true', class: 'arrow', text: `${arrow} ` }), formatChange(pct))
+  const title = [before === null || before === undefined ? null : formatNumber(before), window ? formatRange(window.from, window.to) : null].filter(Boolean).join(' · ')
+  return h('span', { class: 'trend', title }, h('span', { 'aria-hidden': 'true', class: 'arrow', text: `${arrow} ` }), formatChange(pct))
+}
+
+/** What the figures cover and what they are compared with, with dates: a caption for a table or a page. */
+export function windows(picture, whole = false) {
+  const c = picture.comparisons
+  if (!c) return null
+  const lines = [
+    picture.partial ? (whole ? t('window_now', { range: formatRange(picture.from, picture.to) }) : t('window_running', { range: formatRange(picture.from, new Date().toISOString()) })) : t('window_now', { range: formatRange(picture.from, picture.to) }),
+    t('window_previous', { range: formatRange(c.previous.from, c.previous.to) }),
+    c.last_year ? t('window_last_year', { range: formatRange(c.last_year.from, c.last_year.to) }) : t('window_no_last_year'),
+    picture.partial && whole ? t('window_whole') : null,
+  ].filter(Boolean)
+  return h('p', { class: 'hint windows' }, lines.join(' '))
 }
 
 function stateBadge(state) {
@@ -38,11 +52,11 @@ function stateBadge(state) {
   return h('span', { class: `state state-${state}`, text: t(`state_${state}`) })
 }
 
-function cells(row, { suppressed }) {
+function cells(row, { suppressed, comparisons }) {
   return {
     observations: count(row.observations, suppressed),
-    previous: trend(row.change_previous_pct, row.previous_period),
-    last_year: trend(row.change_last_year_pct, row.same_period_last_year),
+    previous: trend(row.change_previous_pct, row.previous_period, comparisons?.previous),
+    last_year: trend(row.change_last_year_pct, row.same_period_last_year, comparisons?.last_year),
     safety: row.mean_perceived_safety === null || row.mean_perceived_safety === undefined ? t('none') : formatNumber(row.mean_perceived_safety, 1),
     after_dark: formatShare(row.share_after_dark),
     hours: row.presence?.hours === null || row.presence?.hours === undefined ? count(null, suppressed) : formatNumber(row.presence.hours, 1),
@@ -66,7 +80,11 @@ function compare(a, b) {
 function areaTable(picture, onSort) {
   const rows = [...picture.areas].sort(compare)
   const suppressed = picture.suppression_k !== null && picture.suppression_k !== undefined
-  const head = h('tr', {}, COLUMNS.map((column) => {
+  const comparisons = picture.comparisons
+  // No column for last year when it would repeat the previous period.
+  const columns = COLUMNS.filter((column) => column.key !== 'last_year' || comparisons?.last_year)
+  const windowOf = { previous: comparisons?.previous, last_year: comparisons?.last_year }
+  const head = h('tr', {}, columns.map((column) => {
     const active = sorting.key === column.key
     const th = h('th', { scope: 'col', class: column.numeric ? 'num' : null, 'aria-sort': active ? (sorting.descending ? 'descending' : 'ascending') : null },
       h('button', {
@@ -75,19 +93,20 @@ function areaTable(picture, onSort) {
           sorting = { key: column.key, descending: active ? !sorting.descending : column.numeric }
           onSort()
         },
-      }, t(column.title), h('span', { class: 'sort-mark', 'aria-hidden': 'true', text: active ? (sorting.descending ? ' ▼' : ' ▲') : ' ↕' })))
+      }, t(column.title), h('span', { class: 'sort-mark', 'aria-hidden': 'true', text: active ? (sorting.descending ? ' ▼' : ' ▲') : ' ↕' })),
+      windowOf[column.key] ? h('span', { class: 'window', text: formatRange(windowOf[column.key].from, windowOf[column.key].to) }) : null)
     return th
   }))
   const body = h('tbody', {}, rows.map((row) => {
-    const values = cells(row, { suppressed })
+    const values = cells(row, { suppressed, comparisons })
     return h('tr', {},
       h('th', { scope: 'row' }, h('a', { href: `#area/${encodeURIComponent(row.area)}`, text: row.name || row.area }), row.name && row.name !== row.area ? h('span', { class: 'code', text: ` ${row.area}` }) : null),
-      COLUMNS.slice(1).map((column) => td(t(column.title), values[column.key], { class: column.numeric ? 'num' : null })))
+      columns.slice(1).map((column) => td(t(column.title), values[column.key], { class: column.numeric ? 'num' : null })))
   }))
   const foot = picture.outside_areas
     ? h('tfoot', {}, h('tr', {},
       h('th', { scope: 'row', text: t('outside_areas') }),
-      COLUMNS.slice(1).map((column) => td(t(column.title), cells(picture.outside_areas, { suppressed })[column.key], { class: column.numeric ? 'num' : null }))))
+      columns.slice(1).map((column) => td(t(column.title), cells(picture.outside_areas, { suppressed, comparisons })[column.key], { class: column.numeric ? 'num' : null }))))
     : null
   const table = h('table', { class: 'data areas-table' }, h('caption', { class: 'visually-hidden', text: t('areas_caption') }), h('thead', {}, head), body, foot)
   return tableWrap(t('areas_title'), table)
@@ -103,6 +122,7 @@ export async function renderAreas(main, ctx) {
         const focused = document.activeElement?.closest?.('th')?.cellIndex
         fill(content,
           picture.areas.length ? h('p', { class: 'hint phone-only', text: t('swipe_table') }) : null,
+          picture.areas.length ? windows(picture, ctx.session()?.me?.role === 'partner') : null,
           picture.areas.length ? areaTable(picture, draw) : h('p', { class: 'card hint', text: t('no_areas') }),
           h('p', { class: 'hint', text: t('state_help') }),
           picture.suppression_k ? h('p', { class: 'hint', text: t('suppressed_note', { k: picture.suppression_k }) }) : null)
@@ -127,9 +147,10 @@ function keyFigure(title, value, detail = null) {
   return h('div', { class: 'figure' }, h('dt', { text: title }), h('dd', {}, h('span', { class: 'figure-value', text: value }), detail ? h('span', { class: 'figure-detail' }, detail) : null))
 }
 
-/** A change against an earlier period, when there is one to show. */
-function change(pct) {
-  return pct === null || pct === undefined ? null : trend(pct)
+/** A change against an earlier period, when there is one to show, with the period's dates. */
+function change(pct, window) {
+  const dates = window ? h('span', { class: 'window', text: formatRange(window.from, window.to) }) : null
+  return [pct === null || pct === undefined ? null : trend(pct), dates]
 }
 
 function latestTable(items, ctx) {
@@ -162,8 +183,9 @@ export async function renderArea(main, ctx, code) {
       const presence = area.presence ?? {}
       const figures = h('dl', { class: 'figures' },
         keyFigure(t('key_observations'), count(area.observations, suppressed)),
-        keyFigure(t('key_previous'), count(area.previous_period, suppressed), change(area.change_previous_pct)),
-        keyFigure(t('key_last_year'), count(area.same_period_last_year, suppressed), change(area.change_last_year_pct)),
+        keyFigure(t('key_previous'), count(area.previous_period, suppressed), change(area.change_previous_pct, area.comparisons?.previous)),
+        area.comparisons && !area.comparisons.last_year ? null
+          : keyFigure(t('key_last_year'), count(area.same_period_last_year, suppressed), change(area.change_last_year_pct, area.comparisons?.last_year)),
         keyFigure(t('key_safety'), area.mean_perceived_safety === null || area.mean_perceived_safety === undefined ? t('none') : formatNumber(area.mean_perceived_safety, 1)),
         keyFigure(t('key_after_dark'), formatShare(area.share_after_dark)),
         keyFigure(t('key_presence'), presence.hours === null || presence.hours === undefined ? t('suppressed') : t('presence_hours', { hours: formatNumber(presence.hours, 1) }),
@@ -173,12 +195,13 @@ export async function renderArea(main, ctx, code) {
       const breakdowns = severity.length > 0
       fill(content,
         figures,
+        windows(area, ctx.session()?.me?.role === 'partner'),
         !breakdowns ? null : h('div', { class: 'charts' },
           h('section', { class: 'card chart-card hours' }, h('h2', { text: t('hour_chart') }), hourOfWeek(area.hour_of_week ?? [])),
           h('section', { class: 'card chart-card' }, h('h2', { text: t('severity_chart') }),
             barChart(severity, ['1', '2', '3', '4', '5'], { ariaLabel: t('severity_chart_label', { values: severity.map((n, i) => `${i + 1}: ${n ?? t('suppressed')}`).join(', ') }) })),
           h('section', { class: 'card chart-card wide' }, h('h2', { text: t('month_chart') }),
-            area.by_month?.length ? monthlyTrend(area.by_month, labelOf, ctx.categories.map((c) => c.slug)) : h('p', { class: 'hint', text: t('no_months') }))),
+            area.by_month?.some((m) => Object.values(m.by_category ?? {}).some(Boolean)) ? monthlyTrend(area.by_month, labelOf, ctx.categories.map((c) => c.slug)) : h('p', { class: 'hint', text: t('no_months') }))),
         area.latest ? h('section', { class: 'card' }, h('h2', { text: t('latest') }), latestTable(area.latest, ctx)) : null)
     } catch (error) {
       if (error instanceof api.SessionError) throw error

@@ -2,7 +2,7 @@
 // Each is an image with a text alternative that states the figures.
 
 import { h, s } from './dom.js'
-import { t, formatNumber, formatMonth } from './i18n.js'
+import { t, formatNumber, formatMonth, formatRange } from './i18n.js'
 
 /** Distinct colours that read on the dark background, one per category. */
 export const PALETTE = ['#ffd33d', '#58a6ff', '#ff7b72', '#56d364', '#d2a8ff', '#f0883e', '#39c5cf', '#f778ba', '#e6edf3', '#a5732f', '#8b949e', '#2f81f7', '#b0e67a']
@@ -69,20 +69,11 @@ export function hourOfWeek(grid) {
 
 /**
  * Stacked bars per month, coloured by category, with a legend. `months` is the API's
- * `by_month` ([{month, by_category}]); gaps between months are filled with empty bars.
+ * `by_month` ([{month, from, to, partial, by_category}], every month of the window); months
+ * the window or today cuts are drawn lighter and named under the chart.
  */
 export function monthlyTrend(months, labelOf, order = []) {
-  const filled = []
-  if (months.length) {
-    const byMonth = new Map(months.map((m) => [m.month, m.by_category ?? {}]))
-    let [year, month] = months[0].month.split('-').map(Number)
-    const [endYear, endMonth] = months[months.length - 1].month.split('-').map(Number)
-    while (year < endYear || (year === endYear && month <= endMonth)) {
-      const key = `${year}-${String(month).padStart(2, '0')}`
-      filled.push({ month: key, by_category: byMonth.get(key) ?? {} })
-      ;[year, month] = month === 12 ? [year + 1, 1] : [year, month + 1]
-    }
-  }
+  const filled = months.map((m) => ({ ...m, by_category: m.by_category ?? {} }))
   // Each category keeps its colour from area to area: its place in the organisation's list.
   const present = new Set(filled.flatMap((m) => Object.keys(m.by_category)))
   const all = [...order, ...[...present].filter((c) => !order.includes(c)).sort()]
@@ -96,7 +87,7 @@ export function monthlyTrend(months, labelOf, order = []) {
   const max = Math.max(1, ...totals)
   const slot = width / Math.max(1, filled.length)
   const bar = Math.min(26, slot * 0.7)
-  const summary = filled.map((m, i) => `${formatMonth(m.month, 'short')}: ${totals[i]}`).join(', ')
+  const summary = filled.map((m, i) => `${formatMonth(m.month, 'short')}${m.partial ? ` (${t('month_partial')})` : ''}: ${totals[i]}`).join(', ')
   const svg = s('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart month-chart', role: 'img', 'aria-label': t('month_chart_label', { values: summary }) })
   svg.append(s('line', { x1: 0, x2: width, y1: height - bottom, y2: height - bottom, class: 'axis' }))
   filled.forEach((m, i) => {
@@ -107,16 +98,21 @@ export function monthlyTrend(months, labelOf, order = []) {
       if (!n) continue
       const barHeight = ((height - top - bottom) * n) / max
       y -= barHeight
-      svg.append(s('rect', { x, y, width: bar, height: barHeight, fill: colourOf.get(category) },
-        s('title', { text: `${formatMonth(m.month)}, ${labelOf(category)}: ${n}` })))
+      const covered = m.partial ? ` (${formatRange(m.from, m.to)}, ${t('month_partial')})` : ''
+      svg.append(s('rect', { x, y, width: bar, height: barHeight, fill: colourOf.get(category), class: m.partial ? 'partial' : null },
+        s('title', { text: `${formatMonth(m.month)}${covered}, ${labelOf(category)}: ${n}` })))
     }
     if (totals[i]) svg.append(s('text', { x: x + bar / 2, y: y - 4, 'text-anchor': 'middle', class: 'value', text: String(totals[i]) }))
     const [yy, mm] = m.month.split('-')
     const tick = filled.length > 8 && i % 2 ? '' : mm === '01' || i === 0 ? `${formatMonth(m.month, 'short').split(' ')[0]} ${yy.slice(2)}` : formatMonth(m.month, 'short').split(' ')[0]
-    svg.append(s('text', { x: x + bar / 2, y: height - 8, 'text-anchor': 'middle', class: 'tick', text: tick }))
+    svg.append(s('text', { x: x + bar / 2, y: height - 8, 'text-anchor': 'middle', class: 'tick', text: tick && m.partial ? `${tick}*` : tick }))
   })
   const key = h('ul', { class: 'chart-legend' },
     categories.map((c) => h('li', {}, h('span', { class: 'swatch', 'data-colour': colourOf.get(c) }), h('span', { text: labelOf(c) }))))
   for (const swatch of key.querySelectorAll('.swatch')) swatch.style.background = swatch.dataset.colour
-  return h('div', { class: 'chart-scroll' }, svg, key)
+  const partial = filled.filter((m) => m.partial)
+  const note = partial.length
+    ? h('p', { class: 'hint month-partial' }, `* ${t('month_partial_note', { months: partial.map((m) => `${formatMonth(m.month)} (${formatRange(m.from, m.to)})`).join(', ') })}`)
+    : null
+  return h('div', { class: 'chart-scroll' }, svg, key, note)
 }

@@ -97,6 +97,14 @@ const TEXTS = {
     tiles_attribution: 'Karta: {text}',
     areas_title: 'Områden',
     areas_caption: 'Områden med observationer och närvaro. Klicka på en kolumnrubrik för att sortera.',
+    window_now: 'Perioden: {range}.',
+    window_running: 'Perioden pågår: siffrorna gäller {range}, och jämförelserna samma sträcka av tidigare perioder.',
+    window_previous: 'Förra perioden: {range}.',
+    window_last_year: 'Samma period i fjol: {range}.',
+    window_no_last_year: 'Ingen egen jämförelse med i fjol: förra perioden är redan samma tid i fjol.',
+    window_whole: 'Jämförelserna gäller hela tertial.',
+    month_partial: 'ofullständig',
+    month_partial_note: 'Ljusare staplar är ofullständiga månader: {months}.',
     col_area: 'Område',
     col_observations: 'Observationer',
     col_previous: 'Mot förra perioden',
@@ -355,6 +363,14 @@ const TEXTS = {
     tiles_attribution: 'Map: {text}',
     areas_title: 'Areas',
     areas_caption: 'Areas with observations and presence. Click a column heading to sort.',
+    window_now: 'The period: {range}.',
+    window_running: 'The period is running: the figures cover {range}, and the comparisons the same stretch of earlier periods.',
+    window_previous: 'Previous period: {range}.',
+    window_last_year: 'Same period last year: {range}.',
+    window_no_last_year: 'No comparison of its own with last year: the previous period already is that time last year.',
+    window_whole: 'The comparisons cover whole tertials.',
+    month_partial: 'partial',
+    month_partial_note: 'Lighter bars are partial months: {months}.',
     col_area: 'Area',
     col_observations: 'Observations',
     col_previous: 'Against the previous period',
@@ -595,6 +611,22 @@ export function formatChange(pct) {
   if (pct === null || pct === undefined) return t('none')
   const sign = pct > 0 ? '+' : pct < 0 ? '−' : '±'
   return `${sign}${t('pct', { n: formatNumber(Math.abs(pct)) })}`
+}
+
+/**
+ * A window `[from, to)` (RFC 3339) as the days it covers ("1 maj–4 aug. 2026"): the last day
+ * is the one before `to` when `to` is a midnight, else the day `to` falls on.
+ */
+export function formatRange(from, to) {
+  const start = new Date(from)
+  const end = new Date(new Date(to).getTime() - 1)
+  if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime())) return `${from}–${to}`
+  const day = (date, withYear) => date.toLocaleDateString(locale(), { timeZone, day: 'numeric', month: 'short', ...(withYear ? { year: 'numeric' } : {}) })
+  const year = (date) => date.toLocaleDateString(locale(), { timeZone, year: 'numeric' })
+  const sameYear = year(start) === year(end)
+  const first = day(start, !sameYear)
+  const last = day(end, true)
+  return first === last ? last : `${first}–${last}`
 }
 
 /** A month `2024-05` by name ("maj 2024"). */
