@@ -1,6 +1,7 @@
 //! The shared situational picture: the heat map and the area table, read from an in-memory
 //! columnar index per organisation (see [`index`]).
 
+pub mod classes;
 pub mod days;
 pub mod disclosure;
 pub mod index;

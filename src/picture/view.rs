@@ -92,6 +92,7 @@ impl Picture {
                 without_position: None,
                 suppressed_cells: 0,
                 suppression_k: Some(scope.k),
+                classes: Vec::new(),
             };
         }
         if scope.partner && filter.areas.is_empty() {
@@ -99,6 +100,8 @@ impl Picture {
         }
         let (cells, without_cell) = query::heatmap(&index, &filter, resolution);
         let max_score = cells.iter().filter(|c| !scope.hidden(c.count)).map(|c| c.score).max().unwrap_or(0);
+        let shown: Vec<u32> = cells.iter().filter(|c| !scope.hidden(c.count)).map(|c| c.count).collect();
+        let classes = super::classes::classes(&shown);
         let mut suppressed = 0;
         let features: Vec<CellFeature> = cells
             .iter()
@@ -121,6 +124,7 @@ impl Picture {
                         intensity: (!hidden && max_score > 0)
                             .then(|| round3(f64::from(cell.score) / f64::from(max_score))),
                         suppressed: hidden,
+                        class: (!hidden).then(|| super::classes::class_of(&classes, cell.count)).flatten(),
                     },
                 }
             })
@@ -137,6 +141,7 @@ impl Picture {
             without_position: scope.visible(without_cell),
             suppressed_cells: suppressed,
             suppression_k: scope.partner.then_some(scope.k),
+            classes,
         }
     }
 
@@ -362,6 +367,8 @@ pub struct Heatmap {
     pub without_position: Option<u32>,
     pub suppressed_cells: usize,
     pub suppression_k: Option<u32>,
+    /// The colour classes of the hexagons' counts, ascending (see `picture::classes`).
+    pub classes: Vec<super::classes::Class>,
 }
 
 /// One hexagon: its outline and figures (`count` null and the rest left out for a partner
@@ -390,6 +397,8 @@ pub struct CellProperties {
     pub score: Option<u32>,
     pub intensity: Option<f64>,
     pub suppressed: bool,
+    /// The index of its colour class in the heat map's `classes`; null when suppressed.
+    pub class: Option<usize>,
 }
 
 /// `GET /api/v1/picture`'s answer: one row per area.

@@ -16,11 +16,8 @@ pub struct Outline {
     pub shape: MultiPolygon<f64>,
 }
 
-/// A hexagon's outline, intensity and count.
-type HexRing = (Vec<(f64, f64)>, Option<f64>, Option<f64>);
-
-/// The colour ramp, lightest to darkest.
-pub const RAMP: [&str; 5] = ["#fee8c8", "#fdbb84", "#fc8d59", "#e34a33", "#b30000"];
+/// A hexagon's outline, colour class and count.
+type HexRing = (Vec<(f64, f64)>, Option<usize>, Option<f64>);
 
 /// The heat map's hexagons over the area outlines as SVG, projected so that distances look right
 /// at this latitude; the innermost areas are named.
@@ -30,7 +27,7 @@ pub fn heat_map_svg(lang: Lang, heatmap: &Heatmap, outlines: &[Outline]) -> Stri
         .iter()
         .map(|f| {
             let ring = f.geometry.coordinates[0].iter().map(|[lon, lat]| (*lon, *lat)).collect();
-            (ring, f.properties.intensity, f.properties.count.map(f64::from))
+            (ring, f.properties.class, f.properties.count.map(f64::from))
         })
         .collect();
     let mut bounds: Option<(f64, f64, f64, f64)> = None;
@@ -80,14 +77,11 @@ pub fn heat_map_svg(lang: Lang, heatmap: &Heatmap, outlines: &[Outline]) -> Stri
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height:.0}\" role=\"img\" aria-label=\"{}\">\n<g class=\"cells\">\n",
         lang.pick("Värmekarta över observationer", "Heat map of observations"),
     );
-    for (ring, intensity, count) in &rings {
-        let fill = match intensity {
-            Some(i) => RAMP[((i * RAMP.len() as f64).ceil() as usize).clamp(1, RAMP.len()) - 1],
-            None => "#d0d7de",
-        };
+    for (ring, class, count) in &rings {
+        let fill = class.and_then(|i| heatmap.classes.get(i)).map_or("#d0d7de", |class| class.colour);
         let _ = writeln!(
             svg,
-            "<path d=\"{}\" fill=\"{fill}\" fill-opacity=\"0.85\" stroke=\"#fff\" stroke-width=\"0.5\" data-count=\"{}\"/>",
+            "<path d=\"{}\" fill=\"{fill}\" stroke=\"#fff\" stroke-width=\"0.5\" data-count=\"{}\"/>",
             path(&mut ring.iter().copied()),
             count.map(|c| c.to_string()).unwrap_or_default(),
         );
@@ -106,16 +100,66 @@ pub fn heat_map_svg(lang: Lang, heatmap: &Heatmap, outlines: &[Outline]) -> Stri
     svg.push_str("</g>\n<g class=\"labels\" font-size=\"11\" fill=\"#1b1f24\" text-anchor=\"middle\">\n");
     // Only the innermost areas are named: a district's name would sit on its neighbourhoods'.
     let leaves = outlines.iter().filter(|o| !outlines.iter().any(|c| c.parent.as_deref() == Some(o.code.as_str())));
+    let mut placed: Vec<Label> = Vec::new();
     for outline in leaves {
         if let Some(centre) = outline.shape.centroid() {
             let (x, y) = project(centre.x(), centre.y());
+            // Names never overlap: a name that would sits just below or above, or is left out.
+            let Some(label) = [0.0, 1.0, -1.0, 2.0, -2.0]
+                .into_iter()
+                .map(|step| Label::of(&outline.name, x, y + step * LABEL_LINE))
+                .find(|label| !placed.iter().any(|other| other.overlaps(label)))
+            else {
+                continue;
+            };
             let _ = writeln!(
                 svg,
-                "<text x=\"{x:.1}\" y=\"{y:.1}\" paint-order=\"stroke\" stroke=\"#fff\" stroke-width=\"3\">{}</text>",
+                "<text x=\"{x:.1}\" y=\"{:.1}\" paint-order=\"stroke\" stroke=\"#fff\" stroke-width=\"3\">{}</text>",
+                label.y,
                 escape(&outline.name)
             );
+            placed.push(label);
         }
     }
     svg.push_str("</g>\n</svg>\n");
     svg
+}
+
+/// The labels' font size and line height, in the figure's units.
+const LABEL_SIZE: f64 = 11.0;
+const LABEL_LINE: f64 = 15.0;
+
+/// Where a name is drawn (anchored at its middle and baseline) and the box it takes.
+#[derive(Debug, Clone, Copy)]
+struct Label {
+    y: f64,
+    left: f64,
+    right: f64,
+    top: f64,
+    bottom: f64,
+}
+
+impl Label {
+    /// The box of `name` drawn at (x, y), by a generous estimate of its width.
+    fn of(name: &str, x: f64, y: f64) -> Self {
+        let half = name.chars().count() as f64 * LABEL_SIZE * 0.32 + 2.0;
+        Self { y, left: x - half, right: x + half, top: y - LABEL_SIZE, bottom: y + 3.0 }
+    }
+
+    fn overlaps(&self, other: &Label) -> bool {
+        self.left < other.right && other.left < self.right && self.top < other.bottom && other.top < self.bottom
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_that_would_overlap_are_told_apart() {
+        let centrum = Label::of("Tyresö centrum/Bollmora", 400.0, 300.0);
+        assert!(centrum.overlaps(&Label::of("Öringe", 420.0, 304.0)));
+        assert!(!centrum.overlaps(&Label::of("Öringe", 420.0, 300.0 + LABEL_LINE)));
+        assert!(!centrum.overlaps(&Label::of("Trollbäcken", 700.0, 300.0)));
+    }
 }

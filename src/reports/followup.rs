@@ -121,7 +121,8 @@ tfoot td { font-weight: 600; border-top: 2px solid #1b1f24; }
 figure { margin: 8px 0; break-inside: avoid; }
 figure svg { width: 100%; height: auto; border: 1px solid #d0d7de; background: #fbfcfd; }
 figcaption { font-size: 9pt; color: #424a53; margin-top: 4px; }
-.legend span { display: inline-block; width: 14px; height: 10px; margin: 0 2px 0 8px; vertical-align: middle; border: 1px solid #999; }
+.legend .class { white-space: nowrap; margin-left: 6px; }
+.legend i { display: inline-block; width: 14px; height: 10px; margin: 0 3px 0 0; vertical-align: middle; border: 1px solid #999; }
 footer { margin-top: 18px; border-top: 1px solid #d0d7de; padding-top: 6px; font-size: 8.5pt; color: #57606a; }
 @media print { body { padding: 0; max-width: none; } a { color: inherit; text-decoration: none; } }
 "#;
@@ -427,18 +428,27 @@ impl FollowUp<'_> {
         let total = self.heatmap.total.map(f64::from);
         let _ = write!(
             html,
-            "<figcaption>{} {} ({}: <span id=\"heatmap-total\" data-value=\"{}\">{}</span>). <span class=\"legend\">{}",
+            "<figcaption>{} {} ({}: <span id=\"heatmap-total\" data-value=\"{}\">{}</span>). <span class=\"legend\">{}:",
             self.t("Observationer per hexagon under", "Observations per hexagon in"),
             self.period,
             self.t("totalt", "in all"),
             total.map(|t| t.to_string()).unwrap_or_default(),
             total.map(|t| number(self.lang, t, 0)).unwrap_or_else(|| "–".into()),
-            self.t("Låg", "Low"),
+            self.t("observationer per hexagon", "observations per hexagon"),
         );
-        for colour in super::figure::RAMP {
-            let _ = write!(html, "<span style=\"background:{colour}\"></span>");
+        for class in &self.heatmap.classes {
+            let range = if class.min == class.max {
+                number(self.lang, f64::from(class.min), 0)
+            } else {
+                format!("{}–{}", number(self.lang, f64::from(class.min), 0), number(self.lang, f64::from(class.max), 0))
+            };
+            let _ = write!(
+                html,
+                " <span class=\"class\" data-min=\"{}\" data-max=\"{}\"><i style=\"background:{}\"></i>{range}</span>",
+                class.min, class.max, class.colour
+            );
         }
-        let _ = writeln!(html, " {}</span></figcaption>\n</figure>\n</section>", self.t("Hög", "High"));
+        let _ = writeln!(html, "</span></figcaption>\n</figure>\n</section>");
     }
 }
 

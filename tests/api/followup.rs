@@ -861,6 +861,23 @@ async fn the_follow_up_report_shows_the_numbers_of_the_api() {
     );
     assert_eq!(document.select(&select("#heatmap svg g.areas path")).count(), 3);
     assert_eq!(value("#heatmap-total"), heat["total"].to_string());
+    // Its legend: the API's colour classes, with their limits; each hexagon in its class's colour.
+    let legend: Vec<(String, String)> = document
+        .select(&select("#heatmap .legend .class"))
+        .map(|e| (e.value().attr("data-min").unwrap().to_owned(), e.value().attr("data-max").unwrap().to_owned()))
+        .collect();
+    let classes: Vec<(String, String)> =
+        heat["classes"].as_array().unwrap().iter().map(|c| (c["min"].to_string(), c["max"].to_string())).collect();
+    assert!(!classes.is_empty());
+    assert_eq!(legend, classes);
+    for path in document.select(&select("#heatmap svg g.cells path")) {
+        let count: u32 = path.value().attr("data-count").unwrap().parse().unwrap();
+        let class =
+            heat["classes"].as_array().unwrap().iter().find(|c| {
+                c["min"].as_u64().unwrap() <= u64::from(count) && u64::from(count) <= c["max"].as_u64().unwrap()
+            });
+        assert_eq!(path.value().attr("fill"), class.and_then(|c| c["colour"].as_str()), "a hexagon of {count}");
+    }
 
     // English on request; a bad period shows the accepted forms.
     let english = app.get("/api/v1/reports/followup?period=2024-T2&lang=en", coordinator).await.text().await.unwrap();

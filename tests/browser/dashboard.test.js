@@ -336,6 +336,69 @@ test('a partner sees the map and the area table of shared areas only, by the dis
   assert.deepEqual(desk.errors, [], 'the dashboard threw')
 })
 
+test('the heat map reads at a glance: its colour classes are the legend, names never overlap, it fits the screen', async (t) => {
+  // Öringe lies just north of Tyresö centrum: their names would fall on one another.
+  const crowded = await startServer()
+  t.after(() => crowded.stop())
+  const admin = await api.login(crowded, 'dora', 'dora-laptop')
+  const oringe = {
+    type: 'Feature',
+    properties: { code: 'OR', name: 'Öringe', parent_code: 'TY' },
+    geometry: { type: 'Polygon', coordinates: [[[18.222, 59.2496], [18.246, 59.2496], [18.246, 59.2534], [18.222, 59.2534], [18.222, 59.2496]]] },
+  }
+  await admin.post('/api/v1/areas', { ...AREAS, features: [...AREAS.features, oringe] })
+  await pushRecords(await api.login(crowded, 'bo', 'bo-phone'))
+  const heat = await admin.get('/api/v1/heatmap?resolution=9')
+  assert.ok(heat.classes.length >= 2, `classes: ${JSON.stringify(heat.classes)}`)
+
+  const desk = new Desk()
+  t.after(() => desk.close())
+  const page = await desk.open()
+  await page.goto(`${crowded.url}/dashboard/`)
+  await page.getByLabel('Organisation').fill(crowded.org)
+  await page.getByLabel('Användarnamn').fill('dora')
+  await page.getByLabel('Lösenord').fill(crowded.password)
+  await page.getByRole('button', { name: 'Logga in' }).click()
+  await page.getByRole('heading', { name: 'Värmekarta' }).waitFor()
+  await page.locator('.cells path.cell').first().waitFor()
+
+  // The legend lists the API's classes with their limits; each hexagon has its class's colour.
+  const legend = await page.locator('.legend-classes li').evaluateAll((items) => items.map((li) => [Number(li.dataset.min), Number(li.dataset.max), li.textContent]))
+  assert.deepEqual(legend.map(([min, max]) => [min, max]), heat.classes.map((c) => [c.min, c.max]))
+  assert.match(legend[legend.length - 1][2], /\d/)
+  const fills = await page.locator('.cells path.cell').evaluateAll((paths) => paths.map((p) => [Number(/\d+/.exec(p.getAttribute('aria-label'))[0]), p.getAttribute('fill'), p.getAttribute('fill-opacity')]))
+  for (const [count, colour, opacity] of fills) {
+    const own = heat.classes.find((c) => c.min <= count && count <= c.max)
+    assert.equal(colour, own.colour, `a hexagon of ${count}`)
+    assert.equal(opacity, '0.9')
+  }
+
+  // No two names overlap, at first and zoomed in; Öringe and Tyresö centrum are both named.
+  const overlapping = () => page.locator('.labels text').evaluateAll((texts) => {
+    const boxes = texts.filter((text) => text.getAttribute('visibility') !== 'hidden').map((text) => [text.textContent, text.getBoundingClientRect()])
+    const hits = []
+    for (let i = 0; i < boxes.length; i += 1) {
+      for (let j = i + 1; j < boxes.length; j += 1) {
+        const [a, b] = [boxes[i][1], boxes[j][1]]
+        if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) hits.push(`${boxes[i][0]} / ${boxes[j][0]}`)
+      }
+    }
+    return hits
+  })
+  assert.deepEqual(await overlapping(), [])
+  const named = await page.locator('.labels text:not([visibility=hidden])').allTextContents()
+  assert.ok(named.includes('Öringe') && named.includes('Tyresö centrum'), `named: ${named}`)
+  await page.getByRole('button', { name: 'Zooma in' }).click()
+  assert.deepEqual(await overlapping(), [])
+
+  // At 1280 × 800 with the filters open, the whole map is on the screen.
+  assert.equal(await page.locator('details.filter-box').getAttribute('open'), '')
+  const bottom = await page.locator('svg.map').evaluate((svg) => svg.getBoundingClientRect().bottom)
+  assert.ok(bottom <= 800, `the map ends at ${bottom}px`)
+  await desk.screenshot('dashboard-desktop-13-crowded-map')
+  assert.deepEqual(desk.errors, [], 'the dashboard threw')
+})
+
 test('map tiles come from the configured tile server, and only then', async (t) => {
   const tile = fs.readFileSync(path.join(__dirname, '..', '..', 'web', 'app', 'icon-192.png'))
   const asked = []

@@ -59,14 +59,9 @@ function bboxArea(feature) {
   return (e - w) * (north - south)
 }
 
-/** Yellow to red as a hexagon holds more of the map's weight. */
-function colour(intensity) {
-  const stops = [[253, 230, 138], [249, 115, 22], [220, 38, 38]]
-  const x = Math.max(0, Math.min(1, intensity)) * (stops.length - 1)
-  const i = Math.min(stops.length - 2, Math.floor(x))
-  const f = x - i
-  const mix = stops[i].map((c, k) => Math.round(c + (stops[i + 1][k] - c) * f))
-  return `rgb(${mix.join(' ')})`
+/** A hexagon's colour: its class's, from the heat map's classes (the same the printed report uses). */
+function colourOf(classes, p) {
+  return classes?.[p.class]?.colour ?? '#8b949e'
 }
 
 /** The bounding box (SVG units) of the areas and hexagons, or null when there is nothing. */
@@ -199,7 +194,12 @@ class MapView {
     }
     this.view = { x, y, w, h: height }
     this.svg.setAttribute('viewBox', `${x.toFixed(1)} ${y.toFixed(1)} ${w.toFixed(1)} ${height.toFixed(1)}`)
-    this.labelLayer.style.fontSize = `${(w / (this.svg.clientWidth || 800)) * 13}px`
+    const fontSize = `${(w / (this.svg.clientWidth || 800)) * 13}px`
+    if (this.labelLayer.style.fontSize !== fontSize) {
+      // Names change size with the zoom: place them again.
+      this.labelLayer.style.fontSize = fontSize
+      this.placeLabels()
+    }
     clearTimeout(this.tileTimer)
     if (this.tiles) this.tileTimer = setTimeout(() => this.drawTiles(), 120)
   }
@@ -244,12 +244,46 @@ class MapView {
       const [w, south, e, north] = feature.bbox ?? []
       if (w !== undefined) {
         const [x, y] = project([(w + e) / 2, north])
-        this.labelLayer.append(s('text', { x, y, dy: '1.2em', 'text-anchor': 'middle', text: name }))
+        this.labelLayer.append(s('text', { x, y, dy: '1.2em', 'text-anchor': 'middle', 'data-y': y, text: name }))
+      }
+    }
+    this.placeLabels()
+  }
+
+  /**
+   * Keeps the area names from overlapping: the larger areas' names first, each where its area
+   * puts it or a line below or above; a name with no free place is hidden (the area still says
+   * it on hover and to a screen reader).
+   */
+  placeLabels() {
+    const placed = []
+    const line = (parseFloat(this.labelLayer.style.fontSize) || 13) * 1.3
+    const apart = (a, b) => a.x + a.width <= b.x || b.x + b.width <= a.x || a.y + a.height <= b.y || b.y + b.height <= a.y
+    for (const label of this.labelLayer.children) {
+      const base = Number(label.dataset.y)
+      label.removeAttribute('visibility')
+      let free = false
+      for (const step of [0, 1, -1, 2, -2]) {
+        label.setAttribute('y', String(base + step * line))
+        const box = label.getBBox?.()
+        if (!box || !box.width) {
+          free = true // not laid out (a hidden map): nothing to compare yet
+          break
+        }
+        if (placed.every((other) => apart(other, box))) {
+          placed.push({ x: box.x, y: box.y, width: box.width, height: box.height })
+          free = true
+          break
+        }
+      }
+      if (!free) {
+        label.setAttribute('y', String(base))
+        label.setAttribute('visibility', 'hidden')
       }
     }
   }
 
-  drawCells(cells, { k, onSelect }) {
+  drawCells(cells, { k, classes, onSelect }) {
     this.cellLayer.replaceChildren()
     for (const feature of cells) {
       const p = feature.properties ?? {}
@@ -258,8 +292,8 @@ class MapView {
       const select = () => onSelect(feature, path)
       const path = s('path', {
         d: pathOf(feature.geometry), class: suppressed ? 'cell suppressed' : 'cell', tabindex: '0', role: 'button',
-        'aria-label': text, 'data-cell': p.cell, fill: suppressed ? 'url(#hatch)' : colour(p.intensity ?? 0),
-        'fill-opacity': suppressed ? '0.7' : String(0.5 + 0.45 * (p.intensity ?? 0)),
+        'aria-label': text, 'data-cell': p.cell, 'data-class': suppressed ? null : p.class, fill: suppressed ? 'url(#hatch)' : colourOf(classes, p),
+        'fill-opacity': suppressed ? '0.7' : String(CELL_OPACITY),
         onclick: select,
         onkeydown: (event) => {
           if (event.key === 'Enter' || event.key === ' ') {
@@ -273,12 +307,20 @@ class MapView {
   }
 }
 
-function legend(tiles, hidden) {
+/** The hexagons' opacity: high enough that a class's colour on the dark map is the legend's. */
+const CELL_OPACITY = 0.9
+
+function legend(tiles, hidden, classes) {
+  const range = (c) => c.min === c.max ? formatNumber(c.min) : `${formatNumber(c.min)}–${formatNumber(c.max)}`
   return h('div', { class: 'legend' },
-    h('div', { class: 'legend-scale' },
-      h('span', { text: t('legend') }),
-      h('span', { class: 'legend-bar', 'aria-hidden': 'true' }),
-      h('span', { text: t('legend_more') })),
+    classes?.length ? h('div', { class: 'legend-classes' },
+      h('span', { class: 'legend-title', text: t('legend_classes') }),
+      h('ul', {}, classes.map((c) => {
+        const swatch = h('span', { class: 'legend-class', 'aria-hidden': 'true' })
+        swatch.style.setProperty('--swatch', c.colour)
+        swatch.style.setProperty('--swatch-opacity', String(CELL_OPACITY))
+        return h('li', { 'data-min': c.min, 'data-max': c.max }, swatch, h('span', { text: range(c) }))
+      }))) : null,
     h('div', { class: 'legend-area' }, h('span', { class: 'legend-swatch', 'aria-hidden': 'true' }), h('span', { text: t('legend_area') })),
     hidden ? h('div', { class: 'legend-area' }, h('span', { class: 'legend-swatch hidden', 'aria-hidden': 'true' }), h('span', { text: t('legend_hidden', { k: hidden }) })) : null,
     tiles?.attribution ? h('p', { class: 'attribution', text: t('tiles_attribution', { text: tiles.attribution }) }) : null)
@@ -345,6 +387,7 @@ export async function renderMap(main, ctx) {
       map.drawAreas(areas, open)
       map.drawCells(cells, {
         k,
+        classes: heat.classes,
         onSelect: (feature, path) => {
           for (const other of map.cellLayer.querySelectorAll('.selected')) other.classList.remove('selected')
           path.classList.add('selected')
@@ -360,13 +403,14 @@ export async function renderMap(main, ctx) {
         },
       })
       side.replaceChildren(h('p', { class: 'hint', text: t('map_hint') }))
+      fitHeight()
       if (first && map.extent) requestAnimationFrame(() => map.fit())
       const parts = [heat.suppression_k != null
         ? t('map_partner', { total: formatNumber(heat.total ?? 0), k })
         : cells.length ? t('map_summary', { total: formatNumber(total), cells: cells.length }) : t('map_empty')]
       if (heat.without_position) parts.push(t('map_without_position', { n: heat.without_position }))
       if (heat.suppressed_cells) parts.push(t('map_suppressed', { n: heat.suppressed_cells, k }))
-      fill(key, legend(config?.tiles, heat.suppressed_cells ? k : null))
+      fill(key, legend(config?.tiles, heat.suppressed_cells ? k : null, heat.classes))
       summary.textContent = parts.join(' ')
     } catch (error) {
       if (mine !== sequence) return
@@ -376,6 +420,22 @@ export async function renderMap(main, ctx) {
     }
   }
 
+  // On a desktop the whole map fits on the screen below the filters, open or closed.
+  const fitHeight = () => {
+    if (!map.svg.isConnected || !window.matchMedia('(min-width: 901px)').matches) {
+      map.svg.style.maxHeight = ''
+      return
+    }
+    const top = map.svg.getBoundingClientRect().top + window.scrollY
+    const height = `${Math.max(300, Math.floor(window.innerHeight - top - 16))}px`
+    if (map.svg.style.maxHeight !== height) {
+      map.svg.style.maxHeight = height
+      if (map.view) map.setView(map.view)
+    }
+  }
+  const controller = new AbortController()
+  window.addEventListener('resize', () => (map.svg.isConnected ? fitHeight() : controller.abort()), { signal: controller.signal })
+  main.addEventListener('toggle', () => (map.svg.isConnected ? requestAnimationFrame(fitHeight) : controller.abort()), { capture: true, signal: controller.signal })
   main.replaceChildren(h('section', { class: 'view map-view' },
     h('h1', { text: t('map_title') }),
     filters.filterBar(ctx.categories, () => ctx.guard(load()), { map: true }),
