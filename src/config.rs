@@ -191,6 +191,10 @@ pub struct Settings {
     pub tile_url: Option<String>,
     /// The attribution the tile provider requires, shown under the map.
     pub tile_attribution: Option<String>,
+    /// The municipality's own base map: an MBTiles file of raster tiles (png, jpg or webp), served
+    /// as `/tiles/{z}/{x}/{y}` to the dashboard and drawn under the printed report's heat map.
+    /// Instead of `tile_url`, not beside it.
+    pub basemap: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -230,6 +234,7 @@ impl Default for Settings {
             log_format: LogFormat::Auto,
             tile_url: None,
             tile_attribution: None,
+            basemap: None,
         }
     }
 }
@@ -282,6 +287,10 @@ impl Settings {
         anyhow::ensure!(
             (1..=self.max_pull_limit).contains(&self.default_pull_limit),
             "default_pull_limit must be between 1 and max_pull_limit"
+        );
+        anyhow::ensure!(
+            self.tile_url.is_none() || self.basemap.is_none(),
+            "give tile_url (an external tile server) or basemap (an MBTiles file served here), not both"
         );
         if let Some(url) = &self.tile_url {
             anyhow::ensure!(

@@ -97,6 +97,10 @@ impl Application {
         };
         let (group_commit, writer) = db::group_commit::GroupCommit::start(target.clone(), GROUP_COMMIT_MAX_RECORDS)?;
         let upkeep = db::group_commit::Upkeep::open(&target)?;
+        let basemap = match &settings.basemap {
+            Some(path) => Some(Arc::new(crate::basemap::BaseMap::open(path)?)),
+            None => None,
+        };
         let state = Arc::new(AppState {
             pool: pool.clone(),
             passwords: Passwords::new(
@@ -123,6 +127,7 @@ impl Application {
                 settings.area_job_lease_secs,
             )),
             jobs: Jobs::default(),
+            basemap,
         });
         if let Err(error) = jobs::start(&state, writer, upkeep, db::group_commit::upkeep_period(&target), activity) {
             jobs::stop(&state);

@@ -40,6 +40,8 @@ pub struct AppState {
     pub area_job_lease: db::queries::area_jobs::Lease,
     /// The process's background work, stopped and joined at shutdown.
     pub jobs: Jobs,
+    /// The base map served as `/tiles/{z}/{x}/{y}`, when one is configured.
+    pub basemap: Option<Arc<crate::basemap::BaseMap>>,
 }
 
 impl AppState {

@@ -3,7 +3,9 @@
 
 use super::Lang;
 use super::escape;
+use crate::basemap::BaseMap;
 use crate::picture::view::Heatmap;
+use base64::Engine as _;
 use geo::MultiPolygon;
 use geo::{BoundingRect, Centroid};
 use std::fmt::Write as _;
@@ -21,7 +23,7 @@ type HexRing = (Vec<(f64, f64)>, Option<usize>, Option<f64>);
 
 /// The heat map's hexagons over the area outlines as SVG, projected so that distances look right
 /// at this latitude; the innermost areas are named.
-pub fn heat_map_svg(lang: Lang, heatmap: &Heatmap, outlines: &[Outline]) -> String {
+pub fn heat_map_svg(lang: Lang, heatmap: &Heatmap, outlines: &[Outline], basemap: Option<&BaseMap>) -> String {
     let rings: Vec<HexRing> = heatmap
         .features
         .iter()
@@ -30,8 +32,11 @@ pub fn heat_map_svg(lang: Lang, heatmap: &Heatmap, outlines: &[Outline]) -> Stri
             (ring, f.properties.class, f.properties.count.map(f64::from))
         })
         .collect();
+    // Everything is drawn in Web Mercator, the projection of map tiles, so a base map lies
+    // exactly under the hexagons (at a municipality's scale distances look right either way).
     let mut bounds: Option<(f64, f64, f64, f64)> = None;
-    let mut extend = |x: f64, y: f64| {
+    let mut extend = |lon: f64, lat: f64| {
+        let (x, y) = mercator(lon, lat);
         bounds = Some(match bounds {
             None => (x, y, x, y),
             Some((a, b, c, d)) => (a.min(x), b.min(y), c.max(x), d.max(y)),
@@ -56,14 +61,16 @@ pub fn heat_map_svg(lang: Lang, heatmap: &Heatmap, outlines: &[Outline]) -> Stri
             lang.pick("Inga områden och inga observationer att visa.", "No areas and no observations to show."),
         );
     };
-    let scale_x = ((min_y + max_y) / 2.0).to_radians().cos();
-    let span_x = ((max_x - min_x) * scale_x).max(1e-6);
-    let span_y = (max_y - min_y).max(1e-6);
+    let span_x = (max_x - min_x).max(1e-9);
+    let span_y = (max_y - min_y).max(1e-9);
     let pad = 16.0;
     let k = (width - 2.0 * pad) / span_x;
     let height = (span_y * k + 2.0 * pad).clamp(120.0, 1100.0);
     let k = k.min((height - 2.0 * pad) / span_y);
-    let project = |x: f64, y: f64| (pad + (x - min_x) * scale_x * k, pad + (max_y - y) * k);
+    let project = |lon: f64, lat: f64| {
+        let (x, y) = mercator(lon, lat);
+        (pad + (x - min_x) * k, pad + (y - min_y) * k)
+    };
     let path = |ring: &mut dyn Iterator<Item = (f64, f64)>| -> String {
         let mut d = String::new();
         for (index, (x, y)) in ring.enumerate() {
@@ -74,9 +81,14 @@ pub fn heat_map_svg(lang: Lang, heatmap: &Heatmap, outlines: &[Outline]) -> Stri
         d
     };
     let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height:.0}\" role=\"img\" aria-label=\"{}\">\n<g class=\"cells\">\n",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height:.0}\" role=\"img\" aria-label=\"{}\">\n",
         lang.pick("Värmekarta över observationer", "Heat map of observations"),
     );
+    if let Some(basemap) = basemap {
+        let origin = (min_x - pad / k, min_y - pad / k);
+        svg.push_str(&base_map_tiles(basemap, k, origin, (width, height)));
+    }
+    svg.push_str("<g class=\"cells\">\n");
     for (ring, class, count) in &rings {
         let fill = class.and_then(|i| heatmap.classes.get(i)).map_or("#d0d7de", |class| class.colour);
         let _ = writeln!(
@@ -123,6 +135,56 @@ pub fn heat_map_svg(lang: Lang, heatmap: &Heatmap, outlines: &[Outline]) -> Stri
     }
     svg.push_str("</g>\n</svg>\n");
     svg
+}
+
+/// Longitude and latitude in Web Mercator, the world as the unit square (y down from the north).
+fn mercator(lon: f64, lat: f64) -> (f64, f64) {
+    let sin = lat.to_radians().sin().clamp(-0.9999, 0.9999);
+    ((lon + 180.0) / 360.0, 0.5 - ((1.0 + sin) / (1.0 - sin)).ln() / (4.0 * std::f64::consts::PI))
+}
+
+/// The most tiles one figure embeds.
+const MAX_TILES: u64 = 48;
+
+/// The base map's tiles under a figure of `size` whose top left corner is `origin` (unit-square
+/// Mercator) at `k` figure units per unit, embedded as images: the deepest zoom no finer than
+/// the figure, within the file's zoom range and `MAX_TILES`. Missing tiles are left out.
+fn base_map_tiles(basemap: &BaseMap, k: f64, origin: (f64, f64), size: (f64, f64)) -> String {
+    let fine = (k / 256.0).log2().round().clamp(0.0, 30.0) as u8;
+    let mut zoom = fine.clamp(basemap.min_zoom, basemap.max_zoom.max(basemap.min_zoom));
+    let range = |zoom: u8| {
+        let n = f64::from(1_u32 << zoom.min(30));
+        let first = |v: f64| (v * n).floor().clamp(0.0, n - 1.0) as u32;
+        let (x0, y0) = (first(origin.0), first(origin.1));
+        let (x1, y1) = (first(origin.0 + size.0 / k), first(origin.1 + size.1 / k));
+        (n, x0, y0, x1, y1)
+    };
+    while zoom > basemap.min_zoom && {
+        let (_, x0, y0, x1, y1) = range(zoom);
+        u64::from(x1 - x0 + 1) * u64::from(y1 - y0 + 1) > MAX_TILES
+    } {
+        zoom -= 1;
+    }
+    let (n, x0, y0, x1, y1) = range(zoom);
+    if u64::from(x1 - x0 + 1) * u64::from(y1 - y0 + 1) > MAX_TILES {
+        return String::new();
+    }
+    let side = k / n;
+    let mut out = String::from("<g class=\"basemap\">\n");
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            let Ok(Some(bytes)) = basemap.tile(zoom, x, y) else { continue };
+            let (px, py) = ((f64::from(x) / n - origin.0) * k, (f64::from(y) / n - origin.1) * k);
+            let _ = writeln!(
+                out,
+                "<image x=\"{px:.2}\" y=\"{py:.2}\" width=\"{side:.2}\" height=\"{side:.2}\" preserveAspectRatio=\"none\" data-tile=\"{zoom}/{x}/{y}\" href=\"data:{};base64,{}\"/>",
+                basemap.media_type,
+                base64::engine::general_purpose::STANDARD.encode(bytes),
+            );
+        }
+    }
+    out.push_str("</g>\n");
+    out
 }
 
 /// The labels' font size and line height, in the figure's units.

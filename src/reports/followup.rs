@@ -49,6 +49,8 @@ pub struct FollowUp<'a> {
     /// The heat map of the period, as `GET /api/v1/heatmap` answers it.
     pub heatmap: &'a Heatmap,
     pub outlines: &'a [Outline],
+    /// The base map drawn under the heat map, when one is configured.
+    pub basemap: Option<&'a crate::basemap::BaseMap>,
     pub generated_at: i64,
 }
 
@@ -424,7 +426,7 @@ impl FollowUp<'_> {
 
     fn heatmap_section(&self, html: &mut String) {
         let _ = writeln!(html, "<section id=\"heatmap\">\n<h2>{}</h2>\n<figure>", self.t("Värmekarta", "Heat map"));
-        html.push_str(&super::figure::heat_map_svg(self.lang, self.heatmap, self.outlines));
+        html.push_str(&super::figure::heat_map_svg(self.lang, self.heatmap, self.outlines, self.basemap));
         let total = self.heatmap.total.map(f64::from);
         let _ = write!(
             html,
@@ -448,7 +450,16 @@ impl FollowUp<'_> {
                 class.min, class.max, class.colour
             );
         }
-        let _ = writeln!(html, "</span></figcaption>\n</figure>\n</section>");
+        html.push_str("</span>");
+        if let Some(attribution) = self.basemap.and_then(|b| b.attribution.as_deref()) {
+            let _ = write!(
+                html,
+                " <span class=\"attribution\">{}: {}</span>",
+                self.t("Bakgrundskarta", "Base map"),
+                escape(attribution)
+            );
+        }
+        let _ = writeln!(html, "</figcaption>\n</figure>\n</section>");
     }
 }
 

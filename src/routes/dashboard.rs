@@ -59,13 +59,25 @@ pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Ht
     serve(&req, &state, "index.html")
 }
 
-/// `GET /dashboard/config.json`: the map tile template and its attribution, or null.
+/// `GET /dashboard/config.json`: the map tile template (this binary's `/tiles/…` for a
+/// configured base map, else the external tile server's), its attribution and zoom range, or
+/// null.
 pub async fn config(state: web::Data<AppState>) -> HttpResponse {
     let settings = &state.settings;
-    let tiles = settings
-        .tile_origin()
-        .and(settings.tile_url.as_ref())
-        .map(|url| json!({ "url": url, "attribution": settings.tile_attribution.as_deref().unwrap_or_default() }));
+    let attribution = |own: Option<&str>| own.or(settings.tile_attribution.as_deref()).unwrap_or_default().to_owned();
+    let tiles = match &state.basemap {
+        // The municipality's own base map, served by this binary.
+        Some(basemap) => Some(json!({
+            "url": "/tiles/{z}/{x}/{y}",
+            "attribution": attribution(basemap.attribution.as_deref()),
+            "min_zoom": basemap.min_zoom,
+            "max_zoom": basemap.max_zoom,
+        })),
+        None => settings
+            .tile_origin()
+            .and(settings.tile_url.as_ref())
+            .map(|url| json!({ "url": url, "attribution": attribution(None), "min_zoom": 0, "max_zoom": 19 })),
+    };
     let mut response = HttpResponse::Ok().json(json!({ "tiles": tiles }));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response

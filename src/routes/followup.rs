@@ -78,6 +78,7 @@ pub async fn report(
             picture: &picture,
             heatmap: &heatmap,
             outlines: &outlines,
+            basemap: state.basemap.as_deref(),
             generated_at: now,
         };
         let html = report.render();

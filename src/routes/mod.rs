@@ -25,6 +25,7 @@ pub mod reference;
 pub mod reports;
 pub mod spec;
 pub mod sync;
+pub mod tiles;
 pub mod units;
 pub mod users;
 
@@ -70,6 +71,7 @@ route_table! {
     GET "/dashboard/config.json" => dashboard::config,
     GET "/dashboard/{asset}" => dashboard::asset,
     GET "/common/{asset}" => common::asset,
+    GET "/tiles/{z}/{x}/{y}" => tiles::tile,
 
     POST "/api/v1/auth/login" => auth::login,
     POST "/api/v1/auth/refresh" => auth::refresh,

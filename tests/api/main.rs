@@ -3,6 +3,7 @@
 mod area_lifecycle;
 mod areas;
 mod auth_login;
+mod basemap;
 mod bombs;
 mod cli;
 mod crash;

@@ -432,6 +432,52 @@ test('map tiles come from the configured tile server, and only then', async (t) 
   assert.deepEqual(desk.errors, [], 'the dashboard threw')
 })
 
+test('the municipality’s own base map (an MBTiles file) is served by the binary and drawn under the map', async (t) => {
+  // Every tile around Tyresö at zoom 10–15, each the app icon, in an MBTiles file (rows from the south).
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'lagesbild-basemap-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'tyreso.mbtiles')
+  const script = `
+import sqlite3, math, sys
+db = sqlite3.connect(sys.argv[1]); tile = open(sys.argv[2], 'rb').read()
+db.executescript("CREATE TABLE metadata (name TEXT, value TEXT); CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_data BLOB); INSERT INTO metadata VALUES ('format','png'),('minzoom','10'),('maxzoom','15'),('attribution','© Tyresö kommun');")
+def xy(lon, lat, z):
+    n = 2 ** z; s = math.sin(math.radians(lat))
+    return int((lon + 180) / 360 * n), int((0.5 - math.log((1 + s) / (1 - s)) / (4 * math.pi)) * n)
+for z in range(10, 16):
+    (x0, y0), (x1, y1) = xy(18.10, 59.30, z), xy(18.40, 59.17, z)
+    for x in range(x0, x1 + 1):
+        for y in range(y0, y1 + 1):
+            db.execute('INSERT INTO tiles VALUES (?, ?, ?, ?)', (z, x, 2 ** z - 1 - y, tile))
+db.commit()
+`
+  require('node:child_process').execFileSync('python3', ['-c', script, file, path.join(__dirname, '..', '..', 'web', 'app', 'icon-192.png')])
+  const mapped = await startServer({ env: { LAGESBILD_BASEMAP: file } })
+  t.after(() => mapped.stop())
+  await (await api.login(mapped, 'dora', 'dora-laptop')).post('/api/v1/areas', AREAS)
+  const desk = new Desk()
+  t.after(() => desk.close())
+  const page = await desk.open()
+  const served = []
+  page.on('response', (response) => {
+    if (new URL(response.url()).pathname.startsWith('/tiles/')) served.push([response.url(), response.status()])
+  })
+  await page.goto(`${mapped.url}/dashboard/`)
+  await page.getByLabel('Organisation').fill(mapped.org)
+  await page.getByLabel('Användarnamn').fill('carla')
+  await page.getByLabel('Lösenord').fill(mapped.password)
+  await page.getByRole('button', { name: 'Logga in' }).click()
+  await page.locator('.areas path.area').first().waitFor()
+  await page.locator('.tiles image').first().waitFor({ state: 'attached' })
+  await page.getByText('Karta: © Tyresö kommun').waitFor()
+  await waitFor(() => served.some(([, status]) => status === 200), 'a tile from the binary')
+  assert.ok(served.every(([url]) => url.startsWith(mapped.url)), 'tiles come from this server only')
+  const hrefs = await page.locator('.tiles image').evaluateAll((images) => images.map((image) => image.getAttribute('href')))
+  assert.ok(hrefs.every((href) => /^\/tiles\/(1[0-5])\/\d+\/\d+$/.test(href)), `within the file's zoom range: ${hrefs.slice(0, 3)}`)
+  await desk.screenshot('dashboard-desktop-14-basemap')
+  assert.deepEqual(desk.errors, [], 'the dashboard threw')
+})
+
 test('a field account is sent to the field app', async (t) => {
   const desk = new Desk()
   t.after(() => desk.close())

@@ -207,7 +207,9 @@ class MapView {
   drawTiles() {
     const v = this.view
     if (!v || !this.tiles) return
-    const zoom = Math.max(0, Math.min(19, Math.round(BASE_ZOOM + Math.log2((this.svg.clientWidth || 800) / v.w))))
+    // Within the tiles' zoom range: past the deepest level its tiles are drawn larger.
+    const [least, most] = [this.tiles.min_zoom ?? 0, Math.min(19, this.tiles.max_zoom ?? 19)]
+    const zoom = Math.max(least, Math.min(most, Math.round(BASE_ZOOM + Math.log2((this.svg.clientWidth || 800) / v.w))))
     const size = 256 * 2 ** (BASE_ZOOM - zoom)
     const [tx0, ty0] = [Math.floor(v.x / size), Math.floor(v.y / size)]
     const [tx1, ty1] = [Math.floor((v.x + v.w) / size), Math.floor((v.y + v.h) / size)]
