@@ -52,7 +52,7 @@ async function reportByArea(page, { area, category, note, screenshot = null }) {
   await page.getByRole('button', { name: 'Spara', exact: true }).click()
 }
 
-test('without location access a field user reports by area, and the record lands in that area', async (t) => {
+test('without location access a field user reports by area, online and offline, and the record lands in that area', async (t) => {
   const page = await phone.open()
   t.after(async () => {
     if (phone.context) await phone.screenshot('nogps-zz-last-state').catch(() => {})
@@ -135,5 +135,17 @@ test('without location access a field user reports by area, and the record lands
   for (const record of stored) {
     assert.ok(record.accuracy_m > 50, `an area is not a GPS fix: accuracy ${record.accuracy_m} m`)
   }
+
+  // Offline too, as outdoors without signal: kept on the phone, sent when the network returns.
+  await phone.context.setOffline(true)
+  await reportByArea(page, { area: 'Trollbäcken', category: 'Klotter', note: 'Utan GPS och nät: klotter i Trollbäcken' })
+  await page.locator('#sync-pill', { hasText: 'Offline · 1 väntar' }).waitFor()
+  await phone.context.setOffline(false)
+  await page.locator('#sync-pill', { hasText: 'Allt skickat' }).waitFor({ timeout: 30_000 })
+  const offline = await waitFor(async () => {
+    const items = (await coordinator.get('/api/v1/observations?limit=100')).items
+    return items.find((o) => o.note.startsWith('Utan GPS och nät')) ?? null
+  }, 'the offline observation on the server')
+  assert.equal(offline.area_code, 'TB')
   assert.deepEqual(phone.errors, [])
 })

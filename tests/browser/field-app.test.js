@@ -252,56 +252,59 @@ test('a field user records offline, syncs, and fixes what the server quarantined
   assert.deepEqual(phone.errors, [], 'the page threw')
 })
 
-test('a tally edited on another device meanwhile is merged, not lost', async (t) => {
-  const second = new Phone()
-  t.after(() => second.dispose())
-  const page = await second.open()
-  await page.goto(`${server.url}/app/`)
-  await page.getByLabel('Organisation').fill(server.org)
-  await page.getByLabel('Användarnamn').fill('bo')
-  await page.getByLabel('Lösenord').fill(server.password)
-  await page.getByRole('button', { name: 'Logga in' }).click()
-  await page.getByRole('heading', { name: 'Ny observation' }).waitFor()
+// With location access and without: a shift needs no position.
+for (const { geolocation, user } of [{ geolocation: true, user: 'bo' }, { geolocation: false, user: 'frida' }]) {
+  test(`a tally edited on another device meanwhile is merged, not lost (location ${geolocation ? 'granted' : 'denied'})`, async (t) => {
+    const second = new Phone({ geolocation })
+    t.after(() => second.dispose())
+    const page = await second.open()
+    await page.goto(`${server.url}/app/`)
+    await page.getByLabel('Organisation').fill(server.org)
+    await page.getByLabel('Användarnamn').fill(user)
+    await page.getByLabel('Lösenord').fill(server.password)
+    await page.getByRole('button', { name: 'Logga in' }).click()
+    await page.getByRole('heading', { name: 'Ny observation' }).waitFor()
 
-  // A shift, online: it reaches the server.
-  await page.goto(`${server.url}/app/#activity`)
-  await page.getByText('Sommarcafé', { exact: true }).click()
-  await page.getByRole('button', { name: 'Starta pass' }).click()
-  await page.getByRole('button', { name: 'Öka Tjejer' }).click()
-  await page.getByRole('button', { name: 'Öka 13–15' }).click()
-  await page.locator('#sync-pill', { hasText: 'Allt skickat' }).waitFor({ timeout: 30_000 })
+    // A shift, online: it reaches the server.
+    await page.goto(`${server.url}/app/#activity`)
+    await page.getByText('Sommarcafé', { exact: true }).click()
+    await page.getByRole('button', { name: 'Starta pass' }).click()
+    await page.getByRole('button', { name: 'Öka Tjejer' }).click()
+    await page.getByRole('button', { name: 'Öka 13–15' }).click()
+    await page.locator('#sync-pill', { hasText: 'Allt skickat' }).waitFor({ timeout: 30_000 })
 
-  // The next push of the phone races a tablet of the same user that changes the note.
-  const tablet = await api.login(server, 'bo', 'bo-tablet')
-  let raced = false
-  let conflicted = false
-  await second.context.route('**/api/v1/sync/push**', async (route) => {
-    if (!raced) {
-      raced = true
-      const pulled = await tablet.pull()
-      const shift = pulled.changes.activity_logs.updated.concat(pulled.changes.activity_logs.created)[0]
-      const answer = await tablet.push(pulled.timestamp, {
-        activity_logs: { created: [], updated: [{ ...shift, note: 'Regn, få besökare', _status: 'updated', _changed: 'note' }], deleted: [] },
-      })
-      assert.equal(answer.results[0].status, 'applied')
-      const response = await route.fetch()
-      const body = await response.json()
-      conflicted = body.results.some((result) => result.status === 'conflict')
-      return route.fulfill({ response, json: body })
-    }
-    await route.continue()
+    // The next push of the phone races a tablet of the same user that changes the note.
+    const tablet = await api.login(server, user, `${user}-tablet`)
+    let raced = false
+    let conflicted = false
+    await second.context.route('**/api/v1/sync/push**', async (route) => {
+      if (!raced) {
+        raced = true
+        const pulled = await tablet.pull()
+        const shift = pulled.changes.activity_logs.updated.concat(pulled.changes.activity_logs.created)[0]
+        const answer = await tablet.push(pulled.timestamp, {
+          activity_logs: { created: [], updated: [{ ...shift, note: 'Regn, få besökare', _status: 'updated', _changed: 'note' }], deleted: [] },
+        })
+        assert.equal(answer.results[0].status, 'applied')
+        const response = await route.fetch()
+        const body = await response.json()
+        conflicted = body.results.some((result) => result.status === 'conflict')
+        return route.fulfill({ response, json: body })
+      }
+      await route.continue()
+    })
+    await page.getByRole('button', { name: 'Öka Killar' }).click()
+    await page.getByRole('button', { name: 'Öka 16–17' }).click()
+    await page.locator('#sync-pill', { hasText: 'Allt skickat' }).waitFor({ timeout: 30_000 })
+    assert.ok(conflicted, 'the raced push was a conflict')
+
+    // The phone's counts and the tablet's note are both on the server, and on the phone.
+    const shift = (await tablet.get('/api/v1/activities')).items[0]
+    assert.equal(shift.girls, 1)
+    assert.equal(shift.boys, 1)
+    assert.equal(shift.age_16_17, 1)
+    assert.equal(shift.note, 'Regn, få besökare')
+    await page.reload()
+    assert.equal(await page.getByLabel('Anteckning').inputValue(), 'Regn, få besökare')
   })
-  await page.getByRole('button', { name: 'Öka Killar' }).click()
-  await page.getByRole('button', { name: 'Öka 16–17' }).click()
-  await page.locator('#sync-pill', { hasText: 'Allt skickat' }).waitFor({ timeout: 30_000 })
-  assert.ok(conflicted, 'the raced push was a conflict')
-
-  // The phone's counts and the tablet's note are both on the server, and on the phone.
-  const shift = (await tablet.get('/api/v1/activities')).items[0]
-  assert.equal(shift.girls, 1)
-  assert.equal(shift.boys, 1)
-  assert.equal(shift.age_16_17, 1)
-  assert.equal(shift.note, 'Regn, få besökare')
-  await page.reload()
-  assert.equal(await page.getByLabel('Anteckning').inputValue(), 'Regn, få besökare')
-})
+}

@@ -13,6 +13,7 @@ const BBOX = '59.15,18.10,59.32,18.45'
 const USERS = {
   anna: 'field',
   bo: 'field',
+  frida: 'field',
   carla: 'coordinator',
   dora: 'admin',
   erik: 'partner',
