@@ -169,6 +169,8 @@ pub struct Settings {
     pub area_job_lease_secs: u64,
     /// Device clock differences within this are not corrected.
     pub clock_skew_tolerance_ms: i64,
+    /// Rows of the change feed the picture index reads per round trip while it catches up.
+    pub picture_catch_up_rows: i64,
     /// Database connections in the pool (default: 8 on SQLite, 16 on PostgreSQL).
     pub db_pool_size: Option<u32>,
     /// How often each process looks for revocations made by other processes.
@@ -224,6 +226,7 @@ impl Default for Settings {
             tombstone_purge_interval_secs: 3600,
             area_job_lease_secs: 60,
             clock_skew_tolerance_ms: 120_000,
+            picture_catch_up_rows: crate::picture::index::CATCH_UP_ROWS,
             db_pool_size: None,
             revocation_poll_ms: 1000,
             argon2_memory_kib: 46 * 1024,
@@ -284,6 +287,7 @@ impl Settings {
         anyhow::ensure!(self.max_push_bytes >= 1024, "max_push_bytes must be at least 1024");
         anyhow::ensure!(self.max_push_records >= 1, "max_push_records must be at least 1");
         anyhow::ensure!(self.area_job_lease_secs >= 1, "area_job_lease_secs must be at least 1");
+        anyhow::ensure!(self.picture_catch_up_rows >= 1, "picture_catch_up_rows must be at least 1");
         anyhow::ensure!(
             (1..=self.max_pull_limit).contains(&self.default_pull_limit),
             "default_pull_limit must be between 1 and max_pull_limit"

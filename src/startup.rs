@@ -122,7 +122,7 @@ impl Application {
             settings: settings.clone(),
             group_commit,
             push_rules: db::queries::push_rules::RulesCache::new(Duration::from_secs(10)),
-            pictures: crate::picture::Pictures::default(),
+            pictures: crate::picture::Pictures::new(settings.picture_catch_up_rows),
             area_job_lease: db::queries::area_jobs::Lease::for_this_process(Duration::from_secs(
                 settings.area_job_lease_secs,
             )),

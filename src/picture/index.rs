@@ -152,8 +152,8 @@ pub fn key(id: &str) -> u128 {
     (u128::from(half(0x5eed)) << 64) | u128::from(half(0xface))
 }
 
-/// Rows read per round trip while catching up.
-const CATCH_UP_ROWS: i64 = 50_000;
+/// Rows of the change feed read per round trip while catching up, by default.
+pub const CATCH_UP_ROWS: i64 = 50_000;
 
 impl OrgIndex {
     /// An empty index for the organisation, in its time zone.
@@ -183,34 +183,37 @@ impl OrgIndex {
         self.local(at_ms).0
     }
 
-    /// Applies every change committed since the last call.
-    pub fn catch_up(&mut self, conn: &mut DbConnection) -> QueryResult<()> {
+    /// Applies every change committed since the last call, reading the change feed in pages of
+    /// at most `page_rows` rows.
+    pub fn catch_up(&mut self, conn: &mut DbConnection, page_rows: i64) -> QueryResult<()> {
         // Everything up to the committed sequence, in both tables: a transaction that changed
         // both is then never seen in one and missed in the other.
         let (committed, _) = crate::db::queries::sync_state::read(conn)?;
         if committed <= self.seq {
             return Ok(());
         }
+        let page_rows = page_rows.max(1);
         let start = self.seq;
-        let mut highest = start;
+        // A page may end inside a push's records (they share one sequence number): the next
+        // page resumes after the last record read, not after its sequence number.
+        let mut cursor: change_feed::Cursor = (start, None);
         loop {
-            let rows = change_feed::observations(conn, &self.organisation_id, highest, committed, CATCH_UP_ROWS)?;
-            let Some(last) = rows.last().map(|row| row.server_seq) else { break };
+            let rows = change_feed::observations(conn, &self.organisation_id, &cursor, committed, page_rows)?;
+            let Some(last) = rows.last().map(|row| (row.server_seq, Some(row.id.clone()))) else { break };
             self.load_units_of(conn, rows.iter().map(|row| row.user_id.as_str()))?;
             for row in rows {
                 self.apply_observation(row);
             }
-            highest = last;
+            cursor = last;
         }
-        let mut highest_activity = start;
+        let mut cursor: change_feed::Cursor = (start, None);
         loop {
-            let rows =
-                change_feed::activities(conn, &self.organisation_id, highest_activity, committed, CATCH_UP_ROWS)?;
-            let Some(last) = rows.last().map(|row| row.server_seq) else { break };
+            let rows = change_feed::activities(conn, &self.organisation_id, &cursor, committed, page_rows)?;
+            let Some(last) = rows.last().map(|row| (row.server_seq, Some(row.id.clone()))) else { break };
             for row in rows {
                 self.apply_activity(row);
             }
-            highest_activity = last;
+            cursor = last;
         }
         self.observations.settle();
         self.activities.settle();

@@ -19,12 +19,24 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Every organisation's index, built on first use and caught up on each read.
-#[derive(Default)]
 pub struct Pictures {
     indexes: Mutex<HashMap<String, Arc<RwLock<OrgIndex>>>>,
+    /// Rows of the change feed read per round trip while catching up.
+    catch_up_rows: i64,
+}
+
+impl Default for Pictures {
+    fn default() -> Self {
+        Self::new(index::CATCH_UP_ROWS)
+    }
 }
 
 impl Pictures {
+    /// No index yet; catching up reads `catch_up_rows` rows of the change feed at a time.
+    pub fn new(catch_up_rows: i64) -> Self {
+        Self { indexes: Mutex::default(), catch_up_rows: catch_up_rows.max(1) }
+    }
+
     /// The organisation's index with every committed change applied.
     pub fn current(&self, conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Arc<RwLock<OrgIndex>>> {
         let existing = self.indexes.lock().get(organisation_id).cloned();
@@ -35,7 +47,7 @@ impl Pictures {
                 self.indexes.lock().entry(organisation_id.to_owned()).or_insert(built).clone()
             }
         };
-        index.write().catch_up(conn)?;
+        index.write().catch_up(conn, self.catch_up_rows)?;
         Ok(index)
     }
 }

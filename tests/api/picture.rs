@@ -440,3 +440,84 @@ async fn a_running_period_is_compared_with_the_same_stretch_and_every_comparison
     assert_eq!(months[12]["month"], format!("{}-{:02}", now.year(), now.month()));
     assert!(when(&months[12]["to"]) <= chrono::Utc::now().timestamp_millis());
 }
+
+/// The observations and activities of the organisation as a picture sees them: the heat map's
+/// total and the activities counted outside areas.
+async fn picture_totals(client: &reqwest::Client, base: &str, token: &str) -> (u64, u64) {
+    let get = |path: &str| client.get(format!("{base}{path}")).bearer_auth(token).send();
+    let heat: Value = get("/api/v1/heatmap?resolution=8").await.unwrap().json().await.unwrap();
+    let picture: Value = get("/api/v1/picture").await.unwrap().json().await.unwrap();
+    (heat["total"].as_u64().unwrap(), picture["outside_areas"]["presence"]["activities"].as_u64().unwrap_or(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_picture_read_in_pages_counts_every_record_however_pushes_group_them() {
+    // Each push stores its records under one sequence number; the picture reads the change feed
+    // in pages, which may end inside such a group. Whatever the group sizes and the page size,
+    // a server that caught up as the pushes came and one started afresh on the database count
+    // every record once.
+    let app = crate::helpers::spawn_app_with(|settings| settings.picture_catch_up_rows = 3).await;
+    let handle = tokio::runtime::Handle::current();
+    let cases: u32 = std::env::var("PICTURE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(12);
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let case = std::sync::atomic::AtomicU32::new(0);
+    let strategy = (proptest::collection::vec((1usize..12, 0usize..4), 1..7), 1i64..10, 0usize..7);
+    runner
+        .run(&strategy, |(groups, page, peek_after)| {
+            let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (caught_up, fresh, expected) = tokio::task::block_in_place(|| {
+                handle.block_on(async {
+                    let tenant = app.tenant(&format!("org{n}")).await;
+                    let (field, coordinator) = (&tenant.field.tokens.access, &tenant.coordinator.tokens.access);
+                    let now = chrono::Utc::now().timestamp_millis();
+                    let mut expected = (0u64, 0u64);
+                    for (g, (observations, activities)) in groups.iter().enumerate() {
+                        let observations: Vec<Value> = (0..*observations)
+                            .map(|i| {
+                                let mut record = crate::sync::observation(&uuid::Uuid::now_v7().to_string(), "");
+                                record["observed_at"] = json!(now - (g * 20 + i) as i64 * 60_000);
+                                record
+                            })
+                            .collect();
+                        let activities: Vec<Value> = (0..*activities)
+                            .map(|i| json!({
+                                "id": uuid::Uuid::now_v7().to_string(), "activity_type": "outreach_shift", "unit": "falt",
+                                "started_at": now - (g * 20 + i + 1) as i64 * 3_600_000, "girls": 1, "boys": 0,
+                                "gender_other": 0, "gender_unknown": 0, "age_under_13": 0, "age_13_15": 1,
+                                "age_16_17": 0, "age_18_24": 0, "age_25_plus": 0, "age_unknown": 0, "note": "",
+                            }))
+                            .collect();
+                        expected.0 += observations.len() as u64;
+                        expected.1 += activities.len() as u64;
+                        let body = json!({
+                            "observations": { "created": observations, "updated": [], "deleted": [] },
+                            "activity_logs": { "created": activities, "updated": [], "deleted": [] },
+                        });
+                        let pushed: Value = app
+                            .post("/api/v1/sync/push?last_pulled_at=null", field, &body)
+                            .await
+                            .json()
+                            .await
+                            .unwrap();
+                        assert!(pushed["results"].as_array().unwrap().iter().all(|r| r["status"] == "applied"), "{pushed}");
+                        if g == peek_after {
+                            // This server's picture catches up part way through.
+                            picture_totals(&app.client, &app.address, coordinator).await;
+                        }
+                    }
+                    let caught_up = picture_totals(&app.client, &app.address, coordinator).await;
+                    let mut settings = app.settings.clone();
+                    settings.picture_catch_up_rows = page;
+                    let other = lagesbild::startup::Application::build(settings).unwrap();
+                    let base = format!("http://127.0.0.1:{}", other.port());
+                    let _other = crate::helpers::run(other);
+                    let fresh = picture_totals(&app.client, &base, coordinator).await;
+                    (caught_up, fresh, expected)
+                })
+            });
+            prop_assert_eq!(caught_up, expected, "the server that caught up as pushes came");
+            prop_assert_eq!(fresh, expected, "a server started afresh, reading {} rows at a time", page);
+            Ok(())
+        })
+        .unwrap();
+}

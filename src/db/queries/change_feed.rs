@@ -39,20 +39,35 @@ pub struct ActivityChange {
     pub server_seq: i64,
 }
 
-/// The organisation's observations changed after sequence `after`, up to `up_to`, oldest
-/// change first, at most `limit`.
+/// Where a read of the change feed resumes: after this sequence number, and within it after this
+/// record id. A push stores all its records under one sequence number, so a page may end inside
+/// such a group; the next page resumes inside it rather than skipping the rest.
+pub type Cursor = (i64, Option<String>);
+
+/// The organisation's observations changed after `cursor`, up to sequence `up_to`, in order of
+/// (sequence, id), at most `limit`.
 pub fn observations(
     conn: &mut DbConnection,
     organisation_id: &str,
-    after: i64,
+    cursor: &Cursor,
     up_to: i64,
     limit: i64,
 ) -> QueryResult<Vec<ObservationChange>> {
-    observations::table
+    let (after, after_id) = cursor;
+    let mut query = observations::table
         .filter(observations::organisation_id.eq(organisation_id))
-        .filter(observations::server_seq.gt(after))
         .filter(observations::server_seq.le(up_to))
-        .order(observations::server_seq.asc())
+        .into_boxed();
+    query = match after_id {
+        None => query.filter(observations::server_seq.gt(*after)),
+        Some(id) => query.filter(
+            observations::server_seq
+                .gt(*after)
+                .or(observations::server_seq.eq(*after).and(observations::id.gt(id.clone()))),
+        ),
+    };
+    query
+        .order((observations::server_seq.asc(), observations::id.asc()))
         .select((
             observations::id,
             observations::user_id,
@@ -71,20 +86,30 @@ pub fn observations(
         .load(conn)
 }
 
-/// The organisation's activity logs changed after sequence `after`, up to `up_to`, oldest
-/// change first, at most `limit`.
+/// The organisation's activity logs changed after `cursor`, up to sequence `up_to`, in order of
+/// (sequence, id), at most `limit`.
 pub fn activities(
     conn: &mut DbConnection,
     organisation_id: &str,
-    after: i64,
+    cursor: &Cursor,
     up_to: i64,
     limit: i64,
 ) -> QueryResult<Vec<ActivityChange>> {
-    activity_logs::table
+    let (after, after_id) = cursor;
+    let mut query = activity_logs::table
         .filter(activity_logs::organisation_id.eq(organisation_id))
-        .filter(activity_logs::server_seq.gt(after))
         .filter(activity_logs::server_seq.le(up_to))
-        .order(activity_logs::server_seq.asc())
+        .into_boxed();
+    query = match after_id {
+        None => query.filter(activity_logs::server_seq.gt(*after)),
+        Some(id) => query.filter(
+            activity_logs::server_seq
+                .gt(*after)
+                .or(activity_logs::server_seq.eq(*after).and(activity_logs::id.gt(id.clone()))),
+        ),
+    };
+    query
+        .order((activity_logs::server_seq.asc(), activity_logs::id.asc()))
         .select((
             activity_logs::id,
             activity_logs::activity_type,
