@@ -72,11 +72,18 @@ impl DatabaseTarget {
                     .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
                 // WAL lets readers run beside the writer; synchronous=FULL makes a committed
                 // transaction survive power loss, so a 2xx answer means the data is on disk.
-                conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                )
-                .context("cannot configure SQLite")?;
+                conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+                    .context("cannot configure SQLite")?;
+                // Switching a new file to WAL is refused at once, not after the busy timeout,
+                // while another process switches it too (processes started together): retry.
+                let mut tries = 0;
+                while let Err(error) = conn.batch_execute("PRAGMA journal_mode = WAL;") {
+                    tries += 1;
+                    if tries >= 100 || !error.to_string().contains("locked") {
+                        return Err(anyhow::Error::new(error).context("cannot configure SQLite"));
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
                 Ok(DbConnection::Sqlite(conn))
             }
             Self::Postgres(url) => {
@@ -154,14 +161,37 @@ pub fn build_pool(target: &DatabaseTarget, size: Option<u32>) -> anyhow::Result<
         .context("cannot build the database pool")
 }
 
-/// Applies pending migrations and returns the names of those applied.
+/// The PostgreSQL advisory lock migrations run under (any number, the same in every process).
+const MIGRATION_LOCK: i64 = 0x6c61_6765_7362_696c; // "lagesbil"
+
+/// Applies pending migrations and returns the names of those applied. One process at a time:
+/// on SQLite the whole run holds the write lock (others wait for it, then find nothing to do),
+/// on PostgreSQL an advisory lock; so any number of processes may start at once.
 pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
+    let failed = |error: Box<dyn std::error::Error + Send + Sync>| anyhow::anyhow!("migration failed: {error}");
     let applied = match conn {
-        DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE_MIGRATIONS),
-        DbConnection::Postgres(conn) => conn.run_pending_migrations(POSTGRES_MIGRATIONS),
-    }
-    .map_err(|error| anyhow::anyhow!("migration failed: {error}"))?;
-    Ok(applied.iter().map(ToString::to_string).collect())
+        DbConnection::Sqlite(_) => write_transaction(conn, |conn| {
+            let DbConnection::Sqlite(sqlite) = conn else { unreachable!("the connection's backend does not change") };
+            sqlite
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|applied| applied.iter().map(ToString::to_string).collect())
+                .map_err(failed)
+        })?,
+        DbConnection::Postgres(postgres) => {
+            use diesel::connection::SimpleConnection;
+            postgres
+                .batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                .context("cannot take the migration lock")?;
+            let applied = postgres
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|applied| applied.iter().map(ToString::to_string).collect::<Vec<_>>());
+            let unlocked = postgres.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+            let applied = applied.map_err(failed)?;
+            unlocked.context("cannot release the migration lock")?;
+            applied
+        }
+    };
+    Ok(applied)
 }
 
 /// Answers one trivial statement: the database is there and answers.

@@ -87,3 +87,48 @@ async fn migrations_go_up_down_and_up_again() {
     assert_eq!(applied.len(), count);
     assert_eq!(schema_of(&mut conn), full);
 }
+
+#[tokio::test]
+async fn processes_started_together_on_an_unmigrated_database_all_migrate_it_once() {
+    // A fresh database of the backend under test, not migrated yet.
+    let data_dir = tempfile::tempdir().unwrap();
+    let postgres = postgres_admin_url().map(|admin| fresh_postgres(&admin));
+    let environment = |command: &mut std::process::Command| {
+        command
+            .env_clear()
+            .env("LAGESBILD_DATA_DIR", data_dir.path())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if let Some((url, _)) = &postgres {
+            command.env("DATABASE_URL", url);
+        }
+    };
+    let children: Vec<std::process::Child> = (0..4)
+        .map(|_| {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lagesbild"));
+            command.arg("migrate");
+            environment(&mut command);
+            command.spawn().unwrap()
+        })
+        .collect();
+    let outputs = tokio::task::spawn_blocking(move || {
+        children.into_iter().map(|child| child.wait_with_output().unwrap()).collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for output in &outputs {
+        assert!(output.status.success(), "a process failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let applied = outputs.iter().filter(|o| String::from_utf8_lossy(&o.stdout).contains("applied")).count();
+    assert_eq!(applied, 1, "one of them applied the migrations, the others found nothing to do");
+    let mut status = std::process::Command::new(env!("CARGO_BIN_EXE_lagesbild"));
+    status.args(["migrate", "--status"]);
+    environment(&mut status);
+    let output = status.output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("up to date"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
