@@ -123,6 +123,10 @@ RULES = {
     "not_a_partner": lambda case: True,
     # Partners get counts only, never positions.
     "aggregates_only": lambda case: ROLE == "partner",
+    # A bulk review changes something: a status, a comment or both (absent or null is neither).
+    "nothing_to_change": lambda case: isinstance(case.body, dict)
+    and case.body.get("status") is None
+    and "review_comment" not in case.body,
     # `period` and `from`/`to` exclude each other.
     "conflicting": lambda case: True,
     # Partners may use whole tertials, areas and categories only (api-spec/partner-disclosure.md).
