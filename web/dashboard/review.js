@@ -114,13 +114,23 @@ export async function renderReview(main, ctx) {
     return h('div', { class: 'field' }, h('label', { for: id, text: labelText }), control)
   }
   const byName = (a, b) => a[1].localeCompare(b[1], 'sv')
-  const filterBar = h('div', { class: 'filters review-filters' },
+  const filterFields = h('div', { class: 'filters review-filters' },
     select('status', t('show_status'), [...STATUSES.map((s) => [s, t(`filter_${s}`)]), ['', t('status_any')]]),
     select('area', t('filter_area'), [['', t('all_areas')], ...[...areaNames.entries()].sort(byName)]),
     select('category', t('filter_category'), [['', t('all_categories')], ...ctx.categories.map((c) => [c.slug, label(c) || c.slug]).sort(byName)]),
     select('unit', t('filter_unit'), [['', t('all_units')], ...[...unitNames.entries()].sort(byName)]),
     dateField('from', t('filter_from')),
     dateField('to', t('filter_to')))
+  // Open on a laptop; on a phone the queue comes first and the filters fold away, saying which
+  // are set.
+  const chosenCount = () => ['area', 'category', 'unit', 'from', 'to'].filter((key) => filters[key]).length
+  const summary = h('summary', {})
+  const describe = () => summary.replaceChildren(
+    h('span', { class: 'summary-title', text: t('filters') }),
+    h('span', { class: 'summary-chosen', text: [t(filters.status ? `filter_${filters.status}` : 'status_any'), chosenCount() ? t('filters_set', { n: chosenCount() }) : null].filter(Boolean).join(' · ') }))
+  describe()
+  filterFields.addEventListener('change', describe)
+  const filterBar = h('details', { class: 'filter-box', open: !window.matchMedia('(max-width: 640px)').matches }, summary, filterFields)
 
   // The selection and the one review it gets.
   const chosen = new Set()
@@ -201,7 +211,7 @@ export async function renderReview(main, ctx) {
       const following = card.nextElementSibling ?? card.previousElementSibling
       card.remove()
       chosen.delete(updated.id)
-      ;(following?.querySelector('h2') ?? filterBar.querySelector('select'))?.focus?.()
+      ;(following?.querySelector('h2') ?? main.querySelector('h1'))?.focus?.()
       if (!list.querySelector('.observation')) list.replaceChildren(h('p', { class: 'card hint', text: t('nothing_to_review') }))
     } else {
       card.replaceWith(observationCard(updated, ctx, { onSaved, areaNames, unitNames, selection }))
