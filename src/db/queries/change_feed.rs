@@ -60,11 +60,10 @@ pub fn observations(
         .into_boxed();
     query = match after_id {
         None => query.filter(observations::server_seq.gt(*after)),
-        Some(id) => query.filter(
-            observations::server_seq
-                .gt(*after)
-                .or(observations::server_seq.eq(*after).and(observations::id.gt(id.clone()))),
-        ),
+        // `seq >= after` first, so the (organisation, seq) index bounds the scan.
+        Some(id) => query
+            .filter(observations::server_seq.ge(*after))
+            .filter(observations::server_seq.gt(*after).or(observations::id.gt(id.clone()))),
     };
     query
         .order((observations::server_seq.asc(), observations::id.asc()))
@@ -102,11 +101,10 @@ pub fn activities(
         .into_boxed();
     query = match after_id {
         None => query.filter(activity_logs::server_seq.gt(*after)),
-        Some(id) => query.filter(
-            activity_logs::server_seq
-                .gt(*after)
-                .or(activity_logs::server_seq.eq(*after).and(activity_logs::id.gt(id.clone()))),
-        ),
+        // `seq >= after` first, so the (organisation, seq) index bounds the scan.
+        Some(id) => query
+            .filter(activity_logs::server_seq.ge(*after))
+            .filter(activity_logs::server_seq.gt(*after).or(activity_logs::id.gt(id.clone()))),
     };
     query
         .order((activity_logs::server_seq.asc(), activity_logs::id.asc()))
