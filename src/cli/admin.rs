@@ -211,7 +211,9 @@ pub(super) fn administer(settings: &Settings, command: Command) -> anyhow::Resul
             );
             println!("revoked device {} in {org}", device.as_str());
         }
-        Command::Serve { .. } | Command::Migrate { .. } => unreachable!("handled by run"),
+        Command::Serve { .. } | Command::Migrate { .. } | Command::Backup { .. } | Command::Restore { .. } => {
+            unreachable!("handled by run")
+        }
     }
     Ok(())
 }

@@ -41,6 +41,20 @@ enum Command {
         #[arg(long)]
         status: bool,
     },
+    /// Write a consistent copy of the embedded database and the signing key to one file, while
+    /// the server serves (on PostgreSQL: says how, with pg_dump).
+    Backup {
+        /// The backup file to write; it must not exist.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Restore a backup into an empty data directory; without --from, mark the configured
+    /// database as restored (after pg_restore). Every phone then takes a fresh snapshot.
+    Restore {
+        /// The backup file `lagesbild backup` wrote.
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+    },
     /// Manage organisations (municipalities).
     #[command(subcommand)]
     Org(OrgCommand),
@@ -248,6 +262,10 @@ pub fn run() -> ExitCode {
         None => serve(settings),
         Some(Command::Serve { .. }) => serve(settings),
         Some(Command::Migrate { status }) => migrate(&settings, status),
+        Some(Command::Backup { to }) => crate::backup::backup(&settings, &to).map(|done| println!("{done}")),
+        Some(Command::Restore { from }) => {
+            crate::backup::restore(&settings, from.as_deref()).map(|done| println!("{done}"))
+        }
         Some(command) => admin::administer(&settings, command),
     };
     match result {

@@ -3,6 +3,7 @@
 mod area_lifecycle;
 mod areas;
 mod auth_login;
+mod backup;
 mod basemap;
 mod bombs;
 mod cli;
