@@ -12,6 +12,7 @@ mod csv_injection;
 mod cursor;
 mod dashboard;
 mod demo;
+mod deploy;
 mod devices;
 mod disclosure;
 mod errors;
