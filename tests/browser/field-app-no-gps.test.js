@@ -52,7 +52,7 @@ async function reportByArea(page, { area, category, note, screenshot = null }) {
   await page.getByRole('button', { name: 'Spara', exact: true }).click()
 }
 
-test('without location access a field user reports by area, online and offline, and the record lands in that area', async (t) => {
+test('without location access a field user reports by area, online and offline, fixes what the server quarantined, and each record lands in its area', async (t) => {
   const page = await phone.open()
   t.after(async () => {
     if (phone.context) await phone.screenshot('nogps-zz-last-state').catch(() => {})
@@ -147,5 +147,35 @@ test('without location access a field user reports by area, online and offline, 
     return items.find((o) => o.note.startsWith('Utan GPS och nät')) ?? null
   }, 'the offline observation on the server')
   assert.equal(offline.area_code, 'TB')
+
+  // Without GPS a record can still need fixing: a time typed three days ahead is quarantined, and
+  // the user corrects it from the outbox.
+  const ahead = new Date(Date.now() + 3 * 86_400_000)
+  const local = new Date(ahead.getTime() - ahead.getTimezoneOffset() * 60_000).toISOString().slice(0, 16)
+  await page.goto(`${server.url}/app/#observation`)
+  await page.getByText('Klotter', { exact: true }).click()
+  await page.getByRole('group', { name: 'Allvar' }).getByText('2', { exact: true }).click()
+  await page.getByRole('group', { name: 'Upplevd trygghet här nu' }).getByText('3', { exact: true }).click()
+  await page.getByLabel('Anteckning').fill('Utan GPS: fel tid')
+  await page.getByLabel('Tidpunkt').fill(local)
+  await page.getByLabel('Välj område').selectOption({ label: 'Tyresö centrum' })
+  await page.getByRole('button', { name: 'Spara', exact: true }).click()
+  await page.goto(`${server.url}/app/#outbox`)
+  const fix = page.locator('.record.state-fix')
+  await fix.waitFor({ timeout: 30_000 })
+  assert.match(await fix.locator('.reason').textContent(), /Tidpunkten ligger i framtiden/)
+  await fix.getByRole('link', { name: 'Rätta' }).click()
+  await page.getByRole('heading', { name: 'Rätta observationen' }).waitFor()
+  const now = new Date()
+  await page.getByLabel('Tidpunkt').fill(new Date(now.getTime() - now.getTimezoneOffset() * 60_000 - 600_000).toISOString().slice(0, 16))
+  await page.getByRole('button', { name: 'Spara och skicka igen' }).click()
+  await page.getByRole('heading', { name: 'Utkorg' }).waitFor()
+  await page.locator('.pending-line', { hasText: 'Allt skickat' }).waitFor({ timeout: 30_000 })
+  const corrected = await waitFor(async () => {
+    const items = (await coordinator.get('/api/v1/observations?limit=100')).items
+    return items.find((o) => o.note === 'Utan GPS: fel tid') ?? null
+  }, 'the corrected observation on the server')
+  assert.equal(corrected.area_code, 'TC')
+  assert.ok(corrected.observed_at < Date.now(), 'the corrected time')
   assert.deepEqual(phone.errors, [])
 })
