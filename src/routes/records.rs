@@ -217,7 +217,9 @@ pub async fn review_observation(
             device_id: &caller.device_id,
             now_ms: chrono::Utc::now().timestamp_millis(),
         };
-        records::review(conn, &caller.organisation_id, &id, &change, &reviewer)?.ok_or_else(not_found)
+        records::review(conn, &caller.organisation_id, &id, &change, &reviewer)?
+            .map(|(row, _)| row)
+            .ok_or_else(not_found)
     })
     .await?;
     Ok(HttpResponse::Ok().json(observation_view(&row)))
@@ -265,14 +267,10 @@ pub async fn review_observations(
             let mut changed = Vec::new();
             let mut unchanged = 0_usize;
             for id in &ids {
-                let before = records::observation(conn, &caller.organisation_id, id)?.map(|o| o.server_seq);
-                let Some(after) = records::review(conn, &caller.organisation_id, id, &change, &reviewer)? else {
-                    return Err(not_found());
-                };
-                if before == Some(after.server_seq) {
-                    unchanged += 1;
-                } else {
-                    changed.push(after);
+                match records::review(conn, &caller.organisation_id, id, &change, &reviewer)? {
+                    Some((row, true)) => changed.push(row),
+                    Some((_, false)) => unchanged += 1,
+                    None => return Err(not_found()),
                 }
             }
             Ok((changed, unchanged))

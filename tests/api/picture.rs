@@ -443,7 +443,7 @@ async fn a_running_period_is_compared_with_the_same_stretch_and_every_comparison
 
 /// The observations and activities of the organisation as a picture sees them: the heat map's
 /// total and the activities counted outside areas.
-async fn picture_totals(client: &reqwest::Client, base: &str, token: &str) -> (u64, u64) {
+pub async fn picture_totals(client: &reqwest::Client, base: &str, token: &str) -> (u64, u64) {
     let get = |path: &str| client.get(format!("{base}{path}")).bearer_auth(token).send();
     let heat: Value = get("/api/v1/heatmap?resolution=8").await.unwrap().json().await.unwrap();
     let picture: Value = get("/api/v1/picture").await.unwrap().json().await.unwrap();

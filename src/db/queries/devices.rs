@@ -30,21 +30,21 @@ pub fn register(conn: &mut DbConnection, device: Registration<'_>, now: NaiveDat
         match existing {
             Some(device) if device.revoked_at.is_some() => Ok(device),
             Some(device) => {
+                // A new platform only when the User-Agent names one; the user's label only while
+                // the device stays theirs.
+                let platform = platform.map(str::to_owned).or(device.platform);
+                let label = if device.user_id == user_id { device.label } else { None };
                 let target = devices::table.find((organisation_id, id));
                 diesel::update(target)
                     .set((
                         devices::user_id.eq(user_id),
                         devices::name.eq(name),
                         devices::kind.eq(kind),
+                        devices::platform.eq(platform),
+                        devices::label.eq(label),
                         devices::last_seen_at.eq(now),
                     ))
                     .execute(conn)?;
-                if platform.is_some() {
-                    diesel::update(target).set(devices::platform.eq(platform)).execute(conn)?;
-                }
-                if device.user_id != user_id {
-                    diesel::update(target).set(devices::label.eq(None::<String>)).execute(conn)?;
-                }
                 target.select(DeviceRow::as_select()).first(conn)
             }
             None => {

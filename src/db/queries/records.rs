@@ -167,14 +167,15 @@ pub fn activity(conn: &mut DbConnection, organisation_id: &str, id: &str) -> Que
 }
 
 /// Applies a coordinator's review; keeps the previous version in the history. The change takes
-/// a sequence number, so the reporter's phone gets it on its next pull.
+/// a sequence number, so the reporter's phone gets it on its next pull. Answers the observation
+/// as it now is and whether the review changed it; `None` when there is no such observation.
 pub fn review(
     conn: &mut DbConnection,
     organisation_id: &str,
     id: &str,
     change: &ReviewChange,
     reviewer: &Reviewer<'_>,
-) -> QueryResult<Option<Observation>> {
+) -> QueryResult<Option<(Observation, bool)>> {
     crate::db::write_transaction(conn, |conn| {
         let seq = sync_state::take(conn)?;
         let Some(current) = observation(conn, organisation_id, id)? else {
@@ -185,7 +186,7 @@ pub fn review(
             review_comment: change.review_comment.as_ref().map(|comment| comment.as_deref().map(|c| redact(c).text)),
         };
         let Some(next) = merge::review(&current, &change, reviewer, seq) else {
-            return Ok(Some(current));
+            return Ok(Some((current, false)));
         };
         diesel::update(observations::table.find((organisation_id, id)))
             .set(&ObservationRow::from(next.clone()))
@@ -202,7 +203,7 @@ pub fn review(
             change: "review",
         };
         history::keep(conn, &version, &current.to_raw(), &next.to_raw())?;
-        Ok(Some(next))
+        Ok(Some((next, true)))
     })
 }
 
