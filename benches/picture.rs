@@ -73,10 +73,10 @@ fn main() {
         index.observations.all().flatten().map(|o| u64::from(o.severity)).sum::<u64>() as usize
     }));
     table.extend(measure(&mut group, "heat map, resolution 9, last 12 months", || {
-        query::heatmap(&index, &year, h3o::Resolution::Nine).0.len()
+        query::heatmap(&index, &year, h3o::Resolution::Nine).cells.len()
     }));
     table.extend(measure(&mut group, "heat map, resolution 7, a tertial, 2 categories, 18-24, after dark", || {
-        query::heatmap(&index, &filtered, h3o::Resolution::Seven).0.len()
+        query::heatmap(&index, &filtered, h3o::Resolution::Seven).cells.len()
     }));
     table.extend(measure(&mut group, "area table: a tertial, the one before and the year before", || {
         periods.iter().map(|period| query::area_figures(&index, period, &parents).len()).sum()

@@ -164,6 +164,8 @@ pub struct Settings {
     pub tombstone_horizon_days: u64,
     /// How often tombstones past the horizon are removed.
     pub tombstone_purge_interval_secs: u64,
+    /// How often each organisation's retention runs (one process of several runs it).
+    pub retention_interval_secs: u64,
     /// How long a process's claim on an area reassignment job holds without being renewed;
     /// every process looks for expired claims to take over twice as often.
     pub area_job_lease_secs: u64,
@@ -224,6 +226,7 @@ impl Default for Settings {
             default_pull_limit: 5_000,
             tombstone_horizon_days: 90,
             tombstone_purge_interval_secs: 3600,
+            retention_interval_secs: 86_400,
             area_job_lease_secs: 60,
             clock_skew_tolerance_ms: 120_000,
             picture_catch_up_rows: crate::picture::index::CATCH_UP_ROWS,
@@ -286,6 +289,7 @@ impl Settings {
         anyhow::ensure!(self.max_body_bytes >= 1024, "max_body_bytes must be at least 1024");
         anyhow::ensure!(self.max_push_bytes >= 1024, "max_push_bytes must be at least 1024");
         anyhow::ensure!(self.max_push_records >= 1, "max_push_records must be at least 1");
+        anyhow::ensure!(self.retention_interval_secs >= 1, "retention_interval_secs must be at least 1");
         anyhow::ensure!(self.area_job_lease_secs >= 1, "area_job_lease_secs must be at least 1");
         anyhow::ensure!(self.picture_catch_up_rows >= 1, "picture_catch_up_rows must be at least 1");
         anyhow::ensure!(

@@ -24,7 +24,7 @@ fn parsed<T>(result: Result<T, FieldError>, flag: &str) -> anyhow::Result<T> {
     result.map_err(|error| anyhow::anyhow!("--{flag}: {}", error.message))
 }
 
-fn organisation_id(conn: &mut DbConnection, slug: &str) -> anyhow::Result<String> {
+pub(super) fn organisation_id(conn: &mut DbConnection, slug: &str) -> anyhow::Result<String> {
     organisations::by_slug(conn, slug)?.map(|org| org.id).with_context(|| format!("there is no organisation `{slug}`"))
 }
 
@@ -47,6 +47,7 @@ pub(super) fn administer(settings: &Settings, command: Command) -> anyhow::Resul
     let conn = &mut conn;
     match command {
         Command::Export(command) => crate::export::run(conn, command)?,
+        Command::Retention(command) => super::retention::administer(conn, command)?,
         Command::Areas(AreasCommand::Import { file, org }) => {
             let organisation_id = organisation_id(conn, &org)?;
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;

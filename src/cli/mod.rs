@@ -2,6 +2,7 @@
 //! log in. Exit status 0 on success, 1 on a refused or failed command, 2 on wrong usage.
 
 mod admin;
+mod retention;
 
 use crate::config::{Overrides, Settings};
 use crate::db::{self, DatabaseTarget};
@@ -70,6 +71,10 @@ enum Command {
     /// Manage areas (the polygons records are assigned to).
     #[command(subcommand)]
     Areas(AreasCommand),
+    /// Retention (gallring): how long free text, exact positions, earlier versions and audit
+    /// entries are kept, per organisation; applied daily by the server, or now with `run`.
+    #[command(subcommand)]
+    Retention(retention::RetentionCommand),
     /// Export activity counts or observations to a file, as the API does, with a progress bar on
     /// a terminal. Every export is written to the audit log.
     #[command(subcommand)]

@@ -206,6 +206,7 @@ diesel::table! {
         content_device_id -> Text,
         review_device_id -> Nullable<Text>,
         author_seen_seq -> Nullable<BigInt>,
+        coarse_darkness -> Nullable<Integer>,
     }
 }
 
@@ -246,6 +247,7 @@ diesel::table! {
         server_seq -> BigInt,
         content_device_id -> Text,
         author_seen_seq -> Nullable<BigInt>,
+        coarse_darkness -> Nullable<Integer>,
     }
 }
 
@@ -339,6 +341,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    retention_settings (organisation_id) {
+        organisation_id -> Text,
+        free_text_months -> Nullable<Integer>,
+        position_months -> Nullable<Integer>,
+        history_months -> Nullable<Integer>,
+        audit_months -> Nullable<Integer>,
+        updated_by -> Nullable<Text>,
+        updated_at -> BigInt,
+        last_run_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(units -> organisations (organisation_id));
 diesel::joinable!(users -> organisations (organisation_id));
 diesel::joinable!(users -> units (unit_id));
@@ -372,4 +387,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     followup_assessments,
     indicators,
     indicator_values,
+    retention_settings,
 );

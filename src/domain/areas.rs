@@ -400,6 +400,11 @@ impl AreaIndex {
         chain
     }
 
+    /// Whether an area with this code is in the index.
+    pub fn has(&self, code: &str) -> bool {
+        self.shapes.iter().any(|shape| shape.code == code)
+    }
+
     /// How many areas there are.
     pub fn len(&self) -> usize {
         self.shapes.len()

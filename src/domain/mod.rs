@@ -11,6 +11,7 @@ pub mod push;
 pub mod records;
 pub mod redaction;
 pub mod reference;
+pub mod retention;
 pub mod rings;
 pub mod simplify;
 pub mod stored;

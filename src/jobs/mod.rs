@@ -32,6 +32,7 @@ pub fn start(
     let mut upkeep = upkeep;
     jobs.every("lagesbild-upkeep", period, move || upkeep.run())?;
     start_housekeeping(state, activity)?;
+    start_retention(state)?;
     let warm = state.clone();
     jobs.spawn("lagesbild-warmup", move || warm_up_pictures(&warm))?;
     // Area reassignments that a stopped process left go on where they stopped, now and
@@ -117,6 +118,43 @@ fn housekeep(state: &AppState, activity: &DeviceActivity, flush: bool, purge: bo
             tracing::info!(removed, "purged tombstones past the horizon");
         }
         crate::auth::rate_limit::LoginLimiter::forget_idle(&mut conn)?;
+    }
+    Ok(())
+}
+
+/// Applies each organisation's retention periods once per `retention_interval_secs` (a day by
+/// default). Every process looks; the one that claims an organisation's run does it.
+fn start_retention(state: &Arc<AppState>) -> std::io::Result<()> {
+    let interval = state.settings.retention_interval_secs.max(1);
+    let every = Duration::from_secs(interval.min(600));
+    let state = state.clone();
+    state.jobs.clone().every("lagesbild-retention", every, move || {
+        if let Err(error) = apply_retention(&state, interval) {
+            tracing::warn!(error = %format!("{error:#}"), "retention failed; will retry");
+        }
+    })
+}
+
+fn apply_retention(state: &AppState, interval_secs: u64) -> anyhow::Result<()> {
+    use db::queries::retention;
+    let mut conn = state.conn()?;
+    let every_ms = i64::try_from(interval_secs).unwrap_or(i64::MAX / 1000).saturating_mul(1000);
+    for row in retention::all(&mut conn)? {
+        let policy = row.policy();
+        let now = chrono::Utc::now().timestamp_millis();
+        if state.jobs.is_stopped() {
+            break;
+        }
+        if policy.keeps_everything() || !retention::claim(&mut conn, &row.organisation_id, now, every_ms)? {
+            continue;
+        }
+        let actor = db::queries::audit::Actor {
+            organisation_id: row.organisation_id.clone(),
+            user_id: None,
+            role: "system".to_owned(),
+        };
+        let purge = retention::run(&mut conn, &actor, &policy, now, false, crate::picture::darkness)?;
+        tracing::info!(organisation = %row.organisation_id, removed = purge.total(), "retention applied");
     }
     Ok(())
 }

@@ -255,9 +255,14 @@ impl OrgIndex {
             cell,
             lat,
             lon,
+            coarse_darkness,
             deleted_at,
             ..
         } = row;
+        // A coarsened position keeps the flags of the exact one.
+        let dark = coarse_darkness
+            .and_then(|flags| u8::try_from(flags).ok())
+            .unwrap_or_else(|| super::darkness(lat, lon, at_ms));
         let unit = self.user_units.get(&user_id).cloned().flatten();
         let (hour_of_week, _, _) = self.local(at_ms);
         let obs = Obs {
@@ -269,7 +274,7 @@ impl OrgIndex {
             severity: u8::try_from(severity).unwrap_or(0),
             safety: u8::try_from(safety).unwrap_or(0),
             hour_of_week,
-            flags: if deleted_at.is_none() { LIVE } else { 0 } | super::darkness(lat, lon, at_ms),
+            flags: if deleted_at.is_none() { LIVE } else { 0 } | dark,
         };
         self.observations.put(key(&id), obs);
     }
@@ -284,14 +289,16 @@ impl OrgIndex {
             area_code: area,
             lat,
             lon,
+            coarse_darkness,
             genders,
             deleted_at,
             ..
         } = row;
         let contacts =
             [genders.0, genders.1, genders.2, genders.3].iter().map(|n| u32::try_from(*n).unwrap_or(0)).sum();
-        let dark = match (lat, lon) {
-            (Some(lat), Some(lon)) => super::darkness(lat, lon, start_ms),
+        let dark = match (coarse_darkness.and_then(|flags| u8::try_from(flags).ok()), lat, lon) {
+            (Some(kept), _, _) => kept,
+            (None, Some(lat), Some(lon)) => super::darkness(lat, lon, start_ms),
             _ => 0,
         };
         let act = Act {

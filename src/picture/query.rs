@@ -133,12 +133,22 @@ pub struct HeatCell {
     pub score: u32,
 }
 
-/// Observations per cell at `resolution` (a coarser one than the stored cells'), for the filter.
-/// Observations without a cell are counted in the second value.
-pub fn heatmap(index: &OrgIndex, filter: &Filter, resolution: h3o::Resolution) -> (Vec<HeatCell>, u32) {
+/// The observations of a heat map: per cell, and those it cannot place.
+#[derive(Debug, Default)]
+pub struct Placed {
+    pub cells: Vec<HeatCell>,
+    /// Observations without a position.
+    pub without_cell: u32,
+    /// Observations whose position retention coarsened to a hexagon larger than the map's.
+    pub too_coarse: u32,
+}
+
+/// Observations per cell at `resolution` for the filter. Stored cells are finer (or, where
+/// retention coarsened a position, perhaps coarser: those are counted apart).
+pub fn heatmap(index: &OrgIndex, filter: &Filter, resolution: h3o::Resolution) -> Placed {
     let compiled = Compiled::new(filter, index);
     let mut cells: CellMap<(u32, u32)> = CellMap::default();
-    let mut without_cell = 0;
+    let (mut without_cell, mut too_coarse) = (0, 0);
     let target = u8::from(resolution);
     for obs in compiled.observations(index) {
         // Stored cells are valid H3 indexes (from h3o at ingest); 0 means no position.
@@ -147,6 +157,10 @@ pub fn heatmap(index: &OrgIndex, filter: &Filter, resolution: h3o::Resolution) -
             continue;
         }
         let from = ((obs.cell >> 52) & 0xF) as u8;
+        if from < target {
+            too_coarse += 1;
+            continue;
+        }
         let entry = cells.entry(parent_of(obs.cell, from, target)).or_default();
         entry.0 += 1;
         entry.1 += u32::from(obs.severity);
@@ -154,7 +168,7 @@ pub fn heatmap(index: &OrgIndex, filter: &Filter, resolution: h3o::Resolution) -
     let mut cells: Vec<HeatCell> =
         cells.into_iter().map(|(cell, (count, score))| HeatCell { cell, count, score }).collect();
     cells.sort_by_key(|cell| cell.cell);
-    (cells, without_cell)
+    Placed { cells, without_cell, too_coarse }
 }
 
 /// The figures of one area (or of everything outside areas) in one period.

@@ -55,8 +55,12 @@ impl Fixture {
     fn assert_counts(&self, from_ms: i64, to_ms: i64, areas: &[u16]) {
         let filter = Filter { from_ms, to_ms, areas: areas.to_vec(), ..Filter::default() };
         let expected = self.expected(from_ms, to_ms, areas);
-        let (cells, without_cell) = query::heatmap(&self.index, &filter, h3o::Resolution::Seven);
-        assert_eq!(cells.iter().map(|c| c.count).sum::<u32>() + without_cell, expected, "heat map {from_ms}..{to_ms}");
+        let placed = query::heatmap(&self.index, &filter, h3o::Resolution::Seven);
+        assert_eq!(
+            placed.cells.iter().map(|c| c.count).sum::<u32>() + placed.without_cell,
+            expected,
+            "heat map {from_ms}..{to_ms}"
+        );
         let figures = query::area_figures(&self.index, &filter, &HashMap::new());
         assert_eq!(figures.values().map(|f| f.observations).sum::<u32>(), expected, "area table {from_ms}..{to_ms}");
         for area in self.areas.iter().chain([&NONE]) {
@@ -167,7 +171,7 @@ fn changes_after_late_arrivals_land_on_the_record_they_change() {
     }
     let severities: u32 = fixture.truth.values().filter(|o| o.flags & LIVE != 0).map(|o| u32::from(o.severity)).sum();
     let filter = Filter { from_ms: i64::MIN, to_ms: i64::MAX, ..Filter::default() };
-    let (cells, _) = query::heatmap(&fixture.index, &filter, h3o::Resolution::Seven);
+    let cells = query::heatmap(&fixture.index, &filter, h3o::Resolution::Seven).cells;
     assert_eq!(cells.iter().map(|c| c.score).sum::<u32>(), severities, "every row holds its latest severity");
 }
 

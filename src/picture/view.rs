@@ -90,6 +90,7 @@ impl Picture {
                 to: rfc3339_ms(filter.to_ms),
                 total: Some(sums.observations),
                 without_position: None,
+                coarse_positions: None,
                 suppressed_cells: 0,
                 suppression_k: Some(scope.k),
                 classes: Vec::new(),
@@ -98,7 +99,7 @@ impl Picture {
         if scope.partner && filter.areas.is_empty() {
             filter.areas = vec![NONE - 1]; // nothing shared: nothing to show
         }
-        let (cells, without_cell) = query::heatmap(&index, &filter, resolution);
+        let query::Placed { cells, without_cell, too_coarse } = query::heatmap(&index, &filter, resolution);
         let max_score = cells.iter().filter(|c| !scope.hidden(c.count)).map(|c| c.score).max().unwrap_or(0);
         let shown: Vec<u32> = cells.iter().filter(|c| !scope.hidden(c.count)).map(|c| c.count).collect();
         let classes = super::classes::classes(&shown);
@@ -137,8 +138,9 @@ impl Picture {
             period: period.map(|p| p.to_string()),
             from: rfc3339_ms(filter.from_ms),
             to: rfc3339_ms(filter.to_ms),
-            total: scope.visible(total + without_cell),
+            total: scope.visible(total + without_cell + too_coarse),
             without_position: scope.visible(without_cell),
+            coarse_positions: scope.visible(too_coarse),
             suppressed_cells: suppressed,
             suppression_k: scope.partner.then_some(scope.k),
             classes,
@@ -365,6 +367,8 @@ pub struct Heatmap {
     pub to: String,
     pub total: Option<u32>,
     pub without_position: Option<u32>,
+    /// Observations whose position retention coarsened to hexagons larger than the map's.
+    pub coarse_positions: Option<u32>,
     pub suppressed_cells: usize,
     pub suppression_k: Option<u32>,
     /// The colour classes of the hexagons' counts, ascending (see `picture::classes`).

@@ -23,6 +23,7 @@ pub mod picture;
 pub mod records;
 pub mod reference;
 pub mod reports;
+pub mod retention;
 pub mod spec;
 pub mod sync;
 pub mod tiles;
@@ -135,6 +136,10 @@ route_table! {
     PATCH "/api/v1/indicators/{id}" => indicators::update,
     PUT "/api/v1/indicators/{id}/values/{year}" => indicators::put_values,
     DELETE "/api/v1/indicators/{id}/values/{year}" => indicators::delete_values,
+
+    GET "/api/v1/retention" => retention::get,
+    PATCH "/api/v1/retention" => retention::update,
+    POST "/api/v1/retention/run" => retention::run,
 
     GET "/api/v1/devices" => devices::list,
     POST "/api/v1/devices/{id}/revoke" => devices::revoke,

@@ -411,6 +411,7 @@ export async function renderMap(main, ctx) {
         ? t('map_partner', { total: formatNumber(heat.total ?? 0), k })
         : cells.length ? t('map_summary', { total: formatNumber(total), cells: cells.length }) : t('map_empty')]
       if (heat.without_position) parts.push(t('map_without_position', { n: heat.without_position }))
+      if (heat.coarse_positions) parts.push(t('map_coarse_positions', { n: heat.coarse_positions }))
       if (heat.suppressed_cells) parts.push(t('map_suppressed', { n: heat.suppressed_cells, k }))
       fill(key, legend(config?.tiles, heat.suppressed_cells ? k : null, heat.classes))
       summary.textContent = parts.join(' ')

@@ -175,7 +175,7 @@ pub fn plan_batch(conn: &mut DbConnection, job: &AreaJob, index: &AreaIndex) -> 
     };
     let after = job.last_id.clone().unwrap_or_default();
     let org = &job.organisation_id;
-    type Placed = (String, i64, Option<f64>, Option<f64>, Option<String>);
+    type Placed = (String, i64, Option<f64>, Option<f64>, Option<String>, Option<i32>);
     let rows: Vec<Placed> = match table {
         SyncedTable::Observations => observations::table
             .filter(observations::organisation_id.eq(org))
@@ -188,6 +188,7 @@ pub fn plan_batch(conn: &mut DbConnection, job: &AreaJob, index: &AreaIndex) -> 
                 observations::lon.nullable(),
                 observations::lat.nullable(),
                 observations::area_code,
+                observations::coarse_darkness,
             ))
             .load(conn)?,
         SyncedTable::ActivityLogs => activity_logs::table
@@ -201,6 +202,7 @@ pub fn plan_batch(conn: &mut DbConnection, job: &AreaJob, index: &AreaIndex) -> 
                 activity_logs::lon,
                 activity_logs::lat,
                 activity_logs::area_code,
+                activity_logs::coarse_darkness,
             ))
             .load(conn)?,
         other => return Err(super::not_served(other, "records")),
@@ -209,17 +211,28 @@ pub fn plan_batch(conn: &mut DbConnection, job: &AreaJob, index: &AreaIndex) -> 
     let last_id = rows.last().map(|row| row.0.clone());
     let moves = rows
         .into_iter()
-        .filter_map(|(id, seq, lon, lat, area)| {
-            let new = place(index, lon, lat)?;
+        .filter_map(|(id, seq, lon, lat, area, coarse)| {
+            let new = place(index, lon, lat, coarse.is_some(), area.as_deref())?;
             (new != area).then_some(Move { id, seq, area: new })
         })
         .collect();
     Ok(BatchPlan { table, read, last_id, moves })
 }
 
-/// The area a record at (lon, lat) belongs in; None when the server does not place it (an
-/// activity without a position keeps the area its reporter chose).
-fn place(index: &AreaIndex, lon: Option<f64>, lat: Option<f64>) -> Option<Option<String>> {
+/// The area a record at (lon, lat) belongs in; None when the server does not place it: an
+/// activity without a position keeps the area its reporter chose, and a record whose position
+/// retention coarsened keeps the area its exact position gave it while that area exists (its
+/// hexagon's centre is placed only once the area is gone).
+fn place(
+    index: &AreaIndex,
+    lon: Option<f64>,
+    lat: Option<f64>,
+    coarse: bool,
+    area: Option<&str>,
+) -> Option<Option<String>> {
+    if coarse && area.is_some_and(|code| index.has(code)) {
+        return None;
+    }
     let (lon, lat) = (lon?, lat?);
     Some(index.locate(lon, lat).map(str::to_owned))
 }
@@ -346,22 +359,27 @@ fn move_record(
         return Ok(true);
     }
     // Changed since the batch read it: place what is stored now.
-    type Stored = (Option<f64>, Option<f64>, Option<String>);
+    type Stored = (Option<f64>, Option<f64>, Option<String>, Option<i32>);
     let stored: Option<Stored> = match table {
         SyncedTable::Observations => observations::table
             .find((org, &planned.id))
-            .select((observations::lon.nullable(), observations::lat.nullable(), observations::area_code))
+            .select((
+                observations::lon.nullable(),
+                observations::lat.nullable(),
+                observations::area_code,
+                observations::coarse_darkness,
+            ))
             .first(conn)
             .optional()?,
         SyncedTable::ActivityLogs => activity_logs::table
             .find((org, &planned.id))
-            .select((activity_logs::lon, activity_logs::lat, activity_logs::area_code))
+            .select((activity_logs::lon, activity_logs::lat, activity_logs::area_code, activity_logs::coarse_darkness))
             .first(conn)
             .optional()?,
         other => return Err(super::not_served(other, "records")),
     };
-    let Some((lon, lat, area)) = stored else { return Ok(false) };
-    match place(index, lon, lat) {
+    let Some((lon, lat, area, coarse)) = stored else { return Ok(false) };
+    match place(index, lon, lat, coarse.is_some(), area.as_deref()) {
         Some(new) if new != area => Ok(set_area(conn, &new, None)? == 1),
         _ => Ok(false),
     }

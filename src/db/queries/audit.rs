@@ -18,6 +18,8 @@ pub const ACTIONS: &[&str] = &[
     "read.history",
     "read.area_latest",
     "read.sync_pull",
+    "retention.run",
+    "retention.settings",
 ];
 
 /// One entry as stored and listed.

@@ -18,6 +18,8 @@ pub struct ObservationChange {
     pub cell: Option<String>,
     pub lat: f64,
     pub lon: f64,
+    /// The darkness flags kept when retention coarsened the position.
+    pub coarse_darkness: Option<i32>,
     pub deleted_at: Option<i64>,
     pub server_seq: i64,
 }
@@ -33,6 +35,8 @@ pub struct ActivityChange {
     pub area_code: Option<String>,
     pub lat: Option<f64>,
     pub lon: Option<f64>,
+    /// The darkness flags kept when retention coarsened the position.
+    pub coarse_darkness: Option<i32>,
     /// Girls, boys, other and unknown gender: the contacts.
     pub genders: (i32, i32, i32, i32),
     pub deleted_at: Option<i64>,
@@ -78,6 +82,7 @@ pub fn observations(
             observations::cell,
             observations::lat,
             observations::lon,
+            observations::coarse_darkness,
             observations::deleted_at,
             observations::server_seq,
         ))
@@ -117,6 +122,7 @@ pub fn activities(
             activity_logs::area_code,
             activity_logs::lat,
             activity_logs::lon,
+            activity_logs::coarse_darkness,
             (activity_logs::girls, activity_logs::boys, activity_logs::gender_other, activity_logs::gender_unknown),
             activity_logs::deleted_at,
             activity_logs::server_seq,

@@ -17,6 +17,7 @@ pub mod records;
 pub mod reference;
 pub mod refresh_tokens;
 pub mod reports;
+pub mod retention;
 pub mod sync_pull;
 pub mod sync_push;
 pub mod sync_state;

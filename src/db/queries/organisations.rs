@@ -115,6 +115,7 @@ pub fn remove(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<()>
         }
         delete_from!(
             audit_log,
+            retention_settings,
             followup_assessments,
             indicator_values,
             indicators,

@@ -301,10 +301,29 @@ impl<'a> Batch<'a> {
             }
             Merge::Update { record, part } => {
                 self.flush(conn)?;
-                let previous = self.observations.get(id).map(Observation::to_raw).unwrap_or_default();
+                let stored = self.observations.get(id);
+                let previous = stored.map(Observation::to_raw).unwrap_or_default();
                 let current = record.to_raw();
-                let row = ObservationRow::from(record);
-                diesel::update(observations::table.find((&row.organisation_id, id))).set(&row).execute(conn)?;
+                let mut row = ObservationRow::from(record);
+                let target = observations::table.find((&row.organisation_id, id));
+                let coarse: Option<i32> = target.select(observations::coarse_darkness).first(conn)?;
+                match stored.filter(|_| coarse.is_some()) {
+                    // A position retention coarsened, sent back unchanged, stays as it was.
+                    Some(stored) if (stored.lat, stored.lon) == (row.lat, row.lon) => {
+                        row.cell.clone_from(&stored.cell);
+                        row.area_code.clone_from(&stored.area_code);
+                        diesel::update(target).set(&row).execute(conn)?;
+                    }
+                    // A new position is exact again.
+                    Some(_) => {
+                        diesel::update(target)
+                            .set((&row, observations::coarse_darkness.eq(None::<i32>)))
+                            .execute(conn)?;
+                    }
+                    None => {
+                        diesel::update(target).set(&row).execute(conn)?;
+                    }
+                }
                 self.history(conn, TABLE, id, part.history_name(), previous, &current)?;
                 self.observations.insert(id.to_owned(), row.into());
                 if part == merge::Part::Content {
@@ -335,10 +354,29 @@ impl<'a> Batch<'a> {
             }
             Merge::Update { record, .. } => {
                 self.flush(conn)?;
-                let previous = self.activities.get(id).map(ActivityLog::to_raw).unwrap_or_default();
+                let stored = self.activities.get(id);
+                let previous = stored.map(ActivityLog::to_raw).unwrap_or_default();
                 let current = record.to_raw();
-                let row = ActivityLogRow::from(record);
-                diesel::update(activity_logs::table.find((&row.organisation_id, id))).set(&row).execute(conn)?;
+                let mut row = ActivityLogRow::from(record);
+                let target = activity_logs::table.find((&row.organisation_id, id));
+                let coarse: Option<i32> = target.select(activity_logs::coarse_darkness).first(conn)?;
+                match stored.filter(|_| coarse.is_some()) {
+                    // A position retention coarsened, sent back unchanged, stays as it was.
+                    Some(stored) if (stored.lat, stored.lon) == (row.lat, row.lon) => {
+                        row.cell.clone_from(&stored.cell);
+                        row.area_code.clone_from(&stored.area_code);
+                        diesel::update(target).set(&row).execute(conn)?;
+                    }
+                    // A new position is exact again.
+                    Some(_) => {
+                        diesel::update(target)
+                            .set((&row, activity_logs::coarse_darkness.eq(None::<i32>)))
+                            .execute(conn)?;
+                    }
+                    None => {
+                        diesel::update(target).set(&row).execute(conn)?;
+                    }
+                }
                 self.history(conn, TABLE, id, "update", previous, &current)?;
                 self.activities.insert(id.to_owned(), row.into());
                 self.resolve_quarantine(conn, TABLE, id)?;

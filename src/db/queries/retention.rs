@@ -1,0 +1,485 @@
+//! Retention (gallring): each organisation's periods, and the run that applies them.
+//!
+//! A run empties free text, coarsens exact positions (see [`crate::domain::retention`]), removes
+//! earlier versions of records and audit entries past their periods, and writes one audit entry.
+//! Every record it changes moves to a new sequence number, so phones receive the purged version
+//! on their next pull and the picture index applies it like any change. It works in batches of
+//! [`BATCH`] records, one short transaction each, so pushes go on meanwhile; a record changed
+//! between the read and the write is left for the next run.
+
+use super::audit::{self, Actor, Event};
+use super::sync_state;
+use crate::db::DbConnection;
+use crate::db::schema::{activity_logs, audit_log, observations, record_history, retention_settings, sync_quarantine};
+use crate::domain::retention::{self, Policy, Removal};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Records read and written per transaction.
+pub const BATCH: i64 = 1000;
+
+/// An organisation's retention settings as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = retention_settings, treat_none_as_null = true)]
+pub struct RetentionRow {
+    pub organisation_id: String,
+    pub free_text_months: Option<i32>,
+    pub position_months: Option<i32>,
+    pub history_months: Option<i32>,
+    pub audit_months: Option<i32>,
+    pub updated_by: Option<String>,
+    pub updated_at: i64,
+    pub last_run_at: Option<i64>,
+}
+
+impl RetentionRow {
+    /// The periods it sets.
+    pub fn policy(&self) -> Policy {
+        let months = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok());
+        Policy {
+            free_text_months: months(self.free_text_months),
+            position_months: months(self.position_months),
+            history_months: months(self.history_months),
+            audit_months: months(self.audit_months),
+        }
+    }
+}
+
+/// The organisation's settings, if any were ever set.
+pub fn get(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Option<RetentionRow>> {
+    retention_settings::table.find(organisation_id).select(RetentionRow::as_select()).first(conn).optional()
+}
+
+/// Every organisation's settings.
+pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<RetentionRow>> {
+    retention_settings::table.select(RetentionRow::as_select()).order(retention_settings::organisation_id).load(conn)
+}
+
+/// Sets the organisation's periods, as `updated_by` (a user id; `None` for the command line).
+pub fn set(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    policy: &Policy,
+    updated_by: Option<&str>,
+    now_ms: i64,
+) -> QueryResult<RetentionRow> {
+    let months = |n: Option<u32>| n.and_then(|n| i32::try_from(n).ok());
+    crate::db::write_transaction(conn, |conn| {
+        let last_run_at = get(conn, organisation_id)?.and_then(|row| row.last_run_at);
+        let row = RetentionRow {
+            organisation_id: organisation_id.to_owned(),
+            free_text_months: months(policy.free_text_months),
+            position_months: months(policy.position_months),
+            history_months: months(policy.history_months),
+            audit_months: months(policy.audit_months),
+            updated_by: updated_by.map(str::to_owned),
+            updated_at: now_ms,
+            last_run_at,
+        };
+        let changed = diesel::update(retention_settings::table.find(organisation_id)).set(&row).execute(conn)?;
+        if changed == 0 {
+            diesel::insert_into(retention_settings::table).values(&row).execute(conn)?;
+        }
+        Ok(row)
+    })
+}
+
+/// Writes the audit entry of a change of the periods.
+pub fn audit_settings(conn: &mut DbConnection, actor: &Actor, policy: &Policy, now_ms: i64) -> QueryResult<()> {
+    let mut filters = Map::new();
+    filters.insert("policy".to_owned(), serde_json::to_value(policy).unwrap_or_default());
+    let event = Event { action: "retention.settings", format: None, filters };
+    audit::record_complete(conn, actor, event, 0, now_ms)
+}
+
+/// Claims the organisation's scheduled run: true for exactly one caller (of any process) per
+/// `every_ms`.
+pub fn claim(conn: &mut DbConnection, organisation_id: &str, now_ms: i64, every_ms: i64) -> QueryResult<bool> {
+    let due = retention_settings::last_run_at
+        .is_null()
+        .or(retention_settings::last_run_at.le(now_ms.saturating_sub(every_ms)));
+    let claimed = diesel::update(retention_settings::table.find(organisation_id).filter(due))
+        .set(retention_settings::last_run_at.eq(now_ms))
+        .execute(conn)?;
+    Ok(claimed == 1)
+}
+
+/// What a run removed (or, in a dry run, would remove).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Purge {
+    pub dry_run: bool,
+    /// Observations whose note or review comment was emptied.
+    pub observation_free_text: usize,
+    /// Activity logs whose note was emptied.
+    pub activity_free_text: usize,
+    /// Observations whose exact position was coarsened.
+    pub observation_positions: usize,
+    /// Activity logs whose exact position was coarsened.
+    pub activity_positions: usize,
+    /// Earlier versions of purged records from which the same was removed.
+    pub history_versions_scrubbed: usize,
+    /// Earlier versions removed for their age.
+    pub history_versions_removed: usize,
+    /// Quarantined versions from which free text or the exact position was removed.
+    pub quarantined_versions_scrubbed: usize,
+    /// Audit entries removed for their age.
+    pub audit_entries_removed: usize,
+}
+
+impl Purge {
+    /// Everything it counts.
+    pub fn total(&self) -> usize {
+        self.observation_free_text
+            + self.activity_free_text
+            + self.observation_positions
+            + self.activity_positions
+            + self.history_versions_scrubbed
+            + self.history_versions_removed
+            + self.quarantined_versions_scrubbed
+            + self.audit_entries_removed
+    }
+}
+
+/// The picture's darkness flags of a position at an instant (see `picture::darkness`).
+pub type Darkness = fn(f64, f64, i64) -> u8;
+
+/// Applies `policy` to the organisation's data as of `now_ms` (or counts what it would do), and
+/// writes one audit entry for the run as `actor`.
+pub fn run(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    policy: &Policy,
+    now_ms: i64,
+    dry_run: bool,
+    darkness: Darkness,
+) -> QueryResult<Purge> {
+    let org = actor.organisation_id.as_str();
+    let before = |months: Option<u32>| months.map(|months| retention::horizon(now_ms, months));
+    let (text_before, position_before) = (before(policy.free_text_months), before(policy.position_months));
+    let mut purge = Purge { dry_run, ..Purge::default() };
+    if let Some(before) = text_before {
+        observation_text(conn, org, before, dry_run, &mut purge)?;
+        activity_text(conn, org, before, dry_run, &mut purge)?;
+    }
+    if let Some(before) = position_before {
+        observation_positions(conn, org, before, dry_run, darkness, &mut purge)?;
+        activity_positions(conn, org, before, dry_run, darkness, &mut purge)?;
+    }
+    purge.quarantined_versions_scrubbed = quarantine(conn, org, text_before, position_before, dry_run)?;
+    if let Some(before) = before(policy.history_months) {
+        let old = record_history::table
+            .filter(record_history::organisation_id.eq(org))
+            .filter(record_history::changed_at.lt(before));
+        purge.history_versions_removed =
+            if dry_run { count(old.count().get_result(conn)?) } else { diesel::delete(old).execute(conn)? };
+    }
+    if let Some(before) = before(policy.audit_months) {
+        let old = audit_log::table.filter(audit_log::organisation_id.eq(org)).filter(audit_log::at.lt(before));
+        purge.audit_entries_removed =
+            if dry_run { count(old.count().get_result(conn)?) } else { diesel::delete(old).execute(conn)? };
+    }
+    let mut filters = Map::new();
+    filters.insert("policy".to_owned(), serde_json::to_value(policy).unwrap_or_default());
+    filters.insert("purge".to_owned(), serde_json::to_value(&purge).unwrap_or_default());
+    let event = Event { action: "retention.run", format: None, filters };
+    audit::record_complete(conn, actor, event, purge.total(), now_ms)?;
+    Ok(purge)
+}
+
+fn count(n: i64) -> usize {
+    usize::try_from(n).unwrap_or(0)
+}
+
+fn observation_text(
+    conn: &mut DbConnection,
+    org: &str,
+    before: i64,
+    dry_run: bool,
+    purge: &mut Purge,
+) -> QueryResult<()> {
+    let removal = Removal { free_text: true, position: false };
+    let mut after = String::new();
+    loop {
+        let holds_text = observations::note.ne("").or(observations::review_comment.is_not_null());
+        let ids: Vec<String> = observations::table
+            .filter(observations::organisation_id.eq(org))
+            .filter(observations::observed_at.lt(before))
+            .filter(holds_text)
+            .filter(observations::id.gt(&after))
+            .order(observations::id.asc())
+            .limit(BATCH)
+            .select(observations::id)
+            .load(conn)?;
+        let Some(last) = ids.last().cloned() else { return Ok(()) };
+        after = last;
+        if dry_run {
+            purge.observation_free_text += ids.len();
+            purge.history_versions_scrubbed += scrub_history(conn, org, "observations", &ids, removal, true)?;
+            continue;
+        }
+        crate::db::write_transaction(conn, |conn| {
+            let seq = sync_state::take(conn)?;
+            let holds_text = observations::note.ne("").or(observations::review_comment.is_not_null());
+            purge.observation_free_text += diesel::update(
+                observations::table
+                    .filter(observations::organisation_id.eq(org))
+                    .filter(observations::id.eq_any(&ids))
+                    .filter(holds_text),
+            )
+            .set((
+                observations::note.eq(""),
+                observations::review_comment.eq(None::<String>),
+                observations::server_seq.eq(seq),
+            ))
+            .execute(conn)?;
+            purge.history_versions_scrubbed += scrub_history(conn, org, "observations", &ids, removal, false)?;
+            QueryResult::Ok(())
+        })?;
+    }
+}
+
+fn activity_text(conn: &mut DbConnection, org: &str, before: i64, dry_run: bool, purge: &mut Purge) -> QueryResult<()> {
+    let removal = Removal { free_text: true, position: false };
+    let mut after = String::new();
+    loop {
+        let ids: Vec<String> = activity_logs::table
+            .filter(activity_logs::organisation_id.eq(org))
+            .filter(activity_logs::started_at.lt(before))
+            .filter(activity_logs::note.ne(""))
+            .filter(activity_logs::id.gt(&after))
+            .order(activity_logs::id.asc())
+            .limit(BATCH)
+            .select(activity_logs::id)
+            .load(conn)?;
+        let Some(last) = ids.last().cloned() else { return Ok(()) };
+        after = last;
+        if dry_run {
+            purge.activity_free_text += ids.len();
+            purge.history_versions_scrubbed += scrub_history(conn, org, "activity_logs", &ids, removal, true)?;
+            continue;
+        }
+        crate::db::write_transaction(conn, |conn| {
+            let seq = sync_state::take(conn)?;
+            purge.activity_free_text += diesel::update(
+                activity_logs::table
+                    .filter(activity_logs::organisation_id.eq(org))
+                    .filter(activity_logs::id.eq_any(&ids))
+                    .filter(activity_logs::note.ne("")),
+            )
+            .set((activity_logs::note.eq(""), activity_logs::server_seq.eq(seq)))
+            .execute(conn)?;
+            purge.history_versions_scrubbed += scrub_history(conn, org, "activity_logs", &ids, removal, false)?;
+            QueryResult::Ok(())
+        })?;
+    }
+}
+
+/// A record with an exact position: id, sequence when read, cell, latitude, longitude, time.
+type Placed = (String, i64, String, f64, f64, i64);
+
+fn observation_positions(
+    conn: &mut DbConnection,
+    org: &str,
+    before: i64,
+    dry_run: bool,
+    darkness: Darkness,
+    purge: &mut Purge,
+) -> QueryResult<()> {
+    let removal = Removal { free_text: false, position: true };
+    let mut after = String::new();
+    loop {
+        let rows: Vec<(String, i64, Option<String>, f64, f64, i64)> = observations::table
+            .filter(observations::organisation_id.eq(org))
+            .filter(observations::observed_at.lt(before))
+            .filter(observations::coarse_darkness.is_null())
+            .filter(observations::cell.is_not_null())
+            .filter(observations::id.gt(&after))
+            .order(observations::id.asc())
+            .limit(BATCH)
+            .select((
+                observations::id,
+                observations::server_seq,
+                observations::cell,
+                observations::lat,
+                observations::lon,
+                observations::observed_at,
+            ))
+            .load(conn)?;
+        let Some(last) = rows.last().map(|row| row.0.clone()) else { return Ok(()) };
+        after = last;
+        let rows: Vec<Placed> =
+            rows.into_iter().filter_map(|(id, seq, cell, lat, lon, at)| Some((id, seq, cell?, lat, lon, at))).collect();
+        let ids: Vec<String> = rows.iter().map(|row| row.0.clone()).collect();
+        if dry_run {
+            purge.observation_positions += rows.len();
+            purge.history_versions_scrubbed += scrub_history(conn, org, "observations", &ids, removal, true)?;
+            continue;
+        }
+        crate::db::write_transaction(conn, |conn| {
+            let seq = sync_state::take(conn)?;
+            for (id, read_seq, cell, lat, lon, at) in &rows {
+                let Some(coarse) = retention::coarsen_cell(cell) else { continue };
+                purge.observation_positions += diesel::update(
+                    observations::table
+                        .find((org, id))
+                        .filter(observations::server_seq.eq(read_seq))
+                        .filter(observations::coarse_darkness.is_null()),
+                )
+                .set((
+                    observations::lat.eq(coarse.lat),
+                    observations::lon.eq(coarse.lon),
+                    observations::cell.eq(&coarse.cell),
+                    observations::accuracy_m.eq(None::<f64>),
+                    observations::coarse_darkness.eq(i32::from(darkness(*lat, *lon, *at))),
+                    observations::server_seq.eq(seq),
+                ))
+                .execute(conn)?;
+            }
+            purge.history_versions_scrubbed += scrub_history(conn, org, "observations", &ids, removal, false)?;
+            QueryResult::Ok(())
+        })?;
+    }
+}
+
+fn activity_positions(
+    conn: &mut DbConnection,
+    org: &str,
+    before: i64,
+    dry_run: bool,
+    darkness: Darkness,
+    purge: &mut Purge,
+) -> QueryResult<()> {
+    let removal = Removal { free_text: false, position: true };
+    let mut after = String::new();
+    loop {
+        let rows: Vec<(String, i64, Option<String>, Option<f64>, Option<f64>, i64)> = activity_logs::table
+            .filter(activity_logs::organisation_id.eq(org))
+            .filter(activity_logs::started_at.lt(before))
+            .filter(activity_logs::coarse_darkness.is_null())
+            .filter(activity_logs::cell.is_not_null())
+            .filter(activity_logs::id.gt(&after))
+            .order(activity_logs::id.asc())
+            .limit(BATCH)
+            .select((
+                activity_logs::id,
+                activity_logs::server_seq,
+                activity_logs::cell,
+                activity_logs::lat,
+                activity_logs::lon,
+                activity_logs::started_at,
+            ))
+            .load(conn)?;
+        let Some(last) = rows.last().map(|row| row.0.clone()) else { return Ok(()) };
+        after = last;
+        let rows: Vec<Placed> = rows
+            .into_iter()
+            .filter_map(|(id, seq, cell, lat, lon, at)| Some((id, seq, cell?, lat?, lon?, at)))
+            .collect();
+        let ids: Vec<String> = rows.iter().map(|row| row.0.clone()).collect();
+        if dry_run {
+            purge.activity_positions += rows.len();
+            purge.history_versions_scrubbed += scrub_history(conn, org, "activity_logs", &ids, removal, true)?;
+            continue;
+        }
+        crate::db::write_transaction(conn, |conn| {
+            let seq = sync_state::take(conn)?;
+            for (id, read_seq, cell, lat, lon, at) in &rows {
+                let Some(coarse) = retention::coarsen_cell(cell) else { continue };
+                purge.activity_positions += diesel::update(
+                    activity_logs::table
+                        .find((org, id))
+                        .filter(activity_logs::server_seq.eq(read_seq))
+                        .filter(activity_logs::coarse_darkness.is_null()),
+                )
+                .set((
+                    activity_logs::lat.eq(coarse.lat),
+                    activity_logs::lon.eq(coarse.lon),
+                    activity_logs::cell.eq(&coarse.cell),
+                    activity_logs::coarse_darkness.eq(i32::from(darkness(*lat, *lon, *at))),
+                    activity_logs::server_seq.eq(seq),
+                ))
+                .execute(conn)?;
+            }
+            purge.history_versions_scrubbed += scrub_history(conn, org, "activity_logs", &ids, removal, false)?;
+            QueryResult::Ok(())
+        })?;
+    }
+}
+
+/// Removes from the earlier versions of the records `ids` what retention removed from the
+/// records themselves; counts the versions that held some (and changes nothing on a dry run).
+fn scrub_history(
+    conn: &mut DbConnection,
+    org: &str,
+    table: &str,
+    ids: &[String],
+    removal: Removal,
+    dry_run: bool,
+) -> QueryResult<usize> {
+    let versions: Vec<(String, String)> = record_history::table
+        .filter(record_history::organisation_id.eq(org))
+        .filter(record_history::table_name.eq(table))
+        .filter(record_history::record_id.eq_any(ids))
+        .select((record_history::id, record_history::previous))
+        .load(conn)?;
+    let mut scrubbed = 0;
+    for (id, previous) in versions {
+        let Ok(Value::Object(mut version)) = serde_json::from_str::<Value>(&previous) else { continue };
+        if !retention::scrub(&mut version, removal) {
+            continue;
+        }
+        scrubbed += 1;
+        if !dry_run {
+            diesel::update(record_history::table.find(&id))
+                .set(record_history::previous.eq(Value::Object(version).to_string()))
+                .execute(conn)?;
+        }
+    }
+    Ok(scrubbed)
+}
+
+/// Removes free text and exact positions from quarantined versions received before the
+/// horizons; each changed version moves to a new sequence number, so its author's phones get it.
+fn quarantine(
+    conn: &mut DbConnection,
+    org: &str,
+    text_before: Option<i64>,
+    position_before: Option<i64>,
+    dry_run: bool,
+) -> QueryResult<usize> {
+    let Some(oldest) = text_before.max(position_before) else { return Ok(0) };
+    let rows: Vec<(String, String, String, i64)> = sync_quarantine::table
+        .filter(sync_quarantine::organisation_id.eq(org))
+        .filter(sync_quarantine::received_at.lt(oldest))
+        .select((
+            sync_quarantine::table_name,
+            sync_quarantine::record_id,
+            sync_quarantine::payload,
+            sync_quarantine::received_at,
+        ))
+        .load(conn)?;
+    let mut changed: Vec<(String, String, String)> = Vec::new();
+    for (table, id, payload, received_at) in rows {
+        let removal = Removal {
+            free_text: text_before.is_some_and(|before| received_at < before),
+            position: position_before.is_some_and(|before| received_at < before),
+        };
+        let Ok(Value::Object(mut version)) = serde_json::from_str::<Value>(&payload) else { continue };
+        if retention::scrub(&mut version, removal) {
+            changed.push((table, id, Value::Object(version).to_string()));
+        }
+    }
+    if dry_run || changed.is_empty() {
+        return Ok(changed.len());
+    }
+    crate::db::write_transaction(conn, |conn| {
+        let seq = sync_state::take(conn)?;
+        for (table, id, payload) in &changed {
+            diesel::update(sync_quarantine::table.find((org, table, id)))
+                .set((sync_quarantine::payload.eq(payload), sync_quarantine::server_seq.eq(seq)))
+                .execute(conn)?;
+        }
+        Ok(changed.len())
+    })
+}
