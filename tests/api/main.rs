@@ -29,6 +29,7 @@ mod privacy;
 mod proxies;
 mod readme;
 mod records;
+mod retention;
 mod revocation;
 mod shared_client;
 mod spec;

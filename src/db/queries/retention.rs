@@ -179,6 +179,11 @@ pub fn run(
         purge.audit_entries_removed =
             if dry_run { count(old.count().get_result(conn)?) } else { diesel::delete(old).execute(conn)? };
     }
+    if !dry_run {
+        diesel::update(retention_settings::table.find(org))
+            .set(retention_settings::last_run_at.eq(now_ms))
+            .execute(conn)?;
+    }
     let mut filters = Map::new();
     filters.insert("policy".to_owned(), serde_json::to_value(policy).unwrap_or_default());
     filters.insert("purge".to_owned(), serde_json::to_value(&purge).unwrap_or_default());
