@@ -18,32 +18,14 @@ async fn pull_strategy(client: &reqwest::Client, base: &str, token: &str, cursor
     body["experimentalStrategy"].clone()
 }
 
+/// On PostgreSQL the backup is `pg_dump`'s and the restore `pg_restore`'s, followed by
+/// `lagesbild restore`, as `lagesbild backup` advises there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_while_phones_push_restores_every_acknowledged_push_and_phones_resnapshot() {
     // The signing key generated into the data directory, as the embedded default does.
     let app = spawn_app_with(|settings| settings.jwt_secret = None).await;
     let tenant = app.tenant("tyreso").await;
     let (field, coordinator) = (tenant.field.tokens.access.clone(), tenant.coordinator.tokens.access.clone());
-    if app.on_postgres() {
-        // On PostgreSQL the backup is pg_dump's; the command says how, and `restore` marks a
-        // restored database so phones resnapshot.
-        let mut command = lagesbild(&app);
-        command.args(["backup", "--to", "/tmp/never-written.backup"]);
-        let (code, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command, "")).await.unwrap();
-        assert_ne!(code, 0);
-        assert!(stderr.contains("pg_dump") && stderr.contains("lagesbild restore"), "{stderr}");
-        let mut phone = Phone::new(&app, &field);
-        phone.pull().await;
-        let cursor = phone.cursor.unwrap();
-        let mut command = lagesbild(&app);
-        command.arg("restore");
-        let (code, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut command, "")).await.unwrap();
-        assert_eq!(code, 0, "{stderr}");
-        assert!(stdout.contains("fresh snapshot"), "{stdout}");
-        assert_eq!(pull_strategy(&app.client, &app.address, &field, cursor).await, "replacement");
-        return;
-    }
-
     // A phone pushes batches without pause; each acknowledged batch is noted.
     let acknowledged: Arc<parking_lot::Mutex<Vec<String>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -65,11 +47,29 @@ async fn a_backup_taken_while_phones_push_restores_every_acknowledged_push_and_p
     let before_backup: Vec<String> = acknowledged.lock().clone();
     assert!(!before_backup.is_empty());
     let file = app.data_dir.path().join("lagesbild.backup");
-    let mut command = lagesbild(&app);
-    command.args(["backup", "--to", file.to_str().unwrap()]);
-    let (code, backup_said, stderr) = tokio::task::spawn_blocking(move || run(&mut command, "")).await.unwrap();
-    assert_eq!(code, 0, "{stderr}");
-    assert!(backup_said.contains("signing.key"), "the key is in the backup: {backup_said}");
+    let backup_said = match app.database_url() {
+        // On PostgreSQL the backup is pg_dump's, as `lagesbild backup` says.
+        Some(url) => {
+            let mut command = lagesbild(&app);
+            command.args(["backup", "--to", "/tmp/never-written.backup"]);
+            let (code, _, stderr) = tokio::task::spawn_blocking(move || run(&mut command, "")).await.unwrap();
+            assert_ne!(code, 0);
+            assert!(stderr.contains("pg_dump --format=custom") && stderr.contains("lagesbild restore"), "{stderr}");
+            let mut dump = std::process::Command::new("pg_dump");
+            dump.args(["--format=custom", "--file", file.to_str().unwrap(), &url]);
+            let (code, _, stderr) = tokio::task::spawn_blocking(move || run(&mut dump, "")).await.unwrap();
+            assert_eq!(code, 0, "pg_dump: {stderr}");
+            String::new()
+        }
+        None => {
+            let mut command = lagesbild(&app);
+            command.args(["backup", "--to", file.to_str().unwrap()]);
+            let (code, said, stderr) = tokio::task::spawn_blocking(move || run(&mut command, "")).await.unwrap();
+            assert_eq!(code, 0, "{stderr}");
+            assert!(said.contains("signing.key"), "the key is in the backup: {said}");
+            said
+        }
+    };
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     stop.store(true, Ordering::Relaxed);
     pusher.await.unwrap();
@@ -78,21 +78,54 @@ async fn a_backup_taken_while_phones_push_restores_every_acknowledged_push_and_p
     late.pull().await;
     let late_cursor = late.cursor.unwrap();
 
-    // Restored into an empty data directory, served afresh.
+    // Restored into an empty data directory (and on PostgreSQL a new database), served afresh.
     let restored_dir = tempfile::tempdir().unwrap();
-    let mut command = lagesbild(&app);
-    command.env("LAGESBILD_DATA_DIR", restored_dir.path()).args(["restore", "--from", file.to_str().unwrap()]);
-    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut command, "")).await.unwrap();
-    assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("fresh snapshot"), "{stdout}");
-    let mut again = lagesbild(&app);
-    again.env("LAGESBILD_DATA_DIR", restored_dir.path()).args(["restore", "--from", file.to_str().unwrap()]);
-    let (code, _, stderr) = tokio::task::spawn_blocking(move || run(&mut again, "")).await.unwrap();
-    assert_ne!(code, 0, "never over a restored directory");
-    assert!(stderr.contains("empty data directory"), "{stderr}");
+    let (mut restored_database, mut restored_url) = (None, None);
+    let backup_seq: i64 = match postgres_admin_url() {
+        Some(admin) => {
+            let (url, guard) = fresh_postgres(&admin);
+            restored_database = Some(guard);
+            let mut load = std::process::Command::new("pg_restore");
+            load.args(["--no-owner", "--dbname", &url, file.to_str().unwrap()]);
+            let (code, _, stderr) = tokio::task::spawn_blocking(move || run(&mut load, "")).await.unwrap();
+            assert_eq!(code, 0, "pg_restore: {stderr}");
+            // The key file goes beside it, as the advice says.
+            std::fs::copy(app.data_dir.path().join("signing.key"), restored_dir.path().join("signing.key")).unwrap();
+            let mut conn = lagesbild::db::DbConnection::Postgres(lagesbild::db::connect_postgres(&url).unwrap());
+            let (seq, _) = lagesbild::db::queries::sync_state::read(&mut conn).unwrap();
+            drop(conn);
+            let mut command = lagesbild(&app);
+            command.env("DATABASE_URL", &url).arg("restore");
+            let (code, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut command, "")).await.unwrap();
+            assert_eq!(code, 0, "{stderr}");
+            assert!(stdout.contains("fresh snapshot"), "{stdout}");
+            restored_url = Some(url);
+            seq
+        }
+        None => {
+            let mut command = lagesbild(&app);
+            command.env("LAGESBILD_DATA_DIR", restored_dir.path()).args(["restore", "--from", file.to_str().unwrap()]);
+            let (code, stdout, stderr) = tokio::task::spawn_blocking(move || run(&mut command, "")).await.unwrap();
+            assert_eq!(code, 0, "{stderr}");
+            assert!(stdout.contains("fresh snapshot"), "{stdout}");
+            let mut again = lagesbild(&app);
+            again.env("LAGESBILD_DATA_DIR", restored_dir.path()).args(["restore", "--from", file.to_str().unwrap()]);
+            let (code, _, stderr) = tokio::task::spawn_blocking(move || run(&mut again, "")).await.unwrap();
+            assert_ne!(code, 0, "never over a restored directory");
+            assert!(stderr.contains("empty data directory"), "{stderr}");
+            backup_said
+                .split("up to sequence ")
+                .nth(1)
+                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse().ok())
+                .unwrap()
+        }
+    };
 
     let mut settings = test_settings(restored_dir.path());
     settings.jwt_secret = None;
+    settings.database_url = restored_url.as_deref().map(secret);
+    let _dropped_at_the_end = restored_database;
     let restored = lagesbild::startup::Application::build(settings).unwrap();
     let base = format!("http://127.0.0.1:{}", restored.port());
     let _server = run_server(restored);
@@ -105,12 +138,6 @@ async fn a_backup_taken_while_phones_push_restores_every_acknowledged_push_and_p
     assert_eq!(observations, ids.len() as u64, "the picture agrees with the records");
     // Phones push to the restored server before the late phone pulls: more changes than the old
     // server made after the backup. The late phone's cursor must still not be resumed from.
-    let backup_seq: i64 = backup_said
-        .split("up to sequence ")
-        .nth(1)
-        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|n| n.parse().ok())
-        .unwrap();
     assert!(late_cursor > backup_seq, "the late phone synced after the backup");
     for _ in 0..=(late_cursor - backup_seq) {
         let body = created("observations", vec![observation(&uuid::Uuid::now_v7().to_string(), "")]);

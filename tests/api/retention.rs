@@ -27,7 +27,7 @@ fn old_observation(n: u64) -> Value {
     let (lat, lon) = position(n);
     let day = u32::try_from(1 + n % 27).unwrap();
     let month = u32::try_from(1 + n % 12).unwrap();
-    let year = if n % 3 == 0 { 2025 } else { 2024 };
+    let year = if n.is_multiple_of(3) { 2025 } else { 2024 };
     // Hours from morning to late evening: some in daylight, some after dark, some at dusk.
     let hour = i64::try_from(n % 13).unwrap() - 4;
     let category = ["vandalism", "lighting", "youth_gathering"][usize::try_from(n % 3).unwrap()];
@@ -82,7 +82,7 @@ fn old_activity(n: u64) -> Value {
     let started = at(2024, u32::try_from(1 + n % 12).unwrap(), u32::try_from(1 + n % 27).unwrap(), 6);
     json!({
         "id": format!("00000000-0000-7000-9000-{n:012}"),
-        "activity_type": if n % 2 == 0 { "outreach_shift" } else { "summer_cafe" }, "unit": "falt",
+        "activity_type": if n.is_multiple_of(2) { "outreach_shift" } else { "summer_cafe" }, "unit": "falt",
         "started_at": started, "ended_at": started + 3 * 3_600_000,
         "girls": 1 + n % 4, "boys": 2, "gender_other": 0, "gender_unknown": n % 2,
         "age_under_13": 0, "age_13_15": 1 + n % 4, "age_16_17": 2, "age_18_24": n % 2, "age_25_plus": 0, "age_unknown": 0,

@@ -283,6 +283,9 @@ fn activity_text(conn: &mut DbConnection, org: &str, before: i64, dry_run: bool,
 /// A record with an exact position: id, sequence when read, cell, latitude, longitude, time.
 type Placed = (String, i64, String, f64, f64, i64);
 
+/// An activity as read for [`Placed`]: its position may be missing.
+type MaybePlaced = (String, i64, Option<String>, Option<f64>, Option<f64>, i64);
+
 fn observation_positions(
     conn: &mut DbConnection,
     org: &str,
@@ -358,7 +361,7 @@ fn activity_positions(
     let removal = Removal { free_text: false, position: true };
     let mut after = String::new();
     loop {
-        let rows: Vec<(String, i64, Option<String>, Option<f64>, Option<f64>, i64)> = activity_logs::table
+        let rows: Vec<MaybePlaced> = activity_logs::table
             .filter(activity_logs::organisation_id.eq(org))
             .filter(activity_logs::started_at.lt(before))
             .filter(activity_logs::coarse_darkness.is_null())
