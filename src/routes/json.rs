@@ -114,8 +114,12 @@ fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
 }
 
 /// Parses JSON, telling a malformed document (400) from a well-formed one of the wrong shape
-/// (422, naming the field).
+/// (422, naming the field). Every body of the API is an object: an array is refused before serde
+/// could read it as a struct's fields in order (`[null, null]` for two optional fields).
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::field(".", "invalid_type", "the body must be a JSON object, not an array"));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let result: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
     let value = result.map_err(|error| {

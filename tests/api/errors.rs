@@ -84,6 +84,50 @@ async fn a_body_of_the_wrong_shape_names_the_field() {
     assert_eq!(body["errors"][0]["code"], "invalid_type");
 }
 
+/// serde reads a JSON array as a struct's fields in order, so `[]` or `[null, null]` would pass
+/// for a body of optional fields (`PATCH /api/v1/retention` took `[null, null]` as "change
+/// nothing"). Every body is an object: on every route that takes one, for every role, an array
+/// is refused.
+#[tokio::test]
+async fn an_array_is_never_a_body_on_any_route() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let tokens = [None, Some(&tenant.admin), Some(&tenant.coordinator), Some(&tenant.field), Some(&tenant.partner)];
+    let unknown = "01900000-0000-7000-8000-000000000000";
+    // The routes that take no body: logging out and revoking a device.
+    let without_body = ["/api/v1/auth/logout", "/api/v1/devices/{id}/revoke"];
+    let mut refused = 0;
+    for (method, pattern) in lagesbild::routes::ROUTES {
+        if !["POST", "PUT", "PATCH"].contains(method) || without_body.contains(pattern) {
+            continue;
+        }
+        let path = pattern
+            .replace("{id}", unknown)
+            .replace("{code}", "TY")
+            .replace("{period}", "2024-T2")
+            .replace("{year}", "2024");
+        for length in 0..=6 {
+            let body = serde_json::Value::Array(vec![serde_json::Value::Null; length]);
+            for member in tokens {
+                let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+                let mut request = app.client.request(method.clone(), app.url(&path)).json(&body);
+                if let Some(member) = member {
+                    request = request.bearer_auth(&member.tokens.access);
+                }
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                assert!(!(200..300).contains(&status), "{method} {path} took {body} ({status})");
+                if status == 422 {
+                    let problem: serde_json::Value = response.json().await.unwrap();
+                    assert_eq!(problem["errors"][0]["field"], ".", "{method} {path}: {problem}");
+                    refused += 1;
+                }
+            }
+        }
+    }
+    assert!(refused > 100, "the bodies were read and refused: {refused}");
+}
+
 #[tokio::test]
 async fn an_oversized_body_is_413_from_content_length_before_it_is_read() {
     let app = spawn_app_with(|settings| settings.max_body_bytes = 4096).await;
