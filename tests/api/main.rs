@@ -26,6 +26,7 @@ mod migrations;
 mod nul;
 mod picture;
 mod privacy;
+mod processes;
 mod proxies;
 mod readme;
 mod records;
