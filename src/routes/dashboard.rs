@@ -27,6 +27,7 @@ embed_directory!(
         "areas.js",
         "review.js",
         "admin.js",
+        "retention.js",
         "exports.js",
     ]
 );

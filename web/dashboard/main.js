@@ -10,6 +10,7 @@ import { renderAreas, renderArea } from './areas.js'
 import { renderReview } from './review.js'
 import { renderQuarantine, renderDevices } from './admin.js'
 import { renderExports } from './exports.js'
+import { renderRetention } from './retention.js'
 
 const main = document.getElementById('main')
 const nav = document.getElementById('nav')
@@ -29,6 +30,7 @@ const VIEWS = {
   quarantine: renderQuarantine,
   devices: renderDevices,
   exports: renderExports,
+  retention: renderRetention,
 }
 
 let areasPromise = null
@@ -125,6 +127,7 @@ function renderHeader(current) {
   logoutButton.hidden = !loggedIn
   if (!loggedIn) return
   for (const link of nav.querySelectorAll('[data-staff]')) link.hidden = !isStaff()
+  for (const link of nav.querySelectorAll('[data-admin]')) link.hidden = me.role !== 'admin'
   filters.setPartner(me.role === 'partner')
   who.textContent = t('signed_in_as', { user: me.display_name || me.username, role: t(`role_${me.role}`) })
 }
