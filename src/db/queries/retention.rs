@@ -117,7 +117,8 @@ pub struct Purge {
     pub observation_positions: usize,
     /// Activity logs whose exact position was coarsened.
     pub activity_positions: usize,
-    /// Earlier versions of purged records from which the same was removed.
+    /// Earlier versions of purged records from which the same was removed (one cleaned of both
+    /// text and position counts twice).
     pub history_versions_scrubbed: usize,
     /// Earlier versions removed for their age.
     pub history_versions_removed: usize,
