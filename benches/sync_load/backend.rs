@@ -20,9 +20,10 @@ pub async fn run_backend(config: &Config, backend: Backend, report: &mut Report)
     let postgres = match backend {
         Backend::Sqlite => None,
         Backend::Postgres => {
-            let (url, guard) = PostgresDatabase::create(&config.postgres_url)?;
-            settings.database_url = Some(secret(&url)?);
-            Some(guard)
+            let database =
+                super::scratch_postgres::ScratchDatabase::create(&config.postgres_url, "lagesbild_sync_load")?;
+            settings.database_url = Some(secret(&database.url)?);
+            Some(database)
         }
     };
     let target = DatabaseTarget::from_settings(&settings)?;
@@ -39,26 +40,12 @@ pub async fn run_backend(config: &Config, backend: Backend, report: &mut Report)
 }
 
 pub fn describe_database(target: &DatabaseTarget) -> anyhow::Result<String> {
-    #[derive(QueryableByName)]
-    struct Setting {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        name: String,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        setting: String,
-    }
     match target.connect()? {
         DbConnection::Sqlite(_) => {
             Ok("SQLite (bundled), journal_mode=WAL, synchronous=FULL, busy_timeout=10000, pool 8".to_owned())
         }
         DbConnection::Postgres(mut pg) => {
-            let rows: Vec<Setting> = diesel::sql_query(
-                "SELECT name, setting FROM pg_settings WHERE name IN ('server_version', 'synchronous_commit', 'fsync', \
-                 'wal_sync_method', 'commit_delay', 'commit_siblings', 'shared_buffers', 'max_connections', \
-                 'full_page_writes') ORDER BY name",
-            )
-            .load(&mut pg)?;
-            let settings = rows.iter().map(|r| format!("{}={}", r.name, r.setting)).collect::<Vec<_>>().join(", ");
-            Ok(format!("PostgreSQL at 127.0.0.1, pool 16; {settings}"))
+            Ok(format!("PostgreSQL at 127.0.0.1, pool 16; {}", super::machine::postgres_settings(&mut pg)?))
         }
     }
 }

@@ -57,9 +57,13 @@ mod first_sync;
 mod load;
 #[path = "../common/login.rs"]
 mod login;
+#[path = "../common/machine.rs"]
+mod machine;
 mod probe;
 mod records;
 mod report;
+#[path = "../common/scratch_postgres.rs"]
+mod scratch_postgres;
 #[path = "../common/seed.rs"]
 mod seed;
 mod setup;

@@ -86,25 +86,8 @@ pub fn verdict(met: bool) -> &'static str {
 }
 
 pub fn print_machine() {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|line| line.strip_prefix("model name").map(|rest| rest.trim_start_matches([' ', '\t', ':'])))
-        .unwrap_or("unknown");
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let memory = meminfo
-        .lines()
-        .find_map(|line| line.strip_prefix("MemTotal:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or_else(|| "unknown".to_owned(), |kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0));
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("# sync_load\n");
-    println!(
-        "machine: {cores} cores, {model}, {memory} RAM; load average at start: {}; pid {}",
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
-        std::process::id()
-    );
+    println!("machine: {}; pid {}", super::machine::describe(), std::process::id());
 }
 
 pub fn print_report(report: &Report) {

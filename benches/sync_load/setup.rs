@@ -2,37 +2,6 @@
 
 use super::*;
 
-/// A fresh PostgreSQL database, dropped when this goes.
-pub struct PostgresDatabase {
-    pub admin_url: String,
-    pub name: String,
-}
-
-impl PostgresDatabase {
-    pub fn create(admin_url: &str) -> anyhow::Result<(String, Self)> {
-        let mut admin = lagesbild::db::connect_postgres(admin_url)
-            .map_err(|error| anyhow::anyhow!("cannot connect to PostgreSQL at {admin_url}: {error}"))?;
-        let name = format!("lagesbild_sync_load_{}", uuid::Uuid::now_v7().simple());
-        admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).context("cannot create the bench database")?;
-        let (base, _) = admin_url.rsplit_once('/').context("the PostgreSQL URL needs a database path")?;
-        Ok((format!("{base}/{name}"), Self { admin_url: admin_url.to_owned(), name }))
-    }
-}
-
-impl Drop for PostgresDatabase {
-    fn drop(&mut self) {
-        match lagesbild::db::connect_postgres(&self.admin_url) {
-            Ok(mut conn) => {
-                match conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)) {
-                    Ok(()) => eprintln!("dropped database {}", self.name),
-                    Err(error) => eprintln!("could not drop database {}: {error}", self.name),
-                }
-            }
-            Err(error) => eprintln!("could not connect to drop database {}: {error}", self.name),
-        }
-    }
-}
-
 pub fn secret(text: &str) -> anyhow::Result<Secret> {
     Ok(serde_json::from_value(json!(text))?)
 }

@@ -4,12 +4,14 @@
 use crate::db::queries::devices::Seen;
 use chrono::NaiveDateTime;
 use parking_lot::Mutex;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
-/// News not yet written to the database, by (organisation id, device id).
+/// News not yet written to the database, by (organisation id, device id), in key order: every
+/// process then writes device rows in the same order, so two processes flushing the same devices
+/// wait for each other instead of deadlocking.
 #[derive(Default)]
 pub struct DeviceActivity {
-    pending: Mutex<HashMap<(String, String), Seen>>,
+    pending: Mutex<BTreeMap<(String, String), Seen>>,
 }
 
 impl DeviceActivity {
@@ -65,6 +67,27 @@ impl DeviceActivity {
 
     /// Takes everything noted so far, for writing.
     pub fn drain(&self) -> Vec<((String, String), Seen)> {
-        self.pending.lock().drain().collect()
+        std::mem::take(&mut *self.pending.lock()).into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn news_is_handed_out_in_key_order_whatever_order_it_came_in() {
+        let activity = DeviceActivity::default();
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default().naive_utc();
+        for device in ["phone-9", "phone-1", "phone-5", "phone-10", "phone-3"] {
+            activity.seen("org-b", device, at);
+            activity.seen("org-a", device, at);
+        }
+        let keys: Vec<(String, String)> = activity.drain().into_iter().map(|(key, _)| key).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys.len(), 10);
+        assert_eq!(keys, sorted);
+        assert!(activity.drain().is_empty());
     }
 }
