@@ -265,12 +265,23 @@ test('a coordinator filters the review queue and reviews the selection in one ac
   await logIn(page, 'carla')
   await page.getByRole('heading', { name: 'Värmekarta' }).waitFor()
   await open(page, 'review')
+  // The answer for the area alone comes back after the one for area and category: the queue must
+  // show the later choice, not the later answer.
+  await page.route('**/api/v1/observations?*', async (route) => {
+    const url = new URL(route.request().url())
+    if (url.searchParams.has('area') && !url.searchParams.has('category')) await new Promise((resolve) => setTimeout(resolve, 1500))
+    await route.continue()
+  })
   await page.getByLabel('Område').selectOption({ label: 'Tyresö centrum' })
   await page.getByLabel('Kategori').selectOption({ label })
   await waitFor(async () => {
     const ids = await page.locator('article.observation').evaluateAll((cards) => cards.map((card) => card.dataset.id))
     return JSON.stringify(ids.sort()) === JSON.stringify(expected)
   }, 'the filtered queue')
+  // Still so once the late answer for the area alone has come.
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  const shown = await page.locator('article.observation').evaluateAll((cards) => cards.map((card) => card.dataset.id))
+  assert.deepEqual(shown.sort(), expected, 'a late answer for an earlier choice does not replace the list')
   // Each card says what was noted.
   for (const card of await page.locator('article.observation').all()) assert.match(await card.textContent(), /Exempel \d+/)
 

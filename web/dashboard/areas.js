@@ -114,10 +114,14 @@ function areaTable(picture, onSort) {
 
 export async function renderAreas(main, ctx) {
   const content = h('div', {}, loading())
+  // Only the load started last may draw: answers to quickly changed filters come in any order.
+  let sequence = 0
   const load = async () => {
+    const mine = ++sequence
     content.replaceChildren(loading())
     try {
       const picture = await api.get(`/api/v1/picture${filters.query()}`)
+      if (mine !== sequence) return
       const draw = () => {
         const focused = document.activeElement?.closest?.('th')?.cellIndex
         fill(content,
@@ -132,6 +136,7 @@ export async function renderAreas(main, ctx) {
       draw()
     } catch (error) {
       if (error instanceof api.SessionError) throw error
+      if (mine !== sequence) return
       content.replaceChildren(failure(error, load))
     }
   }
@@ -170,10 +175,13 @@ function latestTable(items, ctx) {
 export async function renderArea(main, ctx, code) {
   const content = h('div', {}, loading())
   const heading = h('h1', { text: code })
+  let sequence = 0
   const load = async () => {
+    const mine = ++sequence
     content.replaceChildren(loading())
     try {
       const area = await api.get(`/api/v1/areas/${encodeURIComponent(code)}/picture${filters.query()}`)
+      if (mine !== sequence) return
       const name = area.name || area.area
       heading.textContent = name
       document.title = `${name} – ${t('app_name')}`
@@ -205,6 +213,7 @@ export async function renderArea(main, ctx, code) {
         area.latest ? h('section', { class: 'card' }, h('h2', { text: t('latest') }), latestTable(area.latest, ctx)) : null)
     } catch (error) {
       if (error instanceof api.SessionError) throw error
+      if (mine !== sequence) return
       content.replaceChildren(failure(error, load))
     }
   }

@@ -219,7 +219,11 @@ export async function renderReview(main, ctx) {
     showSelection()
   }
 
+  // Filters changed quickly start loads whose answers may come back in any order: only the last
+  // one started may fill the list.
+  let generation = 0
   const load = async (append = false) => {
+    const mine = ++generation
     if (!append) {
       list.replaceChildren(loading())
       chosen.clear()
@@ -231,6 +235,7 @@ export async function renderReview(main, ctx) {
       if (filters.to) params.set('to', dayStart(filters.to, 1))
       if (append && next) params.set('after', next)
       const page = await api.get(`/api/v1/observations?${params}`)
+      if (mine !== generation) return
       next = page.next
       if (!append) list.replaceChildren()
       for (const o of page.items) list.append(observationCard(o, ctx, { onSaved, areaNames, unitNames, selection }))
@@ -238,6 +243,7 @@ export async function renderReview(main, ctx) {
       more.hidden = !next
     } catch (error) {
       if (error instanceof api.SessionError) throw error
+      if (mine !== generation) return
       list.replaceChildren(failure(error, () => ctx.guard(load())))
     }
     showSelection()
