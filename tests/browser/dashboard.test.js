@@ -523,6 +523,10 @@ test('an administrator sets the retention periods, is told field by field what i
   assert.equal(counts, 8, 'every kind is counted')
   await desk.screenshot('dashboard-desktop-08-retention')
   await desk.checkAccessibility('retention')
+  await desk.size('phone')
+  await desk.screenshot('dashboard-phone-08-retention', { fullPage: true })
+  await desk.checkAccessibility('retention on a phone')
+  await desk.size('desktop')
   const runs = (await admin.get('/api/v1/audit?action=retention.run')).items
   assert.equal(runs.length, 1, 'the preview is in the audit log')
   assert.equal(runs[0].role, 'admin')

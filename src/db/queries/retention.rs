@@ -197,6 +197,47 @@ fn count(n: i64) -> usize {
     usize::try_from(n).unwrap_or(0)
 }
 
+/// Goes through the records of `table` that `read` finds after an id (a batch at a time, in id
+/// order; `id` names a record read) to remove what `removal` says: on a dry run only counts them; otherwise `write` changes each batch in one
+/// transaction under a new sequence number (each change conditional, so a record changed since
+/// the read is left for the next run). Earlier versions of the records lose the same (or are
+/// counted in `scrubbed`). Returns how many records changed (or would).
+fn in_batches<R>(
+    conn: &mut DbConnection,
+    (org, table, removal): (&str, &str, Removal),
+    dry_run: bool,
+    scrubbed: &mut usize,
+    id: fn(&R) -> &String,
+    mut read: impl FnMut(&mut DbConnection, &str) -> QueryResult<Vec<R>>,
+    mut write: impl FnMut(&mut DbConnection, i64, &[R]) -> QueryResult<usize>,
+) -> QueryResult<usize> {
+    let (mut changed, mut after) = (0, String::new());
+    loop {
+        let rows = read(conn, &after)?;
+        let Some(last) = rows.last() else { return Ok(changed) };
+        after.clone_from(id(last));
+        let ids: Vec<String> = rows.iter().map(|row| id(row).clone()).collect();
+        if dry_run {
+            changed += rows.len();
+            *scrubbed += scrub_history(conn, org, table, &ids, removal, true)?;
+            continue;
+        }
+        crate::db::write_transaction(conn, |conn| {
+            let seq = sync_state::take(conn)?;
+            changed += write(conn, seq, &rows)?;
+            *scrubbed += scrub_history(conn, org, table, &ids, removal, false)?;
+            QueryResult::Ok(())
+        })?;
+    }
+}
+
+const FREE_TEXT: Removal = Removal { free_text: true, position: false };
+const POSITION: Removal = Removal { free_text: false, position: true };
+
+fn the_id(id: &String) -> &String {
+    id
+}
+
 fn observation_text(
     conn: &mut DbConnection,
     org: &str,
@@ -204,88 +245,78 @@ fn observation_text(
     dry_run: bool,
     purge: &mut Purge,
 ) -> QueryResult<()> {
-    let removal = Removal { free_text: true, position: false };
-    let mut after = String::new();
-    loop {
-        let holds_text = observations::note.ne("").or(observations::review_comment.is_not_null());
-        let ids: Vec<String> = observations::table
-            .filter(observations::organisation_id.eq(org))
-            .filter(observations::observed_at.lt(before))
-            .filter(holds_text)
-            .filter(observations::id.gt(&after))
-            .order(observations::id.asc())
-            .limit(BATCH)
-            .select(observations::id)
-            .load(conn)?;
-        let Some(last) = ids.last().cloned() else { return Ok(()) };
-        after = last;
-        if dry_run {
-            purge.observation_free_text += ids.len();
-            purge.history_versions_scrubbed += scrub_history(conn, org, "observations", &ids, removal, true)?;
-            continue;
-        }
-        crate::db::write_transaction(conn, |conn| {
-            let seq = sync_state::take(conn)?;
-            let holds_text = observations::note.ne("").or(observations::review_comment.is_not_null());
-            purge.observation_free_text += diesel::update(
-                observations::table
-                    .filter(observations::organisation_id.eq(org))
-                    .filter(observations::id.eq_any(&ids))
-                    .filter(holds_text),
-            )
-            .set((
-                observations::note.eq(""),
-                observations::review_comment.eq(None::<String>),
-                observations::server_seq.eq(seq),
-            ))
-            .execute(conn)?;
-            purge.history_versions_scrubbed += scrub_history(conn, org, "observations", &ids, removal, false)?;
-            QueryResult::Ok(())
-        })?;
-    }
+    let holds_text = || observations::note.ne("").or(observations::review_comment.is_not_null());
+    let of_org = || observations::table.filter(observations::organisation_id.eq(org));
+    purge.observation_free_text += in_batches(
+        conn,
+        (org, "observations", FREE_TEXT),
+        dry_run,
+        &mut purge.history_versions_scrubbed,
+        the_id,
+        |conn, after| {
+            of_org()
+                .filter(observations::observed_at.lt(before))
+                .filter(holds_text())
+                .filter(observations::id.gt(after))
+                .order(observations::id.asc())
+                .limit(BATCH)
+                .select(observations::id)
+                .load(conn)
+        },
+        |conn, seq, ids| {
+            diesel::update(of_org().filter(observations::id.eq_any(ids)).filter(holds_text()))
+                .set((
+                    observations::note.eq(""),
+                    observations::review_comment.eq(None::<String>),
+                    observations::server_seq.eq(seq),
+                ))
+                .execute(conn)
+        },
+    )?;
+    Ok(())
 }
 
 fn activity_text(conn: &mut DbConnection, org: &str, before: i64, dry_run: bool, purge: &mut Purge) -> QueryResult<()> {
-    let removal = Removal { free_text: true, position: false };
-    let mut after = String::new();
-    loop {
-        let ids: Vec<String> = activity_logs::table
-            .filter(activity_logs::organisation_id.eq(org))
-            .filter(activity_logs::started_at.lt(before))
-            .filter(activity_logs::note.ne(""))
-            .filter(activity_logs::id.gt(&after))
-            .order(activity_logs::id.asc())
-            .limit(BATCH)
-            .select(activity_logs::id)
-            .load(conn)?;
-        let Some(last) = ids.last().cloned() else { return Ok(()) };
-        after = last;
-        if dry_run {
-            purge.activity_free_text += ids.len();
-            purge.history_versions_scrubbed += scrub_history(conn, org, "activity_logs", &ids, removal, true)?;
-            continue;
-        }
-        crate::db::write_transaction(conn, |conn| {
-            let seq = sync_state::take(conn)?;
-            purge.activity_free_text += diesel::update(
-                activity_logs::table
-                    .filter(activity_logs::organisation_id.eq(org))
-                    .filter(activity_logs::id.eq_any(&ids))
-                    .filter(activity_logs::note.ne("")),
-            )
-            .set((activity_logs::note.eq(""), activity_logs::server_seq.eq(seq)))
-            .execute(conn)?;
-            purge.history_versions_scrubbed += scrub_history(conn, org, "activity_logs", &ids, removal, false)?;
-            QueryResult::Ok(())
-        })?;
-    }
+    let of_org = || activity_logs::table.filter(activity_logs::organisation_id.eq(org));
+    purge.activity_free_text += in_batches(
+        conn,
+        (org, "activity_logs", FREE_TEXT),
+        dry_run,
+        &mut purge.history_versions_scrubbed,
+        the_id,
+        |conn, after| {
+            of_org()
+                .filter(activity_logs::started_at.lt(before))
+                .filter(activity_logs::note.ne(""))
+                .filter(activity_logs::id.gt(after))
+                .order(activity_logs::id.asc())
+                .limit(BATCH)
+                .select(activity_logs::id)
+                .load(conn)
+        },
+        |conn, seq, ids| {
+            diesel::update(of_org().filter(activity_logs::id.eq_any(ids)).filter(activity_logs::note.ne("")))
+                .set((activity_logs::note.eq(""), activity_logs::server_seq.eq(seq)))
+                .execute(conn)
+        },
+    )?;
+    Ok(())
 }
 
-/// A record with an exact position: id, sequence when read, cell, latitude, longitude, time.
-type Placed = (String, i64, String, f64, f64, i64);
+/// A record with an exact position: id, sequence when read, cell, latitude, longitude, time
+/// (the cell and the position may be missing on an activity).
+type Placed = (String, i64, Option<String>, Option<f64>, Option<f64>, i64);
 
-/// An activity as read for [`Placed`]: its position may be missing.
-type MaybePlaced = (String, i64, Option<String>, Option<f64>, Option<f64>, i64);
+fn placed_id(row: &Placed) -> &String {
+    &row.0
+}
+
+/// The coarse position of a record read, and the darkness flags of its exact one.
+fn coarsened(row: &Placed, darkness: Darkness) -> Option<(retention::Coarse, i32)> {
+    let (_, _, cell, lat, lon, at) = row;
+    let coarse = retention::coarsen_cell(cell.as_deref()?)?;
+    Some((coarse, i32::from(darkness((*lat)?, (*lon)?, *at))))
+}
 
 fn observation_positions(
     conn: &mut DbConnection,
@@ -295,60 +326,54 @@ fn observation_positions(
     darkness: Darkness,
     purge: &mut Purge,
 ) -> QueryResult<()> {
-    let removal = Removal { free_text: false, position: true };
-    let mut after = String::new();
-    loop {
-        let rows: Vec<(String, i64, Option<String>, f64, f64, i64)> = observations::table
-            .filter(observations::organisation_id.eq(org))
-            .filter(observations::observed_at.lt(before))
-            .filter(observations::coarse_darkness.is_null())
-            .filter(observations::cell.is_not_null())
-            .filter(observations::id.gt(&after))
-            .order(observations::id.asc())
-            .limit(BATCH)
-            .select((
-                observations::id,
-                observations::server_seq,
-                observations::cell,
-                observations::lat,
-                observations::lon,
-                observations::observed_at,
-            ))
-            .load(conn)?;
-        let Some(last) = rows.last().map(|row| row.0.clone()) else { return Ok(()) };
-        after = last;
-        let rows: Vec<Placed> =
-            rows.into_iter().filter_map(|(id, seq, cell, lat, lon, at)| Some((id, seq, cell?, lat, lon, at))).collect();
-        let ids: Vec<String> = rows.iter().map(|row| row.0.clone()).collect();
-        if dry_run {
-            purge.observation_positions += rows.len();
-            purge.history_versions_scrubbed += scrub_history(conn, org, "observations", &ids, removal, true)?;
-            continue;
-        }
-        crate::db::write_transaction(conn, |conn| {
-            let seq = sync_state::take(conn)?;
-            for (id, read_seq, cell, lat, lon, at) in &rows {
-                let Some(coarse) = retention::coarsen_cell(cell) else { continue };
-                purge.observation_positions += diesel::update(
-                    observations::table
-                        .find((org, id))
-                        .filter(observations::server_seq.eq(read_seq))
-                        .filter(observations::coarse_darkness.is_null()),
-                )
-                .set((
-                    observations::lat.eq(coarse.lat),
-                    observations::lon.eq(coarse.lon),
-                    observations::cell.eq(&coarse.cell),
-                    observations::accuracy_m.eq(None::<f64>),
-                    observations::coarse_darkness.eq(i32::from(darkness(*lat, *lon, *at))),
-                    observations::server_seq.eq(seq),
+    purge.observation_positions += in_batches(
+        conn,
+        (org, "observations", POSITION),
+        dry_run,
+        &mut purge.history_versions_scrubbed,
+        placed_id,
+        |conn, after| {
+            observations::table
+                .filter(observations::organisation_id.eq(org))
+                .filter(observations::observed_at.lt(before))
+                .filter(observations::coarse_darkness.is_null())
+                .filter(observations::cell.is_not_null())
+                .filter(observations::id.gt(after))
+                .order(observations::id.asc())
+                .limit(BATCH)
+                .select((
+                    observations::id,
+                    observations::server_seq,
+                    observations::cell,
+                    observations::lat.nullable(),
+                    observations::lon.nullable(),
+                    observations::observed_at,
                 ))
-                .execute(conn)?;
+                .load(conn)
+        },
+        |conn, seq, rows| {
+            let mut changed = 0;
+            for row in rows {
+                let Some((coarse, dark)) = coarsened(row, darkness) else { continue };
+                let unchanged_since_read = observations::table
+                    .find((org, &row.0))
+                    .filter(observations::server_seq.eq(row.1))
+                    .filter(observations::coarse_darkness.is_null());
+                changed += diesel::update(unchanged_since_read)
+                    .set((
+                        observations::lat.eq(coarse.lat),
+                        observations::lon.eq(coarse.lon),
+                        observations::cell.eq(&coarse.cell),
+                        observations::accuracy_m.eq(None::<f64>),
+                        observations::coarse_darkness.eq(dark),
+                        observations::server_seq.eq(seq),
+                    ))
+                    .execute(conn)?;
             }
-            purge.history_versions_scrubbed += scrub_history(conn, org, "observations", &ids, removal, false)?;
-            QueryResult::Ok(())
-        })?;
-    }
+            Ok(changed)
+        },
+    )?;
+    Ok(())
 }
 
 fn activity_positions(
@@ -359,61 +384,55 @@ fn activity_positions(
     darkness: Darkness,
     purge: &mut Purge,
 ) -> QueryResult<()> {
-    let removal = Removal { free_text: false, position: true };
-    let mut after = String::new();
-    loop {
-        let rows: Vec<MaybePlaced> = activity_logs::table
-            .filter(activity_logs::organisation_id.eq(org))
-            .filter(activity_logs::started_at.lt(before))
-            .filter(activity_logs::coarse_darkness.is_null())
-            .filter(activity_logs::cell.is_not_null())
-            .filter(activity_logs::id.gt(&after))
-            .order(activity_logs::id.asc())
-            .limit(BATCH)
-            .select((
-                activity_logs::id,
-                activity_logs::server_seq,
-                activity_logs::cell,
-                activity_logs::lat,
-                activity_logs::lon,
-                activity_logs::started_at,
-            ))
-            .load(conn)?;
-        let Some(last) = rows.last().map(|row| row.0.clone()) else { return Ok(()) };
-        after = last;
-        let rows: Vec<Placed> = rows
-            .into_iter()
-            .filter_map(|(id, seq, cell, lat, lon, at)| Some((id, seq, cell?, lat?, lon?, at)))
-            .collect();
-        let ids: Vec<String> = rows.iter().map(|row| row.0.clone()).collect();
-        if dry_run {
-            purge.activity_positions += rows.len();
-            purge.history_versions_scrubbed += scrub_history(conn, org, "activity_logs", &ids, removal, true)?;
-            continue;
-        }
-        crate::db::write_transaction(conn, |conn| {
-            let seq = sync_state::take(conn)?;
-            for (id, read_seq, cell, lat, lon, at) in &rows {
-                let Some(coarse) = retention::coarsen_cell(cell) else { continue };
-                purge.activity_positions += diesel::update(
-                    activity_logs::table
-                        .find((org, id))
-                        .filter(activity_logs::server_seq.eq(read_seq))
-                        .filter(activity_logs::coarse_darkness.is_null()),
-                )
-                .set((
-                    activity_logs::lat.eq(coarse.lat),
-                    activity_logs::lon.eq(coarse.lon),
-                    activity_logs::cell.eq(&coarse.cell),
-                    activity_logs::coarse_darkness.eq(i32::from(darkness(*lat, *lon, *at))),
-                    activity_logs::server_seq.eq(seq),
+    purge.activity_positions += in_batches(
+        conn,
+        (org, "activity_logs", POSITION),
+        dry_run,
+        &mut purge.history_versions_scrubbed,
+        placed_id,
+        |conn, after| {
+            activity_logs::table
+                .filter(activity_logs::organisation_id.eq(org))
+                .filter(activity_logs::started_at.lt(before))
+                .filter(activity_logs::coarse_darkness.is_null())
+                .filter(activity_logs::cell.is_not_null())
+                .filter(activity_logs::lat.is_not_null())
+                .filter(activity_logs::lon.is_not_null())
+                .filter(activity_logs::id.gt(after))
+                .order(activity_logs::id.asc())
+                .limit(BATCH)
+                .select((
+                    activity_logs::id,
+                    activity_logs::server_seq,
+                    activity_logs::cell,
+                    activity_logs::lat,
+                    activity_logs::lon,
+                    activity_logs::started_at,
                 ))
-                .execute(conn)?;
+                .load(conn)
+        },
+        |conn, seq, rows| {
+            let mut changed = 0;
+            for row in rows {
+                let Some((coarse, dark)) = coarsened(row, darkness) else { continue };
+                let unchanged_since_read = activity_logs::table
+                    .find((org, &row.0))
+                    .filter(activity_logs::server_seq.eq(row.1))
+                    .filter(activity_logs::coarse_darkness.is_null());
+                changed += diesel::update(unchanged_since_read)
+                    .set((
+                        activity_logs::lat.eq(coarse.lat),
+                        activity_logs::lon.eq(coarse.lon),
+                        activity_logs::cell.eq(&coarse.cell),
+                        activity_logs::coarse_darkness.eq(dark),
+                        activity_logs::server_seq.eq(seq),
+                    ))
+                    .execute(conn)?;
             }
-            purge.history_versions_scrubbed += scrub_history(conn, org, "activity_logs", &ids, removal, false)?;
-            QueryResult::Ok(())
-        })?;
-    }
+            Ok(changed)
+        },
+    )?;
+    Ok(())
 }
 
 /// Removes from the earlier versions of the records `ids` what retention removed from the

@@ -306,22 +306,19 @@ impl<'a> Batch<'a> {
                 let current = record.to_raw();
                 let mut row = ObservationRow::from(record);
                 let target = observations::table.find((&row.organisation_id, id));
-                let coarse: Option<i32> = target.select(observations::coarse_darkness).first(conn)?;
-                match stored.filter(|_| coarse.is_some()) {
-                    // A position retention coarsened, sent back unchanged, stays as it was.
-                    Some(stored) if (stored.lat, stored.lon) == (row.lat, row.lon) => {
+                let exact =
+                    diesel::update(target.filter(observations::coarse_darkness.is_null())).set(&row).execute(conn)?;
+                if let (0, Some(stored)) = (exact, stored) {
+                    // A position retention coarsened: sent back unchanged it stays as it was
+                    // (hexagon, area, darkness); a new position is exact again.
+                    if (stored.lat, stored.lon) == (row.lat, row.lon) {
                         row.cell.clone_from(&stored.cell);
                         row.area_code.clone_from(&stored.area_code);
                         diesel::update(target).set(&row).execute(conn)?;
-                    }
-                    // A new position is exact again.
-                    Some(_) => {
+                    } else {
                         diesel::update(target)
                             .set((&row, observations::coarse_darkness.eq(None::<i32>)))
                             .execute(conn)?;
-                    }
-                    None => {
-                        diesel::update(target).set(&row).execute(conn)?;
                     }
                 }
                 self.history(conn, TABLE, id, part.history_name(), previous, &current)?;
@@ -359,22 +356,19 @@ impl<'a> Batch<'a> {
                 let current = record.to_raw();
                 let mut row = ActivityLogRow::from(record);
                 let target = activity_logs::table.find((&row.organisation_id, id));
-                let coarse: Option<i32> = target.select(activity_logs::coarse_darkness).first(conn)?;
-                match stored.filter(|_| coarse.is_some()) {
-                    // A position retention coarsened, sent back unchanged, stays as it was.
-                    Some(stored) if (stored.lat, stored.lon) == (row.lat, row.lon) => {
+                let exact =
+                    diesel::update(target.filter(activity_logs::coarse_darkness.is_null())).set(&row).execute(conn)?;
+                if let (0, Some(stored)) = (exact, stored) {
+                    // A position retention coarsened: sent back unchanged it stays as it was
+                    // (hexagon, area, darkness); a new position is exact again.
+                    if (stored.lat, stored.lon) == (row.lat, row.lon) {
                         row.cell.clone_from(&stored.cell);
                         row.area_code.clone_from(&stored.area_code);
                         diesel::update(target).set(&row).execute(conn)?;
-                    }
-                    // A new position is exact again.
-                    Some(_) => {
+                    } else {
                         diesel::update(target)
                             .set((&row, activity_logs::coarse_darkness.eq(None::<i32>)))
                             .execute(conn)?;
-                    }
-                    None => {
-                        diesel::update(target).set(&row).execute(conn)?;
                     }
                 }
                 self.history(conn, TABLE, id, "update", previous, &current)?;
