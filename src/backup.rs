@@ -142,12 +142,8 @@ pub fn restore(settings: &Settings, from: Option<&Path>) -> anyhow::Result<Strin
 fn mark_restored(conn: &mut DbConnection) -> anyhow::Result<()> {
     db::run_migrations(conn)?;
     db::write_transaction(conn, |conn| {
-        use crate::db::schema::sync_state;
-        let (seq, _) = db::queries::sync_state::read(conn)?;
-        let ahead = seq.saturating_add(RESTORE_GAP);
-        diesel::update(sync_state::table.find(1))
-            .set((sync_state::seq.eq(ahead), sync_state::purged_through.eq(ahead)))
-            .execute(conn)?;
+        let seq = db::queries::sync_state::committed(conn)?;
+        db::queries::sync_state::skip_to(conn, seq.saturating_add(RESTORE_GAP))?;
         Ok::<_, anyhow::Error>(())
     })
 }

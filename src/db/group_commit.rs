@@ -13,7 +13,7 @@
 use super::queries::areas::CurrentAreas;
 use super::queries::sync_push;
 use super::queries::sync_state;
-use super::{DatabaseTarget, DbConnection, write_transaction};
+use super::{DatabaseTarget, DbConnection, write_transaction_retrying};
 use crate::domain::push::{PreparedPush, RecordResult};
 use diesel::connection::SimpleConnection;
 use std::sync::mpsc;
@@ -226,8 +226,7 @@ fn writer(target: DatabaseTarget, mut conn: DbConnection, queue: mpsc::Receiver<
             records += job.push.len();
             jobs.push(job);
         }
-        let committed = write_transaction(&mut conn, |conn| {
-            // First write: serializes writers so that commit order is sequence order.
+        let committed = write_transaction_retrying(&mut conn, |conn| {
             let seq = sync_state::take(conn)?;
             let pushes: Vec<&PreparedPush> = jobs.iter().map(|job| &job.push).collect();
             sync_push::apply_all(conn, seq, &pushes, &mut areas)

@@ -276,6 +276,44 @@ pub fn now() -> chrono::NaiveDateTime {
     chrono::Timelike::with_nanosecond(&now, now.and_utc().timestamp_subsec_micros() * 1000).unwrap_or(now)
 }
 
+/// How many times [`write_transaction_retrying`] tries a transaction that lost a race.
+const CONFLICT_TRIES: u32 = 4;
+
+/// Whether a PostgreSQL transaction failed only because a concurrent one won a race it would
+/// have waited for under a single writer: two processes inserting the same new record (the
+/// second waits for the first and then meets its key), a deadlock, or a serialization failure.
+/// Tried again, it reads what the other committed and does the right thing.
+pub fn lost_a_race(conn: &DbConnection, error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    matches!(conn, DbConnection::Postgres(_))
+        && match error {
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::SerializationFailure, _) => {
+                true
+            }
+            Error::DatabaseError(_, information) => information.message().contains("deadlock detected"),
+            _ => false,
+        }
+}
+
+/// [`write_transaction`], tried again (up to four times) when it failed only because it lost a
+/// race with another process's transaction (see [`lost_a_race`]). `work` may run more than once;
+/// everything it wrote in a failed try was rolled back.
+pub fn write_transaction_retrying<T, F>(conn: &mut DbConnection, mut work: F) -> QueryResult<T>
+where
+    F: FnMut(&mut DbConnection) -> QueryResult<T>,
+{
+    let mut tries = 1;
+    loop {
+        match write_transaction(conn, &mut work) {
+            Err(error) if tries < CONFLICT_TRIES && lost_a_race(conn, &error) => {
+                tracing::debug!(%error, tries, "a transaction lost a race with another process; trying again");
+                tries += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// Runs `work` in a transaction that may write. On SQLite it begins with `BEGIN IMMEDIATE`, so
 /// the write lock is taken (waiting up to the busy timeout) before the first read; a deferred
 /// transaction that reads first and then writes would fail at once with "database is locked"

@@ -188,7 +188,7 @@ impl OrgIndex {
     pub fn catch_up(&mut self, conn: &mut DbConnection, page_rows: i64) -> QueryResult<()> {
         // Everything up to the committed sequence, in both tables: a transaction that changed
         // both is then never seen in one and missed in the other.
-        let (committed, _) = crate::db::queries::sync_state::read(conn)?;
+        let committed = crate::db::queries::sync_state::committed(conn)?;
         if committed <= self.seq {
             return Ok(());
         }

@@ -217,7 +217,9 @@ pub async fn review_observation(
             device_id: &caller.device_id,
             now_ms: chrono::Utc::now().timestamp_millis(),
         };
-        records::review(conn, &caller.organisation_id, &id, &change, &reviewer)?
+        records::review(conn, &caller.organisation_id, &[id.as_str()], &change, &reviewer)?
+            .pop()
+            .flatten()
             .map(|(row, _)| row)
             .ok_or_else(not_found)
     })
@@ -266,8 +268,9 @@ pub async fn review_observations(
             };
             let mut changed = Vec::new();
             let mut unchanged = 0_usize;
-            for id in &ids {
-                match records::review(conn, &caller.organisation_id, id, &change, &reviewer)? {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            for answer in records::review(conn, &caller.organisation_id, &ids, &change, &reviewer)? {
+                match answer {
                     Some((row, true)) => changed.push(row),
                     Some((_, false)) => unchanged += 1,
                     None => return Err(not_found()),

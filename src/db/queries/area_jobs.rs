@@ -240,9 +240,9 @@ fn place(
 /// Writes a planned batch and the job's progress in one transaction, and renews the lease.
 ///
 /// A record changed after [`plan_batch`] read it (a push, a move, a review) is not overwritten:
-/// its update is conditional on the sequence number read. Such a record is then read again
-/// under the `sync_state` lock, which every writer of records takes first and this transaction
-/// holds from its first write, so what is read then stays until commit, and placed again.
+/// its update is conditional on the sequence number read. Such a record is then locked and read
+/// again (see [`super::records::lock`]), so what is read then stays until commit, and placed
+/// again.
 /// Nothing is written unless the job is still running and still this owner's; checked after
 /// the lock was taken, so an import or delete that superseded the job and committed meanwhile
 /// is seen.
@@ -358,7 +358,8 @@ fn move_record(
     if set_area(conn, &planned.area, Some(planned.seq))? == 1 {
         return Ok(true);
     }
-    // Changed since the batch read it: place what is stored now.
+    // Changed since the batch read it: place what is stored now, locked until commit.
+    super::records::lock(conn, org, table, &[planned.id.as_str()])?;
     type Stored = (Option<f64>, Option<f64>, Option<String>, Option<i32>);
     let stored: Option<Stored> = match table {
         SyncedTable::Observations => observations::table

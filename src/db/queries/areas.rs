@@ -4,16 +4,18 @@
 //! # Why ingest never keeps a record placed by old areas
 //!
 //! Every change to an organisation's areas (an import that changes something, a delete) bumps
-//! `organisations.areas_version` and creates the reassignment job in one transaction whose first
-//! write is [`sync_state::take`]. The push writer's transaction starts with the same take and
-//! only then reads the version ([`version`]), re-placing its records with an index of that
-//! version when the push was prepared against another. The `sync_state` row lock (the write
-//! lock on SQLite) is held by both until commit, so the two never overlap: on PostgreSQL, under
-//! READ COMMITTED, a statement sees every transaction committed before it started, so either
-//! the area change committed before the writer took the lock (and the writer reads the new
-//! version and places its records with the new areas), or it waits for the writer's commit (and
-//! its job, created after that, reads the pushed rows and places them again). No record is left
-//! assigned from areas older than the last committed change without a job to fix it.
+//! `organisations.areas_version` and creates the reassignment job in one transaction. The push
+//! writer reads the version with [`version_for_records`] before it reads or writes any record,
+//! re-placing its records with an index of that version when the push was prepared against
+//! another. The two exclude each other on the organisation's row: the bump is an update (an
+//! exclusive row lock, held until commit), the writer's read holds a shared lock on the same
+//! row until its commit (PostgreSQL `FOR SHARE`; on SQLite the write lock excludes all other
+//! writers anyway). So either the area change committed before the writer's read (and the
+//! writer reads the new version and places its records with the new areas), or its bump waits
+//! for the writer's commit (and its job, committed after that, reads the pushed rows and places
+//! them again). No record is left assigned from areas older than the last committed change
+//! without a job to fix it. Writers of records in several processes share the lock, so they
+//! do not wait for each other here.
 
 use super::area_jobs::{self, AreaJob, Lease};
 use super::sync_state;
@@ -109,6 +111,18 @@ pub fn index(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Area
 /// The organisation's areas version: bumped by every change to its areas.
 pub fn version(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<i64> {
     organisations::table.find(organisation_id).select(organisations::areas_version).first(conn)
+}
+
+/// The organisation's areas version, for a transaction that writes records placed by it: the
+/// organisation's row stays locked against an area change until the transaction ends (see the
+/// module's documentation).
+pub fn version_for_records(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<i64> {
+    match conn {
+        DbConnection::Postgres(pg) => {
+            organisations::table.find(organisation_id).select(organisations::areas_version).for_share().first(pg)
+        }
+        DbConnection::Sqlite(_) => version(conn, organisation_id),
+    }
 }
 
 /// The index of the organisation's live areas with the version it was read at. The version is

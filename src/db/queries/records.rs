@@ -166,44 +166,83 @@ pub fn activity(conn: &mut DbConnection, organisation_id: &str, id: &str) -> Que
         .map(|row| row.map(ActivityLog::from))
 }
 
-/// Applies a coordinator's review; keeps the previous version in the history. The change takes
-/// a sequence number, so the reporter's phone gets it on its next pull. Answers the observation
-/// as it now is and whether the review changed it; `None` when there is no such observation.
+/// Locks the stored rows of these records until the transaction ends, in id order, so that a
+/// read-modify-write in it sees the latest committed version and nobody changes it before the
+/// commit. On PostgreSQL another process's writer would otherwise overwrite it or be
+/// overwritten; on SQLite the write transaction already excludes every other writer. A record
+/// not stored yet is not locked: a second insert of it fails on its key and is tried again
+/// (see [`crate::db::write_transaction_retrying`]).
+pub fn lock(conn: &mut DbConnection, organisation_id: &str, table: SyncedTable, ids: &[&str]) -> QueryResult<()> {
+    let DbConnection::Postgres(pg) = conn else { return Ok(()) };
+    match table {
+        SyncedTable::Observations => observations::table
+            .filter(observations::organisation_id.eq(organisation_id))
+            .filter(observations::id.eq_any(ids))
+            .order(observations::id)
+            .select(observations::id)
+            .for_update()
+            .load::<String>(pg)
+            .map(drop),
+        SyncedTable::ActivityLogs => activity_logs::table
+            .filter(activity_logs::organisation_id.eq(organisation_id))
+            .filter(activity_logs::id.eq_any(ids))
+            .order(activity_logs::id)
+            .select(activity_logs::id)
+            .for_update()
+            .load::<String>(pg)
+            .map(drop),
+        other => Err(super::not_served(other, "records")),
+    }
+}
+
+/// Applies a coordinator's review to observations, in one transaction under one sequence
+/// number (so the reporters' phones get it on their next pull), keeping each previous version
+/// in the history. Answers, in the order of `ids`, each observation as it now is and whether
+/// the review changed it, or `None` where there is no such observation.
 pub fn review(
     conn: &mut DbConnection,
     organisation_id: &str,
-    id: &str,
+    ids: &[&str],
     change: &ReviewChange,
     reviewer: &Reviewer<'_>,
-) -> QueryResult<Option<(Observation, bool)>> {
-    crate::db::write_transaction(conn, |conn| {
+) -> QueryResult<Vec<Option<(Observation, bool)>>> {
+    let change = ReviewChange {
+        status: change.status.clone(),
+        review_comment: change.review_comment.as_ref().map(|comment| comment.as_deref().map(|c| redact(c).text)),
+    };
+    crate::db::write_transaction_retrying(conn, |conn| {
         let seq = sync_state::take(conn)?;
-        let Some(current) = observation(conn, organisation_id, id)? else {
-            return Ok(None);
-        };
-        let change = ReviewChange {
-            status: change.status.clone(),
-            review_comment: change.review_comment.as_ref().map(|comment| comment.as_deref().map(|c| redact(c).text)),
-        };
-        let Some(next) = merge::review(&current, &change, reviewer, seq) else {
-            return Ok(Some((current, false)));
-        };
-        diesel::update(observations::table.find((organisation_id, id)))
-            .set(&ObservationRow::from(next.clone()))
-            .execute(conn)?;
-        history::keep_quarantine_on_top(conn, organisation_id, "observations", id, seq)?;
-        let version = Version {
-            organisation_id,
-            table: SyncedTable::Observations,
-            record_id: id,
-            seq,
-            changed_by: reviewer.user_id,
-            device_id: reviewer.device_id,
-            at: reviewer.now_ms,
-            change: "review",
-        };
-        history::keep(conn, &version, &current.to_raw(), &next.to_raw())?;
-        Ok(Some((next, true)))
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        lock(conn, organisation_id, SyncedTable::Observations, &sorted)?;
+        let mut answers = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(current) = observation(conn, organisation_id, id)? else {
+                answers.push(None);
+                continue;
+            };
+            let Some(next) = merge::review(&current, &change, reviewer, seq) else {
+                answers.push(Some((current, false)));
+                continue;
+            };
+            diesel::update(observations::table.find((organisation_id, id)))
+                .set(&ObservationRow::from(next.clone()))
+                .execute(conn)?;
+            history::keep_quarantine_on_top(conn, organisation_id, "observations", id, seq)?;
+            let version = Version {
+                organisation_id,
+                table: SyncedTable::Observations,
+                record_id: id,
+                seq,
+                changed_by: reviewer.user_id,
+                device_id: reviewer.device_id,
+                at: reviewer.now_ms,
+                change: "review",
+            };
+            history::keep(conn, &version, &current.to_raw(), &next.to_raw())?;
+            answers.push(Some((next, true)));
+        }
+        Ok(answers)
     })
 }
 

@@ -487,7 +487,7 @@ fn quarantine(
             sync_quarantine::received_at,
         ))
         .load(conn)?;
-    let mut changed: Vec<(String, String, String)> = Vec::new();
+    let mut changed: Vec<(String, String, String, i64)> = Vec::new();
     for (table, id, payload, received_at) in rows {
         let removal = Removal {
             free_text: text_before.is_some_and(|before| received_at < before),
@@ -495,7 +495,7 @@ fn quarantine(
         };
         let Ok(Value::Object(mut version)) = serde_json::from_str::<Value>(&payload) else { continue };
         if retention::scrub(&mut version, removal) {
-            changed.push((table, id, Value::Object(version).to_string()));
+            changed.push((table, id, Value::Object(version).to_string(), received_at));
         }
     }
     if dry_run || changed.is_empty() {
@@ -503,11 +503,15 @@ fn quarantine(
     }
     crate::db::write_transaction(conn, |conn| {
         let seq = sync_state::take(conn)?;
-        for (table, id, payload) in &changed {
-            diesel::update(sync_quarantine::table.find((org, table, id)))
-                .set((sync_quarantine::payload.eq(payload), sync_quarantine::server_seq.eq(seq)))
-                .execute(conn)?;
+        let mut scrubbed = 0;
+        for (table, id, payload, received_at) in &changed {
+            // Only the version read: one a phone sent since (received later) is left alone.
+            scrubbed += diesel::update(
+                sync_quarantine::table.find((org, table, id)).filter(sync_quarantine::received_at.eq(received_at)),
+            )
+            .set((sync_quarantine::payload.eq(payload), sync_quarantine::server_seq.eq(seq)))
+            .execute(conn)?;
         }
-        Ok(changed.len())
+        Ok(scrubbed)
     })
 }

@@ -103,15 +103,26 @@ pub fn pull(
     request: &PullRequest,
     purged_or_rescoped: impl FnOnce(&mut DbConnection, i64, i64) -> QueryResult<bool>,
 ) -> QueryResult<PullPage> {
+    // The high-water mark of a first page is read before the snapshot: every change at or below
+    // it has committed by then, so the snapshot holds all of them (a change that commits later
+    // has a higher number and waits for the next pull).
+    enum Start {
+        Resume(PageToken),
+        First { high_water: i64 },
+    }
+    let start = match &request.token {
+        Some(token) => Start::Resume(token.clone()),
+        None => Start::First { high_water: sync_state::committed(conn)? },
+    };
     conn.transaction(|conn| {
         if let DbConnection::Postgres(pg) = conn {
-            // The high-water mark and the rows must come from one snapshot.
+            // The purge mark and the rows must come from one snapshot.
             pg.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
         }
-        let token = match &request.token {
-            Some(token) => token.clone(),
-            None => {
-                let (high_water, purged_through) = sync_state::read(conn)?;
+        let token = match start {
+            Start::Resume(token) => token,
+            Start::First { high_water } => {
+                let purged_through = sync_state::purged_through(conn)?;
                 let stale = match request.cursor {
                     Some(cursor) => cursor > high_water || purged_or_rescoped(conn, cursor, purged_through)?,
                     None => false,

@@ -27,7 +27,7 @@ use crate::domain::sync::SyncedTable;
 use diesel::prelude::*;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// The most rows in one INSERT: 40 columns each stay under SQLite's 32,766 bound parameters.
@@ -67,14 +67,16 @@ pub fn apply_all(
     areas: &mut CurrentAreas,
 ) -> QueryResult<Vec<Vec<RecordResult>>> {
     let mut results = vec![Vec::new(); pushes.len()];
-    let mut by_organisation: HashMap<&str, Vec<usize>> = HashMap::new();
+    // Organisations, tables and ids in order: every writer locks rows in the same order.
+    let mut by_organisation: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (index, push) in pushes.iter().enumerate() {
         by_organisation.entry(push.context.organisation_id.as_str()).or_default().push(index);
     }
     for (organisation_id, indexes) in by_organisation {
         let changes = indexes.iter().flat_map(|index| pushes[*index].changes.iter());
+        // The areas version first, held shared until commit (see `super::areas`).
+        let version = super::areas::version_for_records(conn, organisation_id)?;
         let mut batch = Batch::load(conn, organisation_id, &pushes[indexes[0]].context, seq, changes)?;
-        let version = super::areas::version(conn, organisation_id)?;
         for index in indexes {
             batch.context = &pushes[index].context;
             batch.relocate = if pushes[index].areas_version == version {
@@ -109,8 +111,7 @@ pub fn apply(
 
 /// Stores a prepared push in a write transaction of its own.
 pub fn store(conn: &mut DbConnection, push: &PreparedPush, areas: &mut CurrentAreas) -> QueryResult<Vec<RecordResult>> {
-    crate::db::write_transaction(conn, |conn| {
-        // First write: serializes writers so that commit order is sequence order.
+    crate::db::write_transaction_retrying(conn, |conn| {
         let seq = sync_state::take(conn)?;
         apply(conn, seq, push, areas)
     })
@@ -135,9 +136,9 @@ impl<'a> Batch<'a> {
         seq: i64,
         changes: impl Iterator<Item = &'a Change>,
     ) -> QueryResult<Self> {
-        let mut ids: HashMap<SyncedTable, Vec<&str>> = HashMap::new();
+        let mut ids: BTreeMap<&str, (SyncedTable, Vec<&str>)> = BTreeMap::new();
         for (table, id) in changes.filter_map(Change::record) {
-            ids.entry(table).or_default().push(id);
+            ids.entry(table.name()).or_insert_with(|| (table, Vec::new())).1.push(id);
         }
         let mut batch = Batch {
             context,
@@ -150,10 +151,13 @@ impl<'a> Batch<'a> {
             results: Vec::new(),
             relocate: None,
         };
-        for (table, mut ids) in ids {
+        for (table, mut ids) in ids.into_values() {
             ids.sort_unstable();
             ids.dedup();
             for chunk in ids.chunks(LOOKUP_CHUNK) {
+                // Locked before they are read: another process's writer of the same records
+                // waits for this commit and then reads what it wrote.
+                super::records::lock(conn, org, table, chunk)?;
                 match table {
                     SyncedTable::Observations => {
                         let rows = observations::table
