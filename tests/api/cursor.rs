@@ -212,3 +212,70 @@ async fn postgresql_only_analyses_the_pushed_tables_as_they_grow() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// On PostgreSQL writers in several processes take sequence numbers without waiting for each
+/// other, so a higher number can commit while a lower one is still in flight. A pull reads only
+/// up to the watermark below the lowest number in flight: here a transaction holds a number
+/// (and a change to a record under it) while a phone pushes and commits a higher one, and the
+/// puller gets neither until the lower one commits, then both, so it skips nothing.
+#[tokio::test]
+#[ignore = "PostgreSQL only: CI runs it against PostgreSQL with --include-ignored"]
+async fn postgresql_only_a_pull_never_passes_a_sequence_number_still_in_flight() {
+    use diesel::RunQueryDsl;
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app().await;
+    // On SQLite one writer at a time holds the write lock: no number is in flight while a
+    // higher one commits.
+    assert!(app.on_postgres(), "PostgreSQL only: set LAGESBILD_TEST_POSTGRES_URL");
+    let tenant = app.tenant("tyreso").await;
+    let field = Phone::new(&app, &tenant.field.tokens.access);
+    let mut puller = Phone::new(&app, &tenant.coordinator.tokens.access);
+    let held = uuid::Uuid::now_v7().to_string();
+    field.push(created("observations", vec![observation(&held, "before")])).await;
+    let first = puller.pull().await;
+    assert!(ids_in(&first).contains(&held), "the puller starts with the first record");
+
+    // Another writer takes a number and changes the record under it, and does not commit yet.
+    let mut writer = app.conn();
+    writer.batch_execute("BEGIN").unwrap();
+    let taken = lagesbild::db::queries::sync_state::take(&mut writer).unwrap();
+    diesel::sql_query(format!(
+        "UPDATE observations SET note = 'changed while in flight', server_seq = {taken} WHERE id = '{held}'"
+    ))
+    .execute(&mut writer)
+    .unwrap();
+
+    // A push through the server commits under a higher number meanwhile.
+    let later = uuid::Uuid::now_v7().to_string();
+    field.push(created("observations", vec![observation(&later, "after")])).await;
+    let during = puller.pull().await;
+    assert!(
+        !ids_in(&during).contains(&later),
+        "a record above a number in flight was handed out: the cursor would pass the number"
+    );
+    let cursor = puller.cursor.unwrap();
+    assert!(cursor < taken, "the cursor {cursor} reached the number {taken} still in flight");
+
+    writer.batch_execute("COMMIT").unwrap();
+    let after = puller.pull().await;
+    let seen = ids_in(&after);
+    assert!(seen.contains(&later), "the later record comes once the number in flight committed");
+    assert!(seen.contains(&held), "the change committed under the lower number is not skipped");
+    let note = after["observations"]["updated"]
+        .as_array()
+        .into_iter()
+        .chain(after["observations"]["created"].as_array())
+        .flatten()
+        .find(|record| record["id"] == held.as_str())
+        .map(|record| record["note"].clone());
+    assert_eq!(note, Some(Value::from("changed while in flight")));
+}
+
+/// The ids of the observations in a pull's merged changes (created or updated).
+fn ids_in(changes: &Value) -> BTreeSet<String> {
+    ["created", "updated"]
+        .iter()
+        .flat_map(|bucket| changes["observations"][*bucket].as_array().cloned().unwrap_or_default())
+        .filter_map(|record| record["id"].as_str().map(str::to_owned))
+        .collect()
+}
