@@ -622,8 +622,8 @@ struct Row {
     cpu: CpuUse,
     log_warnings: u64,
     log_errors: u64,
-    /// Sequence numbers taken during the phase (`sync_state.seq`): one per writer transaction of
-    /// synced data, i.e. one per group commit of pushes.
+    /// Sequence numbers taken during the phase (the `sync_seq` sequence): one per writer
+    /// transaction of synced data, i.e. one per group commit of pushes.
     seqs: Option<i64>,
 }
 
@@ -690,7 +690,12 @@ fn push_phase(
     let servers = start_servers(config, &database, count)?;
     let pids: Vec<u32> = servers.iter().map(Server::pid).collect();
     let mut pg = lagesbild::db::connect_postgres(&database.url)?;
-    let mut seq = move || sync_state::table.find(1).select(sync_state::seq).first::<i64>(&mut pg).ok();
+    // Numbers come from the `sync_seq` sequence on PostgreSQL (one per writer transaction).
+    let mut seq = move || {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>("(SELECT last_value FROM sync_seq)"))
+            .get_result::<i64>(&mut pg)
+            .ok()
+    };
     let result = runtime.block_on(async {
         let client = client()?;
         let tokens = log_in(&client, &servers, config.clients).await?;
