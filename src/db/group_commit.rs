@@ -2,8 +2,10 @@
 //! one transaction under one sequence number (each in a savepoint of its own, so one push's
 //! failure does not touch the others) and answers each only after the commit. One commit then
 //! covers many pushes: on SQLite one fsync where one per push would cap the rate at the disk's
-//! fsyncs per second, and on PostgreSQL one hold of the `sync_state` row lock, which every
-//! writer of synced data takes, instead of one per push queued behind each other.
+//! fsyncs per second, and on PostgreSQL one transaction's fixed cost (its sequence number, row
+//! locks and WAL flush) instead of one per push. Writers of several processes run side by side
+//! on PostgreSQL (see `sync_state::take`); a group that lost a race with one of them is tried
+//! again.
 //!
 //! The pushes arrive prepared (read, validated and redacted): the writer does storage only,
 //! except that it places again the records of a push prepared before the organisation's areas

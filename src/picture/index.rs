@@ -1,9 +1,10 @@
 //! An organisation's records as compact columns in memory, kept current by tailing the change
 //! sequence (`server_seq`), so that the picture never scans raw rows per request.
 //!
-//! Every change to a record moves it to a new `server_seq`, and sequence numbers commit in
-//! order (see `sync_state::take`): reading the rows past the highest sequence applied so far
-//! sees every change exactly once, in every process, with nothing to coordinate.
+//! Every change to a record moves it to a new `server_seq`, and no change commits at or below
+//! the committed mark once it was read (see `sync_state::committed`): reading the rows past the
+//! highest sequence applied so far, up to that mark, sees every change exactly once, in every
+//! process, with nothing to coordinate.
 
 use super::days::{Dated, Days};
 use crate::db::DbConnection;
