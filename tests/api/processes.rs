@@ -246,3 +246,50 @@ async fn processes_started_together_on_an_unmigrated_database_all_serve() {
         assert!(process.0.try_wait().unwrap().is_none(), "{address} exited");
     }
 }
+
+/// Two processes given the same push at the same moment (a phone that retried on another
+/// process while the first still worked on it): on PostgreSQL their writers run side by side,
+/// the second insert of each new record waits for the first and meets its key, and the loser's
+/// transaction is tried again. Both answer 200, every record is `applied` in one answer and
+/// `unchanged` in the other, and it is stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_push_sent_to_two_processes_at_once_is_stored_once_and_answered_by_both() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let processes: Vec<(Serving, String)> = (0..2).map(|_| start_process(&app)).collect();
+    let token = tenant.field.tokens.access.clone();
+    let http = reqwest::Client::new();
+    let rounds = 25;
+    for round in 0..rounds {
+        let records: Vec<Value> =
+            (0..8).map(|n| observation(&format!("twice-{round:02}-{n}"), "sent to both")).collect();
+        let body = created("observations", records);
+        let send = |base: &str| {
+            http.post(format!("{base}/api/v1/sync/push?last_pulled_at=null")).bearer_auth(&token).json(&body).send()
+        };
+        let (first, second) = tokio::join!(send(&processes[0].1), send(&processes[1].1));
+        let mut statuses: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+        for answer in [first, second] {
+            let answer = answer.unwrap();
+            assert_eq!(answer.status(), 200, "round {round}: {}", answer.text().await.unwrap_or_default());
+            let body: Value = answer.json().await.unwrap();
+            for item in body["results"].as_array().unwrap() {
+                statuses
+                    .entry(item["id"].as_str().unwrap().to_owned())
+                    .or_default()
+                    .push(item["status"].as_str().unwrap().to_owned());
+            }
+        }
+        assert_eq!(statuses.len(), 8);
+        for (id, mut seen) in statuses {
+            seen.sort();
+            assert_eq!(seen, ["applied", "unchanged"], "round {round}, {id}");
+        }
+    }
+    let stored: i64 = {
+        use diesel::prelude::*;
+        use lagesbild::db::schema::observations;
+        observations::table.filter(observations::id.like("twice-%")).count().get_result(&mut app.conn()).unwrap()
+    };
+    assert_eq!(stored, rounds * 8);
+}
