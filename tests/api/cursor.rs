@@ -3,7 +3,6 @@
 
 use crate::helpers::*;
 use crate::sync::{Phone, created, observation};
-use diesel::Connection;
 use lagesbild::db::DatabaseTarget;
 use lagesbild::db::queries::sync_push;
 use lagesbild::domain::identity::Role;
@@ -54,7 +53,9 @@ async fn a_transaction_held_open_is_not_skipped_by_a_pull_that_runs_meanwhile() 
                 ..TableChanges::default()
             },
         )];
-        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        // A write transaction, as the server's own writers take it: on SQLite it waits for the
+        // write lock instead of failing at once when a background write (device activity) holds it.
+        lagesbild::db::write_transaction::<_, diesel::result::Error, _>(&mut conn, |conn| {
             let results = sync_push::push(conn, context.clone(), tables)?;
             assert_eq!(results[0].status, Status::Applied);
             held_tx.send(()).unwrap();
