@@ -155,24 +155,36 @@ impl<'a> Batch<'a> {
             ids.sort_unstable();
             ids.dedup();
             for chunk in ids.chunks(LOOKUP_CHUNK) {
-                // Locked before they are read: another process's writer of the same records
-                // waits for this commit and then reads what it wrote.
-                super::records::lock(conn, org, table, chunk)?;
+                // Read and locked in one statement on PostgreSQL (`FOR UPDATE`, in id order, as
+                // every writer locks them): another process's writer of the same records waits
+                // for this commit and then reads what it wrote. A record not stored yet is not
+                // locked; a second insert of it fails on its key and is tried again (see
+                // `crate::db::write_transaction_retrying`). On SQLite the write transaction
+                // already excludes every other writer.
+                macro_rules! load_locked {
+                    ($table:ident, $row:ty) => {{
+                        let query = || {
+                            $table::table
+                                .filter($table::organisation_id.eq(org))
+                                .filter($table::id.eq_any(chunk))
+                                .order($table::id)
+                        };
+                        let rows: Vec<$row> = match conn {
+                            DbConnection::Postgres(pg) => {
+                                query().select(<$row>::as_select()).for_update().load(pg)?
+                            }
+                            DbConnection::Sqlite(sqlite) => query().select(<$row>::as_select()).load(sqlite)?,
+                        };
+                        rows
+                    }};
+                }
                 match table {
                     SyncedTable::Observations => {
-                        let rows = observations::table
-                            .filter(observations::organisation_id.eq(org))
-                            .filter(observations::id.eq_any(chunk))
-                            .select(ObservationRow::as_select())
-                            .load(conn)?;
+                        let rows = load_locked!(observations, ObservationRow);
                         batch.observations.extend(rows.into_iter().map(|row| (row.id.clone(), row.into())));
                     }
                     SyncedTable::ActivityLogs => {
-                        let rows = activity_logs::table
-                            .filter(activity_logs::organisation_id.eq(org))
-                            .filter(activity_logs::id.eq_any(chunk))
-                            .select(ActivityLogRow::as_select())
-                            .load(conn)?;
+                        let rows = load_locked!(activity_logs, ActivityLogRow);
                         batch.activities.extend(rows.into_iter().map(|row| (row.id.clone(), row.into())));
                     }
                     other => return Err(super::not_served(other, "records")),
