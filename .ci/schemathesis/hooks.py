@@ -101,10 +101,14 @@ RULES = {
     "invalid_cursor": lambda case: True,
     "invalid_page_token": lambda case: True,
     # Calendar rules: a date of the right form that does not exist, a range that ends before
-    # it starts or spans more than ten years, a year outside 1900-2100.
+    # it starts or spans more than ten years, a year outside 1900-2100 (2000-2100 for a
+    # measure's planned dates).
     "invalid_period": lambda case: True,
     "invalid_time": lambda case: True,
     "before_start": lambda case: True,
+    "invalid_date": lambda case: True,
+    # A time window names both its hours or neither.
+    "hours_in_pairs": lambda case: True,
     # Free-form parameters whose grammar their description states: `hours` (18-24, 22-4, not
     # 5-5), `weekday` (1-7 or mon..sun).
     "invalid_hours": lambda case: True,

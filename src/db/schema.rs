@@ -366,6 +366,61 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    problems (organisation_id, id) {
+        organisation_id -> Text,
+        id -> Text,
+        title -> Text,
+        description -> Text,
+        source -> Text,
+        status -> Text,
+        areas -> Text,
+        categories -> Text,
+        time_window -> Text,
+        version -> BigInt,
+        created_by -> Text,
+        created_at -> BigInt,
+        updated_by -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    measures (organisation_id, id) {
+        organisation_id -> Text,
+        id -> Text,
+        title -> Text,
+        description -> Text,
+        responsible_unit -> Text,
+        status -> Text,
+        areas -> Text,
+        problems -> Text,
+        categories -> Text,
+        activity_types -> Text,
+        planned_start -> Text,
+        planned_end -> Nullable<Text>,
+        effort -> Text,
+        decision -> Text,
+        version -> BigInt,
+        created_by -> Text,
+        created_at -> BigInt,
+        updated_by -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    plan_history (organisation_id, kind, item_id, version) {
+        organisation_id -> Text,
+        kind -> Text,
+        item_id -> Text,
+        version -> BigInt,
+        body -> Text,
+        changed_by -> Text,
+        changed_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     units,
@@ -388,4 +443,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     indicators,
     indicator_values,
     retention_settings,
+    problems,
+    measures,
+    plan_history,
 );

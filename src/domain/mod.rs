@@ -7,6 +7,7 @@ pub mod identity;
 pub mod indicators;
 pub mod password;
 pub mod period;
+pub mod plan;
 pub mod push;
 pub mod records;
 pub mod redaction;

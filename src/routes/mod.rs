@@ -20,6 +20,7 @@ pub mod middleware;
 pub mod organisation;
 pub mod params;
 pub mod picture;
+pub mod plan;
 pub mod records;
 pub mod reference;
 pub mod reports;
@@ -136,6 +137,17 @@ route_table! {
     PATCH "/api/v1/indicators/{id}" => indicators::update,
     PUT "/api/v1/indicators/{id}/values/{year}" => indicators::put_values,
     DELETE "/api/v1/indicators/{id}/values/{year}" => indicators::delete_values,
+
+    GET "/api/v1/problems" => plan::list_problems,
+    POST "/api/v1/problems" => plan::create_problem,
+    GET "/api/v1/problems/{id}" => plan::get_problem,
+    PATCH "/api/v1/problems/{id}" => plan::update_problem,
+    GET "/api/v1/problems/{id}/history" => plan::problem_history,
+    GET "/api/v1/measures" => plan::list_measures,
+    POST "/api/v1/measures" => plan::create_measure,
+    GET "/api/v1/measures/{id}" => plan::get_measure,
+    PATCH "/api/v1/measures/{id}" => plan::update_measure,
+    GET "/api/v1/measures/{id}/history" => plan::measure_history,
 
     GET "/api/v1/retention" => retention::get,
     PATCH "/api/v1/retention" => retention::update,

@@ -25,6 +25,7 @@ mod indicators;
 mod migrations;
 mod nul;
 mod picture;
+mod plan;
 mod privacy;
 mod processes;
 mod proxies;

@@ -196,4 +196,26 @@ async fn every_free_text_the_service_stores_is_redacted_like_a_note() {
     let stored: Value = stored.json().await.unwrap();
     assert_eq!(holds_personal_data(&stored.to_string().replace('\u{202f}', " ")), None, "{stored}");
     assert!(stored.to_string().contains("tel\u{202f}[telefonnummer borttaget]"), "{stored}");
+
+    // The action plan's free text: a problem's title and description, a measure's description,
+    // decision and one-off effort.
+    app.post("/api/v1/areas", &tenant.admin.tokens.access, &crate::areas::tyreso()).await;
+    let problem = json!({
+        "title": "Hot mot boende, kontakt kalle@example.se", "source": "partner", "areas": ["GR"],
+        "description": "Mamman (pnr 811218\u{2013}9876) har ringt",
+    });
+    let problem = app.post("/api/v1/problems", coordinator, &problem).await;
+    assert_eq!(problem.status(), 201);
+    let measure = json!({
+        "title": "Kvällsvandring", "responsible_unit": "falt", "areas": ["GR"], "planned_start": "2026-03-01",
+        "description": "Samordnas med 070-123 45 67", "decision": "EST-möte, protokoll hos anna.svensson@example.se",
+        "effort": { "kind": "one_off", "description": "Ring fastighetsjouren 08-123 456 78" },
+    });
+    let measure = app.post("/api/v1/measures", coordinator, &measure).await;
+    assert_eq!(measure.status(), 201);
+    for path in ["/api/v1/problems", "/api/v1/measures"] {
+        let stored: Value = app.get(path, coordinator).await.json().await.unwrap();
+        assert_eq!(holds_personal_data(&stored.to_string()), None, "{path}: {stored}");
+        assert!(stored.to_string().contains("borttag"), "{path} says what was removed: {stored}");
+    }
 }

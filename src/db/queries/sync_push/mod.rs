@@ -170,9 +170,7 @@ impl<'a> Batch<'a> {
                                 .order($table::id)
                         };
                         let rows: Vec<$row> = match conn {
-                            DbConnection::Postgres(pg) => {
-                                query().select(<$row>::as_select()).for_update().load(pg)?
-                            }
+                            DbConnection::Postgres(pg) => query().select(<$row>::as_select()).for_update().load(pg)?,
                             DbConnection::Sqlite(sqlite) => query().select(<$row>::as_select()).load(sqlite)?,
                         };
                         rows

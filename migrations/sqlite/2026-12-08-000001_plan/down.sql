@@ -1,0 +1,3 @@
+DROP TABLE plan_history;
+DROP TABLE measures;
+DROP TABLE problems;
