@@ -2,6 +2,8 @@
 
 pub mod activity;
 pub mod areas;
+pub mod effect;
+pub mod effort;
 pub mod geo;
 pub mod identity;
 pub mod indicators;

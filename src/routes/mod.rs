@@ -148,6 +148,8 @@ route_table! {
     GET "/api/v1/measures/{id}" => plan::get_measure,
     PATCH "/api/v1/measures/{id}" => plan::update_measure,
     GET "/api/v1/measures/{id}/history" => plan::measure_history,
+    GET "/api/v1/measures/{id}/effort" => plan::measure_effort,
+    GET "/api/v1/measures/{id}/effect" => plan::measure_effect,
 
     GET "/api/v1/retention" => retention::get,
     PATCH "/api/v1/retention" => retention::update,

@@ -6,12 +6,17 @@ use super::json::ApiJson;
 use super::reports::actor;
 use crate::auth::{Auth, Coordinator};
 use crate::db::queries::plan::{self, Change, Fields, Item, PlanError};
+use crate::db::queries::reports::ActivityFilter;
 use crate::domain::FieldError;
-use crate::domain::plan::{MeasureFields, ProblemFields};
+use crate::domain::effect::{self, Counts};
+use crate::domain::effort::{self, Plan as EffortPlan};
+use crate::domain::period::local_midnight_ms;
+use crate::domain::plan::{Effort, MeasureFields, ProblemFields};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, db};
 use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
 fn rfc3339(ms: i64) -> Value {
     chrono::DateTime::from_timestamp_millis(ms)
@@ -216,4 +221,183 @@ pub async fn measure_history(
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     history::<MeasureFields>(state, auth, id).await
+}
+
+/// `GET /api/v1/measures/{id}/effort`: planned against delivered, week by week, from the
+/// activity logs in the measure's areas, of its activity types, within its dates.
+pub async fn measure_effort(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let org = auth.organisation_id.clone();
+    let body = db(&state, move |conn, _| {
+        let measure = plan::get::<MeasureFields>(conn, &org, &id)?.ok_or_else(not_found::<MeasureFields>)?;
+        let (_, tz, _) = crate::db::queries::organisations::report_settings(conn, &org)?;
+        let fields = &measure.fields;
+        let start = crate::domain::plan::date("planned_start", &fields.planned_start)
+            .map_err(|e| ApiError::Validation(vec![e]))?;
+        let end = fields.planned_end.as_deref().and_then(|end| crate::domain::plan::date("planned_end", end).ok());
+        let tree = crate::db::queries::areas::tree(conn, &org)?;
+        let links: Vec<(String, String)> =
+            tree.iter().filter_map(|(code, _, parent)| Some((code.clone(), parent.clone()?))).collect();
+        let areas: HashSet<String> = fields
+            .areas
+            .iter()
+            .flat_map(|code| crate::domain::areas::with_descendants(code.clone(), links.iter().cloned()))
+            .collect();
+        let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+        let last = end.map_or(today, |end| end.min(today));
+        let weekly_hours = match fields.effort {
+            Effort::WeeklyHours { hours } => Some(hours),
+            Effort::OneOff { .. } => None,
+        };
+        let activities = if last < start {
+            Vec::new()
+        } else {
+            let (from, to) = (local_midnight_ms(tz, start), local_midnight_ms(tz, last + chrono::Days::new(1)));
+            let filter = ActivityFilter { types: fields.activity_types.clone(), units: Vec::new() };
+            crate::db::queries::reports::activities_overlapping(conn, &org, from, to, &filter)?
+        };
+        let effort_plan =
+            EffortPlan { start, end, weekly_hours, areas: &areas, activity_types: &fields.activity_types };
+        let delivered = effort::delivered(tz, &effort_plan, today, &activities);
+        Ok(serde_json::json!({
+            "measure_id": measure.id,
+            "effort": fields.effort,
+            "time_zone": tz.name(),
+            "from": fields.planned_start,
+            "to": last.max(start).format("%Y-%m-%d").to_string(),
+            "planned_hours": delivered.planned_hours,
+            "delivered_hours": delivered.delivered_hours,
+            "activities": delivered.activities,
+            "contacts": delivered.contacts,
+            "share_of_plan": delivered.share_of_plan,
+            "weeks": delivered.weeks,
+        }))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Query of `GET /api/v1/measures/{id}/effect`.
+#[derive(serde::Deserialize)]
+pub struct EffectQuery {
+    /// Area codes to compare with (comma-separated, each with the areas inside it); by default
+    /// every observation outside the measure's areas.
+    compare: Option<String>,
+}
+
+/// `GET /api/v1/measures/{id}/effect`: the targeted categories in the measure's areas before and
+/// after its start, against comparison areas, as a difference-in-differences.
+pub async fn measure_effect(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    id: web::Path<String>,
+    query: web::Query<EffectQuery>,
+) -> ApiResult<HttpResponse> {
+    let org = auth.organisation_id.clone();
+    let compare: Vec<String> = query
+        .compare
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|code| !code.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let body = db(&state, move |conn, _| {
+        let measure = plan::get::<MeasureFields>(conn, &org, &id)?.ok_or_else(not_found::<MeasureFields>)?;
+        let (_, tz, _) = crate::db::queries::organisations::report_settings(conn, &org)?;
+        let fields = &measure.fields;
+        let tree = crate::db::queries::areas::tree(conn, &org)?;
+        let links: Vec<(String, String)> =
+            tree.iter().filter_map(|(code, _, parent)| Some((code.clone(), parent.clone()?))).collect();
+        let within = |codes: &[String]| -> HashSet<String> {
+            codes
+                .iter()
+                .flat_map(|code| crate::domain::areas::with_descendants(code.clone(), links.iter().cloned()))
+                .collect()
+        };
+        for code in &compare {
+            if !tree.iter().any(|(known, _, _)| known == code) {
+                return Err(ApiError::field("compare", "unknown_area", format!("there is no area `{code}`")));
+            }
+        }
+        let treated = within(&fields.areas);
+        let comparison = if compare.is_empty() { None } else { Some(within(&compare)) };
+        if comparison.as_ref().is_some_and(|areas| !areas.is_disjoint(&treated)) {
+            return Err(ApiError::field(
+                "compare",
+                "overlaps_measure",
+                "the comparison areas must lie outside the measure's areas",
+            ));
+        }
+        let start = crate::domain::plan::date("planned_start", &fields.planned_start)
+            .map_err(|e| ApiError::Validation(vec![e]))?;
+        let end = fields.planned_end.as_deref().and_then(|end| crate::domain::plan::date("planned_end", end).ok());
+        let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+        let last = end.map_or(today, |end| end.min(today));
+        let window = |from: chrono::NaiveDate, days: i64| {
+            let to = from + chrono::Days::new(u64::try_from(days).unwrap_or(0));
+            (from, to, local_midnight_ms(tz, from), local_midnight_ms(tz, to))
+        };
+        // After: from the start to the end (or today); before: as many days just before it.
+        let days = (last - start).num_days() + 1;
+        let (counts, windows) = if days <= 0 {
+            (None, None)
+        } else {
+            let after = window(start, days);
+            let before = window(start - chrono::Days::new(u64::try_from(days).unwrap_or(0)), days);
+            let mut tally = |(_, _, from, to): (chrono::NaiveDate, chrono::NaiveDate, i64, i64)| {
+                let rows = plan::observation_counts(conn, &org, &fields.categories, from, to)?;
+                let (mut mine, mut others) = (0u64, 0u64);
+                for (area, n) in rows {
+                    let n = u64::try_from(n).unwrap_or(0);
+                    let in_measure = area.as_ref().is_some_and(|a| treated.contains(a));
+                    let in_comparison = match &comparison {
+                        None => !in_measure,
+                        Some(areas) => area.as_ref().is_some_and(|a| areas.contains(a)),
+                    };
+                    if in_measure {
+                        mine += n;
+                    } else if in_comparison {
+                        others += n;
+                    }
+                }
+                Ok::<_, ApiError>((mine, others))
+            };
+            let (measure_before, comparison_before) = tally(before)?;
+            let (measure_after, comparison_after) = tally(after)?;
+            let counts = Counts { measure_before, measure_after, comparison_before, comparison_after };
+            (Some(counts), Some((before, after)))
+        };
+        let dates = |(from, to, _, _): (chrono::NaiveDate, chrono::NaiveDate, i64, i64)| {
+            serde_json::json!({ "from": from.to_string(), "to": (to - chrono::Days::new(1)).to_string() })
+        };
+        let mut comparison_areas: Vec<String> = comparison.map(|areas| areas.into_iter().collect()).unwrap_or_default();
+        comparison_areas.sort();
+        let mut measure_areas: Vec<String> = treated.into_iter().collect();
+        measure_areas.sort();
+        let effect = counts.map(effect::estimate);
+        Ok(serde_json::json!({
+            "measure_id": measure.id,
+            "categories": fields.categories,
+            "measure_areas": measure_areas,
+            "comparison": if compare.is_empty() { "rest" } else { "areas" },
+            "comparison_areas": comparison_areas,
+            "before": windows.map(|(before, _)| dates(before)),
+            "after": windows.map(|(_, after)| dates(after)),
+            "counts": effect.as_ref().map(|e| e.counts),
+            "verdict": effect.as_ref().map_or(Value::from("not_started"), |e| serde_json::json!(e.verdict)),
+            "rate_ratio": effect.as_ref().and_then(|e| e.rate_ratio),
+            "rate_ratio_interval": effect.as_ref().and_then(|e| e.rate_ratio_interval),
+            "change_percent": effect.as_ref().and_then(|e| e.change_percent),
+            "change_percent_interval": effect.as_ref().and_then(|e| e.change_percent_interval),
+            "min_count": effect::MIN_COUNT,
+            "method": "difference-in-differences of Poisson counts, 95 % Wald interval (api-spec/effect-method.md)",
+        }))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
 }

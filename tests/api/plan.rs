@@ -182,3 +182,195 @@ async fn field_staff_and_partners_cannot_read_or_change_the_plan_and_organisatio
     let listed: Value = app.get("/api/v1/problems", theirs).await.json().await.unwrap();
     assert_eq!(listed, json!([]));
 }
+
+/// An activity log at local time `day` + `hour` in Stockholm, lasting `hours`.
+fn shift(
+    id: &str,
+    kind: &str,
+    (lat, lon): (f64, f64),
+    day: chrono::NaiveDate,
+    hour: u32,
+    hours: i64,
+    girls: u32,
+) -> Value {
+    use chrono::TimeZone;
+    let start = chrono_tz::Europe::Stockholm
+        .from_local_datetime(&day.and_hms_opt(hour, 0, 0).unwrap())
+        .single()
+        .unwrap()
+        .timestamp_millis();
+    json!({
+        "id": id, "activity_type": kind, "unit": "falt", "started_at": start, "ended_at": start + hours * 3_600_000,
+        "lat": lat, "lon": lon, "girls": girls, "age_13_15": girls, "note": "",
+    })
+}
+
+#[tokio::test]
+async fn delivered_effort_counts_the_measures_own_activity_logs_week_by_week_against_the_plan() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let coordinator = &tenant.coordinator.tokens.access;
+    app.post("/api/v1/areas", &tenant.admin.tokens.access, &tyreso()).await;
+
+    // Two whole weeks, ending well before today, on the district (Granängsringen lies inside it).
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Stockholm).date_naive();
+    let monday = today - chrono::Days::new(u64::from(chrono::Datelike::weekday(&today).num_days_from_monday()) + 28);
+    let day = |n: u64| monday + chrono::Days::new(n);
+    let mut measure = lighting_measure("");
+    measure["problems"] = json!([]);
+    measure["areas"] = json!(["TY"]);
+    measure["planned_start"] = json!(monday.to_string());
+    measure["planned_end"] = json!(day(13).to_string());
+    measure["effort"] = json!({ "kind": "weekly_hours", "hours": 4 });
+    let measure = created(app.post("/api/v1/measures", coordinator, &measure).await).await;
+
+    let (granangsringen, trollbacken) = ((59.225, 18.23), (59.23, 18.32));
+    let logs = vec![
+        shift("0190f000-0000-7000-8000-00000000e001", "outreach_shift", granangsringen, day(2), 18, 3, 3),
+        // Sunday 22:00 to Monday 02:00: half in each week.
+        shift("0190f000-0000-7000-8000-00000000e002", "outreach_shift", granangsringen, day(6), 22, 4, 2),
+        shift("0190f000-0000-7000-8000-00000000e003", "summer_cafe", granangsringen, day(8), 12, 5, 40),
+        shift("0190f000-0000-7000-8000-00000000e004", "outreach_shift", trollbacken, day(9), 18, 3, 9),
+        shift("0190f000-0000-7000-8000-00000000e005", "outreach_shift", granangsringen, day(14), 18, 3, 7),
+    ];
+    let pushed = app
+        .post(
+            "/api/v1/sync/push?last_pulled_at=null",
+            &tenant.field.tokens.access,
+            &json!({ "activity_logs": { "created": logs } }),
+        )
+        .await;
+    assert_eq!(pushed.status(), 200);
+    let pushed: Value = pushed.json().await.unwrap();
+    assert!(pushed["results"].as_array().unwrap().iter().all(|r| r["status"] == "applied"), "{pushed}");
+
+    let path = format!("/api/v1/measures/{}/effort", measure["id"].as_str().unwrap());
+    let effort = app.get(&path, coordinator).await;
+    assert_eq!(effort.status(), 200);
+    let effort: Value = effort.json().await.unwrap();
+    let weeks: Vec<(f64, f64, f64, f64)> = effort["weeks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            let n = |key: &str| w[key].as_f64().unwrap();
+            (n("planned_hours"), n("delivered_hours"), n("activities"), n("contacts"))
+        })
+        .collect();
+    assert_eq!(weeks, [(4.0, 5.0, 1.5, 4.0), (4.0, 2.0, 0.5, 1.0)], "{effort}");
+    assert_eq!(effort["weeks"][0]["from"], monday.to_string());
+    assert_eq!((effort["planned_hours"].as_f64(), effort["delivered_hours"].as_f64()), (Some(8.0), Some(7.0)));
+    assert_eq!(effort["share_of_plan"].as_f64(), Some(0.88));
+
+    assert_problem(app.get(&path, &tenant.partner.tokens.access).await, 403, "forbidden").await;
+    assert_problem(app.get("/api/v1/measures/no-such-id/effort", coordinator).await, 404, "not_found").await;
+}
+
+/// `n` observations of `category` at `place`, one an hour from local noon of `day`.
+fn observations(first: u64, n: u64, category: &str, (lat, lon): (f64, f64), day: chrono::NaiveDate) -> Vec<Value> {
+    use chrono::TimeZone;
+    let noon = chrono_tz::Europe::Stockholm
+        .from_local_datetime(&day.and_hms_opt(12, 0, 0).unwrap())
+        .single()
+        .unwrap()
+        .timestamp_millis();
+    (0..n)
+        .map(|i| {
+            json!({
+                "id": format!("0190f000-0000-7000-8000-{:012x}", first + i), "category": category,
+                "severity": 2, "perceived_safety": 3, "note": "", "lat": lat, "lon": lon,
+                "observed_at": noon + i64::try_from(i).unwrap() * 3_600_000,
+            })
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_effect_compares_the_measures_areas_before_and_after_with_the_rest_and_says_when_there_are_too_few() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let coordinator = &tenant.coordinator.tokens.access;
+    app.post("/api/v1/areas", &tenant.admin.tokens.access, &tyreso()).await;
+
+    // After: the measure's 14 days; before: the 14 days just before them.
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Stockholm).date_naive();
+    let start = today - chrono::Days::new(30);
+    let (before, after) = (start - chrono::Days::new(10), start + chrono::Days::new(3));
+    let (granangsringen, trollbacken) = ((59.225, 18.23), (59.23, 18.32));
+    let mut records = Vec::new();
+    records.extend(observations(0x100, 10, "lighting", granangsringen, before));
+    records.extend(observations(0x200, 5, "lighting", granangsringen, after));
+    records.extend(observations(0x300, 20, "lighting", trollbacken, before));
+    records.extend(observations(0x400, 20, "lighting", trollbacken, after));
+    // Neither the measure's category nor its windows: not counted.
+    records.extend(observations(0x500, 9, "vandalism", granangsringen, after));
+    records.extend(observations(0x600, 9, "lighting", granangsringen, start - chrono::Days::new(20)));
+    records.extend(observations(0x700, 9, "lighting", granangsringen, start + chrono::Days::new(15)));
+    let pushed = app
+        .post(
+            "/api/v1/sync/push?last_pulled_at=null",
+            &tenant.field.tokens.access,
+            &json!({ "observations": { "created": records } }),
+        )
+        .await;
+    assert_eq!(pushed.status(), 200);
+
+    let mut measure = lighting_measure("");
+    measure["problems"] = json!([]);
+    measure["areas"] = json!(["TY"]);
+    measure["planned_start"] = json!(start.to_string());
+    measure["planned_end"] = json!((start + chrono::Days::new(13)).to_string());
+    let measure = created(app.post("/api/v1/measures", coordinator, &measure).await).await;
+    let path = format!("/api/v1/measures/{}/effect", measure["id"].as_str().unwrap());
+
+    for query in ["", "?compare=TB"] {
+        let effect: Value = app.get(&format!("{path}{query}"), coordinator).await.json().await.unwrap();
+        assert_eq!(
+            effect["counts"],
+            json!({ "measure_before": 10, "measure_after": 5, "comparison_before": 20, "comparison_after": 20 }),
+            "{query}: {effect}"
+        );
+        // (5/10)/(20/20) = 0.5; SE = sqrt(1/10 + 1/5 + 2/20) = 0.632456; exp(ln 0.5 ± 1.959964 · SE)
+        // = [0.14474, 1.72713]: a halving these counts cannot tell from chance.
+        assert_eq!(effect["rate_ratio"], 0.5);
+        assert_eq!(effect["rate_ratio_interval"], json!([0.145, 1.727]));
+        assert_eq!(
+            (effect["change_percent"].clone(), effect["change_percent_interval"].clone()),
+            (json!(-50.0), json!([-86.0, 73.0]))
+        );
+        assert_eq!(effect["verdict"], "no_clear_change");
+        assert_eq!(
+            effect["before"],
+            json!({ "from": (start - chrono::Days::new(14)).to_string(), "to": (start - chrono::Days::new(1)).to_string() })
+        );
+    }
+
+    // Vandalism there: 0 before, 9 after; too few to tell, and no percentage.
+    let mut vandalism = lighting_measure("");
+    vandalism["problems"] = json!([]);
+    vandalism["areas"] = json!(["GR"]);
+    vandalism["categories"] = json!(["vandalism"]);
+    vandalism["planned_start"] = json!(start.to_string());
+    vandalism["planned_end"] = json!((start + chrono::Days::new(13)).to_string());
+    let vandalism = created(app.post("/api/v1/measures", coordinator, &vandalism).await).await;
+    let effect: Value = app
+        .get(&format!("/api/v1/measures/{}/effect", vandalism["id"].as_str().unwrap()), coordinator)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (effect["verdict"].as_str(), effect["change_percent"].clone()),
+        (Some("too_few_to_tell"), Value::Null),
+        "{effect}"
+    );
+    assert_eq!(effect["counts"]["measure_after"], 9);
+
+    let overlapping =
+        assert_problem(app.get(&format!("{path}?compare=GR"), coordinator).await, 422, "validation_failed").await;
+    assert_eq!(overlapping["errors"][0]["code"], "overlaps_measure");
+    let unknown =
+        assert_problem(app.get(&format!("{path}?compare=NOPE"), coordinator).await, 422, "validation_failed").await;
+    assert_eq!(unknown["errors"][0]["code"], "unknown_area");
+    assert_problem(app.get(&path, &tenant.field.tokens.access).await, 403, "forbidden").await;
+}

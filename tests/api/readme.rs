@@ -121,5 +121,8 @@ async fn the_readme_set_up_and_tour_run_literally_show_results_at_every_step() {
     assert_eq!(geojson["features"].as_array().map(Vec::len), Some(1), "{geojson}");
     let report = std::fs::read_to_string(dir.path().join("uppfoljning.html")).unwrap();
     assert!(report.contains("<html") && report.contains("Fler besökare"), "the report holds the assessment");
+    let plan = step(&steps, "The action plan");
+    assert!(plan.contains("\"status\": \"open\"") && plan.contains("\"status\": \"planned\""), "{plan}");
+    assert!(plan.contains("\"delivered_hours\"") && plan.contains("\"weeks\""), "{plan}");
     assert!(step(&steps, "A phone is lost").contains("device_revoked"));
 }

@@ -470,3 +470,28 @@ pub fn history<F: Fields>(conn: &mut DbConnection, org: &str, id: &str) -> Query
             .collect(),
     ))
 }
+
+/// The organisation's observations of `categories` (every category when empty) observed in
+/// `[from, to)`, counted per area code (`None`: outside every area), tombstones left out.
+pub fn observation_counts(
+    conn: &mut DbConnection,
+    org: &str,
+    categories: &[String],
+    from: i64,
+    to: i64,
+) -> QueryResult<Vec<(Option<String>, i64)>> {
+    use crate::db::schema::observations;
+    use diesel::dsl::count_star;
+    let mut query = observations::table
+        .filter(observations::organisation_id.eq(org))
+        .filter(observations::deleted_at.is_null())
+        .filter(observations::observed_at.ge(from))
+        .filter(observations::observed_at.lt(to))
+        .group_by(observations::area_code)
+        .select((observations::area_code, count_star()))
+        .into_boxed();
+    if !categories.is_empty() {
+        query = query.filter(observations::category.eq_any(categories.to_vec()));
+    }
+    query.load(conn)
+}
