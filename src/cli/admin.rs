@@ -226,10 +226,11 @@ fn print_demo(created: &crate::demo::Created, elapsed: std::time::Duration) {
     }
     println!("created demo organisation {} ({}) with id {}", org.slug, org.name, org.id);
     println!(
-        "  {} areas (approximate outlines, marked \"ungefärlig\"), {} units, {} indicators with the values of the assignment",
+        "  {} areas (approximate outlines, marked \"ungefärlig\"), {} units, {} indicators with the values of the assignment, {} problems and measures of the action plan",
         created.areas,
         crate::demo::places::UNITS.len(),
-        created.indicators
+        created.indicators,
+        created.plan_items
     );
     println!(
         "  {} observations ({} with a redacted note, {} reviewed) and {} activity logs from {} to {}, stored in {:.1} s",

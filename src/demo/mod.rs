@@ -7,11 +7,13 @@
 //! as a phone's pushes are. The coordinator's reviews go the same way.
 
 pub mod places;
+mod plan;
 pub mod records;
 
 use crate::accounts::{self, AccountError, NewUser};
 use crate::db::DbConnection;
 use crate::db::models::OrganisationRow;
+use crate::db::queries::audit::Actor;
 use crate::db::queries::indicators::{self as indicator_queries, IndicatorRow};
 use crate::db::queries::sync_push;
 use crate::db::queries::{areas, organisations, partners, records as record_queries, sync_state};
@@ -53,6 +55,8 @@ pub struct Created {
     pub users: Vec<(&'static places::DemoUser, Option<String>)>,
     pub areas: usize,
     pub indicators: usize,
+    /// Problems and measures of the action plan.
+    pub plan_items: usize,
     pub observations: usize,
     pub activities: usize,
     pub reviews: usize,
@@ -198,6 +202,9 @@ pub fn create(conn: &mut DbConnection, passwords: &Passwords, options: &Options)
         reviewed.add(store(conn, &rules, chunk.to_vec(), &review_context, true)?);
     }
     tracing::debug!("demo reviews stored");
+    let coordinator = user_ids.get("samordnare").map(|(id, _)| id.clone());
+    let actor = Actor { organisation_id: org.to_owned(), user_id: coordinator, role: "coordinator".to_owned() };
+    let plan_items = plan::create(conn, &actor, first_day, today, now_ms)?;
     let redacted = record_queries::count_redacted(conn, org)?;
     Ok(Created {
         users: users
@@ -206,6 +213,7 @@ pub fn create(conn: &mut DbConnection, passwords: &Passwords, options: &Options)
             .collect(),
         areas: area_count,
         indicators,
+        plan_items,
         observations: stored.observations,
         activities: stored.activities,
         reviews: reviewed.observations,

@@ -187,6 +187,24 @@ async fn demo_gives_every_view_something_true_to_show() {
     let field = app.login("tyreso", "falt1", &passwords["falt1"], "demo-field").await.access;
     assert!(!json(&app, "/api/v1/observations?limit=1", &field).await["items"].as_array().unwrap().is_empty());
 
+    // The action plan the records imply: the lighting renewed a year in shows as a decrease of
+    // lighting reports there against the rest of the municipality; the outreach evenings' shifts
+    // count as their delivered effort.
+    let measures = json(&app, "/api/v1/measures", &coordinator).await;
+    assert_eq!(measures.as_array().unwrap().len(), 3, "{measures}");
+    assert_eq!(json(&app, "/api/v1/problems", &coordinator).await.as_array().unwrap().len(), 3);
+    let measure = |title: &str| {
+        let found = measures.as_array().unwrap().iter().find(|m| m["title"].as_str().unwrap().contains(title));
+        found.unwrap_or_else(|| panic!("{title} in {measures}"))["id"].as_str().unwrap().to_owned()
+    };
+    let lighting = json(&app, &format!("/api/v1/measures/{}/effect", measure("belysning")), &coordinator).await;
+    assert_eq!(lighting["verdict"], "decrease", "{lighting}");
+    assert!(lighting["change_percent"].as_f64().unwrap() < -30.0, "{lighting}");
+    let outreach = json(&app, &format!("/api/v1/measures/{}/effort", measure("Uppsökande")), &coordinator).await;
+    assert!(outreach["weeks"].as_array().unwrap().len() >= 26, "{outreach}");
+    assert!(outreach["delivered_hours"].as_f64().unwrap() > 100.0, "{outreach}");
+    assert!(out.contains("problems and measures of the action plan"), "{out}");
+
     // A second run refuses; --reset makes it anew, with new passwords. (The pause: a token is
     // known to belong to a deleted organisation once it is older than the server's clock margin,
     // 2 s, at the moment the server rereads the organisations.)
