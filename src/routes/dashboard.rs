@@ -28,6 +28,7 @@ embed_directory!(
         "review.js",
         "admin.js",
         "retention.js",
+        "plan.js",
         "exports.js",
     ]
 );

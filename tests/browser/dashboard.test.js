@@ -533,6 +533,73 @@ test('an administrator sets the retention periods, is told field by field what i
   assert.deepEqual(desk.errors, [], 'the dashboard threw')
 })
 
+test('a coordinator marks a problem, plans a measure against it, sees its delivered effort and effect, and starts it', async (t) => {
+  const desk = new Desk()
+  t.after(() => desk.close())
+  const page = await desk.open()
+  await logIn(page, 'carla')
+  await page.getByRole('heading', { name: 'Värmekarta' }).waitFor()
+  await page.locator('#nav').getByRole('link', { name: 'Åtgärder' }).click()
+  await page.getByRole('heading', { name: 'Åtgärdsplan', level: 1 }).waitFor()
+  await page.getByText('Inga åtgärder än.').waitFor()
+
+  // A problem without a title is refused next to the field, and nothing is stored.
+  const problemForm = page.getByRole('form', { name: 'Nytt problem' })
+  await problemForm.getByLabel('Områden').selectOption('TC')
+  await problemForm.getByRole('button', { name: 'Lägg till problemet' }).click()
+  await problemForm.getByText('Fyll i det här.').waitFor()
+  assert.equal(await problemForm.getByLabel('Rubrik').getAttribute('aria-invalid'), 'true')
+  assert.deepEqual(await coordinator.get('/api/v1/problems'), [], 'a refused form stores nothing')
+  await problemForm.getByLabel('Rubrik').fill('Samlingar vid centrumet på kvällarna')
+  await problemForm.getByLabel('Källa').selectOption('field_staff')
+  await problemForm.getByLabel('Efter mörkrets inbrott').check()
+  await problemForm.getByRole('button', { name: 'Lägg till problemet' }).click()
+  await page.getByText('Problemet är sparat.').waitFor()
+  const [problem] = await coordinator.get('/api/v1/problems')
+  assert.equal(problem.title, 'Samlingar vid centrumet på kvällarna')
+  assert.deepEqual([problem.source, problem.areas, problem.time_window.after_dark], ['field_staff', ['TC'], true])
+
+  // The measure: outreach evenings in Tyresö centrum from 60 days ago, 6 hours a week.
+  const start = new Date(Date.now() - 60 * 86_400_000).toISOString().slice(0, 10)
+  const measureForm = page.getByRole('form', { name: 'Ny åtgärd' })
+  await measureForm.getByLabel('Rubrik').fill('Uppsökande kvällar i centrum')
+  await measureForm.getByLabel('Ansvarig').selectOption('falt')
+  await measureForm.getByLabel('Områden').selectOption('TC')
+  await measureForm.getByLabel('Problem som åtgärden gäller').selectOption(problem.id)
+  await measureForm.getByLabel('Aktivitetstyper som räknas som insats').selectOption('outreach_shift')
+  await measureForm.getByLabel('Planerad start').fill(start)
+  await measureForm.getByLabel('Timmar i veckan, eller vad engångsinsatsen är').fill('6')
+  await measureForm.getByLabel('Beslut (till exempel EST-möte 2026-03-04)').fill('EST-möte i centrum')
+  await measureForm.getByRole('button', { name: 'Lägg till åtgärden' }).click()
+  await page.getByText('Åtgärden är sparad.').waitFor()
+  const [measure] = await coordinator.get('/api/v1/measures')
+  assert.deepEqual([measure.responsible_unit, measure.areas, measure.problems, measure.planned_start], ['falt', ['TC'], [problem.id], start])
+
+  // Its row: delivered against planned hours as the API counts them, and an honest effect.
+  const effort = await coordinator.get(`/api/v1/measures/${measure.id}/effort`)
+  assert.ok(effort.delivered_hours > 0, 'the seeded outreach shifts in TC count')
+  const row = page.locator(`[data-measure="${measure.id}"]`)
+  const planned = effort.planned_hours.toLocaleString('sv-SE', { maximumFractionDigits: 1 })
+  await row.locator('[data-effort]').getByText(`${effort.delivered_hours.toLocaleString('sv-SE', { maximumFractionDigits: 1 })} av ${planned} h`).waitFor()
+  assert.equal(await row.locator('[data-effect]').getAttribute('data-effect'), 'too_few_to_tell')
+  await row.getByText('För få rapporter för att säga något').waitFor()
+  await row.getByText('Mot: Samlingar vid centrumet på kvällarna').waitFor()
+
+  // Started: the status is saved against the version read.
+  await row.getByLabel('Status för Uppsökande kvällar i centrum').selectOption('ongoing')
+  await page.getByText('Statusen är sparad.').waitFor()
+  const started = await coordinator.get(`/api/v1/measures/${measure.id}`)
+  assert.deepEqual([started.status, started.version], ['ongoing', 2])
+
+  await desk.screenshot('dashboard-desktop-09-plan', { fullPage: true })
+  await desk.checkAccessibility('plan')
+  await desk.size('phone')
+  await desk.screenshot('dashboard-phone-09-plan', { fullPage: true })
+  await desk.checkAccessibility('plan on a phone')
+  await desk.size('desktop')
+  assert.deepEqual(desk.errors, [], 'the dashboard threw')
+})
+
 test('a field account is sent to the field app', async (t) => {
   const desk = new Desk()
   t.after(() => desk.close())

@@ -11,6 +11,7 @@ import { renderReview } from './review.js'
 import { renderQuarantine, renderDevices } from './admin.js'
 import { renderExports } from './exports.js'
 import { renderRetention } from './retention.js'
+import { renderPlan } from './plan.js'
 
 const main = document.getElementById('main')
 const nav = document.getElementById('nav')
@@ -31,6 +32,7 @@ const VIEWS = {
   devices: renderDevices,
   exports: renderExports,
   retention: renderRetention,
+  plan: renderPlan,
 }
 
 let areasPromise = null

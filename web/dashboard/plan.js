@@ -1,0 +1,271 @@
+// The action plan (åtgärdsplan), for coordinators and administrators: the measures with their
+// delivered effort and effect, the problems they address, and forms to add either. A measure's
+// status is changed in place, against the version read, so two coordinators cannot overwrite
+// each other unknowingly.
+
+import * as api from './api.js'
+import { h, uid, failure, loading, tableWrap, td } from './dom.js'
+import { t, has, label, formatNumber, formatChange } from './i18n.js'
+
+const MEASURE_STATUSES = ['planned', 'ongoing', 'done', 'stopped']
+const SOURCES = ['picture', 'partner', 'youth_dialogue', 'field_staff', 'other']
+
+/** A labelled form field with an error line; `control` is an input, a select or a textarea. */
+function field(name, text, control, hint) {
+  const id = uid(name)
+  control.id = id
+  control.name = name
+  const error = h('p', { class: 'field-error', id: uid(`${name}-error`), hidden: true })
+  const hintNode = hint ? h('p', { class: 'hint', id: uid(`${name}-hint`), text: hint }) : null
+  if (hintNode) control.setAttribute('aria-describedby', hintNode.id)
+  return { name, control, error, node: h('div', { class: 'field' }, h('label', { for: id, text }), control, hintNode, error) }
+}
+
+function select(options, { multiple = false, size } = {}) {
+  return h('select', { multiple, size }, options.map(([value, text]) => h('option', { value, text })))
+}
+
+function chosen(control) {
+  return [...control.selectedOptions].map((option) => option.value)
+}
+
+/** Shows the server's field errors next to their fields; answers whether any was shown. */
+function showErrors(fields, problem) {
+  for (const f of fields) {
+    f.error.hidden = true
+    f.control.removeAttribute('aria-invalid')
+  }
+  const faults = problem?.errors ?? []
+  for (const fault of faults) {
+    const name = fault.field.replace(/\[\d+\]$/, '').replace(/^effort\..*/, 'effort')
+    const f = fields.find((candidate) => candidate.name === name)
+    if (!f) continue
+    f.error.textContent = has(`plan_error_${fault.code}`) ? t(`plan_error_${fault.code}`) : fault.message
+    f.error.hidden = false
+    f.control.setAttribute('aria-invalid', 'true')
+    f.control.setAttribute('aria-describedby', [f.control.getAttribute('aria-describedby'), f.error.id].filter(Boolean).join(' '))
+  }
+  const first = fields.find((f) => !f.error.hidden)
+  first?.control.focus()
+  return Boolean(first)
+}
+
+function effectText(effect) {
+  if (!effect) return t('none')
+  if (effect.verdict === 'too_few_to_tell' || effect.verdict === 'not_started') return t(`plan_verdict_${effect.verdict}`)
+  const [low, high] = effect.change_percent_interval
+  return t('plan_effect_value', {
+    verdict: t(`plan_verdict_${effect.verdict}`),
+    change: formatChange(effect.change_percent),
+    low: formatChange(low),
+    high: formatChange(high),
+  })
+}
+
+function effortText(effort) {
+  if (!effort) return t('none')
+  if (effort.planned_hours === null) return t('plan_delivered_hours', { hours: formatNumber(effort.delivered_hours, 1) })
+  return t('plan_delivered_of_planned', {
+    hours: formatNumber(effort.delivered_hours, 1),
+    planned: formatNumber(effort.planned_hours, 1),
+  })
+}
+
+export async function renderPlan(main, ctx) {
+  const content = h('div', {}, loading())
+  main.replaceChildren(h('section', { class: 'view' },
+    h('h1', { text: t('plan_title') }),
+    h('p', { class: 'hint', text: t('plan_intro') }),
+    content))
+
+  const load = async () => {
+    content.replaceChildren(loading())
+    try {
+      const [measures, problems, units, types, areas] = await Promise.all([
+        api.get('/api/v1/measures'),
+        api.get('/api/v1/problems'),
+        api.get('/api/v1/units'),
+        api.get('/api/v1/activity-types'),
+        ctx.areas(),
+      ])
+      const figures = await Promise.all(measures.map(async (measure) => {
+        const [effort, effect] = await Promise.all([
+          api.get(`/api/v1/measures/${measure.id}/effort`).catch(() => null),
+          api.get(`/api/v1/measures/${measure.id}/effect`).catch(() => null),
+        ])
+        return { effort, effect }
+      }))
+      const typeList = Array.isArray(types) ? types : types.items ?? []
+      const areaOptions = areas.features
+        .map((feature) => feature.properties)
+        .map((p) => [p.code, `${p.name} (${p.code})`])
+      const categoryOptions = ctx.categories.filter((c) => c.active !== false).map((c) => [c.slug, label(c)])
+      const unitOptions = units.map((unit) => [unit.slug, unit.name])
+      const typeOptions = typeList.filter((c) => c.active !== false).map((c) => [c.slug, label(c)])
+      const problemTitles = new Map(problems.map((p) => [p.id, p.title]))
+
+      content.replaceChildren(
+        measuresTable(measures, figures, { problemTitles, unitNames: new Map(units.map((u) => [u.slug, u.name])) }, load, ctx),
+        measureForm({ areaOptions, categoryOptions, unitOptions, typeOptions, problems }, load, ctx),
+        problemsTable(problems),
+        problemForm({ areaOptions, categoryOptions }, load, ctx))
+    } catch (error) {
+      if (error instanceof api.SessionError) throw error
+      content.replaceChildren(failure(error, () => ctx.guard(load())))
+    }
+  }
+  await load()
+}
+
+function measuresTable(measures, figures, { problemTitles, unitNames }, reload, ctx) {
+  const section = h('section', { class: 'card', 'aria-labelledby': 'plan-measures' },
+    h('h2', { id: 'plan-measures', text: t('plan_measures') }))
+  if (!measures.length) {
+    section.append(h('p', { class: 'hint', text: t('plan_no_measures') }))
+    return section
+  }
+  const columns = ['plan_measure', 'plan_responsible', 'plan_areas', 'plan_dates', 'plan_status', 'plan_effort', 'plan_effect']
+  const rows = measures.map((measure, index) => {
+    const status = select(MEASURE_STATUSES.map((s) => [s, t(`plan_status_${s}`)]))
+    status.value = measure.status
+    status.setAttribute('aria-label', t('plan_status_of', { title: measure.title }))
+    status.addEventListener('change', () => ctx.guard((async () => {
+      try {
+        await api.patch(`/api/v1/measures/${measure.id}`, { status: status.value, version: measure.version })
+        ctx.toast(t('plan_status_saved'))
+        await reload()
+      } catch (error) {
+        if (error instanceof api.SessionError) throw error
+        ctx.toast(error.problem?.code === 'version_conflict' ? t('plan_version_conflict') : error.message)
+        await reload()
+      }
+    })()))
+    const { effort, effect } = figures[index]
+    const addresses = measure.problems.map((id) => problemTitles.get(id)).filter(Boolean)
+    return h('tr', { 'data-measure': measure.id },
+      td(t('plan_measure'), h('div', {},
+        h('strong', { text: measure.title }),
+        measure.decision ? h('p', { class: 'hint', text: measure.decision }) : null,
+        addresses.length ? h('p', { class: 'hint', text: t('plan_addresses', { problems: addresses.join(', ') }) }) : null)),
+      td(t('plan_responsible'), unitNames.get(measure.responsible_unit) ?? measure.responsible_unit),
+      td(t('plan_areas'), measure.areas.join(', ')),
+      td(t('plan_dates'), measure.planned_end ? `${measure.planned_start} – ${measure.planned_end}` : t('plan_from', { date: measure.planned_start })),
+      td(t('plan_status'), status),
+      td(t('plan_effort'), effortText(effort), { 'data-effort': '' }),
+      td(t('plan_effect'), effectText(effect), { 'data-effect': effect?.verdict ?? '' }))
+  })
+  section.append(tableWrap(t('plan_measures'), h('table', {},
+    h('thead', {}, h('tr', {}, columns.map((key) => h('th', { scope: 'col', text: t(key) })))),
+    h('tbody', {}, rows)), { stack: true }))
+  return section
+}
+
+function problemsTable(problems) {
+  const section = h('section', { class: 'card', 'aria-labelledby': 'plan-problems' },
+    h('h2', { id: 'plan-problems', text: t('plan_problems') }))
+  if (!problems.length) {
+    section.append(h('p', { class: 'hint', text: t('plan_no_problems') }))
+    return section
+  }
+  const columns = ['plan_problem', 'plan_source', 'plan_areas', 'plan_status']
+  section.append(tableWrap(t('plan_problems'), h('table', {},
+    h('thead', {}, h('tr', {}, columns.map((key) => h('th', { scope: 'col', text: t(key) })))),
+    h('tbody', {}, problems.map((problem) => h('tr', { 'data-problem': problem.id },
+      td(t('plan_problem'), h('div', {}, h('strong', { text: problem.title }),
+        problem.description ? h('p', { class: 'hint', text: problem.description }) : null)),
+      td(t('plan_source'), t(`plan_source_${problem.source}`)),
+      td(t('plan_areas'), problem.areas.join(', ')),
+      td(t('plan_status'), t(`plan_problem_status_${problem.status}`)))))), { stack: true }))
+  return section
+}
+
+function measureForm({ areaOptions, categoryOptions, unitOptions, typeOptions, problems }, reload, ctx) {
+  const kind = select([['weekly_hours', t('plan_effort_weekly')], ['one_off', t('plan_effort_one_off')]])
+  const fields = [
+    field('title', t('plan_field_title'), h('input', { type: 'text', maxlength: '120' })),
+    field('responsible_unit', t('plan_responsible'), select(unitOptions)),
+    field('areas', t('plan_areas'), select(areaOptions, { multiple: true, size: 5 }), t('plan_multiple_hint')),
+    field('problems', t('plan_field_problems'), select(problems.map((p) => [p.id, p.title]), { multiple: true, size: 3 })),
+    field('categories', t('plan_field_categories'), select(categoryOptions, { multiple: true, size: 5 })),
+    field('activity_types', t('plan_field_activity_types'), select(typeOptions, { multiple: true, size: 4 }), t('plan_activity_types_hint')),
+    field('planned_start', t('plan_field_start'), h('input', { type: 'date' })),
+    field('planned_end', t('plan_field_end'), h('input', { type: 'date' })),
+    field('effort', t('plan_field_effort'), kind),
+    field('effort_amount', t('plan_field_effort_amount'), h('input', { type: 'text' }), t('plan_effort_amount_hint')),
+    field('decision', t('plan_field_decision'), h('input', { type: 'text', maxlength: '200' })),
+  ]
+  const byName = (name) => fields.find((f) => f.name === name).control
+  const submit = async (event) => {
+    event.preventDefault()
+    const amount = byName('effort_amount').value.trim()
+    const effort = kind.value === 'weekly_hours'
+      ? { kind: 'weekly_hours', hours: Number(amount.replace(',', '.')) || 0 }
+      : { kind: 'one_off', description: amount }
+    const body = {
+      title: byName('title').value,
+      responsible_unit: byName('responsible_unit').value,
+      areas: chosen(byName('areas')),
+      problems: chosen(byName('problems')),
+      categories: chosen(byName('categories')),
+      activity_types: chosen(byName('activity_types')),
+      planned_start: byName('planned_start').value,
+      planned_end: byName('planned_end').value || null,
+      effort,
+      decision: byName('decision').value,
+    }
+    try {
+      await api.post('/api/v1/measures', body)
+      ctx.toast(t('plan_measure_saved'))
+      await reload()
+    } catch (error) {
+      if (error instanceof api.SessionError) throw error
+      const problem = error.problem
+      if (problem?.errors) {
+        problem.errors = problem.errors.map((e) => (e.field.startsWith('effort.') ? { ...e, field: 'effort_amount' } : e))
+      }
+      if (!showErrors(fields, problem)) ctx.toast(error.message)
+    }
+  }
+  return h('form', { class: 'card plan-form', novalidate: true, onsubmit: (event) => ctx.guard(submit(event)), 'aria-labelledby': 'plan-new-measure' },
+    h('h2', { id: 'plan-new-measure', text: t('plan_new_measure') }),
+    fields.map((f) => f.node),
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', text: t('plan_add_measure') })))
+}
+
+function problemForm({ areaOptions, categoryOptions }, reload, ctx) {
+  const afterDark = h('input', { type: 'checkbox' })
+  const fields = [
+    field('title', t('plan_field_title'), h('input', { type: 'text', maxlength: '120' })),
+    field('description', t('plan_field_description'), h('textarea', { rows: '3', maxlength: '4000' })),
+    field('source', t('plan_source'), select(SOURCES.map((s) => [s, t(`plan_source_${s}`)]))),
+    field('areas', t('plan_areas'), select(areaOptions, { multiple: true, size: 5 }), t('plan_multiple_hint')),
+    field('categories', t('plan_field_categories'), select(categoryOptions, { multiple: true, size: 5 })),
+  ]
+  const byName = (name) => fields.find((f) => f.name === name).control
+  const submit = async (event) => {
+    event.preventDefault()
+    const body = {
+      title: byName('title').value,
+      description: byName('description').value,
+      source: byName('source').value,
+      areas: chosen(byName('areas')),
+      categories: chosen(byName('categories')),
+      time_window: { after_dark: afterDark.checked },
+    }
+    try {
+      await api.post('/api/v1/problems', body)
+      ctx.toast(t('plan_problem_saved'))
+      await reload()
+    } catch (error) {
+      if (error instanceof api.SessionError) throw error
+      if (!showErrors(fields, error.problem)) ctx.toast(error.message)
+    }
+  }
+  const darkId = uid('after-dark')
+  afterDark.id = darkId
+  return h('form', { class: 'card plan-form', novalidate: true, onsubmit: (event) => ctx.guard(submit(event)), 'aria-labelledby': 'plan-new-problem' },
+    h('h2', { id: 'plan-new-problem', text: t('plan_new_problem') }),
+    fields.map((f) => f.node),
+    h('div', { class: 'field check' }, afterDark, h('label', { for: darkId, text: t('plan_after_dark') })),
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', text: t('plan_add_problem') })))
+}
