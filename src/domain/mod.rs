@@ -21,6 +21,7 @@ pub mod stored;
 pub mod sun;
 pub mod sync;
 pub mod time;
+pub mod weekly;
 
 use serde::Serialize;
 

@@ -123,6 +123,7 @@ route_table! {
     DELETE "/api/v1/areas/{code}" => areas::delete,
     GET "/api/v1/heatmap" => picture::heatmap,
     GET "/api/v1/picture" => picture::picture,
+    GET "/api/v1/picture/weekly" => plan::weekly_picture,
     GET "/api/v1/areas/{code}/picture" => picture::area_picture,
 
     GET "/api/v1/reports/activity" => reports::activity,

@@ -3,6 +3,7 @@
 
 use crate::areas::tyreso;
 use crate::helpers::*;
+use chrono::Datelike;
 use serde_json::{Value, json};
 
 fn lighting_problem() -> Value {
@@ -214,7 +215,7 @@ async fn delivered_effort_counts_the_measures_own_activity_logs_week_by_week_aga
 
     // Two whole weeks, ending well before today, on the district (Granängsringen lies inside it).
     let today = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Stockholm).date_naive();
-    let monday = today - chrono::Days::new(u64::from(chrono::Datelike::weekday(&today).num_days_from_monday()) + 28);
+    let monday = today - chrono::Days::new(u64::from(today.weekday().num_days_from_monday()) + 28);
     let day = |n: u64| monday + chrono::Days::new(n);
     let mut measure = lighting_measure("");
     measure["problems"] = json!([]);
@@ -373,4 +374,68 @@ async fn the_effect_compares_the_measures_areas_before_and_after_with_the_rest_a
         assert_problem(app.get(&format!("{path}?compare=NOPE"), coordinator).await, 422, "validation_failed").await;
     assert_eq!(unknown["errors"][0]["code"], "unknown_area");
     assert_problem(app.get(&path, &tenant.field.tokens.access).await, 403, "forbidden").await;
+}
+
+#[tokio::test]
+async fn the_weekly_picture_flags_areas_clearly_above_their_baseline_with_the_measures_running_there() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let coordinator = &tenant.coordinator.tokens.access;
+    app.post("/api/v1/areas", &tenant.admin.tokens.access, &tyreso()).await;
+
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Stockholm).date_naive();
+    let monday = today - chrono::Days::new(u64::from(today.weekday().num_days_from_monday()) + 7);
+    let wednesday = |weeks_before: u64| monday + chrono::Days::new(2) - chrono::Days::new(7 * weeks_before);
+    let (granangsringen, trollbacken) = ((59.225, 18.23), (59.23, 18.32));
+    let mut records = Vec::new();
+    // Last week: 7 in Granängsringen and 5 in Trollbäcken; before: 2 a week in each for 8 weeks.
+    records.extend(observations(0x1000, 7, "lighting", granangsringen, wednesday(0)));
+    records.extend(observations(0x2000, 5, "vandalism", trollbacken, wednesday(0)));
+    for week in 1..=8 {
+        records.extend(observations(0x3000 + week * 0x10, 2, "lighting", granangsringen, wednesday(week)));
+        records.extend(observations(0x4000 + week * 0x10, 2, "vandalism", trollbacken, wednesday(week)));
+    }
+    // Nine weeks back: outside the baseline.
+    records.extend(observations(0x5000, 9, "lighting", granangsringen, wednesday(9)));
+    let pushed = app
+        .post(
+            "/api/v1/sync/push?last_pulled_at=null",
+            &tenant.field.tokens.access,
+            &json!({ "observations": { "created": records } }),
+        )
+        .await;
+    assert_eq!(pushed.status(), 200);
+    let mut measure = lighting_measure("");
+    measure["problems"] = json!([]);
+    measure["areas"] = json!(["GR"]);
+    measure["planned_start"] = json!((monday - chrono::Days::new(30)).to_string());
+    measure["planned_end"] = json!(null);
+    let measure = created(app.post("/api/v1/measures", coordinator, &measure).await).await;
+
+    let week = format!("{}-W{:02}", monday.iso_week().year(), monday.iso_week().week());
+    for query in [String::new(), format!("?week={week}")] {
+        let weekly: Value = app.get(&format!("/api/v1/picture/weekly{query}"), coordinator).await.json().await.unwrap();
+        assert_eq!(weekly["week"], week.as_str(), "{query}: by default the last whole week");
+        let row =
+            |code: &str| weekly["areas"].as_array().unwrap().iter().find(|row| row["area"] == code).unwrap().clone();
+        let (gr, tb) = (row("GR"), row("TB"));
+        // GR: 7 against (16 + 0.5)/8 = 2.06 a week, P(X ≥ 7) ≈ 0.0054 < 0.01; TB: P(X ≥ 5) ≈ 0.06.
+        assert_eq!(
+            (gr["last_week"].as_u64(), gr["baseline_mean"].as_f64(), gr["flagged"].as_bool()),
+            (Some(7), Some(2.0), Some(true)),
+            "{gr}"
+        );
+        assert_eq!((tb["last_week"].as_u64(), tb["flagged"].as_bool()), (Some(5), Some(false)), "{tb}");
+        assert!(gr["p_value"].as_f64().unwrap() < 0.01 && tb["p_value"].as_f64().unwrap() > 0.05);
+        assert_eq!(gr["categories"][0], json!({ "category": "lighting", "last_week": 7, "baseline_mean": 2.0 }));
+        assert_eq!(gr["measures"][0]["id"], measure["id"], "the measure running there");
+        assert_eq!(tb["measures"], json!([]));
+        assert_eq!(row("TY")["measures"][0]["id"], measure["id"], "the district holds the neighbourhood's measure");
+        assert_eq!(weekly["areas"][0]["flagged"], true, "flagged areas first");
+    }
+    let refused =
+        assert_problem(app.get("/api/v1/picture/weekly?week=2026-W60", coordinator).await, 422, "validation_failed")
+            .await;
+    assert_eq!(refused["errors"][0]["field"], "week");
+    assert_problem(app.get("/api/v1/picture/weekly", &tenant.partner.tokens.access).await, 403, "forbidden").await;
 }

@@ -495,3 +495,23 @@ pub fn observation_counts(
     }
     query.load(conn)
 }
+
+/// The organisation's observations observed in `[from, to)` counted per area code (`None`:
+/// outside every area) and category, tombstones left out.
+pub fn observation_counts_by_category(
+    conn: &mut DbConnection,
+    org: &str,
+    from: i64,
+    to: i64,
+) -> QueryResult<Vec<(Option<String>, String, i64)>> {
+    use crate::db::schema::observations;
+    use diesel::dsl::count_star;
+    observations::table
+        .filter(observations::organisation_id.eq(org))
+        .filter(observations::deleted_at.is_null())
+        .filter(observations::observed_at.ge(from))
+        .filter(observations::observed_at.lt(to))
+        .group_by((observations::area_code, observations::category))
+        .select((observations::area_code, observations::category, count_star()))
+        .load(conn)
+}
