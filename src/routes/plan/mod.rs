@@ -1,0 +1,230 @@
+//! The action plan: problems coordinators mark from the picture, and the measures taken against
+//! them. Coordinators and admins read and change them; every change is a new version, kept in
+//! the item's history and written to the audit log.
+
+use super::json::ApiJson;
+use super::reports::actor;
+use crate::auth::{Auth, Coordinator};
+use crate::db::queries::plan::{self, Change, Fields, Item, PlanError};
+use crate::domain::FieldError;
+use crate::domain::plan::{MeasureFields, ProblemFields};
+use crate::error::{ApiError, ApiResult};
+use crate::state::{AppState, db};
+use actix_web::{HttpResponse, web};
+use serde_json::{Map, Value};
+
+mod figures;
+mod weekly;
+
+pub use figures::{EffectQuery, Estimate, delivered, estimate, measure_effect, measure_effort};
+pub use weekly::{WeeklyQuery, weekly_picture};
+
+fn rfc3339(ms: i64) -> Value {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map_or(Value::Null, |at| Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
+}
+
+/// A calendar date as the API writes it, `2026-03-04`.
+fn rfc3339_date(date: chrono::NaiveDate) -> String {
+    date.format("%Y-%m-%d").to_string()
+}
+
+/// An item as the API shows it: its fields, id, version and who changed it when.
+fn view<F: Fields>(item: &Item<F>) -> Value {
+    let mut body = match serde_json::to_value(item) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    body.insert("created_at".to_owned(), rfc3339(item.created_at));
+    body.insert("updated_at".to_owned(), rfc3339(item.updated_at));
+    Value::Object(body)
+}
+
+fn not_found<F: Fields>() -> ApiError {
+    ApiError::NotFound(format!("no such {}", F::KIND))
+}
+
+impl From<PlanError> for ApiError {
+    fn from(error: PlanError) -> Self {
+        match error {
+            PlanError::Invalid(errors) => ApiError::Validation(errors),
+            PlanError::NotFound => ApiError::NotFound("no such item".into()),
+            PlanError::Conflict { expected, current } => ApiError::ConflictFields {
+                code: "version_conflict",
+                detail: format!(
+                    "this change was made to version {expected}, but it is at version {current} now; \
+                     read it again and make the change to what it is"
+                ),
+                errors: vec![FieldError::new("version", "stale", format!("the current version is {current}"))],
+            },
+            PlanError::Db(error) => ApiError::from(error),
+        }
+    }
+}
+
+async fn list<F: Fields>(state: web::Data<AppState>, auth: Auth<Coordinator>) -> ApiResult<HttpResponse> {
+    let org = auth.organisation_id.clone();
+    let items = db(&state, move |conn, _| Ok(plan::list::<F>(conn, &org)?)).await?;
+    Ok(HttpResponse::Ok().json(items.iter().map(view).collect::<Vec<_>>()))
+}
+
+async fn get<F: Fields>(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let org = auth.organisation_id.clone();
+    let item = db(&state, move |conn, _| plan::get::<F>(conn, &org, &id)?.ok_or_else(not_found::<F>)).await?;
+    Ok(HttpResponse::Ok().json(view(&item)))
+}
+
+async fn create<F: Fields>(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    let actor = actor(&auth);
+    let now = chrono::Utc::now().timestamp_millis();
+    let item =
+        db(&state, move |conn, _| Ok(plan::save::<F>(conn, &actor, Change::Create(Value::Object(body)), now)?)).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/{}s/{}", F::KIND, item.id)))
+        .json(view(&item)))
+}
+
+async fn update<F: Fields>(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    id: web::Path<String>,
+    ApiJson(mut change): ApiJson<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    let expected_version =
+        match change.remove("version") {
+            None | Some(Value::Null) => None,
+            Some(version) => Some(version.as_i64().filter(|v| *v >= 1).ok_or_else(|| {
+                ApiError::field("version", "invalid_type", "the version read, a whole number from 1")
+            })?),
+        };
+    for key in ["id", "created_at", "created_by", "updated_at", "updated_by"] {
+        if change.contains_key(key) {
+            return Err(ApiError::field(key, "read_only", "is set by the server"));
+        }
+    }
+    let actor = actor(&auth);
+    let now = chrono::Utc::now().timestamp_millis();
+    let id = id.into_inner();
+    let item = db(&state, move |conn, _| {
+        plan::save::<F>(conn, &actor, Change::Update { id, change, expected_version }, now).map_err(|error| match error
+        {
+            PlanError::NotFound => not_found::<F>(),
+            other => other.into(),
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view(&item)))
+}
+
+async fn history<F: Fields>(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let org = auth.organisation_id.clone();
+    let versions = db(&state, move |conn, _| plan::history::<F>(conn, &org, &id)?.ok_or_else(not_found::<F>)).await?;
+    let body: Vec<Value> = versions
+        .into_iter()
+        .map(|version| {
+            serde_json::json!({
+                "version": version.version,
+                "changed_by": version.changed_by,
+                "changed_at": rfc3339(version.changed_at),
+                "fields": version.fields,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /api/v1/problems`
+pub async fn list_problems(state: web::Data<AppState>, auth: Auth<Coordinator>) -> ApiResult<HttpResponse> {
+    list::<ProblemFields>(state, auth).await
+}
+
+/// `POST /api/v1/problems`
+pub async fn create_problem(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    body: ApiJson<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    create::<ProblemFields>(state, auth, body).await
+}
+
+/// `GET /api/v1/problems/{id}`
+pub async fn get_problem(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    get::<ProblemFields>(state, auth, id).await
+}
+
+/// `PATCH /api/v1/problems/{id}`
+pub async fn update_problem(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    id: web::Path<String>,
+    body: ApiJson<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    update::<ProblemFields>(state, auth, id, body).await
+}
+
+/// `GET /api/v1/problems/{id}/history`
+pub async fn problem_history(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    history::<ProblemFields>(state, auth, id).await
+}
+
+/// `GET /api/v1/measures`
+pub async fn list_measures(state: web::Data<AppState>, auth: Auth<Coordinator>) -> ApiResult<HttpResponse> {
+    list::<MeasureFields>(state, auth).await
+}
+
+/// `POST /api/v1/measures`
+pub async fn create_measure(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    body: ApiJson<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    create::<MeasureFields>(state, auth, body).await
+}
+
+/// `GET /api/v1/measures/{id}`
+pub async fn get_measure(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    get::<MeasureFields>(state, auth, id).await
+}
+
+/// `PATCH /api/v1/measures/{id}`
+pub async fn update_measure(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    id: web::Path<String>,
+    body: ApiJson<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    update::<MeasureFields>(state, auth, id, body).await
+}
+
+/// `GET /api/v1/measures/{id}/history`
+pub async fn measure_history(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    history::<MeasureFields>(state, auth, id).await
+}
