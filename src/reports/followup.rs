@@ -32,6 +32,26 @@ pub struct IndicatorLine {
     pub meets_target: Option<bool>,
 }
 
+/// One measure of the action plan that ran during the period.
+#[derive(Debug, Clone, Default)]
+pub struct MeasureLine {
+    pub id: String,
+    pub title: String,
+    /// The responsible unit's name.
+    pub responsible: String,
+    pub areas: Vec<String>,
+    /// planned, ongoing, done or stopped.
+    pub status: String,
+    /// Hours planned within the period; `None` for a one-off.
+    pub planned_hours: Option<f64>,
+    /// Hours delivered within the period.
+    pub delivered_hours: f64,
+    /// The effect's verdict (decrease, increase, no_clear_change, too_few_to_tell, not_started).
+    pub verdict: String,
+    /// The change in per cent with its 95 % interval, when it can be told.
+    pub change: Option<(f64, f64, f64)>,
+}
+
 /// Everything the report shows.
 pub struct FollowUp<'a> {
     pub lang: Lang,
@@ -42,6 +62,8 @@ pub struct FollowUp<'a> {
     pub period: Period,
     pub assessment: Option<&'a Assessment>,
     pub indicators: &'a [IndicatorLine],
+    /// The measures that ran during the period.
+    pub measures: &'a [MeasureLine],
     /// The activity report grouped by type, compared with the same period last year.
     pub activity: &'a Report,
     /// The area table of the period, as `GET /api/v1/picture` answers it.
@@ -169,6 +191,7 @@ impl FollowUp<'_> {
         self.assessment_section(&mut html);
         self.indicator_section(&mut html);
         self.activity_section(&mut html);
+        self.measure_section(&mut html);
         self.area_section(&mut html);
         self.heatmap_section(&mut html);
         let _ = writeln!(
@@ -350,6 +373,91 @@ impl FollowUp<'_> {
             figure(self.lang, Some(round2(before.contacts)), 2),
             change_cell(self.lang, pct(row.now.contacts, before.contacts)),
         );
+    }
+
+    fn measure_section(&self, html: &mut String) {
+        let _ = writeln!(
+            html,
+            "<section id=\"measures\">\n<h2>{}</h2>\n<p>{}</p>",
+            self.t("Åtgärder under perioden", "Measures during the period"),
+            self.t(
+                "Levererad insats räknas från aktivitetsloggarna i åtgärdens områden, typer och datum inom perioden. Effekten jämför åtgärdens kategorier i dess områden före och efter start med resten av kommunen, med 95 % osäkerhetsintervall.",
+                "Delivered effort is counted from the activity logs in the measure's areas, types and dates within the period. The effect compares its categories in its areas before and after its start with the rest of the municipality, with a 95 % interval.",
+            )
+        );
+        if self.measures.is_empty() {
+            let _ = writeln!(
+                html,
+                "<p>{}</p>\n</section>",
+                self.t("Inga åtgärder pågick under perioden.", "No measures ran during the period.")
+            );
+            return;
+        }
+        let _ = writeln!(
+            html,
+            "<table class=\"measures\">\n<thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th>{}</th></tr></thead>\n<tbody>",
+            self.t("Åtgärd", "Measure"),
+            self.t("Ansvarig", "Responsible"),
+            self.t("Områden", "Areas"),
+            self.t("Status", "Status"),
+            self.t("Planerat, timmar", "Planned, hours"),
+            self.t("Levererat, timmar", "Delivered, hours"),
+            self.t("Effekt", "Effect"),
+        );
+        for line in self.measures {
+            let status = match line.status.as_str() {
+                "planned" => self.t("planerad", "planned"),
+                "ongoing" => self.t("pågår", "ongoing"),
+                "done" => self.t("klar", "done"),
+                "stopped" => self.t("avbruten", "stopped"),
+                _ => "–",
+            };
+            let verdict = match line.verdict.as_str() {
+                "decrease" => self.t("minskning", "decrease"),
+                "increase" => self.t("ökning", "increase"),
+                "no_clear_change" => self.t("ingen säker förändring", "no clear change"),
+                "too_few_to_tell" => self.t("för få rapporter för att säga något", "too few reports to tell"),
+                "not_started" => self.t("inte startad", "not started"),
+                _ => "–",
+            };
+            let effect = match line.change {
+                Some((change, low, high)) => {
+                    let signed = |x: f64| {
+                        format!(
+                            "{}{}",
+                            if x > 0.0 {
+                                "+"
+                            } else if x < 0.0 {
+                                "−"
+                            } else {
+                                ""
+                            },
+                            number(self.lang, x.abs(), 0)
+                        )
+                    };
+                    format!(
+                        "{verdict}: {}&#8239;% ({} {} {}&#8239;%)",
+                        signed(change),
+                        signed(low),
+                        self.t("till", "to"),
+                        signed(high)
+                    )
+                }
+                None => verdict.to_owned(),
+            };
+            let _ = writeln!(
+                html,
+                "<tr data-key=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{status}</td>{}{}<td data-value=\"{}\">{effect}</td></tr>",
+                escape(&line.id),
+                escape(&line.title),
+                escape(&line.responsible),
+                escape(&line.areas.join(", ")),
+                figure(self.lang, line.planned_hours, 1),
+                figure(self.lang, Some(line.delivered_hours), 1),
+                escape(&line.verdict),
+            );
+        }
+        html.push_str("</tbody>\n</table>\n</section>\n");
     }
 
     fn area_section(&self, html: &mut String) {

@@ -15,7 +15,7 @@ use crate::picture::view::Picture;
 use crate::reports::Lang;
 use crate::reports::activity_report::{Compare, Report, Request};
 use crate::reports::figure::Outline;
-use crate::reports::followup::{FollowUp, IndicatorLine, number};
+use crate::reports::followup::{FollowUp, IndicatorLine, MeasureLine, number};
 use crate::state::{AppState, db};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -65,6 +65,7 @@ pub async fn report(
             .collect();
         let assessment = assessments::get(conn, &caller.organisation_id, &period.to_string())?;
         let indicators = indicator_lines(conn, &caller.organisation_id, lang)?;
+        let measures = measure_lines(conn, &caller.organisation_id, tz, period)?;
         let report = FollowUp {
             lang,
             tz,
@@ -74,6 +75,7 @@ pub async fn report(
             period,
             assessment: assessment.as_ref(),
             indicators: &indicators,
+            measures: &measures,
             activity: &activity,
             picture: &picture,
             heatmap: &heatmap,
@@ -91,6 +93,56 @@ pub async fn report(
     })
     .await?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
+}
+
+/// The measures of the action plan that ran during `period` (not stopped before it), with the
+/// effort they delivered within it and their effect.
+fn measure_lines(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    tz: chrono_tz::Tz,
+    period: crate::domain::period::Period,
+) -> ApiResult<Vec<MeasureLine>> {
+    use crate::db::queries::plan;
+    use crate::domain::plan::MeasureFields;
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let units: std::collections::HashMap<String, String> = crate::db::queries::units::list(conn, organisation_id)?
+        .into_iter()
+        .map(|unit| (unit.slug, unit.name))
+        .collect();
+    let mut lines = Vec::new();
+    for measure in plan::list::<MeasureFields>(conn, organisation_id)?.into_iter().rev() {
+        let fields = &measure.fields;
+        let (start, end) = super::plan::figures_dates(fields)?;
+        if start > period.last || end.is_some_and(|end| end < period.first) || start > today {
+            continue;
+        }
+        let (delivered, _) =
+            super::plan::delivered(conn, organisation_id, tz, fields, (Some(period.first), Some(period.last)), today)?;
+        let estimate = super::plan::estimate(conn, organisation_id, tz, fields, &[], today)?;
+        let effect = estimate.effect.as_ref();
+        lines.push(MeasureLine {
+            id: measure.id.clone(),
+            title: fields.title.clone(),
+            responsible: units
+                .get(&fields.responsible_unit)
+                .cloned()
+                .unwrap_or_else(|| fields.responsible_unit.clone()),
+            areas: fields.areas.clone(),
+            status: fields.status.clone(),
+            planned_hours: delivered.planned_hours,
+            delivered_hours: delivered.delivered_hours,
+            verdict: effect.map_or_else(
+                || "not_started".to_owned(),
+                |e| {
+                    serde_json::to_value(e.verdict).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+                },
+            ),
+            change: effect
+                .and_then(|e| Some((e.change_percent?, e.change_percent_interval?[0], e.change_percent_interval?[1]))),
+        });
+    }
+    Ok(lines)
 }
 
 /// The indicator lines of the follow-up report: one per group of every indicator.

@@ -263,6 +263,22 @@ async fn delivered_effort_counts_the_measures_own_activity_logs_week_by_week_aga
     assert_eq!((effort["planned_hours"].as_f64(), effort["delivered_hours"].as_f64()), (Some(8.0), Some(7.0)));
     assert_eq!(effort["share_of_plan"].as_f64(), Some(0.88));
 
+    // The follow-up report of a period holding the two weeks lists the measure with what it
+    // planned and delivered within the period; a period before it lists none.
+    let period = format!("{}..{}", day(7), day(13));
+    let report = app.get(&format!("/api/v1/reports/followup?period={period}"), coordinator).await;
+    assert_eq!(report.status(), 200);
+    let report = report.text().await.unwrap();
+    let row = report
+        .lines()
+        .find(|line| line.contains(&format!("data-key=\"{}\"", measure["id"].as_str().unwrap())))
+        .unwrap_or_else(|| panic!("the measure's row in {report}"));
+    assert!(row.contains("data-value=\"4\"") && row.contains("data-value=\"2\""), "the second week only: {row}");
+    assert!(row.contains("Ny belysning längs gångvägen") && row.contains("data-value=\"too_few_to_tell\""), "{row}");
+    let before = format!("{}..{}", day(0) - chrono::Days::new(30), day(0) - chrono::Days::new(1));
+    let report = app.get(&format!("/api/v1/reports/followup?period={before}"), coordinator).await.text().await.unwrap();
+    assert!(report.contains("Inga åtgärder pågick under perioden."), "{report}");
+
     assert_problem(app.get(&path, &tenant.partner.tokens.access).await, 403, "forbidden").await;
     assert_problem(app.get("/api/v1/measures/no-such-id/effort", coordinator).await, 404, "not_found").await;
 }

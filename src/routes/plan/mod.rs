@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 mod figures;
 mod weekly;
 
-pub use figures::{EffectQuery, Estimate, delivered, estimate, measure_effect, measure_effort};
+pub use figures::{EffectQuery, Estimate, dates as figures_dates, delivered, estimate, measure_effect, measure_effort};
 pub use weekly::{WeeklyQuery, weekly_picture};
 
 fn rfc3339(ms: i64) -> Value {
