@@ -397,6 +397,7 @@ diesel::table! {
         problems -> Text,
         categories -> Text,
         activity_types -> Text,
+        shared_with -> Text,
         planned_start -> Text,
         planned_end -> Nullable<Text>,
         effort -> Text,

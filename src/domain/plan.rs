@@ -97,6 +97,10 @@ pub struct MeasureFields {
     /// The activity types whose logs in its areas and dates count as its delivered effort.
     #[serde(default)]
     pub activity_types: Vec<String>,
+    /// Partner units (by slug) whose users see the measure; the responsible unit's users see it
+    /// anyway and may mark it ongoing or done.
+    #[serde(default)]
+    pub shared_with: Vec<String>,
     pub planned_start: String,
     #[serde(default)]
     pub planned_end: Option<String>,
@@ -246,6 +250,7 @@ impl MeasureFields {
         let problems = list("problems", &self.problems, false, &mut errors);
         let categories = list("categories", &self.categories, false, &mut errors);
         let activity_types = list("activity_types", &self.activity_types, false, &mut errors);
+        let shared_with = list("shared_with", &self.shared_with, false, &mut errors);
         let start = date("planned_start", &self.planned_start).map_err(|e| errors.push(e)).ok();
         let end = match self.planned_end.as_deref().filter(|end| !end.is_empty()) {
             Some(end) => date("planned_end", end).map_err(|e| errors.push(e)).ok(),
@@ -279,6 +284,7 @@ impl MeasureFields {
             problems,
             categories,
             activity_types,
+            shared_with,
             planned_start: self.planned_start,
             planned_end: end.map(|end| end.format("%Y-%m-%d").to_string()),
             effort,

@@ -455,3 +455,69 @@ async fn the_weekly_picture_flags_areas_clearly_above_their_baseline_with_the_me
     assert_eq!(refused["errors"][0]["field"], "week");
     assert_problem(app.get("/api/v1/picture/weekly", &tenant.partner.tokens.access).await, 403, "forbidden").await;
 }
+
+#[tokio::test]
+async fn a_partner_sees_the_measures_shared_with_their_unit_and_marks_their_own_done_on_the_record() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let (admin, coordinator) = (&tenant.admin.tokens.access, &tenant.coordinator.tokens.access);
+    app.post("/api/v1/areas", admin, &tyreso()).await;
+    let mut partners = Vec::new();
+    for (unit, name) in [("tybo", "Tyresö Bostäder"), ("polisen", "Polisen"), ("brf", "Bostadsrättsföreningen")] {
+        assert_eq!(app.post("/api/v1/units", admin, &json!({ "slug": unit, "name": name })).await.status(), 201);
+        let user = json!({ "username": format!("{unit}-user"), "password": "ett långt lösenord", "role": "partner", "unit": unit });
+        assert_eq!(app.post("/api/v1/users", admin, &user).await.status(), 201);
+        partners.push(
+            app.login("tyreso", &format!("{unit}-user"), "ett långt lösenord", &format!("{unit}-laptop")).await.access,
+        );
+    }
+    let (tybo, police, other) = (&partners[0], &partners[1], &partners[2]);
+    let problem = created(app.post("/api/v1/problems", coordinator, &lighting_problem()).await).await;
+    let mut lighting = lighting_measure(problem["id"].as_str().unwrap());
+    lighting["responsible_unit"] = json!("tybo");
+    lighting["shared_with"] = json!(["polisen"]);
+    let lighting = created(app.post("/api/v1/measures", coordinator, &lighting).await).await;
+    let path = format!("/api/v1/measures/{}", lighting["id"].as_str().unwrap());
+    let mut unshared = lighting_measure("");
+    unshared["problems"] = json!([]);
+    created(app.post("/api/v1/measures", coordinator, &unshared).await).await;
+
+    // Tybo (responsible) and the police (shared with) see it, without the problems behind it;
+    // another partner sees nothing.
+    for token in [tybo, police] {
+        let listed: Value = app.get("/api/v1/measures", token).await.json().await.unwrap();
+        assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+        assert_eq!((listed[0]["id"].clone(), listed[0]["problems"].clone()), (lighting["id"].clone(), json!([])));
+        assert_eq!(app.get(&path, token).await.status(), 200);
+    }
+    assert_eq!(app.get("/api/v1/measures", other).await.json::<Value>().await.unwrap(), json!([]));
+    assert_problem(app.get(&path, other).await, 404, "not_found").await;
+
+    // Only the responsible unit marks it, only its status, only ongoing or done.
+    let refused =
+        assert_problem(app.patch(&path, tybo, &json!({ "title": "Annat" })).await, 422, "validation_failed").await;
+    assert_eq!(refused["errors"][0]["code"], "not_for_partners");
+    assert_problem(app.patch(&path, tybo, &json!({ "status": "stopped" })).await, 422, "validation_failed").await;
+    assert_problem(app.patch(&path, police, &json!({ "status": "done" })).await, 403, "forbidden").await;
+    assert_problem(app.patch(&path, other, &json!({ "status": "done" })).await, 404, "not_found").await;
+    let done = app.patch(&path, tybo, &json!({ "status": "done", "version": 1 })).await;
+    assert_eq!(done.status(), 200);
+    let history: Value = app.get(&format!("{path}/history"), coordinator).await.json().await.unwrap();
+    assert_eq!(history[1]["fields"]["status"], "done");
+    assert_eq!(history[1]["changed_by"], app.get("/api/v1/me", tybo).await.json::<Value>().await.unwrap()["id"]);
+    let audit: Value = app.get("/api/v1/audit?action=plan.measure.update", admin).await.json().await.unwrap();
+    assert_eq!(audit["items"][0]["role"], "partner", "{audit}");
+
+    // The plan's other parts stay the coordinators'.
+    for forbidden in
+        ["/api/v1/problems", &format!("{path}/history"), &format!("{path}/effort"), &format!("{path}/effect")]
+    {
+        assert_problem(app.get(forbidden, tybo).await, 403, "forbidden").await;
+    }
+    let mut unknown = lighting_measure("");
+    unknown["problems"] = json!([]);
+    unknown["shared_with"] = json!(["polisen", "ingen"]);
+    let refused =
+        assert_problem(app.post("/api/v1/measures", coordinator, &unknown).await, 422, "validation_failed").await;
+    assert_eq!(refused["errors"][0]["field"], "shared_with[1]");
+}

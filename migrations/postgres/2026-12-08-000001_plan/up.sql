@@ -1,6 +1,6 @@
 -- The action plan: problems seen in the picture and the measures taken against them (lag
 -- 2023:196: lägesbild, åtgärdsplan, follow-up). Lists (areas by code, categories and activity
--- types by slug, problem ids, weekdays) are JSON arrays: a plan holds tens of items, read whole.
+-- types and units by slug, problem ids, weekdays) are JSON arrays: a plan holds tens of items, read whole.
 -- Each change raises `version` and keeps the version it replaced in `plan_history`.
 CREATE TABLE problems (
     organisation_id TEXT NOT NULL,
@@ -30,6 +30,7 @@ CREATE TABLE measures (
     problems TEXT NOT NULL,
     categories TEXT NOT NULL,
     activity_types TEXT NOT NULL,
+    shared_with TEXT NOT NULL,
     planned_start TEXT NOT NULL,
     planned_end TEXT,
     effort TEXT NOT NULL,

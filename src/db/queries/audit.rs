@@ -1,5 +1,6 @@
 //! The audit log: every export and every read of raw observations by a coordinator, an admin or a
-//! partner (a sync pull page holding records included), and every export from the command line. An entry is written before the answer leaves
+//! partner (a sync pull page holding records included), every export from the command line, the
+//! retention runs and settings, and every change to the action plan. An entry is written before the answer leaves
 //! and completed with its row count when the answer is whole.
 
 use crate::db::DbConnection;
@@ -20,6 +21,10 @@ pub const ACTIONS: &[&str] = &[
     "read.sync_pull",
     "retention.run",
     "retention.settings",
+    "plan.problem.create",
+    "plan.problem.update",
+    "plan.measure.create",
+    "plan.measure.update",
 ];
 
 /// One entry as stored and listed.

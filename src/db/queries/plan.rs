@@ -59,6 +59,8 @@ pub struct References<'a> {
     pub categories: &'a [String],
     pub activity_types: &'a [String],
     pub units: &'a [String],
+    /// Units a measure is shared with.
+    pub shared_with: &'a [String],
     pub problems: &'a [String],
 }
 
@@ -190,6 +192,7 @@ impl Fields for MeasureFields {
             categories: &self.categories,
             activity_types: &self.activity_types,
             units: std::slice::from_ref(&self.responsible_unit),
+            shared_with: &self.shared_with,
             problems: &self.problems,
         }
     }
@@ -205,7 +208,7 @@ impl Fields for MeasureFields {
         #[allow(clippy::type_complexity)]
         let rows: Vec<(
             (String, String, String, String, String, String, String, String, String),
-            (String, Option<String>, String, String, i64, String, i64, String, i64),
+            (String, Option<String>, String, String, i64, String, i64, String, i64, String),
         )> = {
             let columns = (
                 (
@@ -229,6 +232,7 @@ impl Fields for MeasureFields {
                     measures::created_at,
                     measures::updated_by,
                     measures::updated_at,
+                    measures::shared_with,
                 ),
             );
             if let (Some(id), DbConnection::Postgres(pg), true) = (id, &mut *conn, lock) {
@@ -250,6 +254,7 @@ impl Fields for MeasureFields {
                     problems: json_list(&a.6),
                     categories: json_list(&a.7),
                     activity_types: json_list(&a.8),
+                    shared_with: json_list(&b.9),
                     planned_start: b.0,
                     planned_end: b.1,
                     effort: serde_json::from_str(&b.2).unwrap_or(Effort::OneOff { description: String::new() }),
@@ -275,6 +280,7 @@ impl Fields for MeasureFields {
                 measures::problems.eq(to_json(&f.problems)),
                 measures::categories.eq(to_json(&f.categories)),
                 measures::activity_types.eq(to_json(&f.activity_types)),
+                measures::shared_with.eq(to_json(&f.shared_with)),
             ),
             (
                 measures::planned_start.eq(&f.planned_start),
@@ -349,6 +355,14 @@ pub fn check_references(conn: &mut DbConnection, org: &str, refs: &References<'_
             .select(units::slug)
             .load(conn)?;
         unknown("responsible_unit", refs.units, &known, "unit", &mut errors);
+    }
+    if !refs.shared_with.is_empty() {
+        let known: Vec<String> = units::table
+            .filter(units::organisation_id.eq(org))
+            .filter(units::slug.eq_any(refs.shared_with))
+            .select(units::slug)
+            .load(conn)?;
+        unknown("shared_with", refs.shared_with, &known, "unit", &mut errors);
     }
     if !refs.problems.is_empty() {
         let known: Vec<String> = problems::table
@@ -514,4 +528,16 @@ pub fn observation_counts_by_category(
         .group_by((observations::area_code, observations::category))
         .select((observations::area_code, observations::category, count_star()))
         .load(conn)
+}
+
+/// The slug of the unit a user belongs to, if any.
+pub fn unit_of(conn: &mut DbConnection, org: &str, user_id: &str) -> QueryResult<Option<String>> {
+    use crate::db::schema::users;
+    users::table
+        .inner_join(units::table.on(units::id.nullable().eq(users::unit_id)))
+        .filter(users::organisation_id.eq(org))
+        .filter(users::id.eq(user_id))
+        .select(units::slug)
+        .first(conn)
+        .optional()
 }

@@ -4,9 +4,10 @@
 
 use super::json::ApiJson;
 use super::reports::actor;
-use crate::auth::{Auth, Coordinator};
+use crate::auth::{Analyst, Auth, AuthUser, Coordinator};
 use crate::db::queries::plan::{self, Change, Fields, Item, PlanError};
 use crate::domain::FieldError;
+use crate::domain::identity::Role;
 use crate::domain::plan::{MeasureFields, ProblemFields};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, db};
@@ -94,7 +95,7 @@ async fn create<F: Fields>(
 
 async fn update<F: Fields>(
     state: web::Data<AppState>,
-    auth: Auth<Coordinator>,
+    auth: AuthUser,
     id: web::Path<String>,
     ApiJson(mut change): ApiJson<Map<String, Value>>,
 ) -> ApiResult<HttpResponse> {
@@ -175,7 +176,7 @@ pub async fn update_problem(
     id: web::Path<String>,
     body: ApiJson<Map<String, Value>>,
 ) -> ApiResult<HttpResponse> {
-    update::<ProblemFields>(state, auth, id, body).await
+    update::<ProblemFields>(state, (*auth).clone(), id, body).await
 }
 
 /// `GET /api/v1/problems/{id}/history`
@@ -187,9 +188,34 @@ pub async fn problem_history(
     history::<ProblemFields>(state, auth, id).await
 }
 
-/// `GET /api/v1/measures`
-pub async fn list_measures(state: web::Data<AppState>, auth: Auth<Coordinator>) -> ApiResult<HttpResponse> {
-    list::<MeasureFields>(state, auth).await
+/// The measures a partner sees: those shared with their unit or that their unit carries out,
+/// without the problems behind them (the coordinators' own notes).
+fn for_partner(
+    conn: &mut crate::db::DbConnection,
+    caller: &AuthUser,
+    items: Vec<Item<MeasureFields>>,
+) -> ApiResult<Vec<Item<MeasureFields>>> {
+    let Some(unit) = plan::unit_of(conn, &caller.organisation_id, &caller.user_id)? else { return Ok(Vec::new()) };
+    Ok(items
+        .into_iter()
+        .filter(|item| item.fields.responsible_unit == unit || item.fields.shared_with.contains(&unit))
+        .map(|mut item| {
+            item.fields.problems.clear();
+            item
+        })
+        .collect())
+}
+
+/// `GET /api/v1/measures`: coordinators and admins see every measure; a partner those shared
+/// with their unit or carried out by it.
+pub async fn list_measures(state: web::Data<AppState>, auth: Auth<Analyst>) -> ApiResult<HttpResponse> {
+    let caller = (*auth).clone();
+    let items = db(&state, move |conn, _| {
+        let items = plan::list::<MeasureFields>(conn, &caller.organisation_id)?;
+        if caller.role == Role::Partner { for_partner(conn, &caller, items) } else { Ok(items) }
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(items.iter().map(view).collect::<Vec<_>>()))
 }
 
 /// `POST /api/v1/measures`
@@ -201,23 +227,57 @@ pub async fn create_measure(
     create::<MeasureFields>(state, auth, body).await
 }
 
-/// `GET /api/v1/measures/{id}`
+/// `GET /api/v1/measures/{id}`: as in the list; another partner's measure is 404.
 pub async fn get_measure(
     state: web::Data<AppState>,
-    auth: Auth<Coordinator>,
+    auth: Auth<Analyst>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    get::<MeasureFields>(state, auth, id).await
+    let caller = (*auth).clone();
+    let item = db(&state, move |conn, _| {
+        let item =
+            plan::get::<MeasureFields>(conn, &caller.organisation_id, &id)?.ok_or_else(not_found::<MeasureFields>)?;
+        if caller.role != Role::Partner {
+            return Ok(item);
+        }
+        for_partner(conn, &caller, vec![item])?.pop().ok_or_else(not_found::<MeasureFields>)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view(&item)))
 }
 
-/// `PATCH /api/v1/measures/{id}`
+/// `PATCH /api/v1/measures/{id}`: coordinators and admins change any field; a partner whose
+/// unit carries the measure out marks it `ongoing` or `done` (its `status`, nothing else).
 pub async fn update_measure(
     state: web::Data<AppState>,
-    auth: Auth<Coordinator>,
+    auth: Auth<Analyst>,
     id: web::Path<String>,
     body: ApiJson<Map<String, Value>>,
 ) -> ApiResult<HttpResponse> {
-    update::<MeasureFields>(state, auth, id, body).await
+    let caller = (*auth).clone();
+    if caller.role == Role::Partner {
+        if let Some(key) = body.0.keys().find(|key| !matches!(key.as_str(), "status" | "version")) {
+            return Err(ApiError::field(key, "not_for_partners", "a partner marks the status only"));
+        }
+        if !matches!(body.0.get("status").and_then(Value::as_str), Some("ongoing" | "done")) {
+            return Err(ApiError::field("status", "not_for_partners", "a partner marks a measure ongoing or done"));
+        }
+        let (check, org, user, measure_id) =
+            (state.clone(), caller.organisation_id.clone(), caller.user_id.clone(), id.clone());
+        db(&check, move |conn, _| {
+            let item = plan::get::<MeasureFields>(conn, &org, &measure_id)?.ok_or_else(not_found::<MeasureFields>)?;
+            let unit = plan::unit_of(conn, &org, &user)?;
+            if unit.as_deref() == Some(item.fields.responsible_unit.as_str()) {
+                Ok(())
+            } else if unit.is_some_and(|unit| item.fields.shared_with.contains(&unit)) {
+                Err(ApiError::Forbidden)
+            } else {
+                Err(not_found::<MeasureFields>())
+            }
+        })
+        .await?;
+    }
+    update::<MeasureFields>(state, caller, id, body).await
 }
 
 /// `GET /api/v1/measures/{id}/history`
