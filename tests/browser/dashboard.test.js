@@ -542,6 +542,11 @@ test('a coordinator marks a problem, plans a measure against it, sees its delive
   await page.locator('#nav').getByRole('link', { name: 'Åtgärder' }).click()
   await page.getByRole('heading', { name: 'Åtgärdsplan', level: 1 }).waitFor()
   await page.getByText('Inga åtgärder än.').waitFor()
+  // The week's picture first: the areas the server flags, as many as it flags.
+  const weekly = await coordinator.get('/api/v1/picture/weekly')
+  await page.getByRole('heading', { name: `Veckans läge, ${weekly.week}` }).waitFor()
+  const flagged = weekly.areas.filter((row) => row.flagged).length
+  assert.equal(await page.locator('[aria-labelledby="plan-weekly"] [data-flagged]').getAttribute('data-flagged'), String(flagged))
 
   // A problem without a title is refused next to the field, and nothing is stored.
   const problemForm = page.getByRole('form', { name: 'Nytt problem' })

@@ -81,7 +81,8 @@ export async function renderPlan(main, ctx) {
   const load = async () => {
     content.replaceChildren(loading())
     try {
-      const [measures, problems, units, types, areas] = await Promise.all([
+      const [weekly, measures, problems, units, types, areas] = await Promise.all([
+        api.get('/api/v1/picture/weekly'),
         api.get('/api/v1/measures'),
         api.get('/api/v1/problems'),
         api.get('/api/v1/units'),
@@ -105,6 +106,7 @@ export async function renderPlan(main, ctx) {
       const problemTitles = new Map(problems.map((p) => [p.id, p.title]))
 
       content.replaceChildren(
+        weeklyCard(weekly, (slug) => label(ctx.categories.find((c) => c.slug === slug)) || slug),
         measuresTable(measures, figures, { problemTitles, unitNames: new Map(units.map((u) => [u.slug, u.name])) }, load, ctx),
         measureForm({ areaOptions, categoryOptions, unitOptions, typeOptions, problems }, load, ctx),
         problemsTable(problems),
@@ -115,6 +117,26 @@ export async function renderPlan(main, ctx) {
     }
   }
   await load()
+}
+
+/** Last week's areas clearly above their usual level, for the EST meeting. */
+function weeklyCard(weekly, categoryLabel) {
+  const flagged = weekly.areas.filter((row) => row.flagged)
+  const section = h('section', { class: 'card', 'aria-labelledby': 'plan-weekly', 'data-week': weekly.week },
+    h('h2', { id: 'plan-weekly', text: t('plan_weekly_title', { week: weekly.week }) }),
+    h('p', { class: 'hint', text: t('plan_weekly_test', { from: weekly.baseline.from, to: weekly.baseline.to }) }))
+  if (!flagged.length) {
+    section.append(h('p', { 'data-flagged': '0', text: t('plan_weekly_none') }))
+    return section
+  }
+  section.append(h('ul', { class: 'weekly', 'data-flagged': String(flagged.length) }, flagged.map((row) => h('li', { 'data-area': row.area },
+    h('strong', { text: `${row.name} (${row.area})` }),
+    ` ${t('plan_weekly_row', { count: formatNumber(row.last_week), usual: formatNumber(row.baseline_mean, 1) })}`,
+    row.categories.length ? h('span', { class: 'hint', text: ` ${row.categories.slice(0, 3).map((c) => categoryLabel(c.category)).join(', ')}` }) : null,
+    h('p', { class: 'hint', text: row.measures.length
+      ? t('plan_weekly_measures', { measures: row.measures.map((m) => m.title).join(', ') })
+      : t('plan_weekly_no_measures') })))))
+  return section
 }
 
 function measuresTable(measures, figures, { problemTitles, unitNames }, reload, ctx) {
