@@ -39,6 +39,18 @@ pub enum Verdict {
     NoClearChange,
 }
 
+impl Verdict {
+    /// The verdict as the API names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::TooFewToTell => "too_few_to_tell",
+            Verdict::Decrease => "decrease",
+            Verdict::Increase => "increase",
+            Verdict::NoClearChange => "no_clear_change",
+        }
+    }
+}
+
 /// The estimate: the ratio of rate ratios with its interval, and the same as a change in per cent.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Effect {

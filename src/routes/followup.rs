@@ -110,16 +110,18 @@ fn measure_lines(
         .into_iter()
         .map(|unit| (unit.slug, unit.name))
         .collect();
+    use super::plan::figures;
+    let tree = crate::db::queries::areas::tree(conn, organisation_id)?;
     let mut lines = Vec::new();
     for measure in plan::list::<MeasureFields>(conn, organisation_id)?.into_iter().rev() {
         let fields = &measure.fields;
-        let (start, end) = super::plan::figures_dates(fields)?;
+        let (start, end) = figures::dates(fields)?;
         if start > period.last || end.is_some_and(|end| end < period.first) || start > today {
             continue;
         }
-        let (delivered, _) =
-            super::plan::delivered(conn, organisation_id, tz, fields, (Some(period.first), Some(period.last)), today)?;
-        let estimate = super::plan::estimate(conn, organisation_id, tz, fields, &[], today)?;
+        let window = (Some(period.first), Some(period.last));
+        let (delivered, _) = figures::delivered(conn, organisation_id, tz, &tree, fields, window, today)?;
+        let estimate = figures::estimate(conn, organisation_id, tz, &tree, fields, &[], today)?;
         let effect = estimate.effect.as_ref();
         lines.push(MeasureLine {
             id: measure.id.clone(),

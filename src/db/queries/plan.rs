@@ -38,6 +38,8 @@ pub struct Version {
 pub enum PlanError {
     Invalid(Vec<FieldError>),
     NotFound,
+    /// The caller may see the item but not change it.
+    Forbidden,
     /// The change was made against `expected`, but the item is at `current` now.
     Conflict {
         expected: i64,
@@ -400,6 +402,19 @@ pub fn save<F: Fields>(
     change: Change,
     now_ms: i64,
 ) -> Result<Item<F>, PlanError> {
+    save_if(conn, actor, change, |_, _| Ok(()), now_ms)
+}
+
+/// [`save`], where a change to an existing item is made only if `allowed` says so of the item
+/// as it is (reading more on the same connection if it needs to), read and locked in the same transaction (so what it checks cannot change before the
+/// change is written).
+pub fn save_if<F: Fields>(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    change: Change,
+    allowed: impl FnOnce(&mut DbConnection, &Item<F>) -> Result<(), PlanError>,
+    now_ms: i64,
+) -> Result<Item<F>, PlanError> {
     let org = actor.organisation_id.clone();
     let user = actor.user_id.clone().unwrap_or_default();
     crate::db::write_transaction(conn, |conn| {
@@ -419,6 +434,7 @@ pub fn save<F: Fields>(
             }
             Change::Update { id, change, expected_version } => {
                 let current = F::load(conn, &org, Some(&id), true)?.pop().ok_or(PlanError::NotFound)?;
+                allowed(conn, &current)?;
                 if let Some(expected) = expected_version.filter(|expected| *expected != current.version) {
                     return Err(PlanError::Conflict { expected, current: current.version });
                 }

@@ -15,15 +15,15 @@ use crate::state::{AppState, db};
 use actix_web::{HttpResponse, web};
 use chrono::{Days, NaiveDate};
 use chrono_tz::Tz;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::HashSet;
 
-/// The organisation's areas as (child, parent) links.
-pub fn area_links(conn: &mut DbConnection, org: &str) -> ApiResult<Vec<(String, String)>> {
-    Ok(crate::db::queries::areas::tree(conn, org)?
-        .into_iter()
-        .filter_map(|(code, _, parent)| Some((code, parent?)))
-        .collect())
+/// The organisation's areas: (code, name, parent), as `areas::tree` reads them.
+pub type Tree = [(String, String, Option<String>)];
+
+/// The areas of `tree` as (child, parent) links.
+pub fn links(tree: &Tree) -> Vec<(String, String)> {
+    tree.iter().filter_map(|(code, _, parent)| Some((code.clone(), parent.clone()?))).collect()
 }
 
 /// `codes` with every area inside them.
@@ -43,6 +43,7 @@ pub fn delivered(
     conn: &mut DbConnection,
     org: &str,
     tz: Tz,
+    tree: &Tree,
     fields: &MeasureFields,
     (from, to): (Option<NaiveDate>, Option<NaiveDate>),
     today: NaiveDate,
@@ -53,7 +54,7 @@ pub fn delivered(
         (Some(end), Some(to)) => Some(end.min(to)),
         (end, to) => end.or(to),
     };
-    let areas = within(&fields.areas, &area_links(conn, org)?);
+    let areas = within(&fields.areas, &links(tree));
     let last = end.map_or(today, |end| end.min(today));
     let weekly_hours = match fields.effort {
         Effort::WeeklyHours { hours } => Some(hours),
@@ -85,17 +86,17 @@ pub fn estimate(
     conn: &mut DbConnection,
     org: &str,
     tz: Tz,
+    tree: &Tree,
     fields: &MeasureFields,
     compare: &[String],
     today: NaiveDate,
 ) -> ApiResult<Estimate> {
-    let tree = crate::db::queries::areas::tree(conn, org)?;
     for code in compare {
         if !tree.iter().any(|(known, _, _)| known == code) {
             return Err(ApiError::field("compare", "unknown_area", format!("there is no area `{code}`")));
         }
     }
-    let links = area_links(conn, org)?;
+    let links = links(tree);
     let measure_areas = within(&fields.areas, &links);
     let comparison_areas = if compare.is_empty() { None } else { Some(within(compare, &links)) };
     if comparison_areas.as_ref().is_some_and(|areas| !areas.is_disjoint(&measure_areas)) {
@@ -167,7 +168,8 @@ pub async fn measure_effort(
     let org = auth.organisation_id.clone();
     let body = db(&state, move |conn, _| {
         let (measure, tz, today) = measure_and_today(conn, &org, &id)?;
-        let (delivered, last) = delivered(conn, &org, tz, &measure.fields, (None, None), today)?;
+        let tree = crate::db::queries::areas::tree(conn, &org)?;
+        let (delivered, last) = delivered(conn, &org, tz, &tree, &measure.fields, (None, None), today)?;
         Ok(json!({
             "measure_id": measure.id,
             "effort": measure.fields.effort,
@@ -220,7 +222,8 @@ pub async fn measure_effect(
         .collect();
     let body = db(&state, move |conn, _| {
         let (measure, tz, today) = measure_and_today(conn, &org, &id)?;
-        let estimate = estimate(conn, &org, tz, &measure.fields, &compare, today)?;
+        let tree = crate::db::queries::areas::tree(conn, &org)?;
+        let estimate = estimate(conn, &org, tz, &tree, &measure.fields, &compare, today)?;
         let span = |(from, to): (NaiveDate, NaiveDate)| {
             json!({ "from": rfc3339_date(from), "to": rfc3339_date(to - Days::new(1)) })
         };
@@ -234,7 +237,7 @@ pub async fn measure_effect(
             "before": estimate.windows.map(|(before, _)| span(before)),
             "after": estimate.windows.map(|(_, after)| span(after)),
             "counts": effect.map(|e| e.counts),
-            "verdict": effect.map_or(Value::from("not_started"), |e| json!(e.verdict)),
+            "verdict": effect.map_or("not_started", |e| e.verdict.as_str()),
             "rate_ratio": effect.and_then(|e| e.rate_ratio),
             "rate_ratio_interval": effect.and_then(|e| e.rate_ratio_interval),
             "change_percent": effect.and_then(|e| e.change_percent),

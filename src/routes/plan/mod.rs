@@ -14,11 +14,11 @@ use crate::state::{AppState, db};
 use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value};
 
-mod figures;
+pub mod figures;
 mod weekly;
 
-pub use figures::{EffectQuery, Estimate, dates as figures_dates, delivered, estimate, measure_effect, measure_effort};
-pub use weekly::{WeeklyQuery, weekly_picture};
+pub use figures::{measure_effect, measure_effort};
+pub use weekly::weekly_picture;
 
 fn rfc3339(ms: i64) -> Value {
     chrono::DateTime::from_timestamp_millis(ms)
@@ -50,6 +50,7 @@ impl From<PlanError> for ApiError {
         match error {
             PlanError::Invalid(errors) => ApiError::Validation(errors),
             PlanError::NotFound => ApiError::NotFound("no such item".into()),
+            PlanError::Forbidden => ApiError::Forbidden,
             PlanError::Conflict { expected, current } => ApiError::ConflictFields {
                 code: "version_conflict",
                 detail: format!(
@@ -98,6 +99,7 @@ async fn update<F: Fields>(
     auth: AuthUser,
     id: web::Path<String>,
     ApiJson(mut change): ApiJson<Map<String, Value>>,
+    allowed: impl FnOnce(&mut crate::db::DbConnection, &Item<F>) -> Result<(), PlanError> + Send + 'static,
 ) -> ApiResult<HttpResponse> {
     let expected_version =
         match change.remove("version") {
@@ -115,11 +117,12 @@ async fn update<F: Fields>(
     let now = chrono::Utc::now().timestamp_millis();
     let id = id.into_inner();
     let item = db(&state, move |conn, _| {
-        plan::save::<F>(conn, &actor, Change::Update { id, change, expected_version }, now).map_err(|error| match error
-        {
-            PlanError::NotFound => not_found::<F>(),
-            other => other.into(),
-        })
+        plan::save_if::<F>(conn, &actor, Change::Update { id, change, expected_version }, allowed, now).map_err(
+            |error| match error {
+                PlanError::NotFound => not_found::<F>(),
+                other => other.into(),
+            },
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(view(&item)))
@@ -176,7 +179,7 @@ pub async fn update_problem(
     id: web::Path<String>,
     body: ApiJson<Map<String, Value>>,
 ) -> ApiResult<HttpResponse> {
-    update::<ProblemFields>(state, (*auth).clone(), id, body).await
+    update::<ProblemFields>(state, (*auth).clone(), id, body, |_, _| Ok(())).await
 }
 
 /// `GET /api/v1/problems/{id}/history`
@@ -262,22 +265,21 @@ pub async fn update_measure(
         if !matches!(body.0.get("status").and_then(Value::as_str), Some("ongoing" | "done")) {
             return Err(ApiError::field("status", "not_for_partners", "a partner marks a measure ongoing or done"));
         }
-        let (check, org, user, measure_id) =
-            (state.clone(), caller.organisation_id.clone(), caller.user_id.clone(), id.clone());
-        db(&check, move |conn, _| {
-            let item = plan::get::<MeasureFields>(conn, &org, &measure_id)?.ok_or_else(not_found::<MeasureFields>)?;
+        // Checked on the measure as it is when the change is written, locked with it.
+        let (org, user) = (caller.organisation_id.clone(), caller.user_id.clone());
+        return update::<MeasureFields>(state, caller, id, body, move |conn, item| {
             let unit = plan::unit_of(conn, &org, &user)?;
             if unit.as_deref() == Some(item.fields.responsible_unit.as_str()) {
                 Ok(())
             } else if unit.is_some_and(|unit| item.fields.shared_with.contains(&unit)) {
-                Err(ApiError::Forbidden)
+                Err(PlanError::Forbidden)
             } else {
-                Err(not_found::<MeasureFields>())
+                Err(PlanError::NotFound)
             }
         })
-        .await?;
+        .await;
     }
-    update::<MeasureFields>(state, caller, id, body).await
+    update::<MeasureFields>(state, caller, id, body, |_, _| Ok(())).await
 }
 
 /// `GET /api/v1/measures/{id}/history`

@@ -49,7 +49,7 @@ pub async fn weekly_picture(
         let last_week = plan::observation_counts_by_category(conn, &org, ms(monday), ms(next_monday))?;
         let baseline = plan::observation_counts_by_category(conn, &org, ms(baseline_from), ms(monday))?;
         let tree = crate::db::queries::areas::tree(conn, &org)?;
-        let links = super::figures::area_links(conn, &org)?;
+        let links = super::figures::links(&tree);
         let within = |code: &str| within(&[code.to_owned()], &links);
         let measures = plan::list::<MeasureFields>(conn, &org)?;
         let running: Vec<(&Item<MeasureFields>, HashSet<String>)> = measures
