@@ -111,6 +111,7 @@ diesel::table! {
         kind -> Text,
         platform -> Nullable<Text>,
         label -> Nullable<Text>,
+        pulled_schema_version -> Nullable<BigInt>,
     }
 }
 
@@ -422,6 +423,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    feedback (organisation_id, id) {
+        organisation_id -> Text,
+        id -> Text,
+        body -> Text,
+        areas -> Text,
+        measure_id -> Nullable<Text>,
+        measure_title -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> BigInt,
+        updated_by -> Text,
+        updated_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+        created_seq -> BigInt,
+        server_seq -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     units,
@@ -447,4 +466,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     problems,
     measures,
     plan_history,
+    feedback,
 );

@@ -4,6 +4,7 @@ pub mod activity;
 pub mod areas;
 pub mod effect;
 pub mod effort;
+pub mod feedback;
 pub mod geo;
 pub mod identity;
 pub mod indicators;

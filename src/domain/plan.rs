@@ -111,22 +111,24 @@ pub struct MeasureFields {
 }
 
 /// Reads a whole body (a creation, or a stored item with a change merged in) as `T`, naming the
-/// field a type error is about.
+/// field an error is about (`areas`, `effort.hours`, `time_window.weekdays[1]`).
 pub fn read<T: for<'de> Deserialize<'de>>(body: Value) -> Result<T, FieldError> {
-    serde_json::from_value(body).map_err(|error| {
-        let message = error.to_string();
-        let field = message
-            .split('`')
-            .nth(1)
-            .filter(|_| message.starts_with("missing field") || message.starts_with("unknown field"))
-            .unwrap_or("body")
-            .to_owned();
-        let code = if message.starts_with("missing field") {
-            "required"
-        } else if message.starts_with("unknown field") {
-            "unknown_field"
+    serde_path_to_error::deserialize(body).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        // A missing field's path is its container's; an unknown field's is the field's own.
+        let (code, named) = if let Some(rest) = message.strip_prefix("missing field `") {
+            ("required", rest.split('`').next())
+        } else if message.starts_with("unknown field `") {
+            ("unknown_field", None)
         } else {
-            "invalid_type"
+            ("invalid_type", None)
+        };
+        let field = match named {
+            Some(name) if path == "." => name.to_owned(),
+            Some(name) => format!("{path}.{name}"),
+            None if path == "." => ".".to_owned(),
+            None => path,
         };
         FieldError::new(&field, code, message)
     })
@@ -142,7 +144,8 @@ pub fn merged(current: &impl Serialize, change: Map<String, Value>) -> Value {
     Value::Object(body)
 }
 
-fn text(field: &str, value: &str, max: usize, required: bool, errors: &mut Vec<FieldError>) -> String {
+/// Free text, trimmed and redacted; an error for empty (when required), too long or control characters.
+pub fn text(field: &str, value: &str, max: usize, required: bool, errors: &mut Vec<FieldError>) -> String {
     let trimmed = value.trim();
     if required && trimmed.is_empty() {
         errors.push(FieldError::new(field, "required", "must not be empty"));
@@ -161,7 +164,8 @@ fn one_of(field: &str, value: &str, allowed: &[&str], errors: &mut Vec<FieldErro
     }
 }
 
-fn list(field: &str, values: &[String], required: bool, errors: &mut Vec<FieldError>) -> Vec<String> {
+/// A list of references, trimmed and without repeats; an error for each empty, too long or odd entry.
+pub fn list(field: &str, values: &[String], required: bool, errors: &mut Vec<FieldError>) -> Vec<String> {
     if required && values.is_empty() {
         errors.push(FieldError::new(field, "required", "must name at least one"));
     }
@@ -324,6 +328,43 @@ mod tests {
         assert_eq!(errors[0].code, "before_start");
         let unknown = read::<MeasureFields>(json!({ "titel": "x" })).unwrap_err();
         assert_eq!((unknown.field.as_str(), unknown.code.as_str()), ("titel", "unknown_field"));
+    }
+
+    #[test]
+    fn a_body_of_the_wrong_shape_names_the_field_at_fault_however_deep() {
+        let base = serde_json::json!({
+            "title": "t", "source": "picture", "areas": ["GR"],
+            "time_window": { "weekdays": [1, 2] },
+        });
+        let with = |pointer: &str, value: Value| {
+            let mut body = base.clone();
+            if let Some(slot) = body.pointer_mut(pointer) {
+                *slot = value;
+            } else if let Some(map) = body.as_object_mut() {
+                map.insert(pointer.trim_start_matches('/').to_owned(), value);
+            }
+            read::<ProblemFields>(body).err().map(|e| (e.field, e.code))
+        };
+        let named = |field: &str, code: &str| Some((field.to_owned(), code.to_owned()));
+        assert_eq!(with("/areas", Value::from("GR")), named("areas", "invalid_type"));
+        assert_eq!(
+            with("/time_window/weekdays/1", Value::from("tisdag")),
+            named("time_window.weekdays[1]", "invalid_type")
+        );
+        assert_eq!(
+            with("/time_window", serde_json::json!({ "colour": 1 })),
+            named("time_window.colour", "unknown_field")
+        );
+        assert_eq!(with("/titel", Value::from("t")), named("titel", "unknown_field"));
+        let mut missing = base.clone();
+        missing.as_object_mut().map(|m| m.remove("source"));
+        assert_eq!(read::<ProblemFields>(missing).err().map(|e| (e.field, e.code)), named("source", "required"));
+        let effort = serde_json::json!({ "kind": "weekly_hours" });
+        let measure = serde_json::json!({
+            "title": "t", "responsible_unit": "u", "areas": ["GR"], "planned_start": "2026-01-01", "effort": effort,
+        });
+        assert_eq!(read::<MeasureFields>(measure).err().map(|e| (e.field, e.code)), named("effort.hours", "required"));
+        assert_eq!(read::<ProblemFields>(Value::from(3)).err().map(|e| e.field), Some(".".to_owned()));
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub const PROTOCOL_VERSION: i64 = 1;
 /// The oldest client schema version still served.
 pub const SCHEMA_VERSION_MIN: i64 = 1;
 /// The newest client schema version served.
-pub const SCHEMA_VERSION_MAX: i64 = 1;
+pub const SCHEMA_VERSION_MAX: i64 = 2;
 
 /// Where a changed record goes in a pull.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,12 +104,20 @@ pub enum SyncedTable {
     Observations = 3,
     ActivityLogs = 4,
     Areas = 5,
+    Feedback = 6,
 }
 
 impl SyncedTable {
     /// Every table, in order.
-    pub const ALL: [SyncedTable; 6] =
-        [Self::Categories, Self::ActivityTypes, Self::Units, Self::Areas, Self::Observations, Self::ActivityLogs];
+    pub const ALL: [SyncedTable; 7] = [
+        Self::Categories,
+        Self::ActivityTypes,
+        Self::Units,
+        Self::Areas,
+        Self::Observations,
+        Self::ActivityLogs,
+        Self::Feedback,
+    ];
 
     /// The table's name in the protocol.
     pub fn name(self) -> &'static str {
@@ -120,6 +128,16 @@ impl SyncedTable {
             Self::Observations => "observations",
             Self::ActivityLogs => "activity_logs",
             Self::Areas => "areas",
+            Self::Feedback => "feedback",
+        }
+    }
+
+    /// The first app schema version that has the table: a pull with an older one neither
+    /// carries nor lists it.
+    pub fn since_schema(self) -> i64 {
+        match self {
+            Self::Feedback => 2,
+            _ => 1,
         }
     }
 

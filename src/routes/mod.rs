@@ -10,6 +10,7 @@ pub mod common;
 pub mod dashboard;
 pub mod devices;
 pub mod embedded;
+pub mod feedback;
 pub mod followup;
 pub mod health;
 pub mod home;
@@ -151,6 +152,11 @@ route_table! {
     GET "/api/v1/measures/{id}/history" => plan::measure_history,
     GET "/api/v1/measures/{id}/effort" => plan::measure_effort,
     GET "/api/v1/measures/{id}/effect" => plan::measure_effect,
+    GET "/api/v1/feedback" => feedback::list,
+    POST "/api/v1/feedback" => feedback::create,
+    GET "/api/v1/feedback/{id}" => feedback::get,
+    PATCH "/api/v1/feedback/{id}" => feedback::update,
+    DELETE "/api/v1/feedback/{id}" => feedback::delete,
 
     GET "/api/v1/retention" => retention::get,
     PATCH "/api/v1/retention" => retention::update,

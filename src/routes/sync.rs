@@ -58,12 +58,13 @@ fn cursor(value: Option<&str>) -> ApiResult<Option<i64>> {
     }
 }
 
-fn check_schema_version(value: Option<&str>) -> ApiResult<()> {
-    let Some(text) = value else { return Ok(()) };
+/// The app schema version a request names, checked; the newest served when it names none.
+fn check_schema_version(value: Option<&str>) -> ApiResult<i64> {
+    let Some(text) = value else { return Ok(SCHEMA_VERSION_MAX) };
     let version: i64 =
         text.trim().parse().map_err(|_| ApiError::field("schema_version", "invalid_type", "must be an integer"))?;
     if (SCHEMA_VERSION_MIN..=SCHEMA_VERSION_MAX).contains(&version) {
-        Ok(())
+        Ok(version)
     } else {
         Err(ApiError::UpgradeRequired(format!(
             "schema version {version} is not served; this server serves {SCHEMA_VERSION_MIN} to {SCHEMA_VERSION_MAX}: update the app, then sync again"
@@ -116,7 +117,7 @@ pub async fn pull(
     auth: Auth<AnyRole>,
     query: web::Query<PullQuery>,
 ) -> ApiResult<HttpResponse> {
-    check_schema_version(query.schema_version.as_deref())?;
+    let schema_version = check_schema_version(query.schema_version.as_deref())?;
     let cursor = cursor(query.last_pulled_at.as_deref())?;
     let settings = &state.settings;
     let limit = match query.limit.as_deref() {
@@ -145,6 +146,7 @@ pub async fn pull(
         sees_all: matches!(auth.role, Role::Coordinator | Role::Admin),
         receives_records: auth.role != Role::Partner,
         device_id: auth.device_id.clone(),
+        schema_version,
         cursor,
         limit,
         token,
@@ -154,16 +156,20 @@ pub async fn pull(
     let actor = super::reports::actor(&auth);
     let audited_cursor = query.last_pulled_at.clone();
     let (body, compressed) = db(&state, move |conn, _| {
-        let (org, user, device) = (request.organisation_id.clone(), request.user_id.clone(), request.device_id.clone());
-        let page = sync_pull::pull(conn, &request, |conn, cursor, purged| {
-            sync_pull::needs_replacement(conn, &org, &user, &device, cursor, purged)
-        })?;
+        let page = sync_pull::pull(conn, &request, sync_pull::needs_replacement)?;
         if request.sees_all {
             audit_pull(conn, &actor, &page, &request.device_id, audited_cursor.as_deref())?;
         }
         if !page.has_more {
             let scope = users::scope_version(conn, &request.user_id)?;
-            devices::record_scope(conn, &request.organisation_id, &request.device_id, &request.user_id, scope)?;
+            devices::record_scope(
+                conn,
+                &request.organisation_id,
+                &request.device_id,
+                &request.user_id,
+                scope,
+                request.schema_version,
+            )?;
         }
         // Serialised here, on the blocking pool, straight from the page: a large first sync
         // is neither copied into another JSON tree nor written out on an HTTP worker.

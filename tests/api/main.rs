@@ -16,6 +16,7 @@ mod deploy;
 mod devices;
 mod disclosure;
 mod errors;
+mod feedback;
 mod field_app;
 mod fleet;
 mod followup;

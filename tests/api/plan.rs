@@ -124,7 +124,7 @@ async fn a_problem_or_measure_naming_what_does_not_exist_or_breaking_a_rule_is_r
         (json!({ "title": "x".repeat(121) }), "title", "too_long"),
         (json!({ "areas": [] }), "areas", "required"),
         (json!({ "titel": "typo" }), "titel", "unknown_field"),
-        (json!({ "areas": "GR" }), "body", "invalid_type"),
+        (json!({ "areas": "GR" }), "areas", "invalid_type"),
     ] {
         let mut body = lighting_measure("");
         body["problems"] = json!([]);

@@ -124,5 +124,8 @@ async fn the_readme_set_up_and_tour_run_literally_show_results_at_every_step() {
     let plan = step(&steps, "The action plan");
     assert!(plan.contains("\"status\": \"open\"") && plan.contains("\"status\": \"planned\""), "{plan}");
     assert!(plan.contains("\"delivered_hours\"") && plan.contains("\"weeks\""), "{plan}");
+    let feedback = step(&steps, "Feedback to the field");
+    assert!(feedback.contains("\"measure_title\": \"Kvällsvandringar i Tyresö centrum\""), "{feedback}");
+    assert!(feedback.contains("\"area_codes\": \"[\\\"TC\\\"]\""), "{feedback}");
     assert!(step(&steps, "A phone is lost").contains("device_revoked"));
 }

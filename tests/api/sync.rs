@@ -8,11 +8,13 @@ pub struct Phone<'a> {
     pub app: &'a TestApp,
     pub token: String,
     pub cursor: Option<i64>,
+    /// The app schema version it pulls with.
+    pub schema_version: i64,
 }
 
 impl<'a> Phone<'a> {
     pub fn new(app: &'a TestApp, token: &str) -> Self {
-        Self { app, token: token.to_owned(), cursor: None }
+        Self { app, token: token.to_owned(), cursor: None, schema_version: 1 }
     }
 
     /// Pulls every page; returns the merged changes and moves the cursor.
@@ -21,8 +23,9 @@ impl<'a> Phone<'a> {
         let mut page_token: Option<String> = None;
         loop {
             let mut url = format!(
-                "/api/v1/sync/pull?last_pulled_at={}&schema_version=1",
-                self.cursor.map_or("null".to_owned(), |c| c.to_string())
+                "/api/v1/sync/pull?last_pulled_at={}&schema_version={}",
+                self.cursor.map_or("null".to_owned(), |c| c.to_string()),
+                self.schema_version
             );
             if let Some(token) = &page_token {
                 url.push_str(&format!("&page_token={token}"));
@@ -109,7 +112,7 @@ async fn sync_info_advertises_versions_and_limits() {
     let app = spawn_app().await;
     let info: Value = app.client.get(app.url("/api/v1/sync/info")).send().await.unwrap().json().await.unwrap();
     assert_eq!(info["protocol_version"], 1);
-    assert_eq!(info["schema_versions"], json!({ "min": 1, "max": 1 }));
+    assert_eq!(info["schema_versions"], json!({ "min": 1, "max": 2 }));
     assert_eq!(info["max_push_records"], 1000);
     assert_eq!(info["max_push_bytes"], 4 * 1024 * 1024);
     assert_eq!(info["max_pull_limit"], 10_000);
@@ -530,7 +533,7 @@ async fn a_cursor_older_than_purged_tombstones_gets_a_replacement() {
     // Tombstones older than the horizon (here: all) are purged soon after.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let mut probe = Phone { app: &app, token: tablet.token.clone(), cursor: tablet.cursor };
+        let mut probe = Phone { app: &app, token: tablet.token.clone(), cursor: tablet.cursor, schema_version: 1 };
         let changes = probe.pull().await;
         if changes.get("strategy").is_some() {
             assert!(ids(&changes, "observations", "created").is_empty());

@@ -605,6 +605,72 @@ test('a coordinator marks a problem, plans a measure against it, sees its delive
   assert.deepEqual(desk.errors, [], 'the dashboard threw')
 })
 
+test('a coordinator sends feedback on an area, and the field user’s phone shows it next to their reports there until it is withdrawn', async (t) => {
+  // Bo's phone, holding his seeded reports.
+  const phone = new Phone()
+  t.after(() => phone.dispose())
+  const app = await phone.open()
+  await app.goto(`${server.url}/app/`)
+  await app.getByLabel('Organisation').fill(server.org)
+  await app.getByLabel('Användarnamn').fill('bo')
+  await app.getByLabel('Lösenord').fill(server.password)
+  await app.getByRole('button', { name: 'Logga in' }).click()
+  await app.getByText('Skadegörelse', { exact: true }).waitFor()
+  await app.goto(`${server.url}/app/#outbox`)
+  await app.locator('.records li').first().waitFor()
+
+  // The area where Bo reported most, and his records there, as the server placed them.
+  const mine = [
+    ...(await coordinator.get('/api/v1/observations?limit=1000')).items,
+    ...(await coordinator.get('/api/v1/activities?limit=1000')).items,
+  ].filter((record) => record.user_id === server.userIds.bo && record.area_code)
+  const counts = new Map()
+  for (const record of mine) counts.set(record.area_code, (counts.get(record.area_code) ?? 0) + 1)
+  const [area] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]
+  const expected = mine.filter((record) => record.area_code === area).map((record) => record.id).sort()
+
+  // The coordinator writes it in the action plan view; an empty text is refused at the field.
+  const desk = new Desk()
+  t.after(() => desk.close())
+  const page = await desk.open()
+  await logIn(page, 'carla')
+  await page.getByRole('heading', { name: 'Värmekarta' }).waitFor()
+  await page.locator('#nav').getByRole('link', { name: 'Åtgärder' }).click()
+  const form = page.getByRole('form', { name: 'Ny återkoppling' })
+  await form.getByLabel('Områden').selectOption(area)
+  await form.getByRole('button', { name: 'Skicka återkopplingen' }).click()
+  await form.getByText('Fyll i det här.').waitFor()
+  assert.equal(await form.getByLabel('Text').getAttribute('aria-invalid'), 'true')
+  assert.deepEqual(await coordinator.get('/api/v1/feedback'), [], 'a refused form stores nothing')
+  await form.getByLabel('Text').fill('Tack! Lampan vid gångtunneln är lagad nu.')
+  await form.getByRole('button', { name: 'Skicka återkopplingen' }).click()
+  await page.getByText('Återkopplingen är skickad.').waitFor()
+  const [sent] = await coordinator.get('/api/v1/feedback')
+  assert.deepEqual([sent.body, sent.areas], ['Tack! Lampan vid gångtunneln är lagad nu.', [area]])
+  await page.locator(`[data-feedback="${sent.id}"]`).waitFor()
+  await desk.checkAccessibility('plan with feedback')
+
+  // The phone's next sync: the feedback on top, marked as where Bo reported, and beside each of his reports there.
+  await app.getByRole('button', { name: 'Synka nu' }).click()
+  const section = app.locator('.feedback-section')
+  await section.getByText('Tack! Lampan vid gångtunneln är lagad nu.').waitFor({ timeout: 30_000 })
+  await section.getByText('Där du rapporterat').waitFor()
+  const besideIds = await app.locator('.records li:has(.record-feedback)').evaluateAll((items) => items.map((item) => item.dataset.id))
+  assert.deepEqual(besideIds.sort(), expected, 'beside exactly his records in that area')
+  await phone.screenshot('field-app-feedback')
+  await phone.checkAccessibility('outbox with feedback')
+
+  // Withdrawn in the dashboard: gone from the phone at its next sync.
+  page.once('dialog', (dialog) => dialog.accept())
+  await page.getByRole('button', { name: /^Ta tillbaka återkopplingen/ }).click()
+  await page.getByText('Återkopplingen är tillbakatagen.').waitFor()
+  assert.deepEqual(await coordinator.get('/api/v1/feedback'), [])
+  await app.getByRole('button', { name: 'Synka nu' }).click()
+  await section.waitFor({ state: 'detached', timeout: 30_000 })
+  assert.equal(await app.locator('.record-feedback').count(), 0)
+  assert.deepEqual([...desk.errors, ...phone.errors], [], 'no page threw')
+})
+
 test('a field account is sent to the field app', async (t) => {
   const desk = new Desk()
   t.after(() => desk.close())

@@ -591,3 +591,70 @@ test('8. a cursor the server cannot serve gets a replacement snapshot', async ()
   const mine = await mineOnServer('anna')
   assert.deepEqual(ids(await phone.all('observations')), mine)
 })
+
+/** One area around the phones' usual position (59.244, 18.228). */
+const AREAS = {
+  type: 'FeatureCollection',
+  features: [{
+    type: 'Feature',
+    properties: { code: 'TC', name: 'Tyresö centrum' },
+    geometry: { type: 'Polygon', coordinates: [[[18.22, 59.24], [18.24, 59.24], [18.24, 59.25], [18.22, 59.25], [18.22, 59.24]]] },
+  }],
+}
+
+test('9. feedback from the coordinators reaches every phone of the organisation, and so do its changes and its withdrawal', async () => {
+  await admin.post('/api/v1/areas', AREAS)
+  const anna = await Phone.open(server, 'anna', 's9-phone')
+  const carla = await Phone.open(server, 'carla', 's9-phone-carla')
+  const bo = await Phone.open(server, 'bo', 's9-phone-bo') // a partner since 7b
+  for (const phone of [anna, carla, bo]) await phone.sync()
+  const sent = await coordinator.post('/api/v1/feedback', { body: 'Lampan vid torget är lagad.', areas: ['TC'] })
+  await bo.sync()
+  assert.deepEqual(bo.trace.at(-1).page.changes.feedback, { created: [], updated: [], deleted: [] }, 'not to partners')
+  assert.equal(await bo.count('feedback'), 0)
+  for (const phone of [anna, carla]) {
+    await phone.sync()
+    assert.deepEqual(ids(phone.lastPull.changes.feedback.created), [sent.id], 'new to the phone: created')
+    const local = await phone.find('feedback', sent.id)
+    assert.equal(local.body, 'Lampan vid torget är lagad.')
+    assert.deepEqual(JSON.parse(local.area_codes), ['TC'])
+    assert.equal(local.syncStatus, 'synced')
+  }
+
+  await coordinator.patch(`/api/v1/feedback/${sent.id}`, { body: 'Lampan vid torget är lagad sedan tisdag.' })
+  await anna.sync()
+  assert.deepEqual(ids(anna.lastPull.changes.feedback.updated), [sent.id])
+  assert.equal((await anna.find('feedback', sent.id)).body, 'Lampan vid torget är lagad sedan tisdag.')
+  assert.equal(await anna.count('feedback'), 1)
+
+  await coordinator.request('DELETE', `/api/v1/feedback/${sent.id}`)
+  await anna.sync()
+  assert.deepEqual(anna.lastPull.changes.feedback.deleted, [sent.id])
+  assert.equal(await anna.find('feedback', sent.id), null, 'withdrawn: gone from the phone')
+  assert.equal(await anna.hasUnsyncedChanges(), false)
+})
+
+test('10. a phone whose app moves from schema version 1 to 2 gets the feedback written before, by a replacement, and keeps its unsynced records', async () => {
+  const phone = await Phone.open(server, 'anna', 's10-phone', { schemaVersion: 1 })
+  const lastPage = () => phone.trace.filter((t) => t.kind === 'pull').at(-1).page
+  await phone.sync()
+  assert.equal('feedback' in lastPage().changes, false, 'version 1 has no such table')
+  const sent = await coordinator.post('/api/v1/feedback', { body: 'Vi är ute på fredagskvällar nu.', areas: ['TC'] })
+  await phone.sync()
+  assert.equal('feedback' in lastPage().changes, false)
+  const waiting = await phone.create('observations', observationFields({ note: 'gjord före uppdateringen' }))
+
+  // The app is updated: the cursor is past the feedback, so the server sends a replacement.
+  phone.schemaVersion = null
+  await phone.sync()
+  assert.equal(lastPage().experimentalStrategy, 'replacement')
+  assert.equal((await phone.find('feedback', sent.id)).body, 'Vi är ute på fredagskvällar nu.')
+  assert.equal(pushResult(phone, waiting.id).status, 'applied', 'the unsynced record survived and was pushed')
+  assert.equal((await phone.find('observations', waiting.id)).syncStatus, 'synced')
+  expectWatermelonErrors(/Server wants client to create record (categories|activity_types|units|areas|observations|activity_logs)#/)
+
+  await phone.sync()
+  assert.equal(phone.lastPull.experimentalStrategy, undefined, 'once, not at every sync')
+  assert.deepEqual(ids(await phone.all('feedback')), [sent.id])
+  await coordinator.request('DELETE', `/api/v1/feedback/${sent.id}`)
+})

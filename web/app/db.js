@@ -5,10 +5,12 @@
 // `_rev` (a local edit counter, so an edit made while a push is under way is not lost).
 
 const NAME = 'lagesbild'
-const VERSION = 1
+// 2: the `feedback` table (app schema version 2 of the sync protocol).
+const VERSION = 2
 
 export const RECORD_TABLES = ['observations', 'activity_logs']
-export const REFERENCE_TABLES = ['categories', 'activity_types', 'units', 'areas']
+// Tables the server sends down only; a pulled version replaces the local one whole.
+export const REFERENCE_TABLES = ['categories', 'activity_types', 'units', 'areas', 'feedback']
 
 let opened = null
 
@@ -23,9 +25,13 @@ export function open() {
   opened ??= new Promise((resolve, reject) => {
     const req = indexedDB.open(NAME, VERSION)
     req.onupgradeneeded = () => {
+      // From nothing, or from an older version: add what is missing, keep what is there (the
+      // server sends the new tables whole at the next pull, as the app's schema version rose).
       const db = req.result
-      db.createObjectStore('kv')
-      for (const table of [...RECORD_TABLES, ...REFERENCE_TABLES]) db.createObjectStore(table, { keyPath: 'id' })
+      if (!db.objectStoreNames.contains('kv')) db.createObjectStore('kv')
+      for (const table of [...RECORD_TABLES, ...REFERENCE_TABLES]) {
+        if (!db.objectStoreNames.contains(table)) db.createObjectStore(table, { keyPath: 'id' })
+      }
     }
     req.onsuccess = () => resolve(req.result)
     req.onerror = () => reject(req.error)

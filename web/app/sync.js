@@ -5,7 +5,8 @@
 import * as db from './db.js'
 import { authorised, HttpError, NetworkError, SessionError } from './api.js'
 
-const SCHEMA_VERSION = 1
+// 2: the `feedback` table. A rise makes the server answer the next pull with a replacement.
+const SCHEMA_VERSION = 2
 const PUSH_BATCH = 200
 const MAX_ROUNDS = 3
 const LOCAL_COLUMNS = ['_status', '_changed', '_rev', '_error_codes']

@@ -414,6 +414,57 @@ function reasonOf(record) {
 
 const STATE_ICON = { waiting: '…', synced: '✓', fix: '!' }
 
+// ---------------------------------------------------------------- feedback
+
+const FEEDBACK_SHOWN = 10
+
+/** A feedback's area codes (a JSON array in a string), or none when it cannot be read. */
+function areaCodesOf(feedback) {
+  try {
+    const codes = JSON.parse(feedback.area_codes ?? '[]')
+    return Array.isArray(codes) ? codes.filter((code) => typeof code === 'string') : []
+  } catch {
+    return []
+  }
+}
+
+/** The newest feedback on each area, by code. */
+function latestByArea(feedback) {
+  const latest = new Map()
+  for (const item of feedback) {
+    for (const code of areaCodesOf(item)) {
+      const held = latest.get(code)
+      if (!held || held.created_at < item.created_at) latest.set(code, item)
+    }
+  }
+  return latest
+}
+
+/** What the coordinators said, newest first, the areas where this user reported first. */
+function feedbackSection(feedback, areas, reportedIn) {
+  if (!feedback.length) return null
+  const names = new Map(areas.map((area) => [area.code, area.name]))
+  const yours = (item) => areaCodesOf(item).some((code) => reportedIn.has(code))
+  const sorted = [...feedback].sort((a, b) => Number(yours(b)) - Number(yours(a)) || b.created_at - a.created_at)
+  const list = h('ul', { class: 'feedback-list' })
+  for (const item of sorted.slice(0, FEEDBACK_SHOWN)) {
+    const where = areaCodesOf(item).map((code) => names.get(code) ?? code).join(', ')
+    const entry = h('li', { class: 'feedback', 'data-id': item.id })
+    if (yours(item)) entry.append(h('span', { class: 'badge yours', text: t('feedback_yours') }))
+    entry.append(
+      h('p', { class: 'feedback-head' }, h('strong', { text: where }), ` · ${formatTime(item.created_at)}`),
+      h('p', { class: 'feedback-body', text: item.body }))
+    if (item.measure_title) entry.append(h('p', { class: 'record-detail', text: t('feedback_measure', { title: item.measure_title }) }))
+    list.append(entry)
+  }
+  const section = h('section', { class: 'card feedback-section', 'aria-labelledby': 'feedback-title' },
+    h('h3', { id: 'feedback-title', text: t('feedback_title') }),
+    h('p', { class: 'hint', text: t('feedback_hint') }),
+    list)
+  if (sorted.length > FEEDBACK_SHOWN) section.append(h('p', { class: 'hint', text: t('feedback_more', { n: sorted.length - FEEDBACK_SHOWN }) }))
+  return section
+}
+
 function recordItem(table, record, ref, ctx) {
   const state = stateOf(record)
   const isObservation = table === 'observations'
@@ -441,6 +492,10 @@ function recordItem(table, record, ref, ctx) {
     item.append(h('p', { class: 'record-detail', text: t('review_status', { status: t(`status_${record.status}`) }) }))
   }
   if (record.review_comment) item.append(h('p', { class: 'record-detail', text: t('review_comment', { text: record.review_comment }) }))
+  const feedback = record.area_code && ref.feedback?.get(record.area_code)
+  if (feedback) {
+    item.append(h('p', { class: 'record-feedback', text: t('feedback_on_record', { time: formatTime(feedback.created_at), text: feedback.body }) }))
+  }
   if (state === 'fix') {
     item.append(...reasonOf(record))
     item.append(
@@ -450,8 +505,9 @@ function recordItem(table, record, ref, ctx) {
 }
 
 export async function renderOutbox(main, ctx) {
-  const [observations, activities, categories, types] = await Promise.all([
+  const [observations, activities, categories, types, feedback, areas] = await Promise.all([
     db.all('observations'), db.all('activity_logs'), db.all('categories'), db.all('activity_types'),
+    db.all('feedback'), db.all('areas'),
   ])
   const entries = [
     ...observations.map((record) => ({ table: 'observations', record, at: record.observed_at })),
@@ -470,11 +526,14 @@ export async function renderOutbox(main, ctx) {
   const button = h('button', { type: 'button', class: 'primary', text: syncer.running ? t('syncing') : t('sync_now'), onclick: () => syncer.syncNow() })
   button.disabled = syncer.running || !navigator.onLine
   const list = h('ul', { class: 'records' })
-  for (const { table, record } of entries.slice(0, 200)) list.append(recordItem(table, record, { categories, types }, ctx))
+  const ref = { categories, types, feedback: latestByArea(feedback) }
+  for (const { table, record } of entries.slice(0, 200)) list.append(recordItem(table, record, ref, ctx))
+  const reportedIn = new Set(entries.map((e) => e.record.area_code).filter(Boolean))
   main.replaceChildren(h('div', { class: 'outbox' },
     h('h2', { text: t('outbox_title') }),
     h('p', { class: 'pending-line', text: pending ? t('pending_some', { n: pending }) : toFix ? t('fix_some', { n: toFix }) : t('pending_none') }),
     status, button,
+    ...[feedbackSection(feedback, areas, reportedIn)].filter(Boolean),
     entries.length ? list : h('p', { class: 'hint', text: t('no_records') })))
 }
 

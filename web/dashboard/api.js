@@ -98,6 +98,11 @@ export async function post(path, body) {
 }
 
 /** The file name a `Content-Disposition` header gives (RFC 6266, `filename*` first). */
+/** DELETE; resolves when the server answered 2xx. */
+export async function remove(path) {
+  await request(path, { method: 'DELETE' })
+}
+
 export function filenameOf(disposition, fallback) {
   if (!disposition) return fallback
   const extended = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(disposition)

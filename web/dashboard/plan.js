@@ -1,11 +1,12 @@
 // The action plan (åtgärdsplan), for coordinators and administrators: the measures with their
-// delivered effort and effect, the problems they address, and forms to add either. A measure's
+// delivered effort and effect, the problems they address, forms to add either, and the
+// feedback (återkoppling) to field staff, which reaches their phones at their next sync. A measure's
 // status is changed in place, against the version read, so two coordinators cannot overwrite
 // each other unknowingly.
 
 import * as api from './api.js'
 import { h, uid, failure, loading, tableWrap, td } from './dom.js'
-import { t, has, label, formatNumber, formatChange } from './i18n.js'
+import { t, has, label, formatNumber, formatChange, formatTime } from './i18n.js'
 
 const MEASURE_STATUSES = ['planned', 'ongoing', 'done', 'stopped']
 const SOURCES = ['picture', 'partner', 'youth_dialogue', 'field_staff', 'other']
@@ -81,13 +82,14 @@ export async function renderPlan(main, ctx) {
   const load = async () => {
     content.replaceChildren(loading())
     try {
-      const [weekly, measures, problems, units, types, areas] = await Promise.all([
+      const [weekly, measures, problems, units, types, areas, feedback] = await Promise.all([
         api.get('/api/v1/picture/weekly'),
         api.get('/api/v1/measures'),
         api.get('/api/v1/problems'),
         api.get('/api/v1/units'),
         api.get('/api/v1/activity-types'),
         ctx.areas(),
+        api.get('/api/v1/feedback'),
       ])
       const figures = await Promise.all(measures.map(async (measure) => {
         const [effort, effect] = await Promise.all([
@@ -109,6 +111,7 @@ export async function renderPlan(main, ctx) {
         weeklyCard(weekly, (slug) => label(ctx.categories.find((c) => c.slug === slug)) || slug),
         measuresTable(measures, figures, { problemTitles, unitNames: new Map(units.map((u) => [u.slug, u.name])) }, load, ctx),
         measureForm({ areaOptions, categoryOptions, unitOptions, typeOptions, problems }, load, ctx),
+        feedbackCard(feedback, { areaOptions, measures }, load, ctx),
         problemsTable(problems),
         problemForm({ areaOptions, categoryOptions }, load, ctx))
     } catch (error) {
@@ -292,4 +295,55 @@ function problemForm({ areaOptions, categoryOptions }, reload, ctx) {
     fields.map((f) => f.node),
     h('div', { class: 'field check' }, afterDark, h('label', { for: darkId, text: t('plan_after_dark') })),
     h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', text: t('plan_add_problem') })))
+}
+
+/** The feedback to field staff: what was said, withdrawn on request, and a form for more. */
+function feedbackCard(feedback, { areaOptions, measures }, reload, ctx) {
+  const names = new Map(areaOptions)
+  const section = h('section', { class: 'card', 'aria-labelledby': 'plan-feedback' },
+    h('h2', { id: 'plan-feedback', text: t('feedback_title') }),
+    h('p', { class: 'hint', text: t('feedback_intro') }))
+  if (!feedback.length) section.append(h('p', { class: 'hint', text: t('feedback_none') }))
+  const list = h('ul', { class: 'feedback-list' })
+  for (const item of feedback) {
+    const withdraw = h('button', { type: 'button', class: 'secondary', text: t('feedback_withdraw') })
+    withdraw.setAttribute('aria-label', t('feedback_withdraw_label', { text: item.body.slice(0, 40) }))
+    withdraw.addEventListener('click', () => ctx.guard((async () => {
+      if (!window.confirm(t('feedback_withdraw_confirm'))) return
+      await api.remove(`/api/v1/feedback/${item.id}`)
+      ctx.toast(t('feedback_withdrawn'))
+      await reload()
+    })()))
+    const about = [item.areas.map((code) => names.get(code) ?? code).join(', ')]
+    if (item.measure_title) about.push(t('feedback_on_measure', { title: item.measure_title }))
+    list.append(h('li', { 'data-feedback': item.id },
+      h('p', { class: 'feedback-body', text: item.body }),
+      h('p', { class: 'hint', text: `${about.join(' · ')} · ${formatTime(item.created_at)}` }),
+      withdraw))
+  }
+  if (feedback.length) section.append(list)
+
+  const fields = [
+    field('body', t('feedback_field_body'), h('textarea', { rows: '3', maxlength: '1000' }), t('feedback_body_hint')),
+    field('areas', t('plan_areas'), select(areaOptions, { multiple: true, size: 5 }), t('feedback_areas_hint')),
+    field('measure', t('feedback_field_measure'), select([['', t('feedback_no_measure')], ...measures.map((m) => [m.id, m.title])])),
+  ]
+  const byName = (name) => fields.find((f) => f.name === name).control
+  const submit = async (event) => {
+    event.preventDefault()
+    const body = { body: byName('body').value, areas: chosen(byName('areas')), measure: byName('measure').value || null }
+    try {
+      await api.post('/api/v1/feedback', body)
+      ctx.toast(t('feedback_saved'))
+      await reload()
+    } catch (error) {
+      if (error instanceof api.SessionError) throw error
+      if (!showErrors(fields, error.problem)) ctx.toast(error.message)
+    }
+  }
+  section.append(h('form', { class: 'plan-form', novalidate: true, onsubmit: (event) => ctx.guard(submit(event)), 'aria-labelledby': 'plan-new-feedback' },
+    h('h3', { id: 'plan-new-feedback', text: t('feedback_new') }),
+    fields.map((f) => f.node),
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', text: t('feedback_send') }))))
+  return section
 }

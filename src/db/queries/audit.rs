@@ -1,6 +1,6 @@
 //! The audit log: every export and every read of raw observations by a coordinator, an admin or a
 //! partner (a sync pull page holding records included), every export from the command line, the
-//! retention runs and settings, and every change to the action plan. An entry is written before the answer leaves
+//! retention runs and settings, and every change to the action plan and to the feedback to field staff. An entry is written before the answer leaves
 //! and completed with its row count when the answer is whole.
 
 use crate::db::DbConnection;
@@ -25,6 +25,9 @@ pub const ACTIONS: &[&str] = &[
     "plan.problem.update",
     "plan.measure.create",
     "plan.measure.update",
+    "feedback.create",
+    "feedback.update",
+    "feedback.delete",
 ];
 
 /// One entry as stored and listed.

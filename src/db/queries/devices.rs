@@ -182,21 +182,30 @@ pub fn touch(conn: &mut DbConnection, seen: &[((String, String), Seen)]) -> Quer
     })
 }
 
-/// Records whose data, in which scope, the device now holds, after the last page of a pull.
-/// Reads first and writes only on a change, so a pull does not wait for a writer.
+/// Records whose data, in which scope and app schema version, the device now holds, after the
+/// last page of a pull. Reads first and writes only on a change, so a pull does not wait for a
+/// writer.
 pub fn record_scope(
     conn: &mut DbConnection,
     organisation_id: &str,
     id: &str,
     user_id: &str,
     scope_version: i64,
+    schema_version: i64,
 ) -> QueryResult<()> {
     let target = devices::table.find((organisation_id, id));
-    let held: Option<(Option<i64>, Option<String>)> =
-        target.select((devices::pulled_scope_version, devices::pulled_user_id)).first(conn).optional()?;
-    if held.is_some_and(|held| held != (Some(scope_version), Some(user_id.to_owned()))) {
+    let now = (Some(scope_version), Some(user_id.to_owned()), Some(schema_version));
+    let held: Option<(Option<i64>, Option<String>, Option<i64>)> = target
+        .select((devices::pulled_scope_version, devices::pulled_user_id, devices::pulled_schema_version))
+        .first(conn)
+        .optional()?;
+    if held.is_some_and(|held| held != now) {
         diesel::update(target)
-            .set((devices::pulled_scope_version.eq(scope_version), devices::pulled_user_id.eq(user_id)))
+            .set((
+                devices::pulled_scope_version.eq(scope_version),
+                devices::pulled_user_id.eq(user_id),
+                devices::pulled_schema_version.eq(schema_version),
+            ))
             .execute(conn)?;
     }
     Ok(())

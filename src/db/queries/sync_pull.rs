@@ -1,5 +1,6 @@
 //! Pull: every change in the caller's scope after the cursor, in pages, from one snapshot.
 
+use super::feedback::{self, FeedbackRow};
 use super::{reference, sync_state};
 use crate::db::DbConnection;
 use crate::db::models::{ActivityLogRow, ObservationRow, QuarantineRow, ReferenceRow, UnitRow};
@@ -32,6 +33,8 @@ pub struct PullRequest {
     /// Whether the caller receives records at all (partners do not).
     pub receives_records: bool,
     pub device_id: String,
+    /// The app schema version the device pulls with (the newest served when it does not say).
+    pub schema_version: i64,
     pub cursor: Option<i64>,
     pub limit: i64,
     pub token: Option<PageToken>,
@@ -70,6 +73,7 @@ enum Entry {
     Observation(Observation),
     Activity(ActivityLog),
     Quarantine(SyncedTable, QuarantineRow),
+    Feedback(FeedbackRow),
 }
 
 impl Entry {
@@ -80,6 +84,7 @@ impl Entry {
             Entry::Area(_) => SyncedTable::Areas,
             Entry::Observation(_) => SyncedTable::Observations,
             Entry::Activity(_) => SyncedTable::ActivityLogs,
+            Entry::Feedback(_) => SyncedTable::Feedback,
         }
     }
 
@@ -90,6 +95,7 @@ impl Entry {
             Entry::Area(row) => (row.server_seq, row.id.clone()),
             Entry::Observation(row) => (row.server_seq, row.id.clone()),
             Entry::Activity(row) => (row.server_seq, row.id.clone()),
+            Entry::Feedback(row) => (row.server_seq, row.id.clone()),
             // A quarantined version sorts just after a stored version of the same id.
             Entry::Quarantine(_, row) => (row.server_seq, format!("{}~", row.record_id)),
         };
@@ -101,7 +107,7 @@ impl Entry {
 pub fn pull(
     conn: &mut DbConnection,
     request: &PullRequest,
-    purged_or_rescoped: impl FnOnce(&mut DbConnection, i64, i64) -> QueryResult<bool>,
+    purged_or_rescoped: impl FnOnce(&mut DbConnection, &PullRequest, i64, i64) -> QueryResult<bool>,
 ) -> QueryResult<PullPage> {
     // The high-water mark of a first page is read before the snapshot: every change at or below
     // it has committed by then, so the snapshot holds all of them (a change that commits later
@@ -124,7 +130,7 @@ pub fn pull(
             Start::First { high_water } => {
                 let purged_through = sync_state::purged_through(conn)?;
                 let stale = match request.cursor {
-                    Some(cursor) => cursor > high_water || purged_or_rescoped(conn, cursor, purged_through)?,
+                    Some(cursor) => cursor > high_water || purged_or_rescoped(conn, request, cursor, purged_through)?,
                     None => false,
                 };
                 let cursor = if stale { None } else { request.cursor };
@@ -156,6 +162,10 @@ pub fn pull(
                 changed_activities(conn, request, &range, fetch)?.into_iter().map(|row| Entry::Activity(row.into())),
             );
             entries.extend(changed_quarantine(conn, request, &range, fetch)?);
+            if request.schema_version >= SyncedTable::Feedback.since_schema() {
+                let rows = feedback::changed_since(conn, &request.organisation_id, &range, fetch)?;
+                entries.extend(rows.into_iter().map(Entry::Feedback));
+            }
         }
         let mut keyed: Vec<(Position, Entry)> = entries.into_iter().map(|entry| (entry.position(), entry)).collect();
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
@@ -163,7 +173,7 @@ pub fn pull(
         let has_more = keyed.len() > limit;
         keyed.truncate(limit);
         let next = keyed.last().map(|(position, _)| position.clone());
-        let changes = assemble(keyed.into_iter().map(|(_, entry)| entry), &token, &request.device_id, &request.user_id);
+        let changes = assemble(keyed.into_iter().map(|(_, entry)| entry), &token, request);
         let page_token = match (has_more, next) {
             (true, Some(after)) => Some(PageToken { after, ..token.clone() }.encode()),
             _ => None,
@@ -195,12 +205,8 @@ fn known_since(created_seq: i64, author: &str, author_seen_seq: Option<i64>, use
     }
 }
 
-fn assemble(
-    entries: impl Iterator<Item = Entry>,
-    token: &PageToken,
-    device_id: &str,
-    user_id: &str,
-) -> Map<String, Value> {
+fn assemble(entries: impl Iterator<Item = Entry>, token: &PageToken, request: &PullRequest) -> Map<String, Value> {
+    let (device_id, user_id) = (request.device_id.as_str(), request.user_id.as_str());
     let mut tables: HashMap<SyncedTable, Lists> = HashMap::new();
     // A later entry for the same record (a quarantined version after a stored one) replaces the
     // earlier one.
@@ -244,6 +250,23 @@ fn assemble(
                     .then(|| (bucket(since, &row.device_id, token.cursor, device_id), row.to_raw()));
                 (row.id, item)
             }
+            Entry::Feedback(row) => {
+                let kind = match token.cursor {
+                    Some(cursor) if row.created_seq <= cursor => Bucket::Updated,
+                    _ => Bucket::Created,
+                };
+                let raw = json!({
+                    "id": row.id,
+                    "body": row.body,
+                    "area_codes": row.areas,
+                    "measure_id": row.measure_id,
+                    "measure_title": row.measure_title,
+                    "created_at": row.created_at,
+                    "updated_at": row.updated_at,
+                });
+                let item = row.deleted_at.is_none().then(|| (kind, raw.as_object().cloned().unwrap_or_default()));
+                (row.id, item)
+            }
             Entry::Quarantine(_, row) if row.resolution.is_some() => (row.record_id.clone(), None),
             Entry::Quarantine(_, row) => {
                 let kind = bucket(row.first_seq, &row.device_id, token.cursor, device_id);
@@ -278,7 +301,7 @@ fn assemble(
         tables.entry(table).or_default().deleted.push(Value::String(id));
     }
     let mut changes = Map::new();
-    for table in SyncedTable::ALL {
+    for table in SyncedTable::ALL.into_iter().filter(|table| table.since_schema() <= request.schema_version) {
         let lists = tables.remove(&table).unwrap_or_default();
         changes.insert(
             table.name().to_owned(),
@@ -457,26 +480,30 @@ fn changed_quarantine(
 }
 
 /// Whether the device must get a replacement snapshot: tombstones it has not seen were purged,
-/// the user's scope changed since the device's last pull, or another user pulled last on it.
+/// the user's scope changed since the device's last pull, another user pulled last on it, or it
+/// pulls with a newer app schema than last time (tables it did not have hold rows older than its
+/// cursor).
 pub fn needs_replacement(
     conn: &mut DbConnection,
-    organisation_id: &str,
-    user_id: &str,
-    device_id: &str,
+    request: &PullRequest,
     cursor: i64,
     purged_through: i64,
 ) -> QueryResult<bool> {
     if cursor < purged_through {
         return Ok(true);
     }
-    let scope: i64 = users::table.find(user_id).select(users::scope_version).first(conn)?;
-    let pulled: Option<(Option<i64>, Option<String>)> = devices::table
-        .find((organisation_id, device_id))
-        .select((devices::pulled_scope_version, devices::pulled_user_id))
+    let scope: i64 = users::table.find(&request.user_id).select(users::scope_version).first(conn)?;
+    let pulled: Option<(Option<i64>, Option<String>, Option<i64>)> = devices::table
+        .find((&request.organisation_id, &request.device_id))
+        .select((devices::pulled_scope_version, devices::pulled_user_id, devices::pulled_schema_version))
         .first(conn)
         .optional()?;
     Ok(match pulled {
-        Some((Some(pulled_scope), pulled_user)) => pulled_scope != scope || pulled_user.is_some_and(|u| u != user_id),
+        Some((Some(pulled_scope), pulled_user, pulled_schema)) => {
+            pulled_scope != scope
+                || pulled_user.is_some_and(|u| u != request.user_id)
+                || pulled_schema.is_some_and(|v| v < request.schema_version)
+        }
         _ => false,
     })
 }

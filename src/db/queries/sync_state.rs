@@ -75,7 +75,7 @@ pub fn mark_purged(conn: &mut DbConnection, seq: i64) -> QueryResult<()> {
 /// and records the highest sequence removed: a device whose cursor is older gets a replacement
 /// snapshot, since it cannot be told about those deletes any more. Returns how many went.
 pub fn purge_tombstones(conn: &mut DbConnection, before_ms: i64) -> QueryResult<usize> {
-    use crate::db::schema::{activity_logs, observations, sync_quarantine};
+    use crate::db::schema::{activity_logs, feedback, observations, sync_quarantine};
     use diesel::dsl::max;
     crate::db::write_transaction(conn, |conn| {
         let observation_seq: Option<i64> = observations::table
@@ -90,14 +90,18 @@ pub fn purge_tombstones(conn: &mut DbConnection, before_ms: i64) -> QueryResult<
             .filter(sync_quarantine::resolved_at.lt(before_ms))
             .select(max(sync_quarantine::server_seq))
             .first(conn)?;
-        let Some(highest) = [observation_seq, activity_seq, quarantine_seq].into_iter().flatten().max() else {
+        let feedback_seq: Option<i64> =
+            feedback::table.filter(feedback::deleted_at.lt(before_ms)).select(max(feedback::server_seq)).first(conn)?;
+        let Some(highest) = [observation_seq, activity_seq, quarantine_seq, feedback_seq].into_iter().flatten().max()
+        else {
             return Ok(0);
         };
         let removed = diesel::delete(observations::table.filter(observations::deleted_at.lt(before_ms)))
             .execute(conn)?
             + diesel::delete(activity_logs::table.filter(activity_logs::deleted_at.lt(before_ms))).execute(conn)?
             + diesel::delete(sync_quarantine::table.filter(sync_quarantine::resolved_at.lt(before_ms)))
-                .execute(conn)?;
+                .execute(conn)?
+            + diesel::delete(feedback::table.filter(feedback::deleted_at.lt(before_ms))).execute(conn)?;
         mark_purged(conn, highest)?;
         Ok(removed)
     })

@@ -9,7 +9,7 @@ const LokiJSAdapter = require('@nozbe/watermelondb/adapters/lokijs').default
 const logger = require('@nozbe/watermelondb/utils/common/logger').default
 const { schema, modelClasses } = require('./schema')
 
-const TABLES = ['categories', 'activity_types', 'units', 'areas', 'observations', 'activity_logs']
+const TABLES = ['categories', 'activity_types', 'units', 'areas', 'observations', 'activity_logs', 'feedback']
 
 // WatermelonDB reports recoverable sync anomalies (a `created` record that already exists, an
 // `updated` one that does not, a cursor going backwards) only through its logger. Collect them so
@@ -116,10 +116,13 @@ let databases = 0
 class Phone extends Session {
   /**
    * @param options.pullLimit records per pull page (small, so that pulls really page)
+   * @param options.schemaVersion the app schema version its pulls name (an app not yet updated
+   *   names 1); WatermelonDB's own (the schema's) when absent
    */
   constructor(server, username, deviceId, options = {}) {
     super(server, username, deviceId)
     this.pullLimit = options.pullLimit ?? 7
+    this.schemaVersion = options.schemaVersion ?? null
     databases += 1
     const adapter = new LokiJSAdapter({
       schema,
@@ -162,7 +165,7 @@ class Phone extends Session {
     do {
       const params = new URLSearchParams({
         last_pulled_at: lastPulledAt == null ? 'null' : String(lastPulledAt),
-        schema_version: String(schemaVersion),
+        schema_version: String(this.schemaVersion ?? schemaVersion),
       })
       if (this.pullLimit) params.set('limit', String(this.pullLimit))
       if (pageToken) params.set('page_token', pageToken)

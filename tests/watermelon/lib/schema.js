@@ -1,5 +1,6 @@
-// The phone's WatermelonDB schema (version 1): the columns the server sends down (see the
-// `to_raw` methods in src/db/models.rs), plus `sync_error` and `sync_errors` on the tables a phone pushes.
+// The phone's WatermelonDB schema (version 2: version 1 and the `feedback` table): the columns
+// the server sends down (see the `to_raw` methods in src/db/models.rs and the pull in
+// src/db/queries/sync_pull.rs), plus `sync_error` and `sync_errors` on the tables a phone pushes.
 
 'use strict'
 
@@ -14,7 +15,7 @@ const reference = [
 ]
 
 const schema = appSchema({
-  version: 1,
+  version: 2,
   tables: [
     tableSchema({
       name: 'observations',
@@ -91,6 +92,17 @@ const schema = appSchema({
         { name: 'outline', type: 'string' },
       ],
     }),
+    tableSchema({
+      name: 'feedback',
+      columns: [
+        { name: 'body', type: 'string' },
+        { name: 'area_codes', type: 'string' },
+        { name: 'measure_id', type: 'string', isOptional: true },
+        { name: 'measure_title', type: 'string', isOptional: true },
+        { name: 'created_at', type: 'number' },
+        { name: 'updated_at', type: 'number' },
+      ],
+    }),
   ],
 })
 
@@ -117,6 +129,7 @@ class Category extends Model {}
 class ActivityType extends Model {}
 class Unit extends Model {}
 class Area extends Model {}
+class Feedback extends Model {}
 
 const modelClasses = [
   withFields(Observation, 'observations'),
@@ -125,6 +138,7 @@ const modelClasses = [
   withFields(ActivityType, 'activity_types'),
   withFields(Unit, 'units'),
   withFields(Area, 'areas'),
+  withFields(Feedback, 'feedback'),
 ]
 
 module.exports = { schema, modelClasses }
