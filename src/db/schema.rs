@@ -441,6 +441,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    plan_documents (organisation_id, id) {
+        organisation_id -> Text,
+        id -> Text,
+        kind -> Text,
+        period -> Text,
+        version -> BigInt,
+        lang -> Text,
+        analysis -> Text,
+        partner_input -> Text,
+        approved_by -> Text,
+        approved_by_name -> Text,
+        approved_at -> BigInt,
+        html -> Text,
+        csv -> Text,
+        xlsx -> Binary,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     units,
@@ -467,4 +486,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     measures,
     plan_history,
     feedback,
+    plan_documents,
 );

@@ -62,9 +62,33 @@ pub fn test(last_week: u64, baseline_total: u64) -> Flag {
     }
 }
 
+/// Tests a period's count against the previous period of the same length, by the same rule: the
+/// previous count (with half an observation added) is the rate; flagged when `now` is at least
+/// [`MIN_FLAGGED`] and the chance of `now` or more at that rate is below [`ALPHA`]. The lägesbild
+/// document flags its areas so.
+pub fn period_test(now: u64, previous: u64) -> Flag {
+    let p_value = upper_tail(now, previous as f64 + 0.5);
+    Flag {
+        baseline_mean: previous as f64,
+        p_value: (p_value * 10_000.0).round() / 10_000.0,
+        flagged: now >= MIN_FLAGGED && p_value < ALPHA,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_period_is_flagged_against_the_previous_one_only_when_clearly_above_it() {
+        // P(X ≥ 7 | 2.5) = 1 - Σ_{i<7} e^-2.5 2.5^i / i! = 1 - 0.9858 = 0.0142: not below 0.01.
+        assert!(!period_test(7, 2).flagged);
+        // P(X ≥ 8 | 2.5) = 0.0042: flagged.
+        assert!(period_test(8, 2).flagged);
+        // Two where there were none is not enough, however unlikely.
+        assert!(!period_test(2, 0).flagged);
+        assert!(!period_test(30, 30).flagged);
+    }
 
     #[test]
     fn the_poisson_upper_tail_matches_hand_computed_values() {

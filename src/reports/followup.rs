@@ -50,6 +50,13 @@ pub struct MeasureLine {
     pub verdict: String,
     /// The change in per cent with its 95 % interval, when it can be told.
     pub change: Option<(f64, f64, f64)>,
+    /// The titles of the problems it addresses.
+    pub problems: Vec<String>,
+    pub planned_start: String,
+    pub planned_end: Option<String>,
+    pub effort: Option<crate::domain::plan::Effort>,
+    /// The decision it came from.
+    pub decision: String,
 }
 
 /// Everything the report shows.
@@ -97,7 +104,7 @@ pub fn number(lang: Lang, x: f64, decimals: usize) -> String {
 }
 
 /// A table cell holding a number (or a dash for none).
-fn figure(lang: Lang, x: Option<f64>, decimals: usize) -> String {
+pub(crate) fn figure(lang: Lang, x: Option<f64>, decimals: usize) -> String {
     match x {
         Some(x) => format!("<td class=\"n\" data-value=\"{x}\">{}</td>", number(lang, x, decimals)),
         None => "<td class=\"n\" data-value=\"\">–</td>".to_owned(),
@@ -119,7 +126,7 @@ fn pct(now: f64, before: f64) -> Option<f64> {
     (before > 0.0).then(|| round2((now - before) / before * 100.0))
 }
 
-const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 @page { size: A4; margin: 18mm 16mm 20mm; }
 * { box-sizing: border-box; }
 body { font-family: "Segoe UI", system-ui, -apple-system, "Helvetica Neue", Arial, sans-serif; color: #1b1f24; line-height: 1.4; margin: 0 auto; max-width: 190mm; padding: 12px; font-size: 10.5pt; }
@@ -152,7 +159,7 @@ footer { margin-top: 18px; border-top: 1px solid #d0d7de; padding-top: 6px; font
 "#;
 
 impl FollowUp<'_> {
-    fn t(&self, sv: &'static str, en: &'static str) -> &'static str {
+    pub(crate) fn t(&self, sv: &'static str, en: &'static str) -> &'static str {
         self.lang.pick(sv, en)
     }
 
@@ -247,7 +254,7 @@ impl FollowUp<'_> {
         html.push_str("</section>\n");
     }
 
-    fn indicator_section(&self, html: &mut String) {
+    pub(crate) fn indicator_section(&self, html: &mut String) {
         let _ = writeln!(html, "<section id=\"indicators\">\n<h2>{}</h2>", self.t("Indikatorer", "Indicators"));
         if self.indicators.is_empty() {
             let _ = writeln!(
@@ -405,46 +412,8 @@ impl FollowUp<'_> {
             self.t("Effekt", "Effect"),
         );
         for line in self.measures {
-            let status = match line.status.as_str() {
-                "planned" => self.t("planerad", "planned"),
-                "ongoing" => self.t("pågår", "ongoing"),
-                "done" => self.t("klar", "done"),
-                "stopped" => self.t("avbruten", "stopped"),
-                _ => "–",
-            };
-            let verdict = match line.verdict.as_str() {
-                "decrease" => self.t("minskning", "decrease"),
-                "increase" => self.t("ökning", "increase"),
-                "no_clear_change" => self.t("ingen säker förändring", "no clear change"),
-                "too_few_to_tell" => self.t("för få rapporter för att säga något", "too few reports to tell"),
-                "not_started" => self.t("inte startad", "not started"),
-                _ => "–",
-            };
-            let effect = match line.change {
-                Some((change, low, high)) => {
-                    let signed = |x: f64| {
-                        format!(
-                            "{}{}",
-                            if x > 0.0 {
-                                "+"
-                            } else if x < 0.0 {
-                                "−"
-                            } else {
-                                ""
-                            },
-                            number(self.lang, x.abs(), 0)
-                        )
-                    };
-                    format!(
-                        "{verdict}: {}&#8239;% ({} {} {}&#8239;%)",
-                        signed(change),
-                        signed(low),
-                        self.t("till", "to"),
-                        signed(high)
-                    )
-                }
-                None => verdict.to_owned(),
-            };
+            let status = self.status(line);
+            let effect = self.effect(line);
             let _ = writeln!(
                 html,
                 "<tr data-key=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{status}</td>{}{}<td data-value=\"{}\">{effect}</td></tr>",
@@ -460,7 +429,48 @@ impl FollowUp<'_> {
         html.push_str("</tbody>\n</table>\n</section>\n");
     }
 
-    fn area_section(&self, html: &mut String) {
+    /// A measure's status in words.
+    pub(crate) fn status(&self, line: &MeasureLine) -> &'static str {
+        match line.status.as_str() {
+            "planned" => self.t("planerad", "planned"),
+            "ongoing" => self.t("pågår", "ongoing"),
+            "done" => self.t("klar", "done"),
+            "stopped" => self.t("avbruten", "stopped"),
+            _ => "–",
+        }
+    }
+
+    /// A measure's effect in words, with the change and its interval when it can be told.
+    pub(crate) fn effect(&self, line: &MeasureLine) -> String {
+        let verdict = match line.verdict.as_str() {
+            "decrease" => self.t("minskning", "decrease"),
+            "increase" => self.t("ökning", "increase"),
+            "no_clear_change" => self.t("ingen säker förändring", "no clear change"),
+            "too_few_to_tell" => self.t("för få rapporter för att säga något", "too few reports to tell"),
+            "not_started" => self.t("inte startad", "not started"),
+            _ => "–",
+        };
+        let Some((change, low, high)) = line.change else { return verdict.to_owned() };
+        let signed = |x: f64| {
+            let sign = if x > 0.0 {
+                "+"
+            } else if x < 0.0 {
+                "−"
+            } else {
+                ""
+            };
+            format!("{sign}{}", number(self.lang, x.abs(), 0))
+        };
+        format!(
+            "{verdict}: {}\u{202F}% ({} {} {}\u{202F}%)",
+            signed(change),
+            signed(low),
+            self.t("till", "to"),
+            signed(high)
+        )
+    }
+
+    pub(crate) fn area_section(&self, html: &mut String) {
         let _ = writeln!(
             html,
             "<section id=\"areas\">\n<h2>{}</h2>\n<table class=\"areas\">\n<thead><tr><th>{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th>{}</th></tr></thead>\n<tbody>",
@@ -532,7 +542,7 @@ impl FollowUp<'_> {
         format!("{} – {}", day(from, 0), day(to, 1))
     }
 
-    fn heatmap_section(&self, html: &mut String) {
+    pub(crate) fn heatmap_section(&self, html: &mut String) {
         let _ = writeln!(html, "<section id=\"heatmap\">\n<h2>{}</h2>\n<figure>", self.t("Värmekarta", "Heat map"));
         html.push_str(&super::figure::heat_map_svg(self.lang, self.heatmap, self.outlines, self.basemap));
         let total = self.heatmap.total.map(f64::from);
@@ -582,7 +592,7 @@ fn group_label(lang: Lang, group: &str) -> String {
 }
 
 /// A moment as people read it: local date and time to the minute.
-fn local_time(tz: Tz, ms: i64) -> String {
+pub(crate) fn local_time(tz: Tz, ms: i64) -> String {
     use chrono::TimeZone;
     tz.timestamp_millis_opt(ms).single().map(|at| at.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
 }

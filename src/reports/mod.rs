@@ -2,6 +2,7 @@
 //! database holds, as JSON, CSV, XLSX, GeoJSON or HTML.
 
 pub mod activity_report;
+pub mod documents;
 pub mod figure;
 pub mod followup;
 pub mod observations;

@@ -30,6 +30,7 @@ embed_directory!(
         "retention.js",
         "plan.js",
         "exports.js",
+        "documents.js",
     ]
 );
 

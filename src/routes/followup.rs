@@ -29,16 +29,33 @@ pub struct FollowUpQuery {
     lang: Option<String>,
 }
 
-/// `GET /api/v1/reports/followup`: the printable follow-up report for a period, as HTML.
-pub async fn report(
-    state: web::Data<AppState>,
-    auth: Auth<Coordinator>,
-    query: web::Query<FollowUpQuery>,
-) -> ApiResult<HttpResponse> {
-    let caller = (*auth).clone();
-    let period = params::period(query.period.as_deref())?;
-    let lang = params::lang(query.lang.as_deref())?;
-    let html = db(&state, move |conn, state| {
+/// Everything the follow-up report (and the lägesbild and åtgärdsplan documents) show for a
+/// period, as the caller may see it.
+pub struct PeriodFigures {
+    pub organisation: crate::db::models::OrganisationRow,
+    pub tz: chrono_tz::Tz,
+    pub period: Period,
+    pub activity: Report,
+    pub picture: crate::picture::view::AreaTable,
+    pub heatmap: crate::picture::view::Heatmap,
+    pub outlines: Vec<Outline>,
+    pub assessment: Option<Assessment>,
+    pub indicators: Vec<IndicatorLine>,
+    pub measures: Vec<MeasureLine>,
+    pub generated_at: i64,
+}
+
+impl PeriodFigures {
+    /// Reads them. `plan` chooses the measures: those that ran during the period (the follow-up),
+    /// or every measure planned to run in it, future ones included (the action plan).
+    pub fn load(
+        conn: &mut DbConnection,
+        state: &AppState,
+        caller: &crate::auth::AuthUser,
+        period: Period,
+        lang: Lang,
+        plan: bool,
+    ) -> ApiResult<Self> {
         let organisation = organisations::by_id(conn, &caller.organisation_id)?;
         let (_, tz, _) = organisations::report_settings(conn, &caller.organisation_id)?;
         let request = Request {
@@ -65,43 +82,76 @@ pub async fn report(
             .collect();
         let assessment = assessments::get(conn, &caller.organisation_id, &period.to_string())?;
         let indicators = indicator_lines(conn, &caller.organisation_id, lang)?;
-        let measures = measure_lines(conn, &caller.organisation_id, tz, period)?;
-        let report = FollowUp {
-            lang,
+        let measures = measure_lines(conn, &caller.organisation_id, tz, period, plan)?;
+        Ok(Self {
+            organisation,
             tz,
-            organisation: &organisation.name,
-            title: &organisation.assignment_title,
-            responsible: &organisation.responsible,
             period,
-            assessment: assessment.as_ref(),
-            indicators: &indicators,
-            measures: &measures,
-            activity: &activity,
-            picture: &picture,
-            heatmap: &heatmap,
-            outlines: &outlines,
-            basemap: state.basemap.as_deref(),
+            activity,
+            picture,
+            heatmap,
+            outlines,
+            assessment,
+            indicators,
+            measures,
             generated_at: now,
-        };
-        let html = report.render();
+        })
+    }
+
+    /// The follow-up report over these figures.
+    pub fn report<'a>(&'a self, lang: Lang, basemap: Option<&'a crate::basemap::BaseMap>) -> FollowUp<'a> {
+        FollowUp {
+            lang,
+            tz: self.tz,
+            organisation: &self.organisation.name,
+            title: &self.organisation.assignment_title,
+            responsible: &self.organisation.responsible,
+            period: self.period,
+            assessment: self.assessment.as_ref(),
+            indicators: &self.indicators,
+            measures: &self.measures,
+            activity: &self.activity,
+            picture: &self.picture,
+            heatmap: &self.heatmap,
+            outlines: &self.outlines,
+            basemap,
+            generated_at: self.generated_at,
+        }
+    }
+}
+
+/// `GET /api/v1/reports/followup`: the printable follow-up report for a period, as HTML.
+pub async fn report(
+    state: web::Data<AppState>,
+    auth: Auth<Coordinator>,
+    query: web::Query<FollowUpQuery>,
+) -> ApiResult<HttpResponse> {
+    let caller = (*auth).clone();
+    let period = params::period(query.period.as_deref())?;
+    let lang = params::lang(query.lang.as_deref())?;
+    let html = db(&state, move |conn, state| {
+        let figures = PeriodFigures::load(conn, state, &caller, period, lang, false)?;
+        let html = figures.report(lang, state.basemap.as_deref()).render();
         let mut described = Map::new();
         described.insert("period".into(), json!(period.to_string()));
         described.insert("lang".into(), json!(lang.pick("sv", "en")));
         let event = Event { action: "report.followup", format: Some("html"), filters: described };
-        audit::record_complete(conn, &actor(&caller), event, activity.rows(&[Dimension::Type]).len(), now)?;
+        let rows = figures.activity.rows(&[Dimension::Type]).len();
+        audit::record_complete(conn, &actor(&caller), event, rows, figures.generated_at)?;
         Ok(html)
     })
     .await?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
 }
 
-/// The measures of the action plan that ran during `period` (not stopped before it), with the
-/// effort they delivered within it and their effect.
+/// The measures of the action plan that ran during `period` (with `planned`, also those planned
+/// to start later in it), with the effort they delivered within it and their effect.
 fn measure_lines(
     conn: &mut DbConnection,
     organisation_id: &str,
     tz: chrono_tz::Tz,
     period: crate::domain::period::Period,
+    planned: bool,
 ) -> ApiResult<Vec<MeasureLine>> {
     use crate::db::queries::plan;
     use crate::domain::plan::MeasureFields;
@@ -112,11 +162,16 @@ fn measure_lines(
         .collect();
     use super::plan::figures;
     let tree = crate::db::queries::areas::tree(conn, organisation_id)?;
+    let problems: std::collections::HashMap<String, String> =
+        plan::list::<crate::domain::plan::ProblemFields>(conn, organisation_id)?
+            .into_iter()
+            .map(|problem| (problem.id, problem.fields.title))
+            .collect();
     let mut lines = Vec::new();
     for measure in plan::list::<MeasureFields>(conn, organisation_id)?.into_iter().rev() {
         let fields = &measure.fields;
         let (start, end) = figures::dates(fields)?;
-        if start > period.last || end.is_some_and(|end| end < period.first) || start > today {
+        if start > period.last || end.is_some_and(|end| end < period.first) || (start > today && !planned) {
             continue;
         }
         let window = (Some(period.first), Some(period.last));
@@ -134,14 +189,18 @@ fn measure_lines(
             status: fields.status.clone(),
             planned_hours: delivered.planned_hours,
             delivered_hours: delivered.delivered_hours,
-            verdict: effect.map_or_else(
-                || "not_started".to_owned(),
-                |e| {
-                    serde_json::to_value(e.verdict).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-                },
-            ),
+            verdict: effect.map_or("not_started", |e| e.verdict.as_str()).to_owned(),
             change: effect
                 .and_then(|e| Some((e.change_percent?, e.change_percent_interval?[0], e.change_percent_interval?[1]))),
+            problems: fields
+                .problems
+                .iter()
+                .map(|id| problems.get(id).cloned().unwrap_or_else(|| id.clone()))
+                .collect(),
+            planned_start: fields.planned_start.clone(),
+            planned_end: fields.planned_end.clone(),
+            effort: Some(fields.effort.clone()),
+            decision: fields.decision.clone(),
         });
     }
     Ok(lines)

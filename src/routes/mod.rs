@@ -9,6 +9,7 @@ pub mod client;
 pub mod common;
 pub mod dashboard;
 pub mod devices;
+pub mod documents;
 pub mod embedded;
 pub mod feedback;
 pub mod followup;
@@ -152,6 +153,11 @@ route_table! {
     GET "/api/v1/measures/{id}/history" => plan::measure_history,
     GET "/api/v1/measures/{id}/effort" => plan::measure_effort,
     GET "/api/v1/measures/{id}/effect" => plan::measure_effect,
+    GET "/api/v1/documents" => documents::list,
+    POST "/api/v1/documents" => documents::approve,
+    POST "/api/v1/documents/preview" => documents::preview,
+    GET "/api/v1/documents/{id}" => documents::get,
+    GET "/api/v1/documents/{id}/file" => documents::file,
     GET "/api/v1/feedback" => feedback::list,
     POST "/api/v1/feedback" => feedback::create,
     GET "/api/v1/feedback/{id}" => feedback::get,

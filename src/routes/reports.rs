@@ -39,7 +39,7 @@ fn select_areas(conn: &mut DbConnection, caller: &AuthUser, area: Option<&str>) 
     scope.selection(&area_queries::tree(conn, &caller.organisation_id)?, area)
 }
 
-fn attachment(name: String) -> ContentDisposition {
+pub(crate) fn attachment(name: String) -> ContentDisposition {
     ContentDisposition { disposition: DispositionType::Attachment, parameters: vec![DispositionParam::Filename(name)] }
 }
 

@@ -15,6 +15,7 @@ mod demo;
 mod deploy;
 mod devices;
 mod disclosure;
+mod documents;
 mod errors;
 mod feedback;
 mod field_app;

@@ -6,6 +6,7 @@ import * as api from './api.js'
 import * as filters from './filters.js'
 import { h, uid } from './dom.js'
 import { t, label, getLanguage } from './i18n.js'
+import { documentsSection } from './documents.js'
 
 /** Saves a blob as a download named `filename`. */
 function save(blob, filename) {
@@ -85,13 +86,12 @@ export async function renderExports(main, ctx) {
   }
   const button = (text, onclick) => h('button', { type: 'button', class: 'secondary', text, onclick })
 
-  const openReport = () => {
-    // Opened now, while the click still counts as the user's, then pointed at the report.
+  /** Opens what `task` fetches (a blob of HTML) in a tab opened now, while the click still counts as the user's. */
+  const open = (what, task) => {
     const tab = window.open('', '_blank')
-    return run(t('followup_export'), async () => {
-      const params = new URLSearchParams({ period: period.input.value, lang: getLanguage() })
+    return run(what, async () => {
       try {
-        const { blob } = await api.fetchFile(`/api/v1/reports/followup?${params}`, 'report.html')
+        const blob = await task()
         const url = URL.createObjectURL(blob.type.startsWith('text/html') ? blob : new Blob([blob], { type: 'text/html;charset=utf-8' }))
         setTimeout(() => URL.revokeObjectURL(url), 10 * 60_000)
         if (tab) {
@@ -106,6 +106,14 @@ export async function renderExports(main, ctx) {
       }
     })
   }
+  const openReport = () => open(t('followup_export'), async () => {
+    const params = new URLSearchParams({ period: period.input.value, lang: getLanguage() })
+    return (await api.fetchFile(`/api/v1/reports/followup?${params}`, 'report.html')).blob
+  })
+  const documents = documentsSection(ctx, {
+    period: () => period.input.value, run, download, open: (task) => open(t('doc_title'), task),
+  })
+  period.input.addEventListener('change', documents.refresh)
 
   main.replaceChildren(h('section', { class: 'view exports' },
     h('h1', { text: t('exports_title') }),
@@ -127,5 +135,6 @@ export async function renderExports(main, ctx) {
           button(t('xlsx'), () => download(t('observations_export'), observationsPath('xlsx'), 'observationer.xlsx')),
           button(t('geojson'), () => download(t('observations_export'), observationsPath('geojson'), 'observationer.geojson')))),
       section(t('followup_export'), t('followup_export_hint'),
-        h('div', { class: 'row' }, h('button', { type: 'button', class: 'primary', text: t('open_report'), onclick: openReport }))))))
+        h('div', { class: 'row' }, h('button', { type: 'button', class: 'primary', text: t('open_report'), onclick: openReport }))),
+      documents.node)))
 }

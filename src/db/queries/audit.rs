@@ -28,6 +28,8 @@ pub const ACTIONS: &[&str] = &[
     "feedback.create",
     "feedback.update",
     "feedback.delete",
+    "document.approve",
+    "report.document",
 ];
 
 /// One entry as stored and listed.

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth_state;
 pub mod change_feed;
 pub mod devices;
+pub mod documents;
 pub mod feedback;
 pub mod history;
 pub mod indicators;
