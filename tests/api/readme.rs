@@ -124,6 +124,13 @@ async fn the_readme_set_up_and_tour_run_literally_show_results_at_every_step() {
     let plan = step(&steps, "The action plan");
     assert!(plan.contains("\"status\": \"open\"") && plan.contains("\"status\": \"planned\""), "{plan}");
     assert!(plan.contains("\"delivered_hours\"") && plan.contains("\"weeks\""), "{plan}");
+    let lagesbild = step(&steps, "The lägesbild for the period");
+    assert!(lagesbild.contains("\"version\": 1") && lagesbild.contains("\"kind\": \"lagesbild\""), "{lagesbild}");
+    let document = std::fs::read_to_string(dir.path().join("lagesbild.html")).unwrap();
+    assert!(
+        document.contains("Belysningen i gångtunneln") && document.contains("data-version=\"1\""),
+        "the approved document"
+    );
     let feedback = step(&steps, "Feedback to the field");
     assert!(feedback.contains("\"measure_title\": \"Kvällsvandringar i Tyresö centrum\""), "{feedback}");
     assert!(feedback.contains("\"area_codes\": \"[\\\"TC\\\"]\""), "{feedback}");

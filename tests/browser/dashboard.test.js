@@ -313,7 +313,7 @@ test('a partner sees the map and the area table of shared areas only, by the dis
   await logIn(page, 'erik')
   await page.getByRole('heading', { name: 'Värmekarta' }).waitFor()
   const links = await page.locator('#nav a:visible').allTextContents()
-  assert.deepEqual(links, ['Karta', 'Områden'])
+  assert.deepEqual(links, ['Karta', 'Områden', 'Åtgärder'])
   // The partner disclosure rule: figures per area, category and tertial, never hexagons, and
   // the filters offer tertials and categories only.
   await page.getByText(/Som samverkanspartner ser du tal per område, kategori och tertial/).waitFor()
@@ -803,5 +803,34 @@ test('a coordinator previews the lägesbild, approves it as a version that opens
   assert.equal(fs.readFileSync(await download.path()).subarray(0, 2).toString('latin1'), 'PK')
   await desk.screenshot('dashboard-desktop-10-documents', { fullPage: true })
   await desk.checkAccessibility('exports with documents')
+  assert.deepEqual(desk.errors, [], 'the dashboard threw')
+})
+
+test('a partner sees the measures carried out by their unit and marks theirs done, on the record', async (t) => {
+  const start = new Date(Date.now() - 14 * 86_400_000).toISOString().slice(0, 10)
+  const created = await coordinator.post('/api/v1/measures', {
+    title: 'Laga belysningen vid gångtunneln', responsible_unit: 'falt', areas: ['TC'], planned_start: start,
+    effort: { kind: 'one_off', description: 'Nya armaturer' }, status: 'ongoing', decision: 'EST-möte',
+  })
+  const desk = new Desk()
+  t.after(() => desk.close())
+  const page = await desk.open()
+  await logIn(page, 'erik')
+  await page.getByRole('heading', { name: 'Värmekarta' }).waitFor()
+  await page.locator('#nav').getByRole('link', { name: 'Åtgärder' }).click()
+  await page.getByRole('heading', { name: 'Åtgärder', level: 1 }).waitFor()
+  // As many rows as the API gives the partner, and no problem behind them.
+  const shared = await api.login(server, 'erik', 'erik-api').then((erik) => erik.get('/api/v1/measures'))
+  await page.locator(`[data-measure="${created.id}"]`).waitFor()
+  assert.equal(await page.locator('[data-measure]').count(), shared.length)
+  assert.equal(await page.getByText(/^Mot:/).count(), 0, 'no problems for partners')
+  const status = page.getByLabel('Status för Laga belysningen vid gångtunneln')
+  assert.deepEqual(await status.locator('option').evaluateAll((options) => options.map((o) => o.value)), ['ongoing', 'done'])
+  await status.selectOption('done')
+  await page.getByText('Statusen är sparad.').waitFor()
+  const after = await coordinator.get(`/api/v1/measures/${created.id}`)
+  assert.deepEqual([after.status, after.version, after.updated_by], ['done', 2, server.userIds.erik])
+  await desk.screenshot('dashboard-desktop-13-partner-plan')
+  await desk.checkAccessibility('partner plan')
   assert.deepEqual(desk.errors, [], 'the dashboard threw')
 })

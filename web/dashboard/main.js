@@ -22,7 +22,7 @@ const who = document.getElementById('who')
 const logoutButton = document.getElementById('logout')
 
 /** Views every analyst sees; the rest are for coordinators and administrators. */
-const PARTNER_VIEWS = ['map', 'areas', 'area']
+const PARTNER_VIEWS = ['map', 'areas', 'area', 'plan']
 const VIEWS = {
   map: renderMap,
   areas: renderAreas,
@@ -128,7 +128,7 @@ function renderHeader(current) {
   who.hidden = !loggedIn
   logoutButton.hidden = !loggedIn
   if (!loggedIn) return
-  for (const link of nav.querySelectorAll('[data-staff]')) link.hidden = !isStaff()
+  for (const link of nav.querySelectorAll('[data-staff]')) link.hidden = !isStaff() && !(me.role === 'partner' && link.hasAttribute('data-partner'))
   for (const link of nav.querySelectorAll('[data-admin]')) link.hidden = me.role !== 'admin'
   filters.setPartner(me.role === 'partner')
   who.textContent = t('signed_in_as', { user: me.display_name || me.username, role: t(`role_${me.role}`) })

@@ -73,6 +73,7 @@ function effortText(effort) {
 }
 
 export async function renderPlan(main, ctx) {
+  if (api.session()?.me?.role === 'partner') return renderPartnerPlan(main, ctx)
   const content = h('div', {}, loading())
   main.replaceChildren(h('section', { class: 'view' },
     h('h1', { text: t('plan_title') }),
@@ -346,4 +347,65 @@ function feedbackCard(feedback, { areaOptions, measures }, reload, ctx) {
     fields.map((f) => f.node),
     h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', text: t('feedback_send') }))))
   return section
+}
+
+/**
+ * A partner's view: the measures shared with their unit or carried out by it, without the
+ * problems behind them; their own they mark ongoing or done, against the version read.
+ */
+async function renderPartnerPlan(main, ctx) {
+  const content = h('div', {}, loading())
+  main.replaceChildren(h('section', { class: 'view' },
+    h('h1', { text: t('plan_partner_title') }),
+    h('p', { class: 'hint', text: t('plan_partner_intro') }),
+    content))
+  const unit = api.session()?.me?.unit
+  const load = async () => {
+    content.replaceChildren(loading())
+    try {
+      const measures = await api.get('/api/v1/measures')
+      if (!measures.length) {
+        content.replaceChildren(h('p', { class: 'hint', text: t('plan_partner_none') }))
+        return
+      }
+      const columns = ['plan_measure', 'plan_responsible', 'plan_areas', 'plan_dates', 'plan_status']
+      const rows = measures.map((measure) => {
+        const own = measure.responsible_unit === unit?.slug
+        let status = t(`plan_status_${measure.status}`)
+        if (own) {
+          const choices = [...new Set([measure.status, 'ongoing', 'done'])]
+          status = select(choices.map((s) => [s, t(`plan_status_${s}`)]))
+          status.value = measure.status
+          status.setAttribute('aria-label', t('plan_status_of', { title: measure.title }))
+          status.addEventListener('change', () => ctx.guard((async () => {
+            try {
+              await api.patch(`/api/v1/measures/${measure.id}`, { status: status.value, version: measure.version })
+              ctx.toast(t('plan_status_saved'))
+            } catch (error) {
+              if (error instanceof api.SessionError) throw error
+              ctx.toast(error.problem?.code === 'version_conflict' ? t('plan_version_conflict') : error.message)
+            }
+            await load()
+          })()))
+        }
+        return h('tr', { 'data-measure': measure.id, 'data-own': own ? 'true' : 'false' },
+          td(t('plan_measure'), h('div', {},
+            h('strong', { text: measure.title }),
+            measure.description ? h('p', { class: 'hint', text: measure.description }) : null)),
+          td(t('plan_responsible'), own ? (unit?.name ?? measure.responsible_unit) : measure.responsible_unit),
+          td(t('plan_areas'), measure.areas.join(', ')),
+          td(t('plan_dates'), measure.planned_end ? `${measure.planned_start} – ${measure.planned_end}` : t('plan_from', { date: measure.planned_start })),
+          td(t('plan_status'), status))
+      })
+      content.replaceChildren(h('section', { class: 'card', 'aria-labelledby': 'plan-partner-measures' },
+        h('h2', { id: 'plan-partner-measures', text: t('plan_measures') }),
+        tableWrap(t('plan_measures'), h('table', {},
+          h('thead', {}, h('tr', {}, columns.map((key) => h('th', { scope: 'col', text: t(key) })))),
+          h('tbody', {}, rows)), { stack: true })))
+    } catch (error) {
+      if (error instanceof api.SessionError) throw error
+      content.replaceChildren(failure(error, () => ctx.guard(load())))
+    }
+  }
+  await load()
 }
