@@ -4,7 +4,9 @@
 
 use crate::db::DbConnection;
 use crate::db::queries::audit::Actor;
+use crate::db::queries::feedback::Write;
 use crate::db::queries::plan::{self, Change};
+use crate::domain::feedback::FeedbackFields;
 use crate::domain::plan::{MeasureFields, ProblemFields};
 use chrono::{Datelike, Days, NaiveDate};
 use serde_json::{Value, json};
@@ -21,13 +23,23 @@ fn problem(conn: &mut DbConnection, actor: &Actor, body: Value, now_ms: i64) -> 
     Ok(item.id)
 }
 
-fn measure(conn: &mut DbConnection, actor: &Actor, body: Value, now_ms: i64) -> anyhow::Result<()> {
-    plan::save::<MeasureFields>(conn, actor, Change::Create(body), now_ms)
+fn measure(conn: &mut DbConnection, actor: &Actor, body: Value, now_ms: i64) -> anyhow::Result<String> {
+    let item = plan::save::<MeasureFields>(conn, actor, Change::Create(body), now_ms)
         .map_err(|error| anyhow::anyhow!("the demo's measure was refused: {error:?}"))?;
+    Ok(item.id)
+}
+
+/// Feedback to field staff on a measure.
+fn feedback(conn: &mut DbConnection, actor: &Actor, measure: &str, body: &str, now_ms: i64) -> anyhow::Result<()> {
+    let fields = FeedbackFields { body: body.to_owned(), areas: Vec::new(), measure: Some(measure.to_owned()) };
+    let fields = fields.checked().map_err(|errors| anyhow::anyhow!("the demo's feedback was refused: {errors:?}"))?;
+    crate::db::queries::feedback::write(conn, actor, Write::Create(fields), now_ms)
+        .map_err(|error| anyhow::anyhow!("the demo's feedback was refused: {error:?}"))?;
     Ok(())
 }
 
-/// Creates the demo's problems and measures as `actor` (the coordinator); returns how many.
+/// Creates the demo's problems and measures as `actor` (the coordinator), and the feedback
+/// field staff got on two of the measures; returns how many problems and measures.
 pub fn create(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -47,7 +59,7 @@ pub fn create(
         }),
         now_ms,
     )?;
-    measure(
+    let lighting = measure(
         conn,
         actor,
         json!({
@@ -104,7 +116,7 @@ pub fn create(
         now_ms,
     )?;
     let outreach_from = today - Days::new(182);
-    measure(
+    let outreach = measure(
         conn,
         actor,
         json!({
@@ -117,6 +129,20 @@ pub fn create(
             "effort": { "kind": "weekly_hours", "hours": 8 },
             "decision": format!("EST-möte {}", meeting_before(outreach_from)),
         }),
+        now_ms,
+    )?;
+    feedback(
+        conn,
+        actor,
+        &lighting,
+        "Belysningen längs gångvägarna i Granängsringen är utbytt. Säg till om ni ser en lampa som inte lyser.",
+        now_ms,
+    )?;
+    feedback(
+        conn,
+        actor,
+        &outreach,
+        "Vi är ute i centrum och Granängsringen tisdag, torsdag, fredag och lördag kväll. Berätta vad unga tar upp med er.",
         now_ms,
     )?;
     Ok(6)

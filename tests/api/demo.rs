@@ -204,6 +204,13 @@ async fn demo_gives_every_view_something_true_to_show() {
     assert!(outreach["weeks"].as_array().unwrap().len() >= 26, "{outreach}");
     assert!(outreach["delivered_hours"].as_f64().unwrap() > 100.0, "{outreach}");
     assert!(out.contains("problems and measures of the action plan"), "{out}");
+    // The field staff heard about two of them; a field user's phone gets it.
+    let feedback = json(&app, "/api/v1/feedback", &field).await;
+    let on: std::collections::BTreeSet<String> =
+        feedback.as_array().unwrap().iter().map(|f| f["measure"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(on, [measure("belysning"), measure("Uppsökande")].into(), "{feedback}");
+    let pulled = json(&app, "/api/v1/sync/pull?last_pulled_at=null&schema_version=2", &field).await;
+    assert_eq!(pulled["changes"]["feedback"]["created"].as_array().map(Vec::len), Some(2));
 
     // A second run refuses; --reset makes it anew, with new passwords. (The pause: a token is
     // known to belong to a deleted organisation once it is older than the server's clock margin,
