@@ -509,9 +509,7 @@ async fn a_partner_sees_the_measures_shared_with_their_unit_and_marks_their_own_
     assert_eq!(audit["items"][0]["role"], "partner", "{audit}");
 
     // The plan's other parts stay the coordinators'.
-    for forbidden in
-        ["/api/v1/problems", &format!("{path}/history"), &format!("{path}/effort"), &format!("{path}/effect")]
-    {
+    for forbidden in ["/api/v1/problems", &format!("{path}/history"), &format!("{path}/effort")] {
         assert_problem(app.get(forbidden, tybo).await, 403, "forbidden").await;
     }
     let mut unknown = lighting_measure("");
@@ -520,4 +518,94 @@ async fn a_partner_sees_the_measures_shared_with_their_unit_and_marks_their_own_
     let refused =
         assert_problem(app.post("/api/v1/measures", coordinator, &unknown).await, 422, "validation_failed").await;
     assert_eq!(refused["errors"][0]["field"], "shared_with[1]");
+}
+
+/// The first day of the tertial `offset` tertials from today's (negative: earlier).
+fn tertial_start(offset: i32) -> chrono::NaiveDate {
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Stockholm).date_naive();
+    let index = today.year() * 3 + i32::try_from((today.month() - 1) / 4).unwrap() + offset;
+    chrono::NaiveDate::from_ymd_opt(index.div_euclid(3), u32::try_from(index.rem_euclid(3)).unwrap() * 4 + 1, 1)
+        .unwrap()
+}
+
+fn tertial_name(offset: i32) -> String {
+    let start = tertial_start(offset);
+    format!("{}-T{}", start.year(), (start.month() - 1) / 4 + 1)
+}
+
+#[tokio::test]
+async fn a_partner_sees_a_measures_effect_over_whole_tertials_of_published_cells_only() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let (coordinator, partner, admin) =
+        (&tenant.coordinator.tokens.access, &tenant.partner.tokens.access, &tenant.admin.tokens.access);
+    app.post("/api/v1/areas", admin, &tyreso()).await;
+    let share = app
+        .client
+        .put(app.url(&format!("/api/v1/users/{}/areas", tenant.partner.id)))
+        .bearer_auth(admin)
+        .json(&json!({ "areas": ["GR", "TB"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(share.status(), 200);
+    // The measure starts in the tertial four before today's: three whole tertials after it, three before.
+    let (granangsringen, trollbacken) = ((59.225, 18.23), (59.23, 18.32));
+    let day = |offset: i32| tertial_start(offset) + chrono::Days::new(10);
+    let mut records = Vec::new();
+    for (n, offset) in [-7, -6, -5].into_iter().enumerate() {
+        let n = u64::try_from(n).unwrap();
+        records.extend(observations(0x1000 + n * 0x100, 10, "lighting", granangsringen, day(offset)));
+        records.extend(observations(0x2000 + n * 0x100, 10, "lighting", trollbacken, day(offset)));
+    }
+    // After: four, four, and two (fewer than k = 3: not published, so in no count).
+    for (n, (offset, here)) in [(-3, 4), (-2, 4), (-1, 2)].into_iter().enumerate() {
+        let n = u64::try_from(n).unwrap();
+        records.extend(observations(0x3000 + n * 0x100, here, "lighting", granangsringen, day(offset)));
+        records.extend(observations(0x4000 + n * 0x100, 10, "lighting", trollbacken, day(offset)));
+    }
+    records.extend(observations(0x5000, 5, "graffiti", granangsringen, day(-3)));
+    let body = json!({ "observations": { "created": records } });
+    assert_eq!(
+        app.post("/api/v1/sync/push?last_pulled_at=null", &tenant.field.tokens.access, &body).await.status(),
+        200
+    );
+
+    let start = tertial_start(-4) + chrono::Days::new(15);
+    let measure = json!({
+        "title": "Belysning längs gångvägen", "responsible_unit": "falt", "areas": ["GR"], "categories": ["lighting"],
+        "planned_start": start.to_string(), "effort": { "kind": "one_off", "description": "Nya armaturer" },
+    });
+    let measure = created(app.post("/api/v1/measures", coordinator, &measure).await).await;
+    let path = format!("/api/v1/measures/{}/effect", measure["id"].as_str().unwrap());
+    let effect: Value = app.get(&path, partner).await.json().await.unwrap();
+    assert_eq!(effect["before"]["tertials"], json!([tertial_name(-7), tertial_name(-6), tertial_name(-5)]), "{effect}");
+    assert_eq!(effect["after"]["tertials"], json!([tertial_name(-3), tertial_name(-2), tertial_name(-1)]), "{effect}");
+    assert_eq!(
+        effect["counts"],
+        json!({ "measure_before": 30, "measure_after": 8, "comparison_before": 30, "comparison_after": 30 }),
+        "sums of published lighting cells: the two in the last tertial are in none"
+    );
+    assert_eq!((effect["verdict"].as_str(), effect["comparison"].as_str()), (Some("decrease"), Some("shared")));
+    assert_eq!(effect["comparison_areas"], json!(["TB"]));
+
+    // Partners cannot cut the cells another way, nor see another unit's measure.
+    let compared = app.get(&format!("{path}?compare=TB"), partner).await;
+    assert_eq!(assert_problem(compared, 422, "validation_failed").await["errors"][0]["code"], "not_for_partners");
+    let other = json!({
+        "title": "Annan enhets åtgärd", "responsible_unit": "falt", "areas": ["TB"], "planned_start": start.to_string(),
+        "effort": { "kind": "weekly_hours", "hours": 2.0 },
+    });
+    let other = created(app.post("/api/v1/measures", coordinator, &other).await).await;
+    app.seed_unit(&tenant.org_id, "polisen");
+    let officer =
+        json!({ "username": "polis", "password": "ett långt lösenord", "role": "partner", "unit": "polisen" });
+    assert_eq!(app.post("/api/v1/users", admin, &officer).await.status(), 201);
+    let officer = app.login("tyreso", "polis", "ett långt lösenord", "polis-phone").await.access;
+    let hidden = format!("/api/v1/measures/{}/effect", other["id"].as_str().unwrap());
+    assert_problem(app.get(&hidden, &officer).await, 404, "not_found").await;
+    // A coordinator's effect of the same measure compares days, not tertials, and may choose areas.
+    let days: Value = app.get(&format!("{path}?compare=TB"), coordinator).await.json().await.unwrap();
+    assert_eq!(days["comparison"], "areas");
+    assert!(days["before"]["tertials"].is_null());
 }

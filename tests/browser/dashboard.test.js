@@ -824,6 +824,9 @@ test('a partner sees the measures carried out by their unit and marks theirs don
   await page.locator(`[data-measure="${created.id}"]`).waitFor()
   assert.equal(await page.locator('[data-measure]').count(), shared.length)
   assert.equal(await page.getByText(/^Mot:/).count(), 0, 'no problems for partners')
+  // Its effect as the API gives it to the partner (whole tertials of published cells).
+  const effect = await api.login(server, 'erik', 'erik-api').then((erik) => erik.get(`/api/v1/measures/${created.id}/effect`))
+  assert.equal(await page.locator(`[data-measure="${created.id}"] [data-effect]`).getAttribute('data-effect'), effect.verdict)
   const status = page.getByLabel('Status för Laga belysningen vid gångtunneln')
   assert.deepEqual(await status.locator('option').evaluateAll((options) => options.map((o) => o.value)), ['ongoing', 'done'])
   await status.selectOption('done')

@@ -368,8 +368,9 @@ async function renderPartnerPlan(main, ctx) {
         content.replaceChildren(h('p', { class: 'hint', text: t('plan_partner_none') }))
         return
       }
-      const columns = ['plan_measure', 'plan_responsible', 'plan_areas', 'plan_dates', 'plan_status']
-      const rows = measures.map((measure) => {
+      const effects = await Promise.all(measures.map((measure) => api.get(`/api/v1/measures/${measure.id}/effect`).catch(() => null)))
+      const columns = ['plan_measure', 'plan_responsible', 'plan_areas', 'plan_dates', 'plan_status', 'plan_effect']
+      const rows = measures.map((measure, index) => {
         const own = measure.responsible_unit === unit?.slug
         let status = t(`plan_status_${measure.status}`)
         if (own) {
@@ -395,7 +396,11 @@ async function renderPartnerPlan(main, ctx) {
           td(t('plan_responsible'), own ? (unit?.name ?? measure.responsible_unit) : measure.responsible_unit),
           td(t('plan_areas'), measure.areas.join(', ')),
           td(t('plan_dates'), measure.planned_end ? `${measure.planned_start} – ${measure.planned_end}` : t('plan_from', { date: measure.planned_start })),
-          td(t('plan_status'), status))
+          td(t('plan_status'), status),
+          td(t('plan_effect'), h('div', {},
+            h('span', { text: effectText(effects[index]) }),
+            effects[index]?.after?.tertials ? h('p', { class: 'hint', text: t('plan_partner_effect_window', { before: effects[index].before.tertials.join(', '), after: effects[index].after.tertials.join(', ') }) }) : null),
+          { 'data-effect': effects[index]?.verdict ?? '' }))
       })
       content.replaceChildren(h('section', { class: 'card', 'aria-labelledby': 'plan-partner-measures' },
         h('h2', { id: 'plan-partner-measures', text: t('plan_measures') }),

@@ -2,12 +2,14 @@
 //! endpoints and by the follow-up report's measures section.
 
 use super::{not_found, rfc3339_date};
-use crate::auth::{Auth, Coordinator};
+use crate::auth::{Analyst, Auth, Coordinator};
 use crate::db::DbConnection;
 use crate::db::queries::plan::{self, Item};
 use crate::db::queries::reports::ActivityFilter;
 use crate::domain::effect::{self, Counts, Effect};
 use crate::domain::effort::{self, Delivered, Plan as EffortPlan};
+use crate::domain::identity::Role;
+use crate::domain::period::Period;
 use crate::domain::period::local_midnight_ms;
 use crate::domain::plan::{Effort, MeasureFields, date};
 use crate::error::{ApiError, ApiResult};
@@ -202,15 +204,125 @@ fn sorted(areas: Option<HashSet<String>>) -> Vec<String> {
     areas
 }
 
+/// The tertial a day lies in.
+fn tertial_of(day: NaiveDate) -> ApiResult<Period> {
+    use chrono::Datelike;
+    let text = format!("{}-T{}", day.year(), (day.month() - 1) / 4 + 1);
+    Period::parse("period", &text).map_err(|error| ApiError::Validation(vec![error]))
+}
+
+/// The most whole tertials a partner's effect compares on each side of the start.
+const PARTNER_TERTIALS: usize = 3;
+
+/// A partner's effect, under the partner disclosure rule (`api-spec/partner-disclosure.md`):
+/// whole tertials only, and every count a sum of published cells (tertial × area × category,
+/// k and up) of the areas shared with the partner. After: the whole tertials after the one the
+/// measure starts in, up to the one before today's (three at most, none past its end's); before:
+/// as many just before the start's. The comparison is the rest of the shared areas.
+fn partner_effect(
+    picture: &crate::picture::view::Picture,
+    fields: &MeasureFields,
+    links: &[(String, String)],
+    today: NaiveDate,
+) -> ApiResult<serde_json::Value> {
+    let (start, end) = dates(fields)?;
+    let first = tertial_of(start)?;
+    let current = tertial_of(today)?;
+    let next = |period: &Period| tertial_of(period.last + Days::new(1));
+    let mut after = Vec::new();
+    let mut tertial = next(&first)?;
+    while tertial.first < current.first && after.len() < PARTNER_TERTIALS && end.is_none_or(|end| tertial.first <= end)
+    {
+        after.push(tertial);
+        tertial = next(&tertial)?;
+    }
+    let mut before = Vec::new();
+    let mut tertial = first.previous();
+    while before.len() < after.len() {
+        before.push(tertial);
+        tertial = tertial.previous();
+    }
+    before.reverse();
+    let measure_areas = within(&fields.areas, links);
+    let mut shared = HashSet::new();
+    let mut tally = |tertials: &[Period]| -> ApiResult<(u64, u64)> {
+        let (mut mine, mut others) = (0, 0);
+        for tertial in tertials {
+            for (area, _, n) in picture.published_cells(*tertial, None, &fields.categories)? {
+                if measure_areas.contains(&area) {
+                    mine += u64::from(n);
+                } else {
+                    others += u64::from(n);
+                }
+                shared.insert(area);
+            }
+        }
+        Ok((mine, others))
+    };
+    let effect = if after.is_empty() {
+        None
+    } else {
+        let (measure_before, comparison_before) = tally(&before)?;
+        let (measure_after, comparison_after) = tally(&after)?;
+        Some(effect::estimate(Counts { measure_before, measure_after, comparison_before, comparison_after }))
+    };
+    let names = |tertials: &[Period]| {
+        (!tertials.is_empty()).then(|| {
+            json!({
+                "from": rfc3339_date(tertials[0].first),
+                "to": rfc3339_date(tertials[tertials.len() - 1].last),
+                "tertials": tertials.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            })
+        })
+    };
+    let comparison_areas: HashSet<String> = shared.difference(&measure_areas).cloned().collect();
+    let effect = effect.as_ref();
+    Ok(json!({
+        "categories": fields.categories,
+        "measure_areas": sorted(Some(measure_areas)),
+        "comparison": "shared",
+        "comparison_areas": sorted(Some(comparison_areas)),
+        "before": names(&before),
+        "after": names(&after),
+        "counts": effect.map(|e| e.counts),
+        "verdict": effect.map_or("not_started", |e| e.verdict.as_str()),
+        "rate_ratio": effect.and_then(|e| e.rate_ratio),
+        "rate_ratio_interval": effect.and_then(|e| e.rate_ratio_interval),
+        "change_percent": effect.and_then(|e| e.change_percent),
+        "change_percent_interval": effect.and_then(|e| e.change_percent_interval),
+        "min_count": effect::MIN_COUNT,
+        "method": "difference-in-differences of Poisson counts over whole tertials of published cells, 95 % Wald interval (api-spec/effect-method.md, api-spec/partner-disclosure.md)",
+    }))
+}
+
 /// `GET /api/v1/measures/{id}/effect`: the targeted categories in the measure's areas before and
 /// after its start, against comparison areas, as a difference-in-differences.
 pub async fn measure_effect(
     state: web::Data<AppState>,
-    auth: Auth<Coordinator>,
+    auth: Auth<Analyst>,
     id: web::Path<String>,
     query: web::Query<EffectQuery>,
 ) -> ApiResult<HttpResponse> {
     let org = auth.organisation_id.clone();
+    if auth.role == Role::Partner {
+        if query.compare.is_some() {
+            return Err(crate::picture::disclosure::not_for_partners("compare"));
+        }
+        let caller = (*auth).clone();
+        let body = db(&state, move |conn, state| {
+            let (measure, _, today) = measure_and_today(conn, &org, &id)?;
+            let measure =
+                super::for_partner(conn, &caller, vec![measure])?.pop().ok_or_else(not_found::<MeasureFields>)?;
+            let tree = crate::db::queries::areas::tree(conn, &org)?;
+            let picture =
+                crate::picture::view::Picture::open(conn, &state.pictures, &org, &caller.user_id, caller.role)?;
+            let mut body = partner_effect(&picture, &measure.fields, &links(&tree), today)?;
+            body["measure_id"] = json!(measure.id);
+            Ok(body)
+        })
+        .await?;
+        return Ok(HttpResponse::Ok().json(body));
+    }
     let compare: Vec<String> = query
         .compare
         .as_deref()

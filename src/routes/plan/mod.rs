@@ -193,7 +193,7 @@ pub async fn problem_history(
 
 /// The measures a partner sees: those shared with their unit or that their unit carries out,
 /// without the problems behind them (the coordinators' own notes).
-fn for_partner(
+pub(super) fn for_partner(
     conn: &mut crate::db::DbConnection,
     caller: &AuthUser,
     items: Vec<Item<MeasureFields>>,
