@@ -596,6 +596,31 @@ test('a coordinator marks a problem, plans a measure against it, sees its delive
   const started = await coordinator.get(`/api/v1/measures/${measure.id}`)
   assert.deepEqual([started.status, started.version], ['ongoing', 2])
 
+  // Its weeks: delivered hours as bars, said in words.
+  const weeks = row.locator('details.weeks')
+  await weeks.locator('summary').click()
+  const chartLabel = await weeks.locator('svg').getAttribute('aria-label')
+  assert.ok(chartLabel.includes(`${effort.weeks.length} veckor`), chartLabel)
+
+  // Changed after the meeting: more hours and an end date, against the version read.
+  await row.getByRole('button', { name: 'Ändra Uppsökande kvällar i centrum' }).click()
+  const editForm = page.getByRole('form', { name: 'Ändra ”Uppsökande kvällar i centrum”' })
+  assert.equal(await editForm.getByLabel('Rubrik').inputValue(), 'Uppsökande kvällar i centrum', 'the form holds the measure')
+  assert.equal(await editForm.getByLabel('Problem som åtgärden gäller').inputValue(), problem.id)
+  await editForm.getByLabel('Timmar i veckan, eller vad engångsinsatsen är').fill('8')
+  const end = new Date(Date.now() + 60 * 86_400_000).toISOString().slice(0, 10)
+  await editForm.getByLabel('Planerat slut (tomt: tills vidare)').fill(end)
+  await editForm.getByRole('button', { name: 'Spara ändringen' }).click()
+  await page.getByText('Åtgärden är ändrad.').waitFor()
+  const changed = await coordinator.get(`/api/v1/measures/${measure.id}`)
+  assert.deepEqual([changed.version, changed.effort.hours, changed.planned_end, changed.status, changed.problems], [3, 8, end, 'ongoing', [problem.id]])
+  await page.getByRole('form', { name: 'Ny åtgärd' }).waitFor()
+
+  // An earlier week's picture, chosen by its week.
+  const earlier = (await coordinator.get('/api/v1/picture/weekly?week=2026-W10'))
+  await page.getByLabel('Vecka', { exact: true }).fill('2026-W10')
+  await page.getByRole('heading', { name: `Veckans läge, ${earlier.week}` }).waitFor()
+
   await desk.screenshot('dashboard-desktop-09-plan', { fullPage: true })
   await desk.checkAccessibility('plan')
   await desk.size('phone')

@@ -5,7 +5,7 @@
 // each other unknowingly.
 
 import * as api from './api.js'
-import { h, uid, failure, loading, tableWrap, td } from './dom.js'
+import { h, s as svgNode, uid, failure, loading, tableWrap, td } from './dom.js'
 import { t, has, label, formatNumber, formatChange, formatTime } from './i18n.js'
 
 const MEASURE_STATUSES = ['planned', 'ongoing', 'done', 'stopped']
@@ -80,11 +80,13 @@ export async function renderPlan(main, ctx) {
     h('p', { class: 'hint', text: t('plan_intro') }),
     content))
 
+  let week = null // the weekly picture's week; last week until one is chosen
+  let editing = null // the measure being changed in the form, if any
   const load = async () => {
     content.replaceChildren(loading())
     try {
       const [weekly, measures, problems, units, types, areas, feedback] = await Promise.all([
-        api.get('/api/v1/picture/weekly'),
+        api.get(`/api/v1/picture/weekly${week ? `?week=${encodeURIComponent(week)}` : ''}`),
         api.get('/api/v1/measures'),
         api.get('/api/v1/problems'),
         api.get('/api/v1/units'),
@@ -108,10 +110,22 @@ export async function renderPlan(main, ctx) {
       const typeOptions = typeList.filter((c) => c.active !== false).map((c) => [c.slug, label(c)])
       const problemTitles = new Map(problems.map((p) => [p.id, p.title]))
 
+      const chooseWeek = (value) => {
+        week = value || null
+        ctx.guard(load())
+      }
+      const edit = (measure) => {
+        editing = measure
+        ctx.guard(load()).then(() => document.getElementById('plan-new-measure')?.scrollIntoView())
+      }
+      const done = () => {
+        editing = null
+        return load()
+      }
       content.replaceChildren(
-        weeklyCard(weekly, (slug) => label(ctx.categories.find((c) => c.slug === slug)) || slug),
-        measuresTable(measures, figures, { problemTitles, unitNames: new Map(units.map((u) => [u.slug, u.name])) }, load, ctx),
-        measureForm({ areaOptions, categoryOptions, unitOptions, typeOptions, problems }, load, ctx),
+        weeklyCard(weekly, (slug) => label(ctx.categories.find((c) => c.slug === slug)) || slug, chooseWeek),
+        measuresTable(measures, figures, { problemTitles, unitNames: new Map(units.map((u) => [u.slug, u.name])) }, load, ctx, edit),
+        measureForm({ areaOptions, categoryOptions, unitOptions, typeOptions, problems }, done, ctx, editing),
         feedbackCard(feedback, { areaOptions, measures }, load, ctx),
         problemsTable(problems),
         problemForm({ areaOptions, categoryOptions }, load, ctx))
@@ -124,10 +138,14 @@ export async function renderPlan(main, ctx) {
 }
 
 /** Last week's areas clearly above their usual level, for the EST meeting. */
-function weeklyCard(weekly, categoryLabel) {
+function weeklyCard(weekly, categoryLabel, chooseWeek) {
   const flagged = weekly.areas.filter((row) => row.flagged)
+  const weekId = uid('plan-week')
+  const weekInput = h('input', { type: 'week', id: weekId, name: 'week', value: weekly.week })
+  weekInput.addEventListener('change', () => chooseWeek(weekInput.value))
   const section = h('section', { class: 'card', 'aria-labelledby': 'plan-weekly', 'data-week': weekly.week },
     h('h2', { id: 'plan-weekly', text: t('plan_weekly_title', { week: weekly.week }) }),
+    h('div', { class: 'field inline' }, h('label', { for: weekId, text: t('plan_weekly_choose') }), weekInput),
     h('p', { class: 'hint', text: t('plan_weekly_test', { from: weekly.baseline.from, to: weekly.baseline.to }) }))
   if (!flagged.length) {
     section.append(h('p', { 'data-flagged': '0', text: t('plan_weekly_none') }))
@@ -143,7 +161,32 @@ function weeklyCard(weekly, categoryLabel) {
   return section
 }
 
-function measuresTable(measures, figures, { problemTitles, unitNames }, reload, ctx) {
+/** Delivered hours week by week as bars, the planned hours as a line over them. */
+function weeksChart(effort) {
+  const weeks = effort?.weeks ?? []
+  if (!weeks.length) return null
+  const width = 320
+  const height = 70
+  const max = Math.max(1, ...weeks.map((w) => Math.max(w.delivered_hours, w.planned_hours ?? 0)))
+  const slot = width / weeks.length
+  const y = (hours) => height - 4 - ((height - 8) * hours) / max
+  const label = t('plan_weeks_chart', {
+    weeks: weeks.length, first: weeks[0].week, last: weeks[weeks.length - 1].week,
+    delivered: formatNumber(effort.delivered_hours, 1),
+    planned: effort.planned_hours === null ? '–' : formatNumber(effort.planned_hours, 1),
+  })
+  const chart = svgNode('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart weeks', role: 'img', 'aria-label': label })
+  weeks.forEach((w, i) => {
+    chart.append(svgNode('rect', { x: i * slot + slot * 0.15, y: y(w.delivered_hours), width: Math.max(1, slot * 0.7), height: height - 4 - y(w.delivered_hours), fill: '#ffd33d' }))
+  })
+  if (weeks.some((w) => w.planned_hours !== null)) {
+    const points = weeks.map((w, i) => `${i * slot + slot / 2},${y(w.planned_hours ?? 0)}`).join(' ')
+    chart.append(svgNode('polyline', { points, fill: 'none', stroke: '#58a6ff', 'stroke-width': 2 }))
+  }
+  return h('details', { class: 'weeks' }, h('summary', { text: t('plan_weeks') }), chart, h('p', { class: 'hint', text: t('plan_weeks_legend') }))
+}
+
+function measuresTable(measures, figures, { problemTitles, unitNames }, reload, ctx, edit) {
   const section = h('section', { class: 'card', 'aria-labelledby': 'plan-measures' },
     h('h2', { id: 'plan-measures', text: t('plan_measures') }))
   if (!measures.length) {
@@ -172,12 +215,13 @@ function measuresTable(measures, figures, { problemTitles, unitNames }, reload, 
       td(t('plan_measure'), h('div', {},
         h('strong', { text: measure.title }),
         measure.decision ? h('p', { class: 'hint', text: measure.decision }) : null,
-        addresses.length ? h('p', { class: 'hint', text: t('plan_addresses', { problems: addresses.join(', ') }) }) : null)),
+        addresses.length ? h('p', { class: 'hint', text: t('plan_addresses', { problems: addresses.join(', ') }) }) : null,
+        h('button', { type: 'button', class: 'secondary small', text: t('plan_edit'), 'aria-label': t('plan_edit_label', { title: measure.title }), onclick: () => edit(measure) }))),
       td(t('plan_responsible'), unitNames.get(measure.responsible_unit) ?? measure.responsible_unit),
       td(t('plan_areas'), measure.areas.join(', ')),
       td(t('plan_dates'), measure.planned_end ? `${measure.planned_start} – ${measure.planned_end}` : t('plan_from', { date: measure.planned_start })),
       td(t('plan_status'), status),
-      td(t('plan_effort'), effortText(effort), { 'data-effort': '' }),
+      td(t('plan_effort'), h('div', {}, h('span', { text: effortText(effort) }), weeksChart(effort)), { 'data-effort': '' }),
       td(t('plan_effect'), effectText(effect), { 'data-effect': effect?.verdict ?? '' }))
   })
   section.append(tableWrap(t('plan_measures'), h('table', {},
@@ -205,7 +249,14 @@ function problemsTable(problems) {
   return section
 }
 
-function measureForm({ areaOptions, categoryOptions, unitOptions, typeOptions, problems }, reload, ctx) {
+/** Chooses `values` in a select (several for a multiple one). */
+function choose(control, values) {
+  const wanted = new Set(Array.isArray(values) ? values : [values])
+  for (const option of control.options) option.selected = wanted.has(option.value)
+}
+
+/** The form for a new measure, or for changing `existing` (sent against the version read). */
+function measureForm({ areaOptions, categoryOptions, unitOptions, typeOptions, problems }, reload, ctx, existing = null) {
   const kind = select([['weekly_hours', t('plan_effort_weekly')], ['one_off', t('plan_effort_one_off')]])
   const fields = [
     field('title', t('plan_field_title'), h('input', { type: 'text', maxlength: '120' })),
@@ -222,6 +273,15 @@ function measureForm({ areaOptions, categoryOptions, unitOptions, typeOptions, p
     field('decision', t('plan_field_decision'), h('input', { type: 'text', maxlength: '200' })),
   ]
   const byName = (name) => fields.find((f) => f.name === name).control
+  if (existing) {
+    byName('title').value = existing.title
+    for (const name of ['responsible_unit', 'areas', 'problems', 'categories', 'activity_types', 'shared_with']) choose(byName(name), existing[name])
+    byName('planned_start').value = existing.planned_start
+    byName('planned_end').value = existing.planned_end ?? ''
+    kind.value = existing.effort.kind
+    byName('effort_amount').value = existing.effort.kind === 'weekly_hours' ? String(existing.effort.hours) : existing.effort.description
+    byName('decision').value = existing.decision
+  }
   const submit = async (event) => {
     event.preventDefault()
     const amount = byName('effort_amount').value.trim()
@@ -242,11 +302,20 @@ function measureForm({ areaOptions, categoryOptions, unitOptions, typeOptions, p
       decision: byName('decision').value,
     }
     try {
-      await api.post('/api/v1/measures', body)
-      ctx.toast(t('plan_measure_saved'))
+      if (existing) {
+        await api.patch(`/api/v1/measures/${existing.id}`, { ...body, version: existing.version })
+        ctx.toast(t('plan_measure_changed'))
+      } else {
+        await api.post('/api/v1/measures', body)
+        ctx.toast(t('plan_measure_saved'))
+      }
       await reload()
     } catch (error) {
       if (error instanceof api.SessionError) throw error
+      if (error.problem?.code === 'version_conflict') {
+        ctx.toast(t('plan_version_conflict'))
+        return
+      }
       const problem = error.problem
       if (problem?.errors) {
         problem.errors = problem.errors.map((e) => (e.field.startsWith('effort.') ? { ...e, field: 'effort_amount' } : e))
@@ -254,10 +323,11 @@ function measureForm({ areaOptions, categoryOptions, unitOptions, typeOptions, p
       if (!showErrors(fields, problem)) ctx.toast(error.message)
     }
   }
-  return h('form', { class: 'card plan-form', novalidate: true, onsubmit: (event) => ctx.guard(submit(event)), 'aria-labelledby': 'plan-new-measure' },
-    h('h2', { id: 'plan-new-measure', text: t('plan_new_measure') }),
+  const cancel = existing ? h('button', { type: 'button', class: 'secondary', text: t('plan_cancel_edit'), onclick: () => ctx.guard(reload()) }) : null
+  return h('form', { class: 'card plan-form', novalidate: true, onsubmit: (event) => ctx.guard(submit(event)), 'aria-labelledby': 'plan-new-measure', 'data-editing': existing?.id ?? '' },
+    h('h2', { id: 'plan-new-measure', text: existing ? t('plan_edit_measure', { title: existing.title }) : t('plan_new_measure') }),
     fields.map((f) => f.node),
-    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', text: t('plan_add_measure') })))
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', text: existing ? t('plan_save_measure') : t('plan_add_measure') }), cancel))
 }
 
 function problemForm({ areaOptions, categoryOptions }, reload, ctx) {
