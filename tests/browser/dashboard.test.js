@@ -616,6 +616,16 @@ test('a coordinator marks a problem, plans a measure against it, sees its delive
   assert.deepEqual([changed.version, changed.effort.hours, changed.planned_end, changed.status, changed.problems], [3, 8, end, 'ongoing', [problem.id]])
   await page.getByRole('form', { name: 'Ny åtgärd' }).waitFor()
 
+  // The problem, watched now: its status changed in its form.
+  await page.getByRole('button', { name: 'Ändra Samlingar vid centrumet på kvällarna' }).click()
+  const problemEdit = page.getByRole('form', { name: 'Ändra problemet ”Samlingar vid centrumet på kvällarna”' })
+  assert.equal(await problemEdit.getByLabel('Efter mörkrets inbrott').isChecked(), true, 'the form holds the problem')
+  await problemEdit.getByLabel('Status').selectOption('monitoring')
+  await problemEdit.getByRole('button', { name: 'Spara ändringen' }).click()
+  await page.getByText('Problemet är ändrat.').waitFor()
+  const watched = await coordinator.get(`/api/v1/problems/${problem.id}`)
+  assert.deepEqual([watched.status, watched.version, watched.source, watched.time_window.after_dark], ['monitoring', 2, 'field_staff', true])
+
   // An earlier week's picture, chosen by its week.
   const earlier = (await coordinator.get('/api/v1/picture/weekly?week=2026-W10'))
   await page.getByLabel('Vecka', { exact: true }).fill('2026-W10')

@@ -10,6 +10,7 @@ import { t, has, label, formatNumber, formatChange, formatTime } from './i18n.js
 
 const MEASURE_STATUSES = ['planned', 'ongoing', 'done', 'stopped']
 const SOURCES = ['picture', 'partner', 'youth_dialogue', 'field_staff', 'other']
+const PROBLEM_STATUSES = ['open', 'monitoring', 'closed']
 
 /** A labelled form field with an error line; `control` is an input, a select or a textarea. */
 function field(name, text, control, hint) {
@@ -82,6 +83,7 @@ export async function renderPlan(main, ctx) {
 
   let week = null // the weekly picture's week; last week until one is chosen
   let editing = null // the measure being changed in the form, if any
+  let editingProblem = null // the problem being changed in its form, if any
   const load = async () => {
     content.replaceChildren(loading())
     try {
@@ -120,15 +122,20 @@ export async function renderPlan(main, ctx) {
       }
       const done = () => {
         editing = null
+        editingProblem = null
         return load()
+      }
+      const editProblem = (problem) => {
+        editingProblem = problem
+        ctx.guard(load()).then(() => document.getElementById('plan-new-problem')?.scrollIntoView())
       }
       content.replaceChildren(
         weeklyCard(weekly, (slug) => label(ctx.categories.find((c) => c.slug === slug)) || slug, chooseWeek),
         measuresTable(measures, figures, { problemTitles, unitNames: new Map(units.map((u) => [u.slug, u.name])) }, load, ctx, edit),
         measureForm({ areaOptions, categoryOptions, unitOptions, typeOptions, problems }, done, ctx, editing),
         feedbackCard(feedback, { areaOptions, measures }, load, ctx),
-        problemsTable(problems),
-        problemForm({ areaOptions, categoryOptions }, load, ctx))
+        problemsTable(problems, editProblem),
+        problemForm({ areaOptions, categoryOptions }, done, ctx, editingProblem))
     } catch (error) {
       if (error instanceof api.SessionError) throw error
       content.replaceChildren(failure(error, () => ctx.guard(load())))
@@ -230,14 +237,14 @@ function measuresTable(measures, figures, { problemTitles, unitNames }, reload, 
   return section
 }
 
-function problemsTable(problems) {
+function problemsTable(problems, edit) {
   const section = h('section', { class: 'card', 'aria-labelledby': 'plan-problems' },
     h('h2', { id: 'plan-problems', text: t('plan_problems') }))
   if (!problems.length) {
     section.append(h('p', { class: 'hint', text: t('plan_no_problems') }))
     return section
   }
-  const columns = ['plan_problem', 'plan_source', 'plan_areas', 'plan_status']
+  const columns = ['plan_problem', 'plan_source', 'plan_areas', 'plan_status', 'plan_change']
   section.append(tableWrap(t('plan_problems'), h('table', {},
     h('thead', {}, h('tr', {}, columns.map((key) => h('th', { scope: 'col', text: t(key) })))),
     h('tbody', {}, problems.map((problem) => h('tr', { 'data-problem': problem.id },
@@ -245,7 +252,8 @@ function problemsTable(problems) {
         problem.description ? h('p', { class: 'hint', text: problem.description }) : null)),
       td(t('plan_source'), t(`plan_source_${problem.source}`)),
       td(t('plan_areas'), problem.areas.join(', ')),
-      td(t('plan_status'), t(`plan_problem_status_${problem.status}`)))))), { stack: true }))
+      td(t('plan_status'), t(`plan_problem_status_${problem.status}`)),
+      td(t('plan_change'), h('button', { type: 'button', class: 'secondary small', text: t('plan_edit'), 'aria-label': t('plan_edit_label', { title: problem.title }), onclick: () => edit(problem) })))))), { stack: true }))
   return section
 }
 
@@ -330,7 +338,8 @@ function measureForm({ areaOptions, categoryOptions, unitOptions, typeOptions, p
     h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', text: existing ? t('plan_save_measure') : t('plan_add_measure') }), cancel))
 }
 
-function problemForm({ areaOptions, categoryOptions }, reload, ctx) {
+/** The form for a new problem, or for changing `existing` (its status too). */
+function problemForm({ areaOptions, categoryOptions }, reload, ctx, existing = null) {
   const afterDark = h('input', { type: 'checkbox' })
   const fields = [
     field('title', t('plan_field_title'), h('input', { type: 'text', maxlength: '120' })),
@@ -339,7 +348,17 @@ function problemForm({ areaOptions, categoryOptions }, reload, ctx) {
     field('areas', t('plan_areas'), select(areaOptions, { multiple: true, size: 5 }), t('plan_multiple_hint')),
     field('categories', t('plan_field_categories'), select(categoryOptions, { multiple: true, size: 5 })),
   ]
+  if (existing) fields.push(field('status', t('plan_status'), select(PROBLEM_STATUSES.map((s) => [s, t(`plan_problem_status_${s}`)]))))
   const byName = (name) => fields.find((f) => f.name === name).control
+  if (existing) {
+    byName('title').value = existing.title
+    byName('description').value = existing.description
+    choose(byName('source'), existing.source)
+    choose(byName('areas'), existing.areas)
+    choose(byName('categories'), existing.categories)
+    choose(byName('status'), existing.status)
+    afterDark.checked = Boolean(existing.time_window?.after_dark)
+  }
   const submit = async (event) => {
     event.preventDefault()
     const body = {
@@ -348,24 +367,34 @@ function problemForm({ areaOptions, categoryOptions }, reload, ctx) {
       source: byName('source').value,
       areas: chosen(byName('areas')),
       categories: chosen(byName('categories')),
-      time_window: { after_dark: afterDark.checked },
+      time_window: { ...(existing?.time_window ?? {}), after_dark: afterDark.checked },
     }
     try {
-      await api.post('/api/v1/problems', body)
-      ctx.toast(t('plan_problem_saved'))
+      if (existing) {
+        await api.patch(`/api/v1/problems/${existing.id}`, { ...body, status: byName('status').value, version: existing.version })
+        ctx.toast(t('plan_problem_changed'))
+      } else {
+        await api.post('/api/v1/problems', body)
+        ctx.toast(t('plan_problem_saved'))
+      }
       await reload()
     } catch (error) {
       if (error instanceof api.SessionError) throw error
+      if (error.problem?.code === 'version_conflict') {
+        ctx.toast(t('plan_version_conflict'))
+        return
+      }
       if (!showErrors(fields, error.problem)) ctx.toast(error.message)
     }
   }
   const darkId = uid('after-dark')
   afterDark.id = darkId
-  return h('form', { class: 'card plan-form', novalidate: true, onsubmit: (event) => ctx.guard(submit(event)), 'aria-labelledby': 'plan-new-problem' },
-    h('h2', { id: 'plan-new-problem', text: t('plan_new_problem') }),
+  const cancel = existing ? h('button', { type: 'button', class: 'secondary', text: t('plan_cancel_edit'), onclick: () => ctx.guard(reload()) }) : null
+  return h('form', { class: 'card plan-form', novalidate: true, onsubmit: (event) => ctx.guard(submit(event)), 'aria-labelledby': 'plan-new-problem', 'data-editing': existing?.id ?? '' },
+    h('h2', { id: 'plan-new-problem', text: existing ? t('plan_edit_problem', { title: existing.title }) : t('plan_new_problem') }),
     fields.map((f) => f.node),
     h('div', { class: 'field check' }, afterDark, h('label', { for: darkId, text: t('plan_after_dark') })),
-    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', text: t('plan_add_problem') })))
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', text: existing ? t('plan_save_problem') : t('plan_add_problem') }), cancel))
 }
 
 /** The feedback to field staff: what was said, withdrawn on request, and a form for more. */

@@ -502,14 +502,15 @@ pub fn history<F: Fields>(conn: &mut DbConnection, org: &str, id: &str) -> Query
 }
 
 /// The organisation's observations of `categories` (every category when empty) observed in
-/// `[from, to)`, counted per area code (`None`: outside every area), tombstones left out.
+/// `[from, to)`, counted per area code (`None`: outside every area) and category, tombstones
+/// left out.
 pub fn observation_counts(
     conn: &mut DbConnection,
     org: &str,
     categories: &[String],
     from: i64,
     to: i64,
-) -> QueryResult<Vec<(Option<String>, i64)>> {
+) -> QueryResult<Vec<(Option<String>, String, i64)>> {
     use crate::db::schema::observations;
     use diesel::dsl::count_star;
     let mut query = observations::table
@@ -517,33 +518,13 @@ pub fn observation_counts(
         .filter(observations::deleted_at.is_null())
         .filter(observations::observed_at.ge(from))
         .filter(observations::observed_at.lt(to))
-        .group_by(observations::area_code)
-        .select((observations::area_code, count_star()))
+        .group_by((observations::area_code, observations::category))
+        .select((observations::area_code, observations::category, count_star()))
         .into_boxed();
     if !categories.is_empty() {
         query = query.filter(observations::category.eq_any(categories.to_vec()));
     }
     query.load(conn)
-}
-
-/// The organisation's observations observed in `[from, to)` counted per area code (`None`:
-/// outside every area) and category, tombstones left out.
-pub fn observation_counts_by_category(
-    conn: &mut DbConnection,
-    org: &str,
-    from: i64,
-    to: i64,
-) -> QueryResult<Vec<(Option<String>, String, i64)>> {
-    use crate::db::schema::observations;
-    use diesel::dsl::count_star;
-    observations::table
-        .filter(observations::organisation_id.eq(org))
-        .filter(observations::deleted_at.is_null())
-        .filter(observations::observed_at.ge(from))
-        .filter(observations::observed_at.lt(to))
-        .group_by((observations::area_code, observations::category))
-        .select((observations::area_code, observations::category, count_star()))
-        .load(conn)
 }
 
 /// The slug of the unit a user belongs to, if any.

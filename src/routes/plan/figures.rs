@@ -127,7 +127,7 @@ pub fn estimate(
             local_midnight_ms(tz, to),
         )?;
         let (mut mine, mut others) = (0, 0);
-        for (area, n) in rows {
+        for (area, _, n) in rows {
             let n = u64::try_from(n).unwrap_or(0);
             let in_measure = area.as_ref().is_some_and(|a| measure_areas.contains(a));
             let in_comparison = match &comparison_areas {

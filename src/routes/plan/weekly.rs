@@ -46,8 +46,8 @@ pub async fn weekly_picture(
         let baseline_from = monday - Days::new(7 * u64::from(weekly::BASELINE_WEEKS));
         let ms = |date: NaiveDate| local_midnight_ms(tz, date);
         let next_monday = monday + Days::new(7);
-        let last_week = plan::observation_counts_by_category(conn, &org, ms(monday), ms(next_monday))?;
-        let baseline = plan::observation_counts_by_category(conn, &org, ms(baseline_from), ms(monday))?;
+        let last_week = plan::observation_counts(conn, &org, &[], ms(monday), ms(next_monday))?;
+        let baseline = plan::observation_counts(conn, &org, &[], ms(baseline_from), ms(monday))?;
         let tree = crate::db::queries::areas::tree(conn, &org)?;
         let links = super::figures::links(&tree);
         let within = |code: &str| within(&[code.to_owned()], &links);
