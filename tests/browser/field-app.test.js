@@ -4,7 +4,8 @@
 // quarantines shows its reason, is fixed and sent again. Then a push that races another device of
 // the same user is a conflict, which the app pulls, merges per column and pushes again.
 // Screenshots at 390×844 of every main screen go to screenshots/ (not committed); axe-core checks
-// each screen.
+// each screen. Last, an app updated to the schema with the feedback table opens the database an
+// older version left, keeps what waits to be sent, and gets the feedback written before.
 //
 //   cargo build && cd tests/browser && npm ci && LAGESBILD_BIN=…/debug/lagesbild node --test
 
@@ -16,6 +17,7 @@ const { startServer } = require('./lib/server')
 const { Phone, HOME } = require('./lib/browser')
 const api = require('./lib/api')
 const { waitFor } = require('./lib/wait')
+const { AREAS } = require('./lib/seed')
 
 /** Gothenburg: a wrong GPS fix, outside the organisation's bounding box. */
 const FAR_AWAY = { latitude: 57.7089, longitude: 11.9746, accuracy: 15 }
@@ -308,3 +310,77 @@ for (const { geolocation, user } of [{ geolocation: true, user: 'bo' }, { geoloc
     assert.equal(await page.getByLabel('Anteckning').inputValue(), 'Regn, få besökare')
   })
 }
+
+test('an updated app keeps what waits to be sent and gets the feedback written before its last sync', async (t) => {
+  const admin = await api.login(server, 'dora', 'dora-laptop')
+  await admin.post('/api/v1/areas', AREAS)
+  const old = new Phone()
+  t.after(() => old.dispose())
+  const page = await old.open()
+  await page.goto(`${server.url}/app/`)
+  await page.getByLabel('Organisation').fill(server.org)
+  await page.getByLabel('Användarnamn').fill('frida')
+  await page.getByLabel('Lösenord').fill(server.password)
+  await page.getByRole('button', { name: 'Logga in' }).click()
+  await page.getByText('Skadegörelse', { exact: true }).waitFor()
+  const feedback = await coordinator.post('/api/v1/feedback', { body: 'Lampan i gångtunneln är lagad.', areas: ['TC'] })
+
+  // Offline, a report waits to be sent.
+  await old.context.setOffline(true)
+  await recordObservation(page, { category: 'Klotter', severity: 2, safety: 4, people: 0, age: 'vet ej', note: 'Väntar på nät' })
+  await page.getByRole('button', { name: 'Spara', exact: true }).click()
+  await page.getByText('Sparad. Skickas när det finns nät.').waitFor()
+
+  // The phone as the app before the `feedback` table left it: a version 1 database with the
+  // same data, and a last sync (schema version 1) after the feedback was written.
+  await page.goto('about:blank')
+  await old.context.setOffline(false)
+  await page.goto(`${server.url}/healthz`)
+  const deviceId = await page.evaluate(async () => {
+    const request = (req) => new Promise((resolve, reject) => { req.onsuccess = () => resolve(req.result); req.onerror = () => reject(req.error) })
+    const current = await request(indexedDB.open('lagesbild'))
+    const tables = ['observations', 'activity_logs', 'categories', 'activity_types', 'units', 'areas']
+    const tx = current.transaction(['kv', ...tables])
+    const kv = { keys: await request(tx.objectStore('kv').getAllKeys()), values: await request(tx.objectStore('kv').getAll()) }
+    const rows = {}
+    for (const table of tables) rows[table] = await request(tx.objectStore(table).getAll())
+    current.close()
+    await request(indexedDB.deleteDatabase('lagesbild'))
+    const open = indexedDB.open('lagesbild', 1)
+    open.onupgradeneeded = () => {
+      open.result.createObjectStore('kv')
+      for (const table of tables) open.result.createObjectStore(table, { keyPath: 'id' })
+    }
+    const v1 = await request(open)
+    const write = v1.transaction(['kv', ...tables], 'readwrite')
+    kv.keys.forEach((key, i) => write.objectStore('kv').put(kv.values[i], key))
+    for (const table of tables) for (const row of rows[table]) write.objectStore(table).put(row)
+    await new Promise((resolve) => { write.oncomplete = resolve })
+    v1.close()
+    return kv.values[kv.keys.indexOf('device_id')]
+  })
+  const lastSync = await api.login(server, 'frida', deviceId).then((frida) => frida.pull())
+  assert.equal('feedback' in lastSync.changes, false, 'version 1 has no feedback table')
+  await page.evaluate((timestamp) => new Promise((resolve, reject) => {
+    const open = indexedDB.open('lagesbild', 1)
+    open.onsuccess = () => {
+      const tx = open.result.transaction('kv', 'readwrite')
+      tx.objectStore('kv').put(timestamp, 'last_pulled_at')
+      tx.oncomplete = () => { open.result.close(); resolve() }
+    }
+    open.onerror = () => reject(open.error)
+  }), lastSync.timestamp)
+
+  // The updated app opens it (offline, from its cache), keeps the waiting report, and its first
+  // sync is a replacement that brings the feedback.
+  await old.context.setOffline(true)
+  await page.goto(`${server.url}/app/#outbox`)
+  await page.locator('#sync-pill', { hasText: 'Offline · 1 väntar' }).waitFor()
+  await old.context.setOffline(false)
+  await page.locator('.feedback-section').getByText('Lampan i gångtunneln är lagad.').waitFor({ timeout: 30_000 })
+  await page.locator('#sync-pill', { hasText: 'Allt skickat' }).waitFor({ timeout: 30_000 })
+  const sent = (await coordinator.get('/api/v1/observations?limit=1000')).items.filter((o) => o.note === 'Väntar på nät')
+  assert.equal(sent.length, 1, 'the waiting report reached the server once')
+  assert.ok(feedback.id)
+  assert.deepEqual(old.errors, [], 'the app threw')
+})
