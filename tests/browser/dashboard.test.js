@@ -808,9 +808,10 @@ test('a coordinator previews the lägesbild, approves it as a version that opens
   await logIn(page, 'carla')
   await page.getByRole('heading', { name: 'Värmekarta' }).waitFor()
   await page.locator('#nav').getByRole('link', { name: 'Export' }).click()
-  const period = await page.getByLabel('Period', { exact: true }).inputValue()
   const card = page.getByRole('region', { name: 'Lägesbild och åtgärdsplan' })
   await card.getByText('Ingen godkänd version för perioden än.').waitFor()
+  const period = await page.locator('.view.exports').getByLabel('Period', { exact: true }).inputValue()
+  assert.match(period, /^\d{4}-T[1-3]$/)
   await card.getByLabel('Analys').fill('Fler samlingar vid centrum efter mörkrets inbrott.')
   await card.getByLabel('Underlag från samverkanspartner').fill('Polisen ser samma mönster.')
 
