@@ -160,19 +160,23 @@ pub async fn approve(
             approved_by_name: approver.clone(),
             approved_at: chrono::Utc::now().timestamp_millis(),
         };
-        // The number is taken and the version stored in one transaction; on PostgreSQL two
-        // approvals at once cannot both take it (the second is refused by the unique key).
+        // Rendered before the write, so that no writer waits while the figures are read and
+        // drawn; stored only if no other version took the number meanwhile (on PostgreSQL two
+        // approvals at once cannot both take it: the second is refused by the unique key).
+        let meanwhile = || ApiError::Conflict {
+            code: "approved_meanwhile",
+            detail: "another version of this document was approved at the same moment; approve again".into(),
+        };
+        let version = documents::next_version(conn, &new.organisation_id, &new.kind, &period)?;
+        let approval = Approval { version, by: &approver, at: new.approved_at };
+        let content = render(conn, state, &caller, &body, Some(approval))?;
         crate::db::write_transaction(conn, |conn| {
-            let version = documents::next_version(conn, &new.organisation_id, &new.kind, &period)?;
-            let approval = Approval { version, by: &approver, at: new.approved_at };
-            let content = render(conn, state, &caller, &body, Some(approval))?;
+            if documents::next_version(conn, &new.organisation_id, &new.kind, &period)? != version {
+                return Err(meanwhile());
+            }
             documents::insert(conn, &new, version, &content).map_err(|error| match error {
                 diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
-                    ApiError::Conflict {
-                        code: "approved_meanwhile",
-                        detail: "another version of this document was approved at the same moment; approve again"
-                            .into(),
-                    }
+                    meanwhile()
                 }
                 other => ApiError::from(other),
             })?;

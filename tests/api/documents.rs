@@ -242,3 +242,31 @@ async fn documents_refuse_bad_input_field_by_field_and_are_for_coordinators_and_
     assert_problem(app.get("/api/v1/documents?kind=rapport", coordinator).await, 422, "validation_failed").await;
     assert_eq!(app.get(&path, coordinator).await.status(), 200);
 }
+
+#[tokio::test]
+async fn approvals_at_the_same_moment_never_share_a_version_number_and_a_refused_one_says_approve_again() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let coordinator = tenant.coordinator.tokens.access.clone();
+    let body = json!({ "kind": "atgardsplan", "period": "2025-T3" });
+    let answers = futures_util::future::join_all((0..6).map(|_| {
+        let (app, token, body) = (&app, coordinator.clone(), body.clone());
+        async move { app.post("/api/v1/documents", &token, &body).await }
+    }))
+    .await;
+    let mut approved = 0;
+    for answer in answers {
+        match answer.status().as_u16() {
+            201 => approved += 1,
+            _ => {
+                assert_problem(answer, 409, "approved_meanwhile").await;
+            }
+        }
+    }
+    let listed: Value =
+        app.get("/api/v1/documents?kind=atgardsplan&period=2025-T3", &coordinator).await.json().await.unwrap();
+    let mut versions: Vec<i64> = listed.as_array().unwrap().iter().map(|d| d["version"].as_i64().unwrap()).collect();
+    versions.sort_unstable();
+    assert!(approved >= 1);
+    assert_eq!(versions, (1..=approved).collect::<Vec<i64>>(), "one version per approval, numbered without gaps");
+}
