@@ -111,9 +111,13 @@ RULES = {
     # A time window names both its hours or neither.
     "hours_in_pairs": lambda case: True,
     # Free-form parameters whose grammar their description states: `hours` (18-24, 22-4, not
-    # 5-5), `weekday` (1-7 or mon..sun).
+    # 5-5), `weekday` (1-7 or mon..sun), and `group_by` (below).
     "invalid_hours": lambda case: True,
     "invalid_weekday": lambda case: True,
+    # `group_by` of the activity report: a comma-separated list of the groupings its description
+    # names, gender and age band not together.
+    "invalid_group": lambda case: True,
+    "not_crossed": lambda case: True,
     # A required text that is blank once trimmed.
     "required": lambda case: any(isinstance(v, str) and not v.strip() for v in _request_texts(case)),
     # `jobs` cannot be an area code (it names /api/v1/areas/jobs).
