@@ -12,6 +12,7 @@ use crate::db::queries::users;
 use crate::domain::FieldError;
 use crate::domain::period::Period;
 use crate::domain::plan::{read, text};
+use crate::domain::time::rfc3339_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::reports::Lang;
 use crate::reports::documents::{Approval, Document, Kind};
@@ -71,10 +72,6 @@ fn checked(body: Map<String, Value>) -> ApiResult<Checked> {
     }
 }
 
-fn rfc3339(ms: i64) -> String {
-    crate::domain::time::rfc3339_ms(ms)
-}
-
 /// A version as the API lists it, with the addresses of its files.
 fn view(meta: &DocumentMeta) -> Value {
     let base = format!("/api/v1/documents/{}", meta.id);
@@ -88,7 +85,7 @@ fn view(meta: &DocumentMeta) -> Value {
         "partner_input": meta.partner_input,
         "approved_by": meta.approved_by,
         "approved_by_name": meta.approved_by_name,
-        "approved_at": rfc3339(meta.approved_at),
+        "approved_at": rfc3339_ms(meta.approved_at),
         "files": {
             "html": format!("{base}/file?format=html"),
             "csv": format!("{base}/file?format=csv"),

@@ -8,15 +8,12 @@ use crate::auth::{Auth, Coordinator, Reporter};
 use crate::db::queries::feedback::{self, FeedbackError, FeedbackRow, Write};
 use crate::domain::feedback::FeedbackFields;
 use crate::domain::plan::read;
+use crate::domain::time::rfc3339_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, db};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-
-fn rfc3339(ms: i64) -> String {
-    crate::domain::time::rfc3339_ms(ms)
-}
 
 /// A feedback as the API shows it.
 fn view(row: &FeedbackRow) -> Value {
@@ -27,9 +24,9 @@ fn view(row: &FeedbackRow) -> Value {
         "measure": row.measure_id,
         "measure_title": row.measure_title,
         "created_by": row.created_by,
-        "created_at": rfc3339(row.created_at),
+        "created_at": rfc3339_ms(row.created_at),
         "updated_by": row.updated_by,
-        "updated_at": rfc3339(row.updated_at),
+        "updated_at": rfc3339_ms(row.updated_at),
     })
 }
 

@@ -193,6 +193,24 @@ function weeksChart(effort) {
   return h('details', { class: 'weeks' }, h('summary', { text: t('plan_weeks') }), chart, h('p', { class: 'hint', text: t('plan_weeks_legend') }))
 }
 
+/** A measure's status as a choice of `statuses`, saved against the version read, then `reload`. */
+function statusSelect(measure, statuses, reload, ctx) {
+  const status = select(statuses.map((s) => [s, t(`plan_status_${s}`)]))
+  status.value = measure.status
+  status.setAttribute('aria-label', t('plan_status_of', { title: measure.title }))
+  status.addEventListener('change', () => ctx.guard((async () => {
+    try {
+      await api.patch(`/api/v1/measures/${measure.id}`, { status: status.value, version: measure.version })
+      ctx.toast(t('plan_status_saved'))
+    } catch (error) {
+      if (error instanceof api.SessionError) throw error
+      ctx.toast(error.problem?.code === 'version_conflict' ? t('plan_version_conflict') : error.message)
+    }
+    await reload()
+  })()))
+  return status
+}
+
 function measuresTable(measures, figures, { problemTitles, unitNames }, reload, ctx, edit) {
   const section = h('section', { class: 'card', 'aria-labelledby': 'plan-measures' },
     h('h2', { id: 'plan-measures', text: t('plan_measures') }))
@@ -202,20 +220,7 @@ function measuresTable(measures, figures, { problemTitles, unitNames }, reload, 
   }
   const columns = ['plan_measure', 'plan_responsible', 'plan_areas', 'plan_dates', 'plan_status', 'plan_effort', 'plan_effect']
   const rows = measures.map((measure, index) => {
-    const status = select(MEASURE_STATUSES.map((s) => [s, t(`plan_status_${s}`)]))
-    status.value = measure.status
-    status.setAttribute('aria-label', t('plan_status_of', { title: measure.title }))
-    status.addEventListener('change', () => ctx.guard((async () => {
-      try {
-        await api.patch(`/api/v1/measures/${measure.id}`, { status: status.value, version: measure.version })
-        ctx.toast(t('plan_status_saved'))
-        await reload()
-      } catch (error) {
-        if (error instanceof api.SessionError) throw error
-        ctx.toast(error.problem?.code === 'version_conflict' ? t('plan_version_conflict') : error.message)
-        await reload()
-      }
-    })()))
+    const status = statusSelect(measure, MEASURE_STATUSES, reload, ctx)
     const { effort, effect } = figures[index]
     const addresses = measure.problems.map((id) => problemTitles.get(id)).filter(Boolean)
     return h('tr', { 'data-measure': measure.id },
@@ -473,20 +478,7 @@ async function renderPartnerPlan(main, ctx) {
         const own = measure.responsible_unit === unit?.slug
         let status = t(`plan_status_${measure.status}`)
         if (own) {
-          const choices = [...new Set([measure.status, 'ongoing', 'done'])]
-          status = select(choices.map((s) => [s, t(`plan_status_${s}`)]))
-          status.value = measure.status
-          status.setAttribute('aria-label', t('plan_status_of', { title: measure.title }))
-          status.addEventListener('change', () => ctx.guard((async () => {
-            try {
-              await api.patch(`/api/v1/measures/${measure.id}`, { status: status.value, version: measure.version })
-              ctx.toast(t('plan_status_saved'))
-            } catch (error) {
-              if (error instanceof api.SessionError) throw error
-              ctx.toast(error.problem?.code === 'version_conflict' ? t('plan_version_conflict') : error.message)
-            }
-            await load()
-          })()))
+          status = statusSelect(measure, [...new Set([measure.status, 'ongoing', 'done'])], load, ctx)
         }
         return h('tr', { 'data-measure': measure.id, 'data-own': own ? 'true' : 'false' },
           td(t('plan_measure'), h('div', {},

@@ -276,14 +276,23 @@ fn partner_effect(
         })
     };
     let comparison_areas: HashSet<String> = shared.difference(&measure_areas).cloned().collect();
-    let effect = effect.as_ref();
-    Ok(json!({
+    let mut body = json!({
         "categories": fields.categories,
         "measure_areas": sorted(Some(measure_areas)),
         "comparison": "shared",
         "comparison_areas": sorted(Some(comparison_areas)),
         "before": names(&before),
         "after": names(&after),
+        "method": "difference-in-differences of Poisson counts over whole tertials of published cells, 95 % Wald interval (api-spec/effect-method.md, api-spec/partner-disclosure.md)",
+    });
+    with_effect(&mut body, effect.as_ref());
+    Ok(body)
+}
+
+/// Adds the estimate's fields (counts, verdict, ratio, change, their intervals) to an effect's
+/// answer; `None`: not started.
+fn with_effect(body: &mut serde_json::Value, effect: Option<&Effect>) {
+    let figures = json!({
         "counts": effect.map(|e| e.counts),
         "verdict": effect.map_or("not_started", |e| e.verdict.as_str()),
         "rate_ratio": effect.and_then(|e| e.rate_ratio),
@@ -291,8 +300,10 @@ fn partner_effect(
         "change_percent": effect.and_then(|e| e.change_percent),
         "change_percent_interval": effect.and_then(|e| e.change_percent_interval),
         "min_count": effect::MIN_COUNT,
-        "method": "difference-in-differences of Poisson counts over whole tertials of published cells, 95 % Wald interval (api-spec/effect-method.md, api-spec/partner-disclosure.md)",
-    }))
+    });
+    if let (Some(body), serde_json::Value::Object(figures)) = (body.as_object_mut(), figures) {
+        body.extend(figures);
+    }
 }
 
 /// `GET /api/v1/measures/{id}/effect`: the targeted categories in the measure's areas before and
@@ -339,8 +350,7 @@ pub async fn measure_effect(
         let span = |(from, to): (NaiveDate, NaiveDate)| {
             json!({ "from": rfc3339_date(from), "to": rfc3339_date(to - Days::new(1)) })
         };
-        let effect = estimate.effect.as_ref();
-        Ok(json!({
+        let mut body = json!({
             "measure_id": measure.id,
             "categories": measure.fields.categories,
             "measure_areas": sorted(Some(estimate.measure_areas)),
@@ -348,15 +358,10 @@ pub async fn measure_effect(
             "comparison_areas": sorted(estimate.comparison_areas),
             "before": estimate.windows.map(|(before, _)| span(before)),
             "after": estimate.windows.map(|(_, after)| span(after)),
-            "counts": effect.map(|e| e.counts),
-            "verdict": effect.map_or("not_started", |e| e.verdict.as_str()),
-            "rate_ratio": effect.and_then(|e| e.rate_ratio),
-            "rate_ratio_interval": effect.and_then(|e| e.rate_ratio_interval),
-            "change_percent": effect.and_then(|e| e.change_percent),
-            "change_percent_interval": effect.and_then(|e| e.change_percent_interval),
-            "min_count": effect::MIN_COUNT,
             "method": "difference-in-differences of Poisson counts, 95 % Wald interval (api-spec/effect-method.md)",
-        }))
+        });
+        with_effect(&mut body, estimate.effect.as_ref());
+        Ok(body)
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))
