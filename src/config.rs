@@ -199,6 +199,19 @@ pub struct Settings {
     /// as `/tiles/{z}/{x}/{y}` to the dashboard and drawn under the printed report's heat map.
     /// Instead of `tile_url`, not beside it.
     pub basemap: Option<PathBuf>,
+    /// Largest photo accepted, as uploaded.
+    pub photo_max_bytes: u64,
+    /// Most pixels (width × height) an uploaded photo may declare: checked in its header, before
+    /// anything is decoded.
+    pub photo_max_pixels: u64,
+    /// The long edge photos are stored with at most (larger ones are scaled down).
+    pub photo_max_edge: u32,
+    /// Most photos on one observation.
+    pub photos_per_observation: u32,
+    /// Largest chunk of an upload.
+    pub photo_chunk_bytes: usize,
+    /// Bytes of photos one organisation may keep stored.
+    pub photo_quota_bytes: u64,
 }
 
 impl Default for Settings {
@@ -241,6 +254,12 @@ impl Default for Settings {
             tile_url: None,
             tile_attribution: None,
             basemap: None,
+            photo_max_bytes: 15 * 1024 * 1024,
+            photo_max_pixels: 50_000_000,
+            photo_max_edge: 2000,
+            photos_per_observation: 5,
+            photo_chunk_bytes: 1024 * 1024,
+            photo_quota_bytes: 20 * 1024 * 1024 * 1024,
         }
     }
 }
@@ -289,6 +308,11 @@ impl Settings {
         anyhow::ensure!(self.max_body_bytes >= 1024, "max_body_bytes must be at least 1024");
         anyhow::ensure!(self.max_push_bytes >= 1024, "max_push_bytes must be at least 1024");
         anyhow::ensure!(self.max_push_records >= 1, "max_push_records must be at least 1");
+        anyhow::ensure!(self.photo_max_bytes >= 1024, "photo_max_bytes must be at least 1024");
+        anyhow::ensure!(self.photo_max_pixels >= 1, "photo_max_pixels must be at least 1");
+        anyhow::ensure!((64..=10_000).contains(&self.photo_max_edge), "photo_max_edge must be between 64 and 10000");
+        anyhow::ensure!(self.photos_per_observation >= 1, "photos_per_observation must be at least 1");
+        anyhow::ensure!(self.photo_chunk_bytes >= 1024, "photo_chunk_bytes must be at least 1024");
         anyhow::ensure!(self.retention_interval_secs >= 1, "retention_interval_secs must be at least 1");
         anyhow::ensure!(self.area_job_lease_secs >= 1, "area_job_lease_secs must be at least 1");
         anyhow::ensure!(self.picture_catch_up_rows >= 1, "picture_catch_up_rows must be at least 1");

@@ -69,6 +69,10 @@ pub enum ApiError {
     /// Too many attempts; retry after the given time.
     #[error("too many attempts; retry in {} seconds", retry_after.as_secs().max(1))]
     TooManyRequests { retry_after: Duration },
+    /// A photo the server will not take, with the status its reason calls for (413 too big or
+    /// over the quota, 415 a type it does not read, 422 one it cannot decode).
+    #[error("{detail}")]
+    Media { status: StatusCode, code: &'static str, detail: String },
     /// The server cannot serve right now (database down, migrations pending).
     #[error("{0}")]
     Unavailable(String),
@@ -110,7 +114,8 @@ impl ApiError {
             | Self::Unauthorized { code, .. }
             | Self::Conflict { code, .. }
             | Self::ConflictFields { code, .. }
-            | Self::Missing { code, .. } => code,
+            | Self::Missing { code, .. }
+            | Self::Media { code, .. } => code,
             Self::Forbidden => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::RouteNotFound(_) => "route_not_found",
@@ -139,6 +144,7 @@ impl ApiError {
             Self::UnsupportedMediaType | Self::UnsupportedEncoding { .. } => "Unsupported media type",
             Self::TooManyRequests { .. } => "Too many requests",
             Self::UpgradeRequired(_) => "Upgrade required",
+            Self::Media { status, .. } => status.canonical_reason().unwrap_or("Refused"),
             Self::Unavailable(_) => "Service unavailable",
             Self::Internal(_) => "Internal server error",
         }
@@ -177,6 +183,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType | Self::UnsupportedEncoding { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UpgradeRequired(_) => StatusCode::UPGRADE_REQUIRED,
+            Self::Media { status, .. } => *status,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod export;
 pub mod jobs;
 pub mod metrics;
+pub mod photos;
 pub mod picture;
 pub mod reports;
 pub mod routes;

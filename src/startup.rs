@@ -128,6 +128,7 @@ impl Application {
             )),
             jobs: Jobs::default(),
             basemap,
+            photos: crate::photos::store::PhotoStore::from_settings(&settings),
         });
         if let Err(error) = jobs::start(&state, writer, upkeep, db::group_commit::upkeep_period(&target), activity) {
             jobs::stop(&state);

@@ -42,6 +42,8 @@ pub struct AppState {
     pub jobs: Jobs,
     /// The base map served as `/tiles/{z}/{x}/{y}`, when one is configured.
     pub basemap: Option<Arc<crate::basemap::BaseMap>>,
+    /// Where photo bytes are kept.
+    pub photos: crate::photos::store::PhotoStore,
 }
 
 impl AppState {

@@ -151,6 +151,7 @@ pub fn storage_thread(
                     clock_skew_ms: Some(0),
                     skew_tolerance_ms: 120_000,
                     pending_count: Some(n as i64),
+                    photo_rules: lagesbild::domain::attachments::PhotoRules::default(),
                 };
                 let tables = vec![("observations".to_owned(), TableChanges { created, ..TableChanges::default() })];
                 let start = Instant::now();

@@ -32,7 +32,7 @@ struct Job {
 
 /// What reaches the writer thread: a push, or the word to stop once the pushes before it are done.
 enum Message {
-    Push(Job),
+    Push(Box<Job>),
     Stop,
 }
 
@@ -64,7 +64,7 @@ impl GroupCommit {
     pub async fn push(&self, push: PreparedPush) -> anyhow::Result<Vec<RecordResult>> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send(Message::Push(Job { push, reply }))
+            .send(Message::Push(Box::new(Job { push, reply })))
             .map_err(|_| anyhow::anyhow!("the writer thread has stopped"))?;
         let (outcome, _push) = answer.await.map_err(|_| anyhow::anyhow!("the writer thread dropped a push"))?;
         outcome.map_err(|error| anyhow::anyhow!("the push could not be stored: {error}"))
@@ -210,7 +210,7 @@ fn writer(target: DatabaseTarget, mut conn: DbConnection, queue: mpsc::Receiver<
             Some(job) => job,
             None if stopping => return,
             None => match queue.recv() {
-                Ok(Message::Push(job)) => job,
+                Ok(Message::Push(job)) => *job,
                 Ok(Message::Stop) | Err(_) => return,
             },
         };
@@ -221,6 +221,7 @@ fn writer(target: DatabaseTarget, mut conn: DbConnection, queue: mpsc::Receiver<
                 stopping = true;
                 break;
             };
+            let job = *job;
             if records + job.push.len() > max_records {
                 waiting = Some(job);
                 break;

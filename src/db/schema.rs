@@ -460,6 +460,49 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    attachments (organisation_id, id) {
+        organisation_id -> Text,
+        id -> Text,
+        observation_id -> Text,
+        observation_user_id -> Text,
+        user_id -> Text,
+        device_id -> Text,
+        sha256 -> Text,
+        content_type -> Text,
+        byte_size -> BigInt,
+        width -> Nullable<Integer>,
+        height -> Nullable<Integer>,
+        created_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+        created_seq -> BigInt,
+        server_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    photos (organisation_id, sha256) {
+        organisation_id -> Text,
+        sha256 -> Text,
+        byte_size -> BigInt,
+        thumbnail_size -> BigInt,
+        width -> Integer,
+        height -> Integer,
+        uploaded_by -> Text,
+        uploaded_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    photo_chunks (organisation_id, sha256, start_offset) {
+        organisation_id -> Text,
+        sha256 -> Text,
+        start_offset -> BigInt,
+        data -> Binary,
+        received_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     units,
@@ -487,4 +530,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     plan_history,
     feedback,
     plan_documents,
+    attachments,
+    photos,
+    photo_chunks,
 );

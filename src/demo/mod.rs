@@ -138,6 +138,7 @@ pub fn create(conn: &mut DbConnection, passwords: &Passwords, options: &Options)
             clock_skew_ms: None,
             skew_tolerance_ms: options.skew_tolerance_ms,
             pending_count: None,
+            photo_rules: crate::domain::attachments::PhotoRules::default(),
         })
     };
     tracing::debug!(records = generated.observations.len() + generated.activities.len(), "demo records generated");

@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod areas;
+pub mod attachments;
 pub mod effect;
 pub mod effort;
 pub mod feedback;

@@ -333,7 +333,7 @@ fn narrow(value: i64) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
 
-fn required<T>(
+pub(super) fn required<T>(
     raw: &Map<String, Value>,
     field: &str,
     parse: impl Fn(&str, &Value) -> Result<T, FieldError>,
@@ -344,7 +344,7 @@ fn required<T>(
     }
 }
 
-fn optional<T>(
+pub(super) fn optional<T>(
     raw: &Map<String, Value>,
     field: &str,
     parse: impl Fn(&str, &Value) -> Result<T, FieldError>,
@@ -364,7 +364,7 @@ fn without_nul<'a>(field: &str, text: &'a str) -> Result<&'a str, FieldError> {
     }
 }
 
-fn text(field: &str, value: &Value) -> Result<String, FieldError> {
+pub(super) fn text(field: &str, value: &Value) -> Result<String, FieldError> {
     match value.as_str().map(|text| without_nul(field, text)).transpose()? {
         Some(text) if !text.trim().is_empty() && text.len() <= 200 => Ok(text.trim().to_owned()),
         Some(text) if text.trim().is_empty() => Err(FieldError::new(field, "required", "must not be empty")),
@@ -395,7 +395,7 @@ fn number(field: &str, value: &Value) -> Result<f64, FieldError> {
 }
 
 /// An integer within bounds; JavaScript's `3.0` counts as 3.
-fn integer(field: &str, value: &Value, min: i64, max: i64) -> Result<i64, FieldError> {
+pub(super) fn integer(field: &str, value: &Value, min: i64, max: i64) -> Result<i64, FieldError> {
     let parsed =
         value.as_i64().or_else(|| value.as_f64().filter(|n| n.fract() == 0.0 && n.abs() < 9.0e15).map(|n| n as i64));
     match parsed {

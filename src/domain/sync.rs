@@ -10,7 +10,7 @@ pub const PROTOCOL_VERSION: i64 = 1;
 /// The oldest client schema version still served.
 pub const SCHEMA_VERSION_MIN: i64 = 1;
 /// The newest client schema version served.
-pub const SCHEMA_VERSION_MAX: i64 = 2;
+pub const SCHEMA_VERSION_MAX: i64 = 3;
 
 /// Where a changed record goes in a pull.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,11 +105,12 @@ pub enum SyncedTable {
     ActivityLogs = 4,
     Areas = 5,
     Feedback = 6,
+    Attachments = 7,
 }
 
 impl SyncedTable {
     /// Every table, in order.
-    pub const ALL: [SyncedTable; 7] = [
+    pub const ALL: [SyncedTable; 8] = [
         Self::Categories,
         Self::ActivityTypes,
         Self::Units,
@@ -117,6 +118,7 @@ impl SyncedTable {
         Self::Observations,
         Self::ActivityLogs,
         Self::Feedback,
+        Self::Attachments,
     ];
 
     /// The table's name in the protocol.
@@ -129,6 +131,7 @@ impl SyncedTable {
             Self::ActivityLogs => "activity_logs",
             Self::Areas => "areas",
             Self::Feedback => "feedback",
+            Self::Attachments => "attachments",
         }
     }
 
@@ -137,6 +140,7 @@ impl SyncedTable {
     pub fn since_schema(self) -> i64 {
         match self {
             Self::Feedback => 2,
+            Self::Attachments => 3,
             _ => 1,
         }
     }
@@ -152,6 +156,14 @@ impl SyncedTable {
     /// The records' table of this name; `None` for a table that syncs down only, or none.
     pub fn record(name: &str) -> Option<Self> {
         Self::RECORDS.into_iter().find(|table| table.name() == name)
+    }
+
+    /// The tables phones push: the records' and the photo attachments'.
+    pub const PUSHED: [SyncedTable; 3] = [Self::Observations, Self::ActivityLogs, Self::Attachments];
+
+    /// The pushed table of this name; `None` for a table that syncs down only, or none.
+    pub fn pushed(name: &str) -> Option<Self> {
+        Self::PUSHED.into_iter().find(|table| table.name() == name)
     }
 
     /// Its place in the pull order within one sequence number.

@@ -117,6 +117,10 @@ fn housekeep(state: &AppState, activity: &DeviceActivity, flush: bool, purge: bo
         if removed > 0 {
             tracing::info!(removed, "purged tombstones past the horizon");
         }
+        let swept = crate::photos::sweep(&mut conn, &state.photos, chrono::Utc::now().timestamp_millis())?;
+        if swept != crate::photos::Swept::default() {
+            tracing::info!(photos = swept.photos, orphans = swept.orphans, chunks = swept.chunks, "swept photos");
+        }
         crate::auth::rate_limit::LoginLimiter::forget_idle(&mut conn)?;
     }
     Ok(())

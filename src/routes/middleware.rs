@@ -82,6 +82,7 @@ pub fn body_limit(req: &actix_web::HttpRequest) -> usize {
     match req.path() {
         "/api/v1/sync/push" => state.settings.max_push_bytes,
         "/api/v1/areas" => MAX_AREAS_BYTES.max(state.settings.max_body_bytes),
+        path if path.starts_with("/api/v1/uploads/") => state.settings.photo_chunk_bytes,
         _ => state.settings.max_body_bytes,
     }
 }

@@ -21,6 +21,7 @@ pub mod me;
 pub mod middleware;
 pub mod organisation;
 pub mod params;
+pub mod photos;
 pub mod picture;
 pub mod plan;
 pub mod records;
@@ -115,6 +116,11 @@ route_table! {
     GET "/api/v1/observations/{id}" => records::get_observation,
     PATCH "/api/v1/observations/{id}" => records::review_observation,
     GET "/api/v1/observations/{id}/history" => records::observation_history,
+    GET "/api/v1/observations/{id}/attachments" => photos::of_observation,
+    GET "/api/v1/attachments/{id}/photo" => photos::photo,
+    GET "/api/v1/attachments/{id}/thumbnail" => photos::thumbnail,
+    GET "/api/v1/uploads/{sha256}" => photos::upload_status,
+    PUT "/api/v1/uploads/{sha256}" => photos::upload_chunk,
     GET "/api/v1/activities" => records::list_activities,
     GET "/api/v1/activities/{id}" => records::get_activity,
     GET "/api/v1/activities/{id}/history" => records::activity_history,

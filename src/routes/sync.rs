@@ -29,6 +29,14 @@ pub async fn info(state: web::Data<AppState>) -> HttpResponse {
         "max_push_records": settings.max_push_records,
         "max_pull_limit": settings.max_pull_limit,
         "tombstone_horizon_days": settings.tombstone_horizon_days,
+        "photos": {
+            "accepted_types": crate::photos::image::ACCEPTED_TYPES,
+            "max_bytes": settings.photo_max_bytes,
+            "max_pixels": settings.photo_max_pixels,
+            "max_edge": settings.photo_max_edge,
+            "per_observation": settings.photos_per_observation,
+            "chunk_bytes": settings.photo_chunk_bytes,
+        },
     }))
 }
 
@@ -279,6 +287,7 @@ pub async fn push(
         clock_skew_ms: skew,
         skew_tolerance_ms: state.settings.clock_skew_tolerance_ms,
         pending_count: pending,
+        photo_rules: crate::domain::attachments::PhotoRules::from(&state.settings),
     };
     // Reading, validation and redaction run here, beside other requests; the writer only stores.
     let prepared =

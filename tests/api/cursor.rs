@@ -45,6 +45,7 @@ async fn a_transaction_held_open_is_not_skipped_by_a_pull_that_runs_meanwhile() 
             clock_skew_ms: None,
             skew_tolerance_ms: 120_000,
             pending_count: None,
+            photo_rules: lagesbild::domain::attachments::PhotoRules::default(),
         };
         let tables = vec![(
             "observations".to_owned(),

@@ -26,6 +26,7 @@ mod helpers;
 mod indicators;
 mod migrations;
 mod nul;
+mod photos;
 mod picture;
 mod plan;
 mod privacy;

@@ -112,7 +112,7 @@ async fn sync_info_advertises_versions_and_limits() {
     let app = spawn_app().await;
     let info: Value = app.client.get(app.url("/api/v1/sync/info")).send().await.unwrap().json().await.unwrap();
     assert_eq!(info["protocol_version"], 1);
-    assert_eq!(info["schema_versions"], json!({ "min": 1, "max": 2 }));
+    assert_eq!(info["schema_versions"], json!({ "min": 1, "max": 3 }));
     assert_eq!(info["max_push_records"], 1000);
     assert_eq!(info["max_push_bytes"], 4 * 1024 * 1024);
     assert_eq!(info["max_pull_limit"], 10_000);

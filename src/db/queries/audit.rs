@@ -30,6 +30,9 @@ pub const ACTIONS: &[&str] = &[
     "feedback.delete",
     "document.approve",
     "report.document",
+    "read.photo",
+    "read.thumbnail",
+    "photo.purge",
 ];
 
 /// One entry as stored and listed.

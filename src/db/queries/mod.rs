@@ -14,6 +14,7 @@ pub mod indicators;
 pub mod login_limits;
 pub mod organisations;
 pub mod partners;
+pub mod photos;
 pub mod plan;
 pub mod push_rules;
 pub mod records;

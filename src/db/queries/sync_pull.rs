@@ -1,10 +1,11 @@
 //! Pull: every change in the caller's scope after the cursor, in pages, from one snapshot.
 
 use super::feedback::{self, FeedbackRow};
+use super::photos::AttachmentRow;
 use super::{reference, sync_state};
 use crate::db::DbConnection;
 use crate::db::models::{ActivityLogRow, ObservationRow, QuarantineRow, ReferenceRow, UnitRow};
-use crate::db::schema::{activity_logs, areas, devices, observations, sync_quarantine, units, users};
+use crate::db::schema::{activity_logs, areas, attachments, devices, observations, sync_quarantine, units, users};
 use crate::domain::stored::{ActivityLog, Observation};
 use crate::domain::sync::{After, Bucket, PageToken, Position, Range, SyncedTable, bucket};
 use diesel::connection::SimpleConnection;
@@ -74,6 +75,7 @@ enum Entry {
     Activity(ActivityLog),
     Quarantine(SyncedTable, QuarantineRow),
     Feedback(FeedbackRow),
+    Attachment(AttachmentRow),
 }
 
 impl Entry {
@@ -85,6 +87,7 @@ impl Entry {
             Entry::Observation(_) => SyncedTable::Observations,
             Entry::Activity(_) => SyncedTable::ActivityLogs,
             Entry::Feedback(_) => SyncedTable::Feedback,
+            Entry::Attachment(_) => SyncedTable::Attachments,
         }
     }
 
@@ -96,6 +99,7 @@ impl Entry {
             Entry::Observation(row) => (row.server_seq, row.id.clone()),
             Entry::Activity(row) => (row.server_seq, row.id.clone()),
             Entry::Feedback(row) => (row.server_seq, row.id.clone()),
+            Entry::Attachment(row) => (row.server_seq, row.id.clone()),
             // A quarantined version sorts just after a stored version of the same id.
             Entry::Quarantine(_, row) => (row.server_seq, format!("{}~", row.record_id)),
         };
@@ -165,6 +169,10 @@ pub fn pull(
             if request.schema_version >= SyncedTable::Feedback.since_schema() {
                 let rows = feedback::changed_since(conn, &request.organisation_id, &range, fetch)?;
                 entries.extend(rows.into_iter().map(Entry::Feedback));
+            }
+            if request.schema_version >= SyncedTable::Attachments.since_schema() {
+                let rows = changed_attachments(conn, request, &range, fetch)?;
+                entries.extend(rows.into_iter().map(Entry::Attachment));
             }
         }
         let mut keyed: Vec<(Position, Entry)> = entries.into_iter().map(|entry| (entry.position(), entry)).collect();
@@ -266,6 +274,13 @@ fn assemble(entries: impl Iterator<Item = Entry>, token: &PageToken, request: &P
                 });
                 let item = row.deleted_at.is_none().then(|| (kind, raw.as_object().cloned().unwrap_or_default()));
                 (row.id, item)
+            }
+            Entry::Attachment(row) => {
+                let kind = bucket(row.created_seq, &row.device_id, token.cursor, device_id);
+                let deleted = row.deleted_at.is_some();
+                let id = row.id.clone();
+                let attachment = crate::domain::attachments::Attachment::from(row);
+                (id, (!deleted).then(|| (kind, attachment.to_raw())))
             }
             Entry::Quarantine(_, row) if row.resolution.is_some() => (row.record_id.clone(), None),
             Entry::Quarantine(_, row) => {
@@ -373,6 +388,38 @@ fn changed_areas(
         query = query.filter(areas::deleted_at.is_null());
     }
     query = crate::after_position!(query, range.after_for(SyncedTable::Areas), areas::server_seq, areas::id);
+    query.load(conn)
+}
+
+/// The photo attachments in the caller's scope: a field user's own observations' (and the ones
+/// they attached), everything for coordinators and admins.
+fn changed_attachments(
+    conn: &mut DbConnection,
+    request: &PullRequest,
+    range: &Range,
+    limit: i64,
+) -> QueryResult<Vec<AttachmentRow>> {
+    let mut query = attachments::table
+        .filter(attachments::organisation_id.eq(&request.organisation_id))
+        .filter(attachments::server_seq.le(range.high_water))
+        .select(AttachmentRow::as_select())
+        .order((attachments::server_seq.asc(), attachments::id.asc()))
+        .limit(limit)
+        .into_boxed();
+    if !request.sees_all {
+        query = query.filter(
+            attachments::observation_user_id.eq(&request.user_id).or(attachments::user_id.eq(&request.user_id)),
+        );
+    }
+    if range.snapshot {
+        query = query.filter(attachments::deleted_at.is_null());
+    }
+    query = crate::after_position!(
+        query,
+        range.after_for(SyncedTable::Attachments),
+        attachments::server_seq,
+        attachments::id
+    );
     query.load(conn)
 }
 

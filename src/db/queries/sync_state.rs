@@ -75,7 +75,7 @@ pub fn mark_purged(conn: &mut DbConnection, seq: i64) -> QueryResult<()> {
 /// and records the highest sequence removed: a device whose cursor is older gets a replacement
 /// snapshot, since it cannot be told about those deletes any more. Returns how many went.
 pub fn purge_tombstones(conn: &mut DbConnection, before_ms: i64) -> QueryResult<usize> {
-    use crate::db::schema::{activity_logs, feedback, observations, sync_quarantine};
+    use crate::db::schema::{activity_logs, attachments, feedback, observations, sync_quarantine};
     use diesel::dsl::max;
     crate::db::write_transaction(conn, |conn| {
         let observation_seq: Option<i64> = observations::table
@@ -92,7 +92,12 @@ pub fn purge_tombstones(conn: &mut DbConnection, before_ms: i64) -> QueryResult<
             .first(conn)?;
         let feedback_seq: Option<i64> =
             feedback::table.filter(feedback::deleted_at.lt(before_ms)).select(max(feedback::server_seq)).first(conn)?;
-        let Some(highest) = [observation_seq, activity_seq, quarantine_seq, feedback_seq].into_iter().flatten().max()
+        let attachment_seq: Option<i64> = attachments::table
+            .filter(attachments::deleted_at.lt(before_ms))
+            .select(max(attachments::server_seq))
+            .first(conn)?;
+        let Some(highest) =
+            [observation_seq, activity_seq, quarantine_seq, feedback_seq, attachment_seq].into_iter().flatten().max()
         else {
             return Ok(0);
         };
@@ -101,7 +106,15 @@ pub fn purge_tombstones(conn: &mut DbConnection, before_ms: i64) -> QueryResult<
             + diesel::delete(activity_logs::table.filter(activity_logs::deleted_at.lt(before_ms))).execute(conn)?
             + diesel::delete(sync_quarantine::table.filter(sync_quarantine::resolved_at.lt(before_ms)))
                 .execute(conn)?
-            + diesel::delete(feedback::table.filter(feedback::deleted_at.lt(before_ms))).execute(conn)?;
+            + diesel::delete(feedback::table.filter(feedback::deleted_at.lt(before_ms))).execute(conn)?
+            + diesel::delete(attachments::table.filter(attachments::deleted_at.lt(before_ms))).execute(conn)?;
+        // The attachments of observations that are gone with their tombstones go with them.
+        let observation_gone = diesel::dsl::not(diesel::dsl::exists(
+            observations::table
+                .filter(observations::organisation_id.eq(attachments::organisation_id))
+                .filter(observations::id.eq(attachments::observation_id)),
+        ));
+        let removed = removed + diesel::delete(attachments::table.filter(observation_gone)).execute(conn)?;
         mark_purged(conn, highest)?;
         Ok(removed)
     })

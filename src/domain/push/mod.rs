@@ -9,6 +9,7 @@ pub mod merge;
 
 use crate::domain::FieldError;
 use crate::domain::areas::AreaIndex;
+use crate::domain::attachments::{self, AttachmentContent, PhotoRules};
 use crate::domain::identity::Role;
 use crate::domain::records::{self, ActivityContent, BoundingBox, Context, ObservationContent, ReviewChange};
 use crate::domain::redaction::redact;
@@ -30,6 +31,8 @@ pub struct PushContext {
     pub clock_skew_ms: Option<i64>,
     pub skew_tolerance_ms: i64,
     pub pending_count: Option<i64>,
+    /// What photo attachments are checked against.
+    pub photo_rules: PhotoRules,
 }
 
 impl PushContext {
@@ -148,6 +151,13 @@ pub struct ActivityChange {
     pub content: Result<(ActivityContent, Note), Vec<FieldError>>,
 }
 
+/// A pushed photo attachment, read.
+#[derive(Debug)]
+pub struct AttachmentChange {
+    pub id: String,
+    pub content: Result<AttachmentContent, Vec<FieldError>>,
+}
+
 /// One record of a push, ready for storage.
 #[derive(Debug)]
 pub enum Change {
@@ -160,6 +170,7 @@ pub enum Change {
     },
     Observation(Box<ObservationChange>),
     Activity(Box<ActivityChange>),
+    Attachment(Box<AttachmentChange>),
     Delete {
         table: SyncedTable,
         id: String,
@@ -172,6 +183,7 @@ impl Change {
         match self {
             Change::Observation(change) => Some((SyncedTable::Observations, change.id.as_str())),
             Change::Activity(change) => Some((SyncedTable::ActivityLogs, change.id.as_str())),
+            Change::Attachment(change) => Some((SyncedTable::Attachments, change.id.as_str())),
             Change::Delete { table, id } => Some((*table, id.as_str())),
             Change::Refuse { .. } => None,
         }
@@ -245,11 +257,13 @@ const PARTNERS_DO_NOT_RECORD: &str = "partners do not record data";
 
 /// Reads, validates and redacts every record of a push. No database access: this is the
 /// push's CPU work, done before the writer is involved.
-pub fn prepare(context: PushContext, tables: Vec<(String, TableChanges)>, rules: &Rules) -> PreparedPush {
+pub fn prepare(context: PushContext, mut tables: Vec<(String, TableChanges)>, rules: &Rules) -> PreparedPush {
+    // Attachments after the records: a photo pushed with its observation finds it stored.
+    tables.sort_by_key(|(name, _)| name == SyncedTable::Attachments.name());
     let validation = rules.validation(&context);
     let mut changes = Vec::new();
     for (name, table_changes) in tables {
-        let table = SyncedTable::record(&name);
+        let table = SyncedTable::pushed(&name);
         let table_name: Cow<'static, str> = table.map_or_else(|| Cow::Owned(name.clone()), |t| Cow::Borrowed(t.name()));
         let refuse =
             |id: String, error| Change::Refuse { table: table_name.clone(), id, status: Status::Forbidden, error };
@@ -279,6 +293,10 @@ pub fn prepare(context: PushContext, tables: Vec<(String, TableChanges)>, rules:
                     let area = content.as_ref().ok().and_then(|(c, _)| activity_area(c, &rules.areas));
                     Change::Activity(Box::new(ActivityChange { id, raw, area, content }))
                 }
+                Some(SyncedTable::Attachments) => Change::Attachment(Box::new(AttachmentChange {
+                    content: attachments::parse(&raw, &context.photo_rules),
+                    id,
+                })),
                 _ => refuse(id, NOT_PUSHED),
             });
         }

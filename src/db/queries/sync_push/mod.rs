@@ -16,11 +16,14 @@ use super::history::{self, Version};
 use super::sync_state;
 use crate::db::DbConnection;
 use crate::db::models::{ActivityLogRow, ObservationRow};
-use crate::db::schema::{activity_logs, observations, sync_quarantine};
+use crate::db::queries::photos::AttachmentRow;
+use crate::db::schema::{activity_logs, attachments, observations, sync_quarantine};
 use crate::domain::areas::AreaIndex;
+use crate::domain::attachments::Attachment;
 use crate::domain::push::merge::{self, Merge, Removal};
 use crate::domain::push::{
-    ActivityChange, Change, ObservationChange, PreparedPush, PushContext, RecordResult, Status, TableChanges,
+    ActivityChange, AttachmentChange, Change, ObservationChange, PreparedPush, PushContext, RecordResult, Status,
+    TableChanges,
 };
 use crate::domain::stored::{ActivityLog, Observation};
 use crate::domain::sync::SyncedTable;
@@ -43,10 +46,14 @@ struct Batch<'a> {
     observations: HashMap<String, Observation>,
     activities: HashMap<String, ActivityLog>,
     quarantine: HashMap<(SyncedTable, String), quarantine::Quarantined>,
+    attachments: HashMap<String, Attachment>,
+    /// The live attachments of the observations the push attaches photos to.
+    attached: HashMap<String, u32>,
     /// New rows not yet written: they go in one statement per table, unless a later change
     /// in the same push touches one of them first.
     new_observations: Vec<ObservationRow>,
     new_activities: Vec<ActivityLogRow>,
+    new_attachments: Vec<AttachmentRow>,
     results: Vec<RecordResult>,
     /// The current areas, when the push at hand was placed with older ones.
     relocate: Option<Arc<AreaIndex>>,
@@ -89,6 +96,7 @@ pub fn apply_all(
                     Change::Refuse { table, id, status, error } => batch.refuse(table.clone(), id, *status, error),
                     Change::Observation(change) => batch.upsert_observation(conn, change)?,
                     Change::Activity(change) => batch.upsert_activity(conn, change)?,
+                    Change::Attachment(change) => batch.add_attachment(conn, change)?,
                     Change::Delete { table, id } => batch.delete(conn, *table, id)?,
                 }
             }
@@ -137,8 +145,21 @@ impl<'a> Batch<'a> {
         changes: impl Iterator<Item = &'a Change>,
     ) -> QueryResult<Self> {
         let mut ids: BTreeMap<&str, (SyncedTable, Vec<&str>)> = BTreeMap::new();
-        for (table, id) in changes.filter_map(Change::record) {
-            ids.entry(table.name()).or_insert_with(|| (table, Vec::new())).1.push(id);
+        // The observations photos are attached to are read with the push's own.
+        let mut attached_to: Vec<&str> = Vec::new();
+        for change in changes {
+            if let Some((table, id)) = change.record() {
+                ids.entry(table.name()).or_insert_with(|| (table, Vec::new())).1.push(id);
+            }
+            if let Change::Attachment(attachment) = change
+                && let Ok(content) = &attachment.content
+            {
+                attached_to.push(&content.observation_id);
+            }
+        }
+        if !attached_to.is_empty() {
+            let observations = SyncedTable::Observations;
+            ids.entry(observations.name()).or_insert_with(|| (observations, Vec::new())).1.extend(&attached_to);
         }
         let mut batch = Batch {
             context,
@@ -146,8 +167,11 @@ impl<'a> Batch<'a> {
             observations: HashMap::new(),
             activities: HashMap::new(),
             quarantine: HashMap::new(),
+            attachments: HashMap::new(),
+            attached: HashMap::new(),
             new_observations: Vec::new(),
             new_activities: Vec::new(),
+            new_attachments: Vec::new(),
             results: Vec::new(),
             relocate: None,
         };
@@ -185,6 +209,10 @@ impl<'a> Batch<'a> {
                         let rows = load_locked!(activity_logs, ActivityLogRow);
                         batch.activities.extend(rows.into_iter().map(|row| (row.id.clone(), row.into())));
                     }
+                    SyncedTable::Attachments => {
+                        let rows = load_locked!(attachments, AttachmentRow);
+                        batch.attachments.extend(rows.into_iter().map(|row| (row.id.clone(), row.into())));
+                    }
                     other => return Err(super::not_served(other, "records")),
                 }
                 let entries: Vec<(String, String, i64, Option<i64>)> = sync_quarantine::table
@@ -201,6 +229,19 @@ impl<'a> Batch<'a> {
                 batch.quarantine.extend(entries.into_iter().map(|(id, user_id, first_seq, resolved_at)| {
                     ((table, id), quarantine::Quarantined { user_id, first_seq, resolved: resolved_at.is_some() })
                 }));
+            }
+        }
+        attached_to.sort_unstable();
+        attached_to.dedup();
+        for chunk in attached_to.chunks(LOOKUP_CHUNK) {
+            let live: Vec<String> = attachments::table
+                .filter(attachments::organisation_id.eq(org))
+                .filter(attachments::observation_id.eq_any(chunk))
+                .filter(attachments::deleted_at.is_null())
+                .select(attachments::observation_id)
+                .load(conn)?;
+            for observation_id in live {
+                *batch.attached.entry(observation_id).or_default() += 1;
             }
         }
         Ok(batch)
@@ -231,6 +272,7 @@ impl<'a> Batch<'a> {
         }
         insert_all!(observations::table, self.new_observations);
         insert_all!(activity_logs::table, self.new_activities);
+        insert_all!(attachments::table, self.new_attachments);
         Ok(())
     }
 
@@ -423,7 +465,133 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
+    /// Stores a photo attachment: once, unchanged for ever after, on an observation that is
+    /// stored and that the caller may attach photos to.
+    fn add_attachment(&mut self, conn: &mut DbConnection, change: &AttachmentChange) -> QueryResult<()> {
+        const TABLE: SyncedTable = SyncedTable::Attachments;
+        let id = change.id.as_str();
+        let content = match &change.content {
+            Ok(content) => content,
+            Err(errors) => {
+                let mut result = RecordResult::refused(
+                    Cow::Borrowed(TABLE.name()),
+                    id,
+                    Status::Forbidden,
+                    "the attachment was refused",
+                );
+                result.errors = Some(errors.iter().cloned().map(crate::domain::push::redacted_error).collect());
+                self.results.push(result);
+                return Ok(());
+            }
+        };
+        if let Some(stored) = self.attachments.get(id) {
+            if stored.deleted_at.is_some() {
+                // The device missed the delete: it gets it again.
+                diesel::update(attachments::table.find((self.context.organisation_id.as_str(), id)))
+                    .set(attachments::server_seq.eq(self.seq))
+                    .execute(conn)?;
+                self.answer(TABLE, id, Status::Conflict, None);
+            } else if stored.content.same_as(content) {
+                self.answer(TABLE, id, Status::Unchanged, None);
+            } else {
+                self.refuse(
+                    Cow::Borrowed(TABLE.name()),
+                    id,
+                    Status::Conflict,
+                    "an attachment does not change once stored: attach another photo as a new attachment",
+                );
+            }
+            return Ok(());
+        }
+        let observation = self.observations.get(&content.observation_id);
+        let refusal = match observation {
+            None => Some((
+                Status::Conflict,
+                "the observation is not stored (yet): the attachment waits until its observation is accepted",
+            )),
+            Some(observation) if observation.deleted_at.is_some() => {
+                Some((Status::Forbidden, "the observation is deleted"))
+            }
+            Some(observation) if observation.user_id != self.context.user_id && !self.context.reviews() => {
+                Some((Status::Forbidden, "the observation belongs to someone else"))
+            }
+            Some(_) => None,
+        };
+        if let Some((status, error)) = refusal {
+            self.refuse(Cow::Borrowed(TABLE.name()), id, status, error);
+            return Ok(());
+        }
+        let reporter = observation.map(|observation| observation.user_id.clone()).unwrap_or_default();
+        let attached = self.attached.entry(content.observation_id.clone()).or_default();
+        let limit = self.context.photo_rules.per_observation;
+        if *attached >= limit {
+            let mut result = RecordResult::refused(
+                Cow::Borrowed(TABLE.name()),
+                id,
+                Status::Forbidden,
+                "the observation has as many photos as it may have",
+            );
+            result.errors = Some(vec![crate::domain::FieldError::new(
+                "observation_id",
+                "too_many_photos",
+                format!("an observation may have at most {limit} photos"),
+            )]);
+            self.results.push(result);
+            return Ok(());
+        }
+        *attached += 1;
+        let attachment = Attachment {
+            organisation_id: self.context.organisation_id.clone(),
+            id: id.to_owned(),
+            content: content.clone(),
+            observation_user_id: reporter,
+            user_id: self.context.user_id.clone(),
+            device_id: self.context.device_id.clone(),
+            created_at: content.created_at.unwrap_or(self.context.now_ms),
+            deleted_at: None,
+            created_seq: self.seq,
+            server_seq: self.seq,
+        };
+        self.new_attachments.push(attachment.clone().into());
+        self.attachments.insert(id.to_owned(), attachment);
+        self.answer(TABLE, id, Status::Applied, Some(self.seq));
+        Ok(())
+    }
+
+    /// Deletes a photo attachment: its reporter's, its attacher's or a reviewer's to delete. The
+    /// photo's bytes go once no live attachment has them and the tombstone horizon has passed.
+    fn delete_attachment(&mut self, conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+        const TABLE: SyncedTable = SyncedTable::Attachments;
+        let context = self.context;
+        let Some(stored) = self.attachments.get_mut(id) else {
+            self.answer(TABLE, id, Status::Unchanged, None);
+            return Ok(());
+        };
+        if stored.deleted_at.is_some() {
+            self.answer(TABLE, id, Status::Unchanged, None);
+            return Ok(());
+        }
+        if !(context.reviews() || stored.user_id == context.user_id || stored.observation_user_id == context.user_id) {
+            self.refuse(Cow::Borrowed(TABLE.name()), id, Status::Forbidden, "this photo belongs to someone else");
+            return Ok(());
+        }
+        (stored.deleted_at, stored.server_seq) = (Some(context.now_ms), self.seq);
+        let observation_id = stored.content.observation_id.clone();
+        if let Some(attached) = self.attached.get_mut(&observation_id) {
+            *attached = attached.saturating_sub(1);
+        }
+        self.flush(conn)?;
+        diesel::update(attachments::table.find((context.organisation_id.as_str(), id)))
+            .set((attachments::deleted_at.eq(context.now_ms), attachments::server_seq.eq(self.seq)))
+            .execute(conn)?;
+        self.answer(TABLE, id, Status::Applied, Some(self.seq));
+        Ok(())
+    }
+
     fn delete(&mut self, conn: &mut DbConnection, table: SyncedTable, id: &str) -> QueryResult<()> {
+        if table == SyncedTable::Attachments {
+            return self.delete_attachment(conn, id);
+        }
         let stored = match table {
             SyncedTable::Observations => self.observations.get(id).map(|row| (row.user_id.as_str(), row.deleted_at)),
             SyncedTable::ActivityLogs => self.activities.get(id).map(|row| (row.user_id.as_str(), row.deleted_at)),

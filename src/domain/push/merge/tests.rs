@@ -17,6 +17,7 @@ fn caller(user: &str, role: Role, cursor: Option<i64>) -> PushContext {
         clock_skew_ms: None,
         skew_tolerance_ms: 60_000,
         pending_count: None,
+        photo_rules: crate::domain::attachments::PhotoRules::default(),
     }
 }
 

@@ -1,0 +1,3 @@
+DROP TABLE photo_chunks;
+DROP TABLE photos;
+DROP TABLE attachments;
