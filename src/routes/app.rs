@@ -20,6 +20,7 @@ embed_directory!(
         "api.js",
         "db.js",
         "sync.js",
+        "photos.js",
         "i18n.js",
         "views.js",
         "position.js",
@@ -67,7 +68,7 @@ fn shell_version(app: &[(&str, &[u8])], shared: &[(&str, &[u8])]) -> String {
 }
 
 /// What the shell may load: only itself; scripts, styles, images and API calls from this origin.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; connect-src 'self'; \
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data: blob:; connect-src 'self'; \
      script-src 'self'; style-src 'self'; manifest-src 'self'; worker-src 'self'; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
 

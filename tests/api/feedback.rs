@@ -211,6 +211,6 @@ async fn a_phone_whose_app_moves_to_schema_version_2_gets_a_replacement_holding_
     let next = updated.pull().await;
     assert!(next.get("strategy").is_none(), "once, not at every pull: {next}");
     assert_eq!(ids(&next["feedback"]["created"]), Vec::<&str>::new());
-    let too_new = app.get("/api/v1/sync/pull?last_pulled_at=null&schema_version=3", &tenant.field.tokens.access).await;
+    let too_new = app.get("/api/v1/sync/pull?last_pulled_at=null&schema_version=4", &tenant.field.tokens.access).await;
     assert_problem(too_new, 426, "schema_version_unsupported").await;
 }

@@ -6,9 +6,13 @@
 
 const NAME = 'lagesbild'
 // 2: the `feedback` table (app schema version 2 of the sync protocol).
-const VERSION = 2
+// 3: the `attachments` table (schema version 3) and the `photos` store, this phone's own copy of
+//    the photos it took (by SHA-256), kept until the server has them.
+const VERSION = 3
 
-export const RECORD_TABLES = ['observations', 'activity_logs']
+export const RECORD_TABLES = ['observations', 'activity_logs', 'attachments']
+// Local only: the bytes of photos taken here, `{ sha256, blob, uploaded, error }`.
+export const PHOTOS = 'photos'
 // Tables the server sends down only; a pulled version replaces the local one whole.
 export const REFERENCE_TABLES = ['categories', 'activity_types', 'units', 'areas', 'feedback']
 
@@ -32,6 +36,7 @@ export function open() {
       for (const table of [...RECORD_TABLES, ...REFERENCE_TABLES]) {
         if (!db.objectStoreNames.contains(table)) db.createObjectStore(table, { keyPath: 'id' })
       }
+      if (!db.objectStoreNames.contains(PHOTOS)) db.createObjectStore(PHOTOS, { keyPath: 'sha256' })
     }
     req.onsuccess = () => resolve(req.result)
     req.onerror = () => reject(req.error)
@@ -88,8 +93,8 @@ export const saveSetting = (key, value) => put('kv', value, key)
 
 /** Forgets every record, every reference entry and the sync cursor (another user logged in). */
 export async function clearData() {
-  await transaction([...RECORD_TABLES, ...REFERENCE_TABLES, 'kv'], (s) => {
-    for (const table of [...RECORD_TABLES, ...REFERENCE_TABLES]) s[table].clear()
+  await transaction([...RECORD_TABLES, ...REFERENCE_TABLES, PHOTOS, 'kv'], (s) => {
+    for (const table of [...RECORD_TABLES, ...REFERENCE_TABLES, PHOTOS]) s[table].clear()
     s.kv.delete('last_pulled_at')
     s.kv.delete('last_sync_at')
     s.kv.delete('open_shift')
@@ -101,18 +106,30 @@ export function isPending(record) {
   return record._status === 'created' || record._status === 'updated'
 }
 
+/** Records waiting to be sent (an attachment goes with its observation and is not counted). */
 export async function pendingCount() {
   let count = 0
-  for (const table of RECORD_TABLES) count += (await all(table)).filter(isPending).length
+  for (const table of ['observations', 'activity_logs']) count += (await all(table)).filter(isPending).length
   return count
 }
 
 /**
  * Writes a local edit: a new record whole, an existing one by its `changedColumns`. Marks the
  * columns as changed, bumps the edit counter and clears a shown sync error (the edit is the fix).
+ * `photos` (`{ id, sha256, blob, content_type, width, height }`, see photos.js) are attached to
+ * it in the same transaction: the record is never kept without the photos taken for it.
  */
-export async function saveRecord(table, record, changedColumns) {
-  return transaction([table], async (s, req) => {
+export async function saveRecord(table, record, changedColumns, photos = []) {
+  const names = photos.length ? [table, 'attachments', PHOTOS] : [table]
+  return transaction(names, async (s, req) => {
+    for (const photo of photos) {
+      s[PHOTOS].put({ sha256: photo.sha256, blob: photo.blob, uploaded: false, error: null })
+      s.attachments.put({
+        id: photo.id, observation_id: record.id, sha256: photo.sha256, content_type: photo.content_type,
+        byte_size: photo.blob.size, width: photo.width, height: photo.height, created_at: Date.now(),
+        _status: 'created', _changed: [], _rev: 1,
+      })
+    }
     const stored = await req(s[table].get(record.id))
     let next
     if (!stored) {

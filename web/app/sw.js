@@ -5,7 +5,7 @@
 const VERSION = '__SHELL_VERSION__'
 const CACHE = `lagesbild-app-${VERSION}`
 const SHELL = [
-  './', 'index.html', 'app.css', 'main.js', 'api.js', 'db.js', 'sync.js', 'i18n.js', 'views.js',
+  './', 'index.html', 'app.css', 'main.js', 'api.js', 'db.js', 'sync.js', 'photos.js', 'i18n.js', 'views.js',
   'position.js', 'manifest.webmanifest', 'icon.svg', 'icon-192.png', 'icon-512.png',
   '../common/client.js', '../common/base.css',
 ]

@@ -4,9 +4,11 @@
 
 import * as db from './db.js'
 import { authorised, HttpError, NetworkError, SessionError } from './api.js'
+import { uploadPending } from './photos.js'
 
-// 2: the `feedback` table. A rise makes the server answer the next pull with a replacement.
-const SCHEMA_VERSION = 2
+// 2: the `feedback` table; 3: the `attachments` table. A rise makes the server answer the next
+// pull with a replacement.
+const SCHEMA_VERSION = 3
 const PUSH_BATCH = 200
 const MAX_ROUNDS = 3
 const LOCAL_COLUMNS = ['_status', '_changed', '_rev', '_error_codes']
@@ -128,7 +130,8 @@ async function push() {
         const store = stores[result.table]
         if (!store) continue
         if (result.status === 'conflict') {
-          conflicts += 1
+          // An attachment waits for its observation (not stored yet): no new pull helps it.
+          if (result.table !== 'attachments') conflicts += 1
           continue
         }
         written += 1
@@ -155,6 +158,8 @@ async function syncOnce() {
     if (written || conflicts) changed += await pull()
     if (!conflicts) break
   }
+  // The records first, then the photos: an observation never waits for its photo.
+  changed += await uploadPending()
   await db.saveSetting('last_sync_at', Date.now())
   return changed
 }

@@ -3,11 +3,14 @@
 import * as db from './db.js'
 import * as api from './api.js'
 import { PositionPicker } from './position.js'
+import * as photos from './photos.js'
 import { t, label, formatTime, formatClock, formatDuration, getLanguage, setLanguage } from './i18n.js'
 
 export const AGE_BANDS = ['under_13', '13_15', '16_17', '18_24', '25_plus', 'unknown']
 export const GENDER_COLUMNS = ['girls', 'boys', 'gender_other', 'gender_unknown']
 export const AGE_COLUMNS = ['age_under_13', 'age_13_15', 'age_16_17', 'age_18_24', 'age_25_plus', 'age_unknown']
+// The most photos on one observation (the server's `photos.per_observation` by default).
+const PHOTOS_PER_OBSERVATION = 5
 const OBSERVATION_COLUMNS = ['category', 'severity', 'perceived_safety', 'people_count', 'age_band', 'note', 'lat', 'lon', 'accuracy_m', 'observed_at', 'needs_follow_up']
 
 let unique = 0
@@ -153,6 +156,40 @@ export async function renderObservation(main, ctx, record = null) {
   const hintId = id('note-hint')
   const note = h('textarea', { id: noteId, name: 'note', rows: 3, maxlength: 2000, 'aria-describedby': hintId })
   note.value = record?.note ?? ''
+  const attached = record ? (await db.all('attachments')).filter((a) => a.observation_id === record.id).length : 0
+  const taken = []
+  const photoId = id('photo')
+  const photoInput = h('input', { type: 'file', id: photoId, name: 'photo', accept: 'image/jpeg,image/png,image/webp,image/*', capture: 'environment', multiple: true, class: 'photo-input' })
+  const photoList = h('ul', { class: 'photo-list' })
+  const photoProblem = h('p', { class: 'message photo-problem', role: 'alert' })
+  photoInput.addEventListener('change', async () => {
+    photoProblem.textContent = ''
+    for (const file of [...photoInput.files]) {
+      if (attached + taken.length >= PHOTOS_PER_OBSERVATION) {
+        photoProblem.textContent = t('photo_too_many', { n: PHOTOS_PER_OBSERVATION })
+        break
+      }
+      try {
+        const photo = await photos.prepare(file)
+        taken.push(photo)
+        const url = URL.createObjectURL(photo.blob)
+        const item = h('li', { class: 'photo' },
+          h('img', { src: url, alt: t('photo_alt', { n: taken.length }) }),
+          h('button', { type: 'button', class: 'secondary', text: t('photo_remove'), onclick: () => {
+            taken.splice(taken.indexOf(photo), 1)
+            URL.revokeObjectURL(url)
+            item.remove()
+          } }))
+        photoList.append(item)
+      } catch {
+        photoProblem.textContent = t('photo_unreadable')
+      }
+    }
+    photoInput.value = ''
+  })
+  const photoBox = h('fieldset', { class: 'group photos' }, h('legend', { text: t('photos') }),
+    h('label', { class: 'button secondary photo-add', for: photoId, text: t('photo_add') }), photoInput,
+    h('p', { class: 'hint', text: t('photo_hint') }), photoList, photoProblem)
   const positionBox = h('div', { class: 'position' })
   const picker = new PositionPicker(positionBox, record ? { lat: record.lat, lon: record.lon, accuracy_m: record.accuracy_m } : null)
   const problem = h('p', { class: 'message', role: 'alert' })
@@ -166,6 +203,7 @@ export async function renderObservation(main, ctx, record = null) {
     h('fieldset', { class: 'group' }, h('legend', { text: t('people_count') }), people.node, age.node),
     h('fieldset', { class: 'group' }, h('legend', { text: t('position') }), positionBox),
     h('div', { class: 'group' }, h('label', { class: 'field', for: noteId, text: t('note') }), note, h('p', { id: hintId, class: 'hint note-hint', text: t('note_hint') })),
+    photoBox,
     h('label', { class: 'check' }, followUp, h('span', { text: t('follow_up') })),
     h('div', { class: 'group' }, h('label', { class: 'field', for: whenId, text: t('observed_at') }), when),
     h('div', { class: 'sticky-actions' }, problem, save))
@@ -196,7 +234,7 @@ export async function renderObservation(main, ctx, record = null) {
     const next = record
       ? { ...record, ...values, sync_error: null }
       : { id: api.uuidv7(), ...values, status: 'new', review_comment: null, redacted: false, sync_error: null }
-    await db.saveRecord('observations', next, changed)
+    await db.saveRecord('observations', next, changed, taken)
     picker.stop()
     ctx.toast(navigator.onLine ? t('saved_online') : t('saved'))
     ctx.changed()
@@ -492,6 +530,16 @@ function recordItem(table, record, ref, ctx) {
     item.append(h('p', { class: 'record-detail', text: t('review_status', { status: t(`status_${record.status}`) }) }))
   }
   if (record.review_comment) item.append(h('p', { class: 'record-detail', text: t('review_comment', { text: record.review_comment }) }))
+  const attachments = ref.attachments?.get(record.id) ?? []
+  if (attachments.length) {
+    const local = attachments.map((a) => ref.photos?.get(a.sha256)).filter(Boolean)
+    const waiting = local.filter((photo) => !photo.uploaded).length
+    const refused = attachments.filter((a) => a.sync_error).length + local.filter((photo) => photo.error && photo.error !== 'quota_exceeded').length
+    const line = [t('photos_count', { n: attachments.length })]
+    if (waiting) line.push(t('photos_waiting', { n: waiting }))
+    if (refused) line.push(t('photos_refused', { n: refused }))
+    item.append(h('p', { class: 'record-detail record-photos', text: line.join(' · ') }))
+  }
   const feedback = record.area_code && ref.feedback?.get(record.area_code)
   if (feedback) {
     item.append(h('p', { class: 'record-feedback', text: t('feedback_on_record', { time: formatTime(feedback.created_at), text: feedback.body }) }))
@@ -505,9 +553,9 @@ function recordItem(table, record, ref, ctx) {
 }
 
 export async function renderOutbox(main, ctx) {
-  const [observations, activities, categories, types, feedback, areas] = await Promise.all([
+  const [observations, activities, categories, types, feedback, areas, attachments, localPhotos] = await Promise.all([
     db.all('observations'), db.all('activity_logs'), db.all('categories'), db.all('activity_types'),
-    db.all('feedback'), db.all('areas'),
+    db.all('feedback'), db.all('areas'), db.all('attachments'), db.all(db.PHOTOS),
   ])
   const entries = [
     ...observations.map((record) => ({ table: 'observations', record, at: record.observed_at })),
@@ -526,12 +574,22 @@ export async function renderOutbox(main, ctx) {
   const button = h('button', { type: 'button', class: 'primary', text: syncer.running ? t('syncing') : t('sync_now'), onclick: () => syncer.syncNow() })
   button.disabled = syncer.running || !navigator.onLine
   const list = h('ul', { class: 'records' })
-  const ref = { categories, types, feedback: latestByArea(feedback) }
+  const waitingPhotos = localPhotos.filter((photo) => !photo.uploaded).length
+  const byObservation = new Map()
+  for (const attachment of attachments) {
+    if (!byObservation.has(attachment.observation_id)) byObservation.set(attachment.observation_id, [])
+    byObservation.get(attachment.observation_id).push(attachment)
+  }
+  const ref = {
+    categories, types, feedback: latestByArea(feedback),
+    attachments: byObservation, photos: new Map(localPhotos.map((photo) => [photo.sha256, photo])),
+  }
   for (const { table, record } of entries.slice(0, 200)) list.append(recordItem(table, record, ref, ctx))
   const reportedIn = new Set(entries.map((e) => e.record.area_code).filter(Boolean))
   main.replaceChildren(h('div', { class: 'outbox' },
     h('h2', { text: t('outbox_title') }),
     h('p', { class: 'pending-line', text: pending ? t('pending_some', { n: pending }) : toFix ? t('fix_some', { n: toFix }) : t('pending_none') }),
+    ...[waitingPhotos ? h('p', { class: 'hint photos-pending', text: t('photos_pending', { n: waitingPhotos }) }) : null].filter(Boolean),
     status, button,
     ...[feedbackSection(feedback, areas, reportedIn)].filter(Boolean),
     entries.length ? list : h('p', { class: 'hint', text: t('no_records') })))
