@@ -658,3 +658,52 @@ test('10. a phone whose app moves from schema version 1 to 2 gets the feedback w
   assert.deepEqual(ids(await phone.all('feedback')), [sent.id])
   await coordinator.request('DELETE', `/api/v1/feedback/${sent.id}`)
 })
+
+test('11. a photo attachment syncs with its observation: it waits while the observation is refused, reaches the reporter’s other phone and coordinators, never a partner, and its delete follows', async () => {
+  const crypto = require('node:crypto')
+  const phone = await Phone.open(server, 'anna', 's11-phone')
+  const tablet = await Phone.open(server, 'anna', 's11-tablet')
+  const carla = await Phone.open(server, 'carla', 's11-carla')
+  const bo = await Phone.open(server, 'bo', 's11-bo') // a partner since 7b
+  for (const p of [phone, tablet, carla, bo]) await p.sync()
+  const bytes = Buffer.from('a photo the phone took, as JPEG bytes')
+  const sha256 = crypto.createHash('sha256').update(bytes).digest('hex')
+
+  // The observation is refused (an unknown category): its attachment waits, unsynced.
+  const record = await phone.create('observations', observationFields({ category: 'no-such-category' }))
+  const photo = await phone.create('attachments', {
+    observation_id: record.id, sha256, content_type: 'image/jpeg', byte_size: bytes.length, width: 1200, height: 900, created_at: Date.now(),
+  })
+  await phone.sync()
+  assert.equal(pushResult(phone, record.id).status, 'quarantined')
+  assert.equal(pushResult(phone, photo.id).status, 'conflict')
+  assert.deepEqual(phone.lastPush.body.experimentalRejectedIds, { attachments: [photo.id] })
+  assert.equal((await phone.find('attachments', photo.id)).syncStatus, 'created', 'kept to be sent again')
+
+  // Fixed, the observation is stored and the attachment goes with the next push.
+  await phone.update(await phone.find('observations', record.id), { category: 'vandalism' })
+  await phone.sync()
+  assert.equal(pushResult(phone, record.id).status, 'applied')
+  assert.equal(pushResult(phone, photo.id).status, 'applied')
+  assert.equal((await phone.find('attachments', photo.id)).syncStatus, 'synced')
+  assert.equal(await phone.hasUnsyncedChanges(), false)
+  const upload = await phone.get(`/api/v1/uploads/${sha256}`)
+  assert.deepEqual([upload.size, upload.received, upload.complete], [bytes.length, 0, false], 'the bytes travel on their own endpoint')
+
+  for (const other of [tablet, carla]) {
+    await other.sync()
+    assert.deepEqual(ids(other.lastPull.changes.attachments.created), [photo.id])
+    const copy = await other.find('attachments', photo.id)
+    assert.deepEqual([copy.observation_id, copy.sha256, copy.byte_size, copy.user_id], [record.id, sha256, bytes.length, server.userIds.anna])
+  }
+  await bo.sync()
+  assert.deepEqual(bo.lastPull.changes.attachments, { created: [], updated: [], deleted: [] }, 'never to partners')
+
+  // Removed on the phone: gone from the others at their next sync.
+  await phone.markAsDeleted(await phone.find('attachments', photo.id))
+  await phone.sync()
+  assert.equal(pushResult(phone, photo.id).status, 'applied')
+  await tablet.sync()
+  assert.deepEqual(tablet.lastPull.changes.attachments.deleted, [photo.id])
+  assert.equal(await tablet.find('attachments', photo.id), null)
+})

@@ -9,7 +9,7 @@ const LokiJSAdapter = require('@nozbe/watermelondb/adapters/lokijs').default
 const logger = require('@nozbe/watermelondb/utils/common/logger').default
 const { schema, modelClasses } = require('./schema')
 
-const TABLES = ['categories', 'activity_types', 'units', 'areas', 'observations', 'activity_logs', 'feedback']
+const TABLES = ['categories', 'activity_types', 'units', 'areas', 'observations', 'activity_logs', 'feedback', 'attachments']
 
 // WatermelonDB reports recoverable sync anomalies (a `created` record that already exists, an
 // `updated` one that does not, a cursor going backwards) only through its logger. Collect them so

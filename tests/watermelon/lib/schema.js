@@ -1,4 +1,5 @@
-// The phone's WatermelonDB schema (version 2: version 1 and the `feedback` table): the columns
+// The phone's WatermelonDB schema (version 3: version 1, the `feedback` table of version 2 and the
+// `attachments` table of version 3): the columns
 // the server sends down (see the `to_raw` methods in src/db/models.rs and the pull in
 // src/db/queries/sync_pull.rs), plus `sync_error` and `sync_errors` on the tables a phone pushes.
 
@@ -15,7 +16,7 @@ const reference = [
 ]
 
 const schema = appSchema({
-  version: 2,
+  version: 3,
   tables: [
     tableSchema({
       name: 'observations',
@@ -103,6 +104,19 @@ const schema = appSchema({
         { name: 'updated_at', type: 'number' },
       ],
     }),
+    tableSchema({
+      name: 'attachments',
+      columns: [
+        { name: 'observation_id', type: 'string', isIndexed: true },
+        { name: 'sha256', type: 'string' },
+        { name: 'content_type', type: 'string' },
+        { name: 'byte_size', type: 'number' },
+        { name: 'width', type: 'number', isOptional: true },
+        { name: 'height', type: 'number', isOptional: true },
+        { name: 'created_at', type: 'number' },
+        { name: 'user_id', type: 'string', isOptional: true },
+      ],
+    }),
   ],
 })
 
@@ -130,6 +144,7 @@ class ActivityType extends Model {}
 class Unit extends Model {}
 class Area extends Model {}
 class Feedback extends Model {}
+class Attachment extends Model {}
 
 const modelClasses = [
   withFields(Observation, 'observations'),
@@ -139,6 +154,7 @@ const modelClasses = [
   withFields(Unit, 'units'),
   withFields(Area, 'areas'),
   withFields(Feedback, 'feedback'),
+  withFields(Attachment, 'attachments'),
 ]
 
 module.exports = { schema, modelClasses }
