@@ -3,7 +3,8 @@
 //!
 //! The backup is one SQLite file: the database as `VACUUM INTO` writes it (a consistent
 //! snapshot that waits for no writer), with the data directory's own files (the generated
-//! signing key) in a table of their own. A restored database moves its sequence far ahead and
+//! signing key, and the photos the snapshot records, from the photo store's directory) in a
+//! table of their own. A restored database moves its sequence far ahead and
 //! marks everything before as purged, so every phone takes a replacement snapshot on its next
 //! pull: a phone that synced after the backup holds a cursor this database never issued, and
 //! must not resume from it. On PostgreSQL, `pg_dump`/`pg_restore` copy the database and
@@ -24,6 +25,14 @@ const RESTORE_GAP: i64 = 1 << 40;
 
 /// The table of a backup that holds the data directory's files.
 const FILES_TABLE: &str = "lagesbild_backup_files";
+/// Where photo files are named in it: under the photo store's directory.
+const PHOTOS_PREFIX: &str = "photos/";
+
+#[derive(QueryableByName)]
+struct StoredName {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
 
 #[derive(QueryableByName)]
 struct StoredFile {
@@ -40,8 +49,8 @@ pub fn backup(settings: &Settings, to: &Path) -> anyhow::Result<String> {
     let DatabaseTarget::Sqlite(database) = &target else {
         bail!(
             "on PostgreSQL, back up with pg_dump (pg_dump --format=custom --file=lagesbild.dump \"$DATABASE_URL\") \
-             and keep the signing key file (LAGESBILD_JWT_SECRET_FILE) with it; after pg_restore, run \
-             `lagesbild restore` so phones take a fresh snapshot"
+             and keep the signing key file (LAGESBILD_JWT_SECRET_FILE) and the photos directory (photos/ in the \
+             data directory) with it; after pg_restore, run `lagesbild restore` so phones take a fresh snapshot"
         );
     };
     ensure!(database.is_file(), "there is no database at {} to back up", database.display());
@@ -63,13 +72,31 @@ pub fn backup(settings: &Settings, to: &Path) -> anyhow::Result<String> {
             .execute(&mut copy)?;
         kept.push(KEY_FILE);
     }
-    let (seq, _) = db::queries::sync_state::read(&mut DbConnection::Sqlite(copy))?;
+    let mut copy = DbConnection::Sqlite(copy);
+    // The photos the snapshot records: their files are written before their rows, and removed
+    // only after their rows are, so each is in the store unless a sweep removed it since.
+    let store = crate::photos::store::PhotoStore::from_settings(settings);
+    let mut photos = 0;
+    for (organisation_id, sha256) in db::queries::photos::all_stored(&mut copy)? {
+        for variant in [crate::photos::store::Variant::Photo, crate::photos::store::Variant::Thumbnail] {
+            let key = crate::photos::store::key(&organisation_id, &sha256, variant);
+            if let Some(content) = store.get(&key).with_context(|| format!("cannot read the photo {key}"))? {
+                diesel::sql_query(format!("INSERT INTO {FILES_TABLE} (name, content) VALUES (?, ?)"))
+                    .bind::<Text, _>(format!("{PHOTOS_PREFIX}{key}"))
+                    .bind::<Binary, _>(content)
+                    .execute(&mut copy)?;
+                photos += usize::from(variant == crate::photos::store::Variant::Photo);
+            }
+        }
+    }
+    let (seq, _) = db::queries::sync_state::read(&mut copy)?;
     let mut summary = format!("backup written to {} (database up to sequence {seq}", to.display());
     if kept.is_empty() {
         summary.push_str("; no signing key in the data directory: keep the configured key file with the backup");
     } else {
         summary.push_str(&format!("; with {}", kept.join(", ")));
     }
+    summary.push_str(&format!("; {photos} photos"));
     summary.push(')');
     Ok(summary)
 }
@@ -95,6 +122,8 @@ pub fn restore(settings: &Settings, from: Option<&Path>) -> anyhow::Result<Strin
     ensure!(!database.exists(), "{} exists already; restore into an empty data directory", database.display());
     let key = settings.data_dir.join(KEY_FILE);
     ensure!(!key.exists(), "{} exists already; restore into an empty data directory", key.display());
+    let photos = settings.data_dir.join("photos");
+    ensure!(!photos.exists(), "{} exists already; restore into an empty data directory", photos.display());
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
     let staging = database.with_extension("restoring");
@@ -102,14 +131,34 @@ pub fn restore(settings: &Settings, from: Option<&Path>) -> anyhow::Result<Strin
     let restored = (|| -> anyhow::Result<Vec<String>> {
         let text = staging.to_str().context("the data directory path is not valid UTF-8")?;
         let mut copy = SqliteConnection::establish(text)?;
-        let files: Vec<StoredFile> = diesel::sql_query(format!("SELECT name, content FROM {FILES_TABLE}"))
+        let listed: Vec<StoredName> = diesel::sql_query(format!("SELECT name FROM {FILES_TABLE} ORDER BY name"))
             .load(&mut copy)
             .with_context(|| format!("{} is not a backup made by `lagesbild backup`", from.display()))?;
+        let store = crate::photos::store::PhotoStore::from_settings(settings);
         let mut names = Vec::new();
-        for file in files {
+        let mut photos = 0;
+        // One file at a time: the photos of a backup may not fit in memory together.
+        for StoredName { name } in listed {
+            let file: StoredFile = diesel::sql_query(format!("SELECT name, content FROM {FILES_TABLE} WHERE name = ?"))
+                .bind::<Text, _>(&name)
+                .get_result(&mut copy)?;
+            if let Some(key) = name.strip_prefix(PHOTOS_PREFIX) {
+                let plain = key.split('/').all(|part| {
+                    !part.is_empty()
+                        && part != ".."
+                        && part.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                });
+                ensure!(plain, "the backup holds a photo with an unexpected name `{name}`");
+                store.put(key, file.content).with_context(|| format!("cannot restore the photo {key}"))?;
+                photos += 1;
+                continue;
+            }
             ensure!(file.name == KEY_FILE, "the backup holds an unexpected file `{}`", file.name);
             write_private(&settings.data_dir.join(&file.name), &file.content)?;
             names.push(file.name);
+        }
+        if photos > 0 {
+            names.push(format!("{} photo files", photos));
         }
         copy.batch_execute(&format!("DROP TABLE {FILES_TABLE}"))?;
         let mut conn = DbConnection::Sqlite(copy);
@@ -129,10 +178,14 @@ pub fn restore(settings: &Settings, from: Option<&Path>) -> anyhow::Result<Strin
         "restored {} into {} ({}); every phone takes a fresh snapshot on its next pull",
         from.display(),
         settings.data_dir.display(),
-        if names.is_empty() {
-            "no signing key: configure the one kept with the backup".to_owned()
-        } else {
+        if names.iter().any(|name| name == KEY_FILE) {
             names.join(", ")
+        } else {
+            names
+                .into_iter()
+                .chain(["no signing key: configure the one kept with the backup".to_owned()])
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     ))
 }

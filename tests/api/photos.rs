@@ -519,3 +519,46 @@ async fn a_deleted_photo_leaves_the_phones_at_once_and_its_bytes_after_the_tombs
     let status = app.get(&format!("/api/v1/uploads/{}", sha256(&photo)), token).await;
     assert_problem(status, 404, "no_attachment").await;
 }
+
+#[tokio::test]
+async fn a_backup_holds_the_photos_its_database_records_and_a_restore_serves_them_again() {
+    use crate::cli::{lagesbild, run};
+    // `run` here is the command line's; the restored server is started with the helpers'.
+    // The signing key generated into the data directory, as the embedded default does.
+    let app = spawn_app_with(|settings| settings.jwt_secret = None).await;
+    let tenant = app.tenant("tyreso").await;
+    let field = phone(&app, &tenant.field.tokens.access);
+    let token = &tenant.field.tokens.access;
+    let photo = camera_jpeg(640, 480);
+    let attachment_id = attach(&field, 1, &photo).await;
+    assert_eq!(upload(&app, token, &photo, 1 << 20).await.status(), 201);
+    let path = format!("/api/v1/attachments/{attachment_id}/photo");
+    let served = app.get(&path, token).await.bytes().await.unwrap();
+    let file = app.data_dir.path().join("with-photos.backup");
+    let mut command = lagesbild(&app);
+    command.args(["backup", "--to", file.to_str().unwrap()]);
+    let (code, said, stderr) = tokio::task::spawn_blocking(move || run(&mut command, "")).await.unwrap();
+    if app.database_url().is_some() {
+        // On PostgreSQL the advice names the photos directory beside the dump and the key.
+        assert_ne!(code, 0);
+        assert!(stderr.contains("photos directory"), "{stderr}");
+        return;
+    }
+    assert_eq!(code, 0, "{stderr}");
+    assert!(said.contains("1 photos"), "{said}");
+
+    let restored_dir = tempfile::tempdir().unwrap();
+    let mut command = lagesbild(&app);
+    command.env("LAGESBILD_DATA_DIR", restored_dir.path()).args(["restore", "--from", file.to_str().unwrap()]);
+    let (code, said, stderr) = tokio::task::spawn_blocking(move || run(&mut command, "")).await.unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(said.contains("2 photo files"), "the photo and its thumbnail: {said}");
+    let mut settings = test_settings(restored_dir.path());
+    settings.jwt_secret = None;
+    let restored = lagesbild::startup::Application::build(settings).unwrap();
+    let base = format!("http://127.0.0.1:{}", restored.port());
+    let _server = crate::helpers::run(restored);
+    let again = app.client.get(format!("{base}{path}")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(again.status(), 200, "the old token works: the key came with the backup");
+    assert_eq!(again.bytes().await.unwrap(), served, "the same photo");
+}
