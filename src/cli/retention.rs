@@ -32,6 +32,9 @@ pub enum RetentionCommand {
         /// Audit entries are removed after this many months.
         #[arg(long, value_name = "MONTHS|keep", value_parser = months)]
         audit_months: Option<Months>,
+        /// Photos of observations older than this many months are removed (the observations stay).
+        #[arg(long, value_name = "MONTHS|keep", value_parser = months)]
+        photo_months: Option<Months>,
     },
     /// Apply the periods now: to one organisation, or to every one that has some. Each run is
     /// written to the organisation's audit log.
@@ -70,6 +73,7 @@ fn print_policy(slug: &str, policy: &Policy, last_run_at: Option<i64>) {
     println!("  positions:  {}", describe(policy.position_months));
     println!("  history:    {}", describe(policy.history_months));
     println!("  audit log:  {}", describe(policy.audit_months));
+    println!("  photos:     {}", describe(policy.photo_months));
     let last = last_run_at
         .and_then(chrono::DateTime::from_timestamp_millis)
         .map_or_else(|| "never".to_owned(), |at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
@@ -88,7 +92,14 @@ pub(super) fn administer(conn: &mut DbConnection, command: RetentionCommand) -> 
                 row.and_then(|r| r.last_run_at),
             );
         }
-        RetentionCommand::Set { org, free_text_months, position_months, history_months, audit_months } => {
+        RetentionCommand::Set {
+            org,
+            free_text_months,
+            position_months,
+            history_months,
+            audit_months,
+            photo_months,
+        } => {
             let id = organisation_id(conn, &org)?;
             let current = retention::get(conn, &id)?.map(|row| row.policy()).unwrap_or_default();
             let or = |given: Option<Months>, current: Option<u32>| given.map_or(current, |Months(n)| n);
@@ -97,6 +108,7 @@ pub(super) fn administer(conn: &mut DbConnection, command: RetentionCommand) -> 
                 position_months: or(position_months, current.position_months),
                 history_months: or(history_months, current.history_months),
                 audit_months: or(audit_months, current.audit_months),
+                photo_months: or(photo_months, current.photo_months),
             };
             let actor = Actor { organisation_id: id.clone(), user_id: None, role: "cli".to_owned() };
             let row = crate::db::write_transaction(conn, |conn| {

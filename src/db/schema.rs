@@ -352,6 +352,7 @@ diesel::table! {
         updated_by -> Nullable<Text>,
         updated_at -> BigInt,
         last_run_at -> Nullable<BigInt>,
+        photo_months -> Nullable<Integer>,
     }
 }
 

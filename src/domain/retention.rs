@@ -27,6 +27,9 @@ pub struct Policy {
     pub history_months: Option<u32>,
     /// Audit entries older than this are removed.
     pub audit_months: Option<u32>,
+    /// Photos of observations older than this are removed (the observations stay).
+    #[serde(default)]
+    pub photo_months: Option<u32>,
 }
 
 impl Policy {

@@ -158,6 +158,7 @@ fn apply_retention(state: &AppState, interval_secs: u64) -> anyhow::Result<()> {
             role: "system".to_owned(),
         };
         let purge = retention::run(&mut conn, &actor, &policy, now, false, crate::picture::darkness)?;
+        crate::photos::remove_files(&state.photos, &purge.dropped_photos)?;
         tracing::info!(organisation = %row.organisation_id, removed = purge.total(), "retention applied");
     }
     Ok(())

@@ -15,6 +15,16 @@ pub const ABANDONED_UPLOAD_MS: i64 = 7 * 86_400_000;
 /// finished writes its files a moment before the database records them.
 pub const ORPHAN_GRACE_MS: i64 = 3_600_000;
 
+/// Removes the files of photos the database no longer records (retention, the sweep).
+pub fn remove_files(store: &store::PhotoStore, dropped: &[(String, String)]) -> std::io::Result<()> {
+    for (organisation_id, sha256) in dropped {
+        for variant in [store::Variant::Photo, store::Variant::Thumbnail] {
+            store.delete(&store::key(organisation_id, sha256, variant))?;
+        }
+    }
+    Ok(())
+}
+
 /// What a sweep removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Swept {
@@ -32,11 +42,7 @@ pub struct Swept {
 pub fn sweep(conn: &mut DbConnection, store: &store::PhotoStore, now_ms: i64) -> anyhow::Result<Swept> {
     let chunks = stored::drop_abandoned_chunks(conn, now_ms - ABANDONED_UPLOAD_MS)?;
     let dropped = stored::drop_unattached(conn)?;
-    for (organisation_id, sha256) in &dropped {
-        for variant in [store::Variant::Photo, store::Variant::Thumbnail] {
-            store.delete(&store::key(organisation_id, sha256, variant))?;
-        }
-    }
+    remove_files(store, &dropped)?;
     // Listed before the known photos are read: a photo recorded in between is known.
     let listed = store.list()?;
     let known: HashSet<String> = stored::all_stored(conn)?

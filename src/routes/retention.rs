@@ -25,6 +25,7 @@ pub fn view(row: Option<&RetentionRow>, interval_secs: u64) -> Value {
         "position_months": policy.position_months,
         "history_months": policy.history_months,
         "audit_months": policy.audit_months,
+        "photo_months": policy.photo_months,
         "coarse_resolution": u8::from(COARSE_RESOLUTION),
         "run_every_secs": interval_secs,
         "updated_at": rfc3339(row.map(|row| row.updated_at)),
@@ -56,6 +57,8 @@ pub struct RetentionChange {
     history_months: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present")]
     audit_months: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    photo_months: Option<Option<i64>>,
 }
 
 impl RetentionChange {
@@ -82,6 +85,7 @@ impl RetentionChange {
             position_months: months("position_months", self.position_months, current.position_months),
             history_months: months("history_months", self.history_months, current.history_months),
             audit_months: months("audit_months", self.audit_months, current.audit_months),
+            photo_months: months("photo_months", self.photo_months, current.photo_months),
         };
         if errors.is_empty() { Ok(policy) } else { Err(errors) }
     }
@@ -125,10 +129,12 @@ pub async fn run(
     ApiJson(request): ApiJson<RunRequest>,
 ) -> ApiResult<HttpResponse> {
     let caller = (*auth).clone();
-    let body = db(&state, move |conn, _| {
+    let body = db(&state, move |conn, state| {
         let policy = retention::get(conn, &caller.organisation_id)?.map(|row| row.policy()).unwrap_or_default();
         let now = chrono::Utc::now().timestamp_millis();
         let purge = retention::run(conn, &actor(&caller), &policy, now, request.dry_run, crate::picture::darkness)?;
+        crate::photos::remove_files(&state.photos, &purge.dropped_photos)
+            .map_err(|error| ApiError::Internal(anyhow::Error::new(error).context("cannot remove purged photos")))?;
         Ok(json!({ "policy": policy, "ran_at": rfc3339(Some(now)), "purge": purge }))
     })
     .await?;

@@ -562,3 +562,66 @@ async fn a_backup_holds_the_photos_its_database_records_and_a_restore_serves_the
     assert_eq!(again.status(), 200, "the old token works: the key came with the backup");
     assert_eq!(again.bytes().await.unwrap(), served, "the same photo");
 }
+
+#[tokio::test]
+async fn photo_retention_removes_old_photos_and_their_bytes_keeps_the_observations_and_is_audited() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let field = phone(&app, &tenant.field.tokens.access);
+    let (token, admin) = (&tenant.field.tokens.access, &tenant.admin.tokens.access);
+    let year_and_a_half_ago = chrono::Utc::now().timestamp_millis() - 540 * 86_400_000;
+    let (old_photo, shared_photo, new_photo) = (camera_jpeg(300, 200), camera_jpeg(320, 200), camera_jpeg(340, 200));
+    let mut old_observation = observation("018f0000-0000-7000-8000-00000000d001", "gammal");
+    old_observation["observed_at"] = json!(year_and_a_half_ago);
+    let new_observation = observation("018f0000-0000-7000-8000-00000000d002", "ny");
+    let pushed = field
+        .push(json!({
+            "observations": { "created": [old_observation, new_observation], "updated": [], "deleted": [] },
+            "attachments": { "created": [
+                attachment("old-1", "018f0000-0000-7000-8000-00000000d001", &old_photo),
+                attachment("old-2", "018f0000-0000-7000-8000-00000000d001", &shared_photo),
+                attachment("new-1", "018f0000-0000-7000-8000-00000000d002", &shared_photo),
+                attachment("new-2", "018f0000-0000-7000-8000-00000000d002", &new_photo),
+            ], "updated": [], "deleted": [] },
+        }))
+        .await;
+    assert!(pushed["results"].as_array().unwrap().iter().all(|r| r["status"] == "applied"), "{pushed}");
+    for photo in [&old_photo, &shared_photo, &new_photo] {
+        assert_eq!(upload(&app, token, photo, 1 << 20).await.status(), 201);
+    }
+    let mut tablet = phone(&app, &tenant.coordinator.tokens.access);
+    tablet.pull().await;
+
+    let set: Value = app.patch("/api/v1/retention", admin, &json!({ "photo_months": 12 })).await.json().await.unwrap();
+    assert_eq!(set["photo_months"], 12);
+    let dry: Value = app.post("/api/v1/retention/run", admin, &json!({ "dry_run": true })).await.json().await.unwrap();
+    assert_eq!(
+        (dry["purge"]["photo_attachments_removed"].clone(), dry["purge"]["photos_removed"].clone()),
+        (json!(2), json!(1)),
+        "{dry}"
+    );
+    assert_eq!(walk(&app.data_dir.path().join("photos")).len(), 6, "a dry run removes nothing");
+    let ran: Value = app.post("/api/v1/retention/run", admin, &json!({ "dry_run": false })).await.json().await.unwrap();
+    assert_eq!(
+        (ran["purge"]["photo_attachments_removed"].clone(), ran["purge"]["photos_removed"].clone()),
+        (json!(2), json!(1)),
+        "{ran}"
+    );
+
+    // The old observation's photos are gone (the one it shared stays for the new observation);
+    // the observation itself stays; the old photo's files are gone from the store.
+    for (id, status) in [("old-1", 404), ("old-2", 404), ("new-1", 200), ("new-2", 200)] {
+        assert_eq!(app.get(&format!("/api/v1/attachments/{id}/photo"), admin).await.status(), status, "{id}");
+    }
+    assert_eq!(app.get("/api/v1/observations/018f0000-0000-7000-8000-00000000d001", admin).await.status(), 200);
+    assert_eq!(walk(&app.data_dir.path().join("photos")).len(), 4, "two photos and their thumbnails left");
+    let changes = tablet.pull().await;
+    let mut deleted: Vec<&str> =
+        changes["attachments"]["deleted"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    deleted.sort_unstable();
+    assert_eq!(deleted, ["old-1", "old-2"], "phones remove them");
+    let audit: Value = app.get("/api/v1/audit?action=retention.run", admin).await.json().await.unwrap();
+    let runs: Vec<&Value> =
+        audit["items"].as_array().unwrap().iter().filter(|e| e["action"] == "retention.run").collect();
+    assert_eq!(runs[0]["filters"]["purge"]["photos_removed"], 1, "{audit}");
+}

@@ -48,3 +48,6 @@ CREATE TABLE photo_chunks (
     received_at BIGINT NOT NULL,
     PRIMARY KEY (organisation_id, sha256, start_offset)
 );
+-- Photos older than this (by their observation's time) are removed at the retention run, the
+-- observation and every aggregate kept.
+ALTER TABLE retention_settings ADD COLUMN photo_months INTEGER;

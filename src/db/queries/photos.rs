@@ -286,6 +286,35 @@ pub fn drop_unattached(conn: &mut DbConnection) -> QueryResult<Vec<(String, Stri
     Ok(dropped)
 }
 
+/// Forgets the organisation's photos no live attachment has (retention: their attachments just
+/// became tombstones) and returns them, for their files to be removed. Each is removed only if
+/// still without a live attachment at that moment.
+pub fn drop_without_live(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Vec<(String, String)>> {
+    let without_live = || {
+        diesel::dsl::not(diesel::dsl::exists(
+            attachments::table
+                .filter(attachments::organisation_id.eq(photos::organisation_id))
+                .filter(attachments::sha256.eq(photos::sha256))
+                .filter(attachments::deleted_at.is_null()),
+        ))
+    };
+    let candidates: Vec<String> = photos::table
+        .filter(photos::organisation_id.eq(organisation_id))
+        .filter(without_live())
+        .select(photos::sha256)
+        .load(conn)?;
+    let mut dropped = Vec::new();
+    for sha256 in candidates {
+        let removed = crate::db::write_transaction(conn, |conn| {
+            diesel::delete(photos::table.find((organisation_id, &sha256)).filter(without_live())).execute(conn)
+        })?;
+        if removed == 1 {
+            dropped.push((organisation_id.to_owned(), sha256));
+        }
+    }
+    Ok(dropped)
+}
+
 /// Every stored photo, as (organisation, hash).
 pub fn all_stored(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
     photos::table.select((photos::organisation_id, photos::sha256)).load(conn)

@@ -31,6 +31,7 @@ pub struct RetentionRow {
     pub updated_by: Option<String>,
     pub updated_at: i64,
     pub last_run_at: Option<i64>,
+    pub photo_months: Option<i32>,
 }
 
 impl RetentionRow {
@@ -42,6 +43,7 @@ impl RetentionRow {
             position_months: months(self.position_months),
             history_months: months(self.history_months),
             audit_months: months(self.audit_months),
+            photo_months: months(self.photo_months),
         }
     }
 }
@@ -76,6 +78,7 @@ pub fn set(
             updated_by: updated_by.map(str::to_owned),
             updated_at: now_ms,
             last_run_at,
+            photo_months: months(policy.photo_months),
         };
         let changed = diesel::update(retention_settings::table.find(organisation_id)).set(&row).execute(conn)?;
         if changed == 0 {
@@ -126,6 +129,13 @@ pub struct Purge {
     pub quarantined_versions_scrubbed: usize,
     /// Audit entries removed for their age.
     pub audit_entries_removed: usize,
+    /// Photo attachments removed for their observation's age (the observations stay).
+    pub photo_attachments_removed: usize,
+    /// Photos whose bytes go with them.
+    pub photos_removed: usize,
+    /// Those photos (organisation, hash), whose files the caller removes from the store.
+    #[serde(skip)]
+    pub dropped_photos: Vec<(String, String)>,
 }
 
 impl Purge {
@@ -139,6 +149,7 @@ impl Purge {
             + self.history_versions_removed
             + self.quarantined_versions_scrubbed
             + self.audit_entries_removed
+            + self.photo_attachments_removed
     }
 }
 
@@ -180,6 +191,9 @@ pub fn run(
         purge.audit_entries_removed =
             if dry_run { count(old.count().get_result(conn)?) } else { diesel::delete(old).execute(conn)? };
     }
+    if let Some(before) = before(policy.photo_months) {
+        old_photos(conn, org, before, now_ms, dry_run, &mut purge)?;
+    }
     if !dry_run {
         diesel::update(retention_settings::table.find(org))
             .set(retention_settings::last_run_at.eq(now_ms))
@@ -191,6 +205,74 @@ pub fn run(
     let event = Event { action: "retention.run", format: None, filters };
     audit::record_complete(conn, actor, event, purge.total(), now_ms)?;
     Ok(purge)
+}
+
+/// Removes the photos of observations from before `before`: their attachments become tombstones
+/// (phones remove them at their next pull) and the photos no live attachment has any more are
+/// forgotten; the caller removes their files (`Purge::dropped_photos`).
+fn old_photos(
+    conn: &mut DbConnection,
+    org: &str,
+    before: i64,
+    now_ms: i64,
+    dry_run: bool,
+    purge: &mut Purge,
+) -> QueryResult<()> {
+    use crate::db::schema::{attachments, photos};
+    let old_observations = || {
+        observations::table.filter(observations::organisation_id.eq(org)).filter(observations::observed_at.lt(before))
+    };
+    let live = || {
+        attachments::table
+            .filter(attachments::organisation_id.eq(org))
+            .filter(attachments::deleted_at.is_null())
+            .filter(attachments::observation_id.eq_any(old_observations().select(observations::id)))
+    };
+    let unattached = || {
+        photos::table.filter(photos::organisation_id.eq(org)).filter(diesel::dsl::not(diesel::dsl::exists(
+            attachments::table
+                .filter(attachments::organisation_id.eq(photos::organisation_id))
+                .filter(attachments::sha256.eq(photos::sha256))
+                .filter(attachments::deleted_at.is_null()),
+        )))
+    };
+    if dry_run {
+        let ids: Vec<String> = live().select(attachments::sha256).load(conn)?;
+        purge.photo_attachments_removed = ids.len();
+        let mut hashes = ids;
+        hashes.sort_unstable();
+        hashes.dedup();
+        let still_used: Vec<String> = attachments::table
+            .filter(attachments::organisation_id.eq(org))
+            .filter(attachments::deleted_at.is_null())
+            .filter(attachments::sha256.eq_any(&hashes))
+            .filter(diesel::dsl::not(attachments::observation_id.eq_any(old_observations().select(observations::id))))
+            .select(attachments::sha256)
+            .load(conn)?;
+        let already: i64 = unattached().count().get_result(conn)?;
+        purge.photos_removed = hashes.iter().filter(|hash| !still_used.contains(hash)).count() + count(already);
+        return Ok(());
+    }
+    loop {
+        let ids: Vec<String> = live().select(attachments::id).order(attachments::id).limit(BATCH).load(conn)?;
+        if ids.is_empty() {
+            break;
+        }
+        purge.photo_attachments_removed += crate::db::write_transaction(conn, |conn| {
+            let seq = sync_state::take(conn)?;
+            diesel::update(
+                attachments::table
+                    .filter(attachments::organisation_id.eq(org))
+                    .filter(attachments::id.eq_any(&ids))
+                    .filter(attachments::deleted_at.is_null()),
+            )
+            .set((attachments::deleted_at.eq(now_ms), attachments::server_seq.eq(seq)))
+            .execute(conn)
+        })?;
+    }
+    purge.dropped_photos = super::photos::drop_without_live(conn, org)?;
+    purge.photos_removed = purge.dropped_photos.len();
+    Ok(())
 }
 
 fn count(n: i64) -> usize {
