@@ -174,8 +174,15 @@ pub fn run(conn: &mut DbConnection, command: ExportCommand) -> anyhow::Result<()
             let organisation =
                 organisations::by_slug(conn, &org)?.with_context(|| format!("there is no organisation `{org}`"))?;
             let period = period.as_deref().map(parse_period).transpose()?;
-            let format = Format::parse(Some(&format), Some(&sep))
-                .map_err(|(field, message)| anyhow::anyhow!("--{field}: {message}"))?;
+            let format = Format::parse(Some(&format), Some(&sep)).map_err(|(field, message)| match field {
+                "format" => anyhow::anyhow!("--format: use csv, xlsx or geojson"),
+                _ => anyhow::anyhow!("--{field}: {message}"),
+            })?;
+            anyhow::ensure!(
+                format != Format::Zip,
+                "--format: the ZIP with the photos comes from the server (GET /api/v1/exports/observations?format=zip); \
+                 here use csv, xlsx or geojson"
+            );
             let lang = parse_lang(&lang)?;
             let (_, tz, _) = organisations::report_settings(conn, &organisation.id)?;
             let areas = match area.as_deref() {
@@ -233,7 +240,14 @@ pub fn run(conn: &mut DbConnection, command: ExportCommand) -> anyhow::Result<()
             } else {
                 ProgressBar::hidden()
             };
-            let export = Export { organisation_id: &organisation.id, filter: &filter, tz, lang, labels: &labels };
+            let export = Export {
+                organisation_id: &organisation.id,
+                filter: &filter,
+                tz,
+                lang,
+                labels: &labels,
+                photo_base: "",
+            };
             let filters = describe_filters(&Value::Object(described));
             let mut progress = |done: u64| bar.set_position(done);
             let rows = write_atomically(&output, |file| {
@@ -245,6 +259,7 @@ pub fn run(conn: &mut DbConnection, command: ExportCommand) -> anyhow::Result<()
                         let file = out.into_inner().map_err(|e| e.into_error())?;
                         return export.xlsx(conn, file, &filters, &mut progress);
                     }
+                    Format::Zip => anyhow::bail!("the ZIP export comes from the server"),
                 };
                 out.flush()?;
                 Ok(rows)

@@ -1,6 +1,7 @@
-//! The observation export: raw records for coordinators as CSV, XLSX or GeoJSON (RFC 7946), or
-//! counts per area and category for partners. It reads in keyset pages and writes as it reads,
-//! so memory stays flat however many rows there are.
+//! The observation export: raw records for coordinators as CSV, XLSX or GeoJSON (RFC 7946), each
+//! with links to its photos, or as a ZIP of the CSV and the photos themselves; counts per area and
+//! category for partners. It reads in keyset pages and writes as it reads, so memory stays flat
+//! however many rows (and photos) there are.
 
 use super::Lang;
 use super::table::{
@@ -21,9 +22,13 @@ const SHEET_ROWS: u32 = 1_000_000;
 /// What an export is written as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    Csv { semicolon: bool },
+    Csv {
+        semicolon: bool,
+    },
     Xlsx,
     GeoJson,
+    /// The CSV and the photos, in one ZIP.
+    Zip,
 }
 
 impl Format {
@@ -38,7 +43,8 @@ impl Format {
             None | Some("" | "csv") => Ok(Self::Csv { semicolon }),
             Some("xlsx") => Ok(Self::Xlsx),
             Some("geojson") => Ok(Self::GeoJson),
-            Some(_) => Err(("format", "use csv, xlsx or geojson")),
+            Some("zip") => Ok(Self::Zip),
+            Some(_) => Err(("format", "use csv, xlsx, geojson or zip")),
         }
     }
 
@@ -47,6 +53,7 @@ impl Format {
             Self::Csv { .. } => "csv",
             Self::Xlsx => "xlsx",
             Self::GeoJson => "geojson",
+            Self::Zip => "zip",
         }
     }
 
@@ -59,6 +66,7 @@ impl Format {
             Self::Csv { .. } => "text/csv; charset=utf-8",
             Self::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             Self::GeoJson => "application/geo+json",
+            Self::Zip => "application/zip",
         }
     }
 }
@@ -70,6 +78,17 @@ pub struct Export<'a> {
     pub tz: Tz,
     pub lang: Lang,
     pub labels: &'a Labels,
+    /// What photo links start with (`https://host`), before `/api/v1/attachments/{id}/photo`;
+    /// empty for links relative to the server.
+    pub photo_base: &'a str,
+}
+
+/// The photos of one page of observations: observation id → attachment ids whose bytes arrived.
+type PagePhotos = std::collections::HashMap<String, Vec<String>>;
+
+/// The name of a photo in the ZIP export.
+fn zip_name(observation_id: &str, attachment_id: &str) -> String {
+    format!("foton/{observation_id}/{attachment_id}.jpg")
 }
 
 fn columns(lang: Lang) -> Vec<Column> {
@@ -93,6 +112,7 @@ fn columns(lang: Lang) -> Vec<Column> {
         ("Områdeskod", "Area code", 12.0),
         ("Område", "Area", 20.0),
         ("H3-cell", "H3 cell", 17.0),
+        ("Foton", "Photos", 40.0),
     ]
     .into_iter()
     .map(|(sv, en, width)| Column::new(lang.pick(sv, en), width))
@@ -105,13 +125,20 @@ impl Export<'_> {
         &self,
         conn: &mut DbConnection,
         progress: &mut dyn FnMut(u64),
-        mut write: impl FnMut(&[ExportRow]) -> anyhow::Result<()>,
+        mut write: impl FnMut(&mut DbConnection, &[ExportRow], &PagePhotos) -> anyhow::Result<()>,
     ) -> anyhow::Result<u64> {
         let mut after: Option<(i64, String)> = None;
         let mut total = 0u64;
         loop {
             let page = reports::observations_page(conn, self.organisation_id, self.filter, after.as_ref(), PAGE)?;
-            write(&page)?;
+            let ids: Vec<String> = page.iter().map(|row| row.id.clone()).collect();
+            let mut photos = PagePhotos::new();
+            for (attachment, photo) in crate::db::queries::photos::of_observations(conn, self.organisation_id, &ids)? {
+                if photo.is_some() {
+                    photos.entry(attachment.observation_id).or_default().push(attachment.id);
+                }
+            }
+            write(conn, &page, &photos)?;
             total += page.len() as u64;
             progress(total);
             match page.last() {
@@ -132,9 +159,10 @@ impl Export<'_> {
         let style = CsvStyle { semicolon, tz: self.tz };
         let mut writer = style.writer(out, &columns(self.lang))?;
         let mut scratch = String::with_capacity(64);
-        let total = self.each_page(conn, progress, |page| {
+        let total = self.each_page(conn, progress, |_, page, photos| {
             for row in page {
-                for field in self.fields(row) {
+                let links = self.links(row, photos, false).join(" ");
+                for field in self.fields(row, &links) {
                     style.field(&mut writer, field, &mut scratch)?;
                 }
                 writer.write_record(None::<&[u8]>)?;
@@ -145,8 +173,26 @@ impl Export<'_> {
         Ok(total)
     }
 
-    /// A row's cells borrowed, in the order of [`columns`].
-    fn fields<'r>(&'r self, row: &'r ExportRow) -> [Field<'r>; 19] {
+    /// A row's photos: links to the server, or (in the ZIP) the names of the files beside the CSV.
+    fn links(&self, row: &ExportRow, photos: &PagePhotos, in_zip: bool) -> Vec<String> {
+        photos
+            .get(&row.id)
+            .map(|ids| {
+                ids.iter()
+                    .map(|id| {
+                        if in_zip {
+                            zip_name(&row.id, id)
+                        } else {
+                            format!("{}/api/v1/attachments/{id}/photo", self.photo_base)
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A row's cells borrowed, in the order of [`columns`]; `photos` joined by spaces.
+    fn fields<'r>(&'r self, row: &'r ExportRow, photos: &'r str) -> [Field<'r>; 20] {
         let text = |t: &'r Option<String>| t.as_deref().map_or(Field::Empty, Field::Text);
         [
             Field::Text(&row.id),
@@ -168,6 +214,7 @@ impl Export<'_> {
             text(&row.area_code),
             row.area_code.as_deref().map_or(Field::Empty, |c| Field::Text(self.area_name(c))),
             text(&row.cell),
+            if photos.is_empty() { Field::Empty } else { Field::Text(photos) },
         ]
     }
 
@@ -189,7 +236,7 @@ impl Export<'_> {
         let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
         out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[")?;
         let mut first = true;
-        let total = self.each_page(conn, progress, |page| {
+        let total = self.each_page(conn, progress, |_, page, photos| {
             for row in page {
                 let feature = json!({
                     "type": "Feature",
@@ -212,6 +259,7 @@ impl Export<'_> {
                         "area_code": row.area_code,
                         "area": row.area_code.as_deref().map(|c| self.area_name(c)),
                         "cell": row.cell,
+                        "photos": self.links(row, photos, false),
                     },
                 });
                 if !first {
@@ -243,7 +291,7 @@ impl Export<'_> {
         let mut sheets = 0u32;
         let mut written = SHEET_ROWS;
         let mut sheet_index = Vec::new();
-        let total = self.each_page(conn, progress, |page| {
+        let total = self.each_page(conn, progress, |_, page, photos| {
             for row in page {
                 if written == SHEET_ROWS {
                     if let Some(&index) = sheet_index.last() {
@@ -259,7 +307,8 @@ impl Export<'_> {
                 }
                 let index = sheet_index.last().copied().unwrap_or_default();
                 written += 1;
-                xlsx_row(workbook.worksheet_from_index(index)?, written, self.fields(row), self.tz, &formats)?;
+                let links = self.links(row, photos, false).join(" ");
+                xlsx_row(workbook.worksheet_from_index(index)?, written, self.fields(row, &links), self.tz, &formats)?;
             }
             Ok(())
         })?;
@@ -272,6 +321,64 @@ impl Export<'_> {
         }
         about_sheet(&mut workbook, self.lang, self.tz, filters, None, &formats)?;
         workbook.save_to_writer(file)?;
+        Ok(total)
+    }
+}
+
+impl Export<'_> {
+    /// Writes a ZIP of `observationer.csv` (its photo column naming the files beside it) and every
+    /// photo of the matching observations under `foton/{observation}/{attachment}.jpg`, streamed:
+    /// one photo is held at a time, however many there are. Returns the observations written.
+    pub fn zip(
+        &self,
+        conn: &mut DbConnection,
+        store: &crate::photos::store::PhotoStore,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(u64),
+    ) -> anyhow::Result<u64> {
+        use zip::write::SimpleFileOptions;
+        let mut archive = zip::ZipWriter::new_stream(out);
+        let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored).large_file(true);
+        archive.start_file(format!("{}.csv", self.lang.pick("observationer", "observations")), stored)?;
+        let style = CsvStyle { semicolon: false, tz: self.tz };
+        let total = {
+            let mut writer = style.writer(&mut archive, &columns(self.lang))?;
+            let mut scratch = String::with_capacity(64);
+            let total = self.each_page(conn, progress, |_, page, photos| {
+                for row in page {
+                    let names = self.links(row, photos, true).join(" ");
+                    for field in self.fields(row, &names) {
+                        style.field(&mut writer, field, &mut scratch)?;
+                    }
+                    writer.write_record(None::<&[u8]>)?;
+                }
+                Ok(())
+            })?;
+            writer.flush()?;
+            total
+        };
+        self.each_page(conn, &mut |_| {}, |conn, page, photos| {
+            for row in page {
+                for attachment_id in photos.get(&row.id).into_iter().flatten() {
+                    let Some((attachment, Some(_))) =
+                        crate::db::queries::photos::attachment(conn, self.organisation_id, attachment_id)?
+                    else {
+                        continue; // removed since the page was read
+                    };
+                    let key = crate::photos::store::key(
+                        self.organisation_id,
+                        &attachment.sha256,
+                        crate::photos::store::Variant::Photo,
+                    );
+                    if let Some(bytes) = store.get(&key)? {
+                        archive.start_file(zip_name(&row.id, attachment_id), stored)?;
+                        archive.write_all(&bytes)?;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        archive.finish()?;
         Ok(total)
     }
 }

@@ -275,6 +275,7 @@ where
 /// `GET /api/v1/exports/observations`: every matching observation for coordinators (CSV, XLSX
 /// or GeoJSON, streamed), counts per area and category for partners.
 pub async fn observations(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     auth: Auth<Analyst>,
     query: web::Query<ExportQuery>,
@@ -288,7 +289,7 @@ pub async fn observations(
         None => None,
     };
     let lang = params::lang(query.lang.as_deref())?;
-    if caller.role == Role::Partner && format == Format::GeoJson {
+    if caller.role == Role::Partner && matches!(format, Format::GeoJson | Format::Zip) {
         return Err(ApiError::field(
             "format",
             "aggregates_only",
@@ -298,6 +299,11 @@ pub async fn observations(
     let categories = super::params::list(query.category.as_deref());
     let statuses = super::params::list(query.status.as_deref());
     let area = query.area.clone();
+    // Photo links in the export point where this request came to.
+    let photo_base = {
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    };
     let prepared = db(&state, move |conn, state| {
         let (_, tz, _) = organisations::report_settings(conn, &caller.organisation_id)?;
         let selection = select_areas(conn, &caller, area.as_deref())?;
@@ -382,9 +388,18 @@ pub async fn observations(
         Prepared::Stream(streamed) => {
             let Streamed { filter, tz, labels, audit_id, filters } = *streamed;
             let organisation_id = auth.organisation_id.clone();
+            let store = state.photos.clone();
             let body = stream(state, audit_id, move |conn, out| {
-                let export = Export { organisation_id: &organisation_id, filter: &filter, tz, lang, labels: &labels };
+                let export = Export {
+                    organisation_id: &organisation_id,
+                    filter: &filter,
+                    tz,
+                    lang,
+                    labels: &labels,
+                    photo_base: &photo_base,
+                };
                 match format {
+                    Format::Zip => export.zip(conn, &store, out, &mut |_| {}),
                     Format::Csv { semicolon } => export.csv(conn, semicolon, out, &mut |_| {}),
                     Format::GeoJson => export.geojson(conn, out, &mut |_| {}),
                     Format::Xlsx => {

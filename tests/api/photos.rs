@@ -625,3 +625,85 @@ async fn photo_retention_removes_old_photos_and_their_bytes_keeps_the_observatio
         audit["items"].as_array().unwrap().iter().filter(|e| e["action"] == "retention.run").collect();
     assert_eq!(runs[0]["filters"]["purge"]["photos_removed"], 1, "{audit}");
 }
+
+#[tokio::test]
+async fn the_observation_export_links_every_photo_and_its_zip_holds_them_for_coordinators_only() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("tyreso").await;
+    let field = phone(&app, &tenant.field.tokens.access);
+    let (token, coordinator) = (&tenant.field.tokens.access, &tenant.coordinator.tokens.access);
+    let (first, second, waiting) = (camera_jpeg(300, 200), camera_jpeg(310, 200), camera_jpeg(320, 200));
+    let observation_id = "018f0000-0000-7000-8000-00000000e001";
+    let pushed = field
+        .push(json!({
+            "observations": { "created": [observation(observation_id, ""), observation("018f0000-0000-7000-8000-00000000e002", "")], "updated": [], "deleted": [] },
+            "attachments": { "created": [
+                attachment("018f0000-0000-7000-8000-10000000e001", observation_id, &first),
+                attachment("018f0000-0000-7000-8000-10000000e002", observation_id, &second),
+                attachment("018f0000-0000-7000-8000-10000000e003", observation_id, &waiting),
+            ], "updated": [], "deleted": [] },
+        }))
+        .await;
+    assert!(pushed["results"].as_array().unwrap().iter().all(|r| r["status"] == "applied"), "{pushed}");
+    for photo in [&first, &second] {
+        assert_eq!(upload(&app, token, photo, 1 << 20).await.status(), 201);
+    }
+    let base = app.url("");
+    let links = [
+        format!("{base}/api/v1/attachments/018f0000-0000-7000-8000-10000000e001/photo"),
+        format!("{base}/api/v1/attachments/018f0000-0000-7000-8000-10000000e002/photo"),
+    ];
+
+    // CSV and GeoJSON: the photos that arrived, as links (the one still on its way is not there).
+    let csv = app.get("/api/v1/exports/observations?format=csv&lang=en", coordinator).await.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let photos_column = headers.iter().position(|h| h == "Photos").expect("a Photos column");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let with_photos = rows.iter().find(|r| &r[0] == observation_id).unwrap();
+    assert_eq!(&with_photos[photos_column], links.join(" ").as_str());
+    let without = rows.iter().find(|r| &r[0] != observation_id).unwrap();
+    assert_eq!(&without[photos_column], "");
+    let geojson: Value =
+        app.get("/api/v1/exports/observations?format=geojson", coordinator).await.json().await.unwrap();
+    let feature = geojson["features"].as_array().unwrap().iter().find(|f| f["id"] == observation_id).unwrap();
+    assert_eq!(feature["properties"]["photos"], json!(links));
+
+    // The ZIP: the CSV naming the files beside it, and the photos as the server serves them.
+    let response = app.get("/api/v1/exports/observations?format=zip", coordinator).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/zip");
+    let bytes = response.bytes().await.unwrap();
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes.to_vec())).unwrap();
+    let mut names: Vec<String> = archive.file_names().map(|name| name.unwrap().into_owned()).collect();
+    names.sort();
+    let expected_files = [
+        format!("foton/{observation_id}/018f0000-0000-7000-8000-10000000e001.jpg"),
+        format!("foton/{observation_id}/018f0000-0000-7000-8000-10000000e002.jpg"),
+    ];
+    assert_eq!(names, [expected_files[0].clone(), expected_files[1].clone(), "observationer.csv".to_owned()]);
+    let mut inner_csv = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("observationer.csv").unwrap(), &mut inner_csv).unwrap();
+    assert!(inner_csv.contains(&expected_files.join(" ")), "{inner_csv}");
+    let served = app
+        .get("/api/v1/attachments/018f0000-0000-7000-8000-10000000e002/photo", coordinator)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let mut zipped = Vec::new();
+    std::io::Read::read_to_end(&mut archive.by_name(&expected_files[1]).unwrap(), &mut zipped).unwrap();
+    assert_eq!(zipped, served.to_vec());
+    let audit: Value =
+        app.get("/api/v1/audit?action=export.observations", &tenant.admin.tokens.access).await.json().await.unwrap();
+    assert!(audit["items"].as_array().unwrap().iter().any(|e| e["format"] == "zip" && e["row_count"] == 2), "{audit}");
+
+    // Partners never: neither the ZIP nor links in their counts.
+    for format in ["zip", "geojson"] {
+        let path = format!("/api/v1/exports/observations?format={format}");
+        assert_problem(app.get(&path, &tenant.partner.tokens.access).await, 422, "validation_failed").await;
+    }
+    let counts =
+        app.get("/api/v1/exports/observations?format=csv", &tenant.partner.tokens.access).await.text().await.unwrap();
+    assert!(!counts.contains("/api/v1/attachments/"), "{counts}");
+}
