@@ -75,7 +75,7 @@ pub fn backup(settings: &Settings, to: &Path) -> anyhow::Result<String> {
     let mut copy = DbConnection::Sqlite(copy);
     // The photos the snapshot records: their files are written before their rows, and removed
     // only after their rows are, so each is in the store unless a sweep removed it since.
-    let store = crate::photos::store::PhotoStore::from_settings(settings);
+    let store = crate::photos::store::PhotoStore::from_settings(settings)?;
     let mut photos = 0;
     for (organisation_id, sha256) in db::queries::photos::all_stored(&mut copy)? {
         for variant in [crate::photos::store::Variant::Photo, crate::photos::store::Variant::Thumbnail] {
@@ -134,7 +134,7 @@ pub fn restore(settings: &Settings, from: Option<&Path>) -> anyhow::Result<Strin
         let listed: Vec<StoredName> = diesel::sql_query(format!("SELECT name FROM {FILES_TABLE} ORDER BY name"))
             .load(&mut copy)
             .with_context(|| format!("{} is not a backup made by `lagesbild backup`", from.display()))?;
-        let store = crate::photos::store::PhotoStore::from_settings(settings);
+        let store = crate::photos::store::PhotoStore::from_settings(settings)?;
         let mut names = Vec::new();
         let mut photos = 0;
         // One file at a time: the photos of a backup may not fit in memory together.

@@ -212,6 +212,20 @@ pub struct Settings {
     pub photo_chunk_bytes: usize,
     /// Bytes of photos one organisation may keep stored.
     pub photo_quota_bytes: u64,
+    /// Where photos are kept: none for `photos/` in the data directory, or an S3-compatible
+    /// bucket, `s3://bucket` or `s3://bucket/prefix`. Its credentials come from the photo_s3_*
+    /// settings or the usual `AWS_*` environment variables.
+    pub photo_store_url: Option<String>,
+    /// The S3 endpoint, for a store other than AWS (MinIO, Ceph, a municipal cloud).
+    pub photo_s3_endpoint: Option<String>,
+    /// The S3 region.
+    pub photo_s3_region: Option<String>,
+    /// The S3 access key id.
+    pub photo_s3_access_key_id: Option<String>,
+    /// The S3 secret access key.
+    pub photo_s3_secret_access_key: Option<Secret>,
+    /// Whether the endpoint may be plain HTTP (a store on the same host or network).
+    pub photo_s3_allow_http: bool,
 }
 
 impl Default for Settings {
@@ -260,6 +274,12 @@ impl Default for Settings {
             photos_per_observation: 5,
             photo_chunk_bytes: 1024 * 1024,
             photo_quota_bytes: 20 * 1024 * 1024 * 1024,
+            photo_store_url: None,
+            photo_s3_endpoint: None,
+            photo_s3_region: None,
+            photo_s3_access_key_id: None,
+            photo_s3_secret_access_key: None,
+            photo_s3_allow_http: false,
         }
     }
 }
@@ -313,6 +333,12 @@ impl Settings {
         anyhow::ensure!((64..=10_000).contains(&self.photo_max_edge), "photo_max_edge must be between 64 and 10000");
         anyhow::ensure!(self.photos_per_observation >= 1, "photos_per_observation must be at least 1");
         anyhow::ensure!(self.photo_chunk_bytes >= 1024, "photo_chunk_bytes must be at least 1024");
+        if let Some(url) = &self.photo_store_url {
+            anyhow::ensure!(
+                url.strip_prefix("s3://").is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/')),
+                "photo_store_url must be s3://bucket or s3://bucket/prefix"
+            );
+        }
         anyhow::ensure!(self.retention_interval_secs >= 1, "retention_interval_secs must be at least 1");
         anyhow::ensure!(self.area_job_lease_secs >= 1, "area_job_lease_secs must be at least 1");
         anyhow::ensure!(self.picture_catch_up_rows >= 1, "picture_catch_up_rows must be at least 1");

@@ -101,6 +101,7 @@ impl Application {
             Some(path) => Some(Arc::new(crate::basemap::BaseMap::open(path)?)),
             None => None,
         };
+        let photos = crate::photos::store::PhotoStore::from_settings(&settings)?;
         let state = Arc::new(AppState {
             pool: pool.clone(),
             passwords: Passwords::new(
@@ -128,7 +129,7 @@ impl Application {
             )),
             jobs: Jobs::default(),
             basemap,
-            photos: crate::photos::store::PhotoStore::from_settings(&settings),
+            photos,
         });
         if let Err(error) = jobs::start(&state, writer, upkeep, db::group_commit::upkeep_period(&target), activity) {
             jobs::stop(&state);
