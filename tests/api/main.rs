@@ -26,6 +26,7 @@ mod helpers;
 mod indicators;
 mod migrations;
 mod nul;
+mod photo_fleet;
 mod photo_store;
 mod photos;
 mod picture;
