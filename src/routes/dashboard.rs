@@ -26,6 +26,7 @@ embed_directory!(
         "charts.js",
         "areas.js",
         "review.js",
+        "photos.js",
         "admin.js",
         "retention.js",
         "plan.js",

@@ -97,12 +97,17 @@ export async function post(path, body) {
   return (await request(path, { method: 'POST', body })).json()
 }
 
-/** The file name a `Content-Disposition` header gives (RFC 6266, `filename*` first). */
 /** DELETE; resolves when the server answered 2xx. */
 export async function remove(path) {
   await request(path, { method: 'DELETE' })
 }
 
+/** Bytes fetched with the token, as a blob: what an <img> cannot fetch itself (photos). */
+export async function blob(path) {
+  return (await request(path)).blob()
+}
+
+/** The file name a `Content-Disposition` header gives (RFC 6266, `filename*` first). */
 export function filenameOf(disposition, fallback) {
   if (!disposition) return fallback
   const extended = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(disposition)

@@ -6,6 +6,7 @@ import * as filters from './filters.js'
 import { barChart, hourOfWeek, monthlyTrend } from './charts.js'
 import { h, fill, failure, loading, tableWrap, td } from './dom.js'
 import { t, label, formatNumber, formatShare, formatChange, formatTime, formatRange } from './i18n.js'
+import { photoStrip } from './photos.js'
 
 /** The table's columns: key, heading, the value to sort by, and how a cell reads. */
 const COLUMNS = [
@@ -162,13 +163,17 @@ function latestTable(items, ctx) {
   if (!items?.length) return h('p', { class: 'hint', text: t('no_latest') })
   const byslug = new Map(ctx.categories.map((c) => [c.slug, c]))
   const table = h('table', { class: 'data' },
-    h('thead', {}, h('tr', {}, ['col_time', 'col_category', 'col_severity', 'col_safety', 'col_status'].map((key) => h('th', { scope: 'col', text: t(key) })))),
-    h('tbody', {}, items.map((o) => h('tr', {},
-      td(t('col_time'), formatTime(o.observed_at)),
-      td(t('col_category'), label(byslug.get(o.category)) || o.category),
-      td(t('col_severity'), String(o.severity)),
-      td(t('col_safety'), String(o.perceived_safety)),
-      td(t('col_status'), h('span', { class: `status status-${o.status}`, text: t(`status_${o.status}`) }))))))
+    h('thead', {}, h('tr', {}, ['col_time', 'col_category', 'col_severity', 'col_safety', 'col_status', 'col_photos'].map((key) => h('th', { scope: 'col', text: t(key) })))),
+    h('tbody', {}, items.map((o) => {
+      const category = label(byslug.get(o.category)) || o.category
+      return h('tr', { 'data-id': o.id },
+        td(t('col_time'), formatTime(o.observed_at)),
+        td(t('col_category'), category),
+        td(t('col_severity'), String(o.severity)),
+        td(t('col_safety'), String(o.perceived_safety)),
+        td(t('col_status'), h('span', { class: `status status-${o.status}`, text: t(`status_${o.status}`) })),
+        td(t('col_photos'), photoStrip(o.id, `${category}, ${formatTime(o.observed_at)}`, ctx, { none: t('none') })))
+    })))
   return tableWrap(t('latest'), table, { stack: true })
 }
 

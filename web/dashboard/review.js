@@ -4,12 +4,15 @@
 import * as api from './api.js'
 import { h, uid, failure, loading } from './dom.js'
 import { t, label, formatTime } from './i18n.js'
+import { photoStrip } from './photos.js'
 
 export const STATUSES = ['new', 'reviewed', 'forwarded', 'closed']
 const PAGE = 50
 
-function observationCard(o, ctx, { onSaved, areaNames, unitNames, selection }) {
+/** A card to review one observation; `photos` keeps the strip of the card it replaces. */
+function observationCard(o, ctx, { onSaved, areaNames, unitNames, selection, photos = null }) {
   const byslug = new Map(ctx.categories.map((c) => [c.slug, c]))
+  const category = label(byslug.get(o.category)) || o.category
   const headingId = uid('obs')
   const statusId = uid('status')
   const commentId = uid('comment')
@@ -56,7 +59,7 @@ function observationCard(o, ctx, { onSaved, areaNames, unitNames, selection }) {
   const card = h('article', { class: 'card observation', 'aria-labelledby': headingId, 'data-id': o.id },
     h('div', { class: 'obs-head' },
       h('span', { class: 'pick-wrap' }, pick, h('label', { for: pickId, id: `${pickId}-label`, class: 'visually-hidden', text: t('select_one') })),
-      h('h2', { id: headingId, tabindex: '-1', text: label(byslug.get(o.category)) || o.category }),
+      h('h2', { id: headingId, tabindex: '-1', text: category }),
       h('span', { class: `status status-${o.status}`, text: t(`status_${o.status}`) })),
     h('p', { class: 'meta' },
       h('time', { datetime: new Date(o.observed_at).toISOString(), text: formatTime(o.observed_at) }),
@@ -67,6 +70,7 @@ function observationCard(o, ctx, { onSaved, areaNames, unitNames, selection }) {
     h('p', { class: o.note ? 'note' : 'note muted', text: o.note || t('no_note') }),
     o.redacted ? h('p', { class: 'hint', text: t('redacted') }) : null,
     o.reviewed_at ? h('p', { class: 'hint', text: t('reviewed_by_at', { time: formatTime(o.reviewed_at) }) }) : null,
+    photos ?? photoStrip(o.id, `${category}, ${formatTime(o.observed_at)}`, ctx),
     form)
   return card
 }
@@ -214,7 +218,9 @@ export async function renderReview(main, ctx) {
       ;(following?.querySelector('h2') ?? main.querySelector('h1'))?.focus?.()
       if (!list.querySelector('.observation')) list.replaceChildren(h('p', { class: 'card hint', text: t('nothing_to_review') }))
     } else {
-      card.replaceWith(observationCard(updated, ctx, { onSaved, areaNames, unitNames, selection }))
+      // The same photos: fetching them again would be another (audited) view.
+      const photos = card.querySelector('.photos')
+      card.replaceWith(observationCard(updated, ctx, { onSaved, areaNames, unitNames, selection, photos }))
     }
     showSelection()
   }
