@@ -486,7 +486,7 @@ async fn an_organisation_over_its_photo_quota_is_told_so_and_keeps_what_it_has()
 }
 
 #[tokio::test]
-async fn a_deleted_photo_leaves_the_phones_at_once_and_its_bytes_after_the_tombstone_horizon() {
+async fn a_deleted_photo_or_observation_leaves_the_phones_at_once_and_its_bytes_after_the_tombstone_horizon() {
     let app = spawn_app_with(|settings| {
         settings.tombstone_horizon_days = 0;
         settings.tombstone_purge_interval_secs = 0;
@@ -518,6 +518,35 @@ async fn a_deleted_photo_leaves_the_phones_at_once_and_its_bytes_after_the_tombs
     }
     let status = app.get(&format!("/api/v1/uploads/{}", sha256(&photo)), token).await;
     assert_problem(status, 404, "no_attachment").await;
+    // The tablet removes it: by the delete, or (its tombstone already purged, at a horizon of
+    // zero days) by a replacement snapshot without it.
+    let changes = tablet.pull().await;
+    let removed = changes["attachments"]["deleted"] == json!([attachment_id])
+        || (changes["strategy"] == "replacement" && !changes["attachments"].to_string().contains(&attachment_id));
+    assert!(removed, "{changes}");
+
+    // Deleting the observation does the same for its photo.
+    let other = camera_jpeg(600, 400);
+    let attachment_id = attach(&field, 2, &other).await;
+    assert_eq!(upload(&app, token, &other, 1 << 20).await.status(), 201);
+    let stored = |app: &TestApp| {
+        walk(&app.data_dir.path().join("photos"))
+            .iter()
+            .filter(|f| !f.starts_with(app.data_dir.path().join("photos/tmp")))
+            .count()
+    };
+    assert_eq!(stored(&app), 2);
+    let observation_id = "018f0000-0000-7000-8000-000000000002";
+    let deleted =
+        field.push(json!({ "observations": { "created": [], "updated": [], "deleted": [observation_id] } })).await;
+    assert_eq!(result_of(&deleted, observation_id)["status"], "applied");
+    let path = format!("/api/v1/attachments/{attachment_id}/photo");
+    assert_problem(app.get(&path, &tenant.coordinator.tokens.access).await, 404, "not_found").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while stored(&app) > 0 {
+        assert!(std::time::Instant::now() < deadline, "the deleted observation's photo was never removed");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
