@@ -18,14 +18,16 @@
 
 #[path = "common/phone_photo.rs"]
 mod phone_photo;
+#[path = "common/timed.rs"]
+mod timed;
 
-use criterion::{BenchmarkGroup, Criterion, SamplingMode, measurement::WallTime};
+use criterion::{Criterion, SamplingMode};
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use lagesbild::photos::image::{PhotoLimits, THUMBNAIL_EDGE, process};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const WARM_UP: Duration = Duration::from_secs(1);
 /// The server's defaults (`LAGESBILD_PHOTO_MAX_PIXELS`, `LAGESBILD_PHOTO_MAX_EDGE`).
@@ -124,7 +126,7 @@ fn main() {
         let mut steps: Vec<(String, Vec<f64>, usize)> = Vec::new();
         let mut step = |name: &str, mut work: Box<dyn FnMut() -> usize + '_>| {
             let (heap, _) = peak_heap(&mut work);
-            steps.push((name.to_owned(), measure(&mut group, name, work), heap));
+            steps.push((name.to_owned(), timed::measure(&mut group, name, WARM_UP, work), heap));
         };
         step(
             "baseline: decode alone (image::load_from_memory)",
@@ -201,28 +203,4 @@ fn summary(times: &[f64]) -> Option<Summary> {
     sorted.sort_by(f64::total_cmp);
     let at = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q).round() as usize];
     Some(Summary { runs: sorted.len(), p50: at(0.5), p95: at(0.95) })
-}
-
-/// Runs `work` under criterion, and returns the time of each of its runs after the warm-up in ms
-/// (none when criterion's filter skips it).
-fn measure(group: &mut BenchmarkGroup<WallTime>, name: &str, mut work: impl FnMut() -> usize) -> Vec<f64> {
-    let mut times = Vec::new();
-    let mut first_call: Option<Instant> = None;
-    group.bench_function(name, |bencher| {
-        bencher.iter_custom(|iters| {
-            let warm = first_call.get_or_insert_with(Instant::now).elapsed() >= WARM_UP;
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let start = Instant::now();
-                std::hint::black_box(work());
-                let took = start.elapsed();
-                total += took;
-                if warm {
-                    times.push(took.as_secs_f64() * 1000.0);
-                }
-            }
-            total
-        });
-    });
-    times
 }

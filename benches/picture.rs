@@ -15,6 +15,9 @@
 //! so the bench also times every run itself and prints p50, p95 and max over the runs after
 //! criterion's warm-up (`PICTURE_BENCH_SECONDS` of measurement per query, default 5).
 
+#[path = "common/timed.rs"]
+mod timed;
+
 use chrono_tz::Europe::Stockholm;
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
 use lagesbild::domain::reference::DEFAULT_CATEGORIES;
@@ -113,31 +116,14 @@ fn main() {
     }
 }
 
-/// Runs the query under criterion, and returns the time of each of its runs after the warm-up
+/// Runs the query under criterion; its name and the time of each of its runs after the warm-up
 /// in ms (none when criterion's filter skips it).
 fn measure(
     group: &mut BenchmarkGroup<WallTime>,
     name: &str,
-    mut work: impl FnMut() -> usize,
+    work: impl FnMut() -> usize,
 ) -> Option<(String, Vec<f64>)> {
-    let mut times = Vec::new();
-    let mut first_call: Option<Instant> = None;
-    group.bench_function(name, |bencher| {
-        bencher.iter_custom(|iters| {
-            let warm = first_call.get_or_insert_with(Instant::now).elapsed() >= WARM_UP;
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let start = Instant::now();
-                std::hint::black_box(work());
-                let took = start.elapsed();
-                total += took;
-                if warm {
-                    times.push(took.as_secs_f64() * 1000.0);
-                }
-            }
-            total
-        });
-    });
+    let times = timed::measure(group, name, WARM_UP, work);
     (!times.is_empty()).then(|| (name.to_owned(), times))
 }
 

@@ -236,22 +236,6 @@ impl PhotoStore {
             }
         }
     }
-
-    /// Where a local store keeps its files (what a backup copies).
-    pub fn local_root(&self) -> Option<&Path> {
-        match self {
-            Self::Local { root } => Some(root),
-            Self::S3(_) => None,
-        }
-    }
-
-    /// Where the photos are, for people.
-    pub fn describe(&self) -> String {
-        match self {
-            Self::Local { root } => root.display().to_string(),
-            Self::S3(remote) => remote.description.clone(),
-        }
-    }
 }
 
 fn write_atomically(root: &Path, key: &str, bytes: &[u8]) -> std::io::Result<()> {

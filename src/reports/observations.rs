@@ -83,8 +83,9 @@ pub struct Export<'a> {
     pub photo_base: &'a str,
 }
 
-/// The photos of one page of observations: observation id → attachment ids whose bytes arrived.
-type PagePhotos = std::collections::HashMap<String, Vec<String>>;
+/// The photos of one page of observations: observation id → (attachment id, photo hash) of the
+/// attachments whose bytes arrived.
+type PagePhotos = std::collections::HashMap<String, Vec<(String, String)>>;
 
 /// The name of a photo in the ZIP export.
 fn zip_name(observation_id: &str, attachment_id: &str) -> String {
@@ -125,7 +126,7 @@ impl Export<'_> {
         &self,
         conn: &mut DbConnection,
         progress: &mut dyn FnMut(u64),
-        mut write: impl FnMut(&mut DbConnection, &[ExportRow], &PagePhotos) -> anyhow::Result<()>,
+        mut write: impl FnMut(&[ExportRow], &PagePhotos) -> anyhow::Result<()>,
     ) -> anyhow::Result<u64> {
         let mut after: Option<(i64, String)> = None;
         let mut total = 0u64;
@@ -135,10 +136,10 @@ impl Export<'_> {
             let mut photos = PagePhotos::new();
             for (attachment, photo) in crate::db::queries::photos::of_observations(conn, self.organisation_id, &ids)? {
                 if photo.is_some() {
-                    photos.entry(attachment.observation_id).or_default().push(attachment.id);
+                    photos.entry(attachment.observation_id).or_default().push((attachment.id, attachment.sha256));
                 }
             }
-            write(conn, &page, &photos)?;
+            write(&page, &photos)?;
             total += page.len() as u64;
             progress(total);
             match page.last() {
@@ -159,7 +160,7 @@ impl Export<'_> {
         let style = CsvStyle { semicolon, tz: self.tz };
         let mut writer = style.writer(out, &columns(self.lang))?;
         let mut scratch = String::with_capacity(64);
-        let total = self.each_page(conn, progress, |_, page, photos| {
+        let total = self.each_page(conn, progress, |page, photos| {
             for row in page {
                 let links = self.links(row, photos, false).join(" ");
                 for field in self.fields(row, &links) {
@@ -179,7 +180,7 @@ impl Export<'_> {
             .get(&row.id)
             .map(|ids| {
                 ids.iter()
-                    .map(|id| {
+                    .map(|(id, _)| {
                         if in_zip {
                             zip_name(&row.id, id)
                         } else {
@@ -236,7 +237,7 @@ impl Export<'_> {
         let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
         out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[")?;
         let mut first = true;
-        let total = self.each_page(conn, progress, |_, page, photos| {
+        let total = self.each_page(conn, progress, |page, photos| {
             for row in page {
                 let feature = json!({
                     "type": "Feature",
@@ -291,7 +292,7 @@ impl Export<'_> {
         let mut sheets = 0u32;
         let mut written = SHEET_ROWS;
         let mut sheet_index = Vec::new();
-        let total = self.each_page(conn, progress, |_, page, photos| {
+        let total = self.each_page(conn, progress, |page, photos| {
             for row in page {
                 if written == SHEET_ROWS {
                     if let Some(&index) = sheet_index.last() {
@@ -344,7 +345,7 @@ impl Export<'_> {
         let total = {
             let mut writer = style.writer(&mut archive, &columns(self.lang))?;
             let mut scratch = String::with_capacity(64);
-            let total = self.each_page(conn, progress, |_, page, photos| {
+            let total = self.each_page(conn, progress, |page, photos| {
                 for row in page {
                     let names = self.links(row, photos, true).join(" ");
                     for field in self.fields(row, &names) {
@@ -357,19 +358,13 @@ impl Export<'_> {
             writer.flush()?;
             total
         };
-        self.each_page(conn, &mut |_| {}, |conn, page, photos| {
+        // The page query read the attachments with their photos: a photo removed since is not
+        // in the store, and left out.
+        self.each_page(conn, &mut |_| {}, |page, photos| {
             for row in page {
-                for attachment_id in photos.get(&row.id).into_iter().flatten() {
-                    let Some((attachment, Some(_))) =
-                        crate::db::queries::photos::attachment(conn, self.organisation_id, attachment_id)?
-                    else {
-                        continue; // removed since the page was read
-                    };
-                    let key = crate::photos::store::key(
-                        self.organisation_id,
-                        &attachment.sha256,
-                        crate::photos::store::Variant::Photo,
-                    );
+                for (attachment_id, sha256) in photos.get(&row.id).into_iter().flatten() {
+                    let key =
+                        crate::photos::store::key(self.organisation_id, sha256, crate::photos::store::Variant::Photo);
                     if let Some(bytes) = store.get(&key)? {
                         archive.start_file(zip_name(&row.id, attachment_id), stored)?;
                         archive.write_all(&bytes)?;

@@ -386,6 +386,19 @@ async fn every_photo_the_server_will_not_take_is_refused_with_its_reason_and_not
     changed["sha256"] = json!(sha256(b"another photo"));
     let pushed = field.push(json!({ "attachments": { "created": [changed], "updated": [], "deleted": [] } })).await;
     assert_eq!(result_of(&pushed, waiting)["status"], "conflict", "an attachment does not change");
+    // Deleted, then pushed again by a phone that missed the delete: refused, and the delete is
+    // sent down again.
+    let gone = attachment("gone", "018f0000-0000-7000-8000-00000000c002", b"a photo taken back");
+    let pushed =
+        field.push(json!({ "attachments": { "created": [gone.clone()], "updated": [], "deleted": [] } })).await;
+    assert_eq!(result_of(&pushed, "gone")["status"], "applied");
+    let deleted = field.push(json!({ "attachments": { "created": [], "updated": [], "deleted": ["gone"] } })).await;
+    assert_eq!(result_of(&deleted, "gone")["status"], "applied");
+    let mut tablet = phone(&app, &tenant.coordinator.tokens.access);
+    tablet.pull().await;
+    let pushed = field.push(json!({ "attachments": { "created": [gone], "updated": [], "deleted": [] } })).await;
+    assert_eq!(result_of(&pushed, "gone")["status"], "conflict");
+    assert_eq!(tablet.pull().await["attachments"]["deleted"], json!(["gone"]), "the delete comes again");
     // Five photos on one observation at most.
     let many: Vec<Value> =
         (0..6).map(|n| attachment(&format!("many-{n}"), observation_id, format!("photo {n}").as_bytes())).collect();

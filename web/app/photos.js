@@ -6,7 +6,7 @@
 import * as db from './db.js'
 import { authorised, HttpError, uuidv7 } from './api.js'
 
-export const MAX_EDGE = 2000
+const MAX_EDGE = 2000
 const QUALITY = 0.85
 const CHUNK = 512 * 1024
 
@@ -93,9 +93,4 @@ export async function uploadPending() {
     }
   }
   return uploaded
-}
-
-/** Photos of this phone still to be sent. */
-export async function waiting() {
-  return (await db.all(db.PHOTOS)).filter((photo) => !photo.uploaded)
 }

@@ -259,36 +259,23 @@ pub fn drop_abandoned_chunks(conn: &mut DbConnection, before_ms: i64) -> QueryRe
 }
 
 /// Forgets the photos no attachment has any more (live or tombstone: the tombstones went at the
-/// horizon) and returns them, for their files to be removed. Each is removed only if still
-/// unattached at that moment, so a photo attached again meanwhile stays.
+/// horizon) and returns them, for their files to be removed.
 pub fn drop_unattached(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
-    let unattached = diesel::dsl::not(diesel::dsl::exists(
-        attachments::table
-            .filter(attachments::organisation_id.eq(photos::organisation_id))
-            .filter(attachments::sha256.eq(photos::sha256)),
-    ));
-    let candidates: Vec<(String, String)> =
-        photos::table.filter(unattached).select((photos::organisation_id, photos::sha256)).load(conn)?;
-    let mut dropped = Vec::new();
-    for (organisation_id, sha256) in candidates {
-        let still_unattached = diesel::dsl::not(diesel::dsl::exists(
+    let unattached = || {
+        diesel::dsl::not(diesel::dsl::exists(
             attachments::table
-                .filter(attachments::organisation_id.eq(&organisation_id))
-                .filter(attachments::sha256.eq(&sha256)),
-        ));
-        let removed = crate::db::write_transaction(conn, |conn| {
-            diesel::delete(photos::table.find((&organisation_id, &sha256)).filter(still_unattached)).execute(conn)
-        })?;
-        if removed == 1 {
-            dropped.push((organisation_id, sha256));
-        }
-    }
-    Ok(dropped)
+                .filter(attachments::organisation_id.eq(photos::organisation_id))
+                .filter(attachments::sha256.eq(photos::sha256)),
+        ))
+    };
+    let candidates = photos::table.filter(unattached()).select((photos::organisation_id, photos::sha256)).load(conn)?;
+    drop_each(conn, candidates, |conn, organisation_id, sha256| {
+        diesel::delete(photos::table.find((organisation_id, sha256)).filter(unattached())).execute(conn)
+    })
 }
 
 /// Forgets the organisation's photos no live attachment has (retention: their attachments just
-/// became tombstones) and returns them, for their files to be removed. Each is removed only if
-/// still without a live attachment at that moment.
+/// became tombstones) and returns them, for their files to be removed.
 pub fn drop_without_live(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<Vec<(String, String)>> {
     let without_live = || {
         diesel::dsl::not(diesel::dsl::exists(
@@ -298,18 +285,28 @@ pub fn drop_without_live(conn: &mut DbConnection, organisation_id: &str) -> Quer
                 .filter(attachments::deleted_at.is_null()),
         ))
     };
-    let candidates: Vec<String> = photos::table
+    let candidates = photos::table
         .filter(photos::organisation_id.eq(organisation_id))
         .filter(without_live())
-        .select(photos::sha256)
+        .select((photos::organisation_id, photos::sha256))
         .load(conn)?;
+    drop_each(conn, candidates, |conn, organisation_id, sha256| {
+        diesel::delete(photos::table.find((organisation_id, sha256)).filter(without_live())).execute(conn)
+    })
+}
+
+/// Removes each candidate with `delete`, in a write transaction of its own, which removes it only
+/// if its condition still holds (a photo attached again meanwhile stays); returns those removed.
+fn drop_each(
+    conn: &mut DbConnection,
+    candidates: Vec<(String, String)>,
+    delete: impl Fn(&mut DbConnection, &str, &str) -> QueryResult<usize>,
+) -> QueryResult<Vec<(String, String)>> {
     let mut dropped = Vec::new();
-    for sha256 in candidates {
-        let removed = crate::db::write_transaction(conn, |conn| {
-            diesel::delete(photos::table.find((organisation_id, &sha256)).filter(without_live())).execute(conn)
-        })?;
+    for (organisation_id, sha256) in candidates {
+        let removed = crate::db::write_transaction(conn, |conn| delete(conn, &organisation_id, &sha256))?;
         if removed == 1 {
-            dropped.push((organisation_id.to_owned(), sha256));
+            dropped.push((organisation_id, sha256));
         }
     }
     Ok(dropped)

@@ -284,6 +284,13 @@ impl<'a> Batch<'a> {
         self.results.push(RecordResult::refused(table, id, status, error));
     }
 
+    /// A `forbidden` answer naming every field at fault.
+    fn refuse_fields(&mut self, table: SyncedTable, id: &str, error: &str, errors: Vec<crate::domain::FieldError>) {
+        let mut result = RecordResult::refused(Cow::Borrowed(table.name()), id, Status::Forbidden, error);
+        result.errors = Some(errors);
+        self.results.push(result);
+    }
+
     /// Moves a stored record to this push's sequence, so that devices pull it again.
     fn resend(&mut self, conn: &mut DbConnection, table: SyncedTable, id: &str) -> QueryResult<()> {
         self.flush(conn)?;
@@ -302,6 +309,14 @@ impl<'a> Batch<'a> {
                     .set(activity_logs::server_seq.eq(self.seq))
                     .execute(conn)?;
                 if let Some(row) = self.activities.get_mut(id) {
+                    row.server_seq = self.seq;
+                }
+            }
+            SyncedTable::Attachments => {
+                diesel::update(attachments::table.find((organisation_id, id)))
+                    .set(attachments::server_seq.eq(self.seq))
+                    .execute(conn)?;
+                if let Some(row) = self.attachments.get_mut(id) {
                     row.server_seq = self.seq;
                 }
             }
@@ -473,24 +488,14 @@ impl<'a> Batch<'a> {
         let content = match &change.content {
             Ok(content) => content,
             Err(errors) => {
-                let mut result = RecordResult::refused(
-                    Cow::Borrowed(TABLE.name()),
-                    id,
-                    Status::Forbidden,
-                    "the attachment was refused",
-                );
-                result.errors = Some(errors.iter().cloned().map(crate::domain::push::redacted_error).collect());
-                self.results.push(result);
+                let errors = errors.iter().cloned().map(crate::domain::push::redacted_error).collect();
+                self.refuse_fields(TABLE, id, "the attachment was refused", errors);
                 return Ok(());
             }
         };
         if let Some(stored) = self.attachments.get(id) {
             if stored.deleted_at.is_some() {
-                // The device missed the delete: it gets it again.
-                diesel::update(attachments::table.find((self.context.organisation_id.as_str(), id)))
-                    .set(attachments::server_seq.eq(self.seq))
-                    .execute(conn)?;
-                self.answer(TABLE, id, Status::Conflict, None);
+                self.resend_delete(conn, TABLE, id)?;
             } else if stored.content.same_as(content) {
                 self.answer(TABLE, id, Status::Unchanged, None);
             } else {
@@ -525,18 +530,12 @@ impl<'a> Batch<'a> {
         let attached = self.attached.entry(content.observation_id.clone()).or_default();
         let limit = self.context.photo_rules.per_observation;
         if *attached >= limit {
-            let mut result = RecordResult::refused(
-                Cow::Borrowed(TABLE.name()),
-                id,
-                Status::Forbidden,
-                "the observation has as many photos as it may have",
-            );
-            result.errors = Some(vec![crate::domain::FieldError::new(
+            let error = crate::domain::FieldError::new(
                 "observation_id",
                 "too_many_photos",
                 format!("an observation may have at most {limit} photos"),
-            )]);
-            self.results.push(result);
+            );
+            self.refuse_fields(TABLE, id, "the observation has as many photos as it may have", vec![error]);
             return Ok(());
         }
         *attached += 1;
